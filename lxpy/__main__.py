@@ -1,0 +1,19 @@
+"""Entry point. The monitor is dispatched before the CLI is imported: it must stay small."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["monitor"]:
+        from lxpy.runtime.monitor import main as monitor_main
+
+        sys.exit(monitor_main(sys.argv[2:]))
+    from lxpy.cli import main as cli_main
+
+    sys.exit(cli_main(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

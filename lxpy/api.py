@@ -1,0 +1,146 @@
+"""The one core API. The CLI and the TUI are thin faces over this; neither reads state itself."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from lxpy import store
+from lxpy.config import ContainerConfig
+from lxpy.errors import LxpyError, StateError
+from lxpy.paths import Paths
+from lxpy.runtime import lifecycle
+from lxpy.runtime.state import CONTROL_SOCKET, State, read_live
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    name: str
+    state: State
+    pid: int | None
+    template: str | None
+    created: str | None
+    uptime: float | None
+    rootfs: str
+    config: ContainerConfig | None
+    config_error: str | None = None
+
+    def to_json(self, detailed: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "state": str(self.state),
+            "pid": self.pid,
+            "template": self.template,
+            "created": self.created,
+        }
+        if detailed:
+            data["uptime"] = None if self.uptime is None else round(self.uptime, 3)
+            data["rootfs"] = self.rootfs
+            data["config"] = None if self.config is None else self.config.to_dict()
+            if self.config_error:
+                data["config_error"] = self.config_error
+        return data
+
+
+class Api:
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+
+    # -- reading --------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return store.names_on_disk(self.paths)
+
+    def info(self, name: str) -> ContainerInfo:
+        store.require(self.paths, name)
+        cfg: ContainerConfig | None = None
+        error = None
+        try:
+            cfg = store.load(self.paths, name)
+        except LxpyError as e:
+            error = str(e)
+        live = read_live(self.paths, name)
+        uptime = None if live.started is None else max(0.0, time.time() - live.started)
+        return ContainerInfo(
+            name=name,
+            state=live.state,
+            pid=live.init.pid if live.init else None,
+            template=cfg.template if cfg else None,
+            created=cfg.created if cfg else None,
+            uptime=uptime,
+            rootfs=self.paths.rootfs(name),
+            config=cfg,
+            config_error=error,
+        )
+
+    def list(self) -> list[ContainerInfo]:
+        return [self.info(name) for name in self.names()]
+
+    # -- changing -------------------------------------------------------------------------
+    def create(self, name: str | None, template: str) -> str:
+        from lxpy.images.create import create
+
+        return create(self.paths, name, template)
+
+    def start(self, name: str) -> int:
+        return lifecycle.start(self.paths, name)
+
+    def stop(self, name: str, timeout: float = lifecycle.DEFAULT_STOP_TIMEOUT,
+             force: bool = False) -> None:
+        lifecycle.stop(self.paths, name, timeout, force)
+
+    def restart(self, name: str, timeout: float = lifecycle.DEFAULT_STOP_TIMEOUT) -> int:
+        if read_live(self.paths, name).active:
+            lifecycle.stop(self.paths, name, timeout)
+        return lifecycle.start(self.paths, name)
+
+    def destroy(self, name: str, force: bool = False) -> None:
+        lifecycle.destroy(self.paths, name, force)
+
+    # -- inside ---------------------------------------------------------------------------
+    def attach(
+        self,
+        name: str,
+        command: list[str] | None = None,
+        user: str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> int:
+        from lxpy.linux.cgroups import ContainerCgroups
+        from lxpy.runtime.attach import AttachRequest, attach
+
+        store.require(self.paths, name)
+        live = read_live(self.paths, name)
+        if live.init is None:
+            raise StateError(f"container {name!r} is not running", hint=f"`lxpy start {name}`")
+        if live.state is State.FROZEN:
+            raise StateError(f"container {name!r} is frozen", hint=f"`lxpy unfreeze {name}`")
+        request = AttachRequest(
+            command=tuple(command or ()),
+            user=user,
+            env=tuple((env or {}).items()),
+            cwd=cwd,
+        )
+        return attach(live.init, ContainerCgroups(self.paths.instance, name), request)
+
+    def _socket(self, name: str) -> str:
+        store.require(self.paths, name)
+        live = read_live(self.paths, name)
+        if not live.active:
+            raise StateError(f"container {name!r} is not running", hint=f"`lxpy start {name}`")
+        if live.monitor is None:
+            raise StateError(
+                f"the console of {name!r} is gone: its monitor was killed",
+                hint="attach and stop still work; a restart brings the console back",
+            )
+        return f"{self.paths.run_dir(name)}/{CONTROL_SOCKET}"
+
+    def console_log(self, name: str) -> bytes:
+        from lxpy.runtime.console import read_log
+
+        return read_log(self._socket(name))
+
+    def console(self, name: str) -> None:
+        from lxpy.runtime.console import interact
+
+        interact(self._socket(name))

@@ -1,0 +1,234 @@
+"""The command line: parse, call the core API, print. Errors become one line and an exit code.
+
+Start-up stays lean: nothing here imports textual, jinja2 or pyroute2 (`lxpy ls` and
+`lxpy --version` are timed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lxpy import __version__
+from lxpy.errors import LxpyError, PermissionDenied, UsageError
+
+EXIT_INTERNAL = 70
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lxpy",
+        description="Persistent OS containers whose own init runs as PID 1.",
+    )
+    p.add_argument("--version", action="version", version=f"lxpy {__version__}")
+    p.add_argument("--root", metavar="DIR", help="keep all state under DIR (also: LXPY_ROOT)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("create", help="create a container from a template")
+    c.add_argument("name", nargs="?", help="a DNS label; made up when left out")
+    c.add_argument("-t", "--template", default="busybox")
+
+    for verb, text in (("start", "start containers"),):
+        s = sub.add_parser(verb, help=text)
+        s.add_argument("names", nargs="+", metavar="NAME")
+
+    s = sub.add_parser("stop", help="stop containers cleanly through their init")
+    s.add_argument("names", nargs="+", metavar="NAME")
+    s.add_argument("-t", "--timeout", type=float, default=30.0, help="seconds before SIGKILL")
+    s.add_argument("-k", "--kill", action="store_true", help="kill at once, no clean shutdown")
+
+    s = sub.add_parser("restart", help="stop, then start")
+    s.add_argument("names", nargs="+", metavar="NAME")
+    s.add_argument("-t", "--timeout", type=float, default=30.0)
+
+    d = sub.add_parser("destroy", help="delete containers")
+    d.add_argument("names", nargs="+", metavar="NAME")
+    d.add_argument("-f", "--force", action="store_true", help="stop a running one first")
+
+    ls = sub.add_parser("ls", aliases=["list"], help="list containers")
+    ls.add_argument("-f", "--format", choices=("table", "json"), default="table")
+
+    i = sub.add_parser("info", help="show one container")
+    i.add_argument("name")
+    i.add_argument("-f", "--format", choices=("text", "json"), default="text")
+
+    a = sub.add_parser("attach", help="run a command (default: a login shell) inside")
+    a.add_argument("name")
+    a.add_argument("-u", "--user", help="user name or uid inside the container")
+    a.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
+    a.add_argument("--cwd", metavar="DIR")
+    a.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+
+    co = sub.add_parser("console", help="connect to the console (Ctrl-a q detaches)")
+    co.add_argument("name")
+    co.add_argument("--log", action="store_true", help="print the console buffer and exit")
+    return p
+
+
+def _cmd_create(api: Any, args: argparse.Namespace) -> int:
+    name = api.create(args.name, args.template)
+    print(name)
+    return 0
+
+
+def _each(names: Sequence[str], action: Callable[[str], object], verb: str) -> int:
+    """Run `action` on every name; report each failure on its own line, keep going."""
+    failed = 0
+    for name in names:
+        try:
+            action(name)
+        except LxpyError as e:
+            _error(e)
+            failed += 1
+    if failed and len(names) > 1:
+        print(f"lxpy: {verb}: {failed} of {len(names)} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_start(api: Any, args: argparse.Namespace) -> int:
+    return _each(args.names, api.start, "start")
+
+
+def _cmd_stop(api: Any, args: argparse.Namespace) -> int:
+    return _each(args.names, lambda n: api.stop(n, args.timeout, args.kill), "stop")
+
+
+def _cmd_restart(api: Any, args: argparse.Namespace) -> int:
+    return _each(args.names, lambda n: api.restart(n, args.timeout), "restart")
+
+
+def _cmd_destroy(api: Any, args: argparse.Namespace) -> int:
+    return _each(args.names, lambda n: api.destroy(n, args.force), "destroy")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    days, s = divmod(s, 86400)
+    hours, s = divmod(s, 3600)
+    minutes, s = divmod(s, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{s:02d}s" if minutes else f"{s}s"
+
+
+def _cmd_ls(api: Any, args: argparse.Namespace) -> int:
+    infos = api.list()
+    if args.format == "json":
+        print(json.dumps([i.to_json() for i in infos], indent=2))
+        return 0
+    rows = [("NAME", "STATE", "PID", "TEMPLATE", "UPTIME", "CREATED")]
+    for i in infos:
+        rows.append((
+            i.name, str(i.state), str(i.pid or "-"), i.template or "?", _duration(i.uptime),
+            i.created or "?",
+        ))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def _cmd_info(api: Any, args: argparse.Namespace) -> int:
+    info = api.info(args.name)
+    if args.format == "json":
+        print(json.dumps(info.to_json(detailed=True), indent=2))
+        return 0
+    print(f"Name:     {info.name}")
+    print(f"State:    {info.state}")
+    print(f"PID:      {info.pid or '-'}")
+    print(f"Template: {info.template or '?'}")
+    print(f"Created:  {info.created or '?'}")
+    print(f"Uptime:   {_duration(info.uptime)}")
+    print(f"Rootfs:   {info.rootfs}")
+    if info.config is not None:
+        print(f"Init:     {' '.join(info.config.init.command)} ({info.config.init.kind}, "
+              f"halts on {info.config.init.halt_signal})")
+        print(f"Limits:   pids={info.config.limits.pids or 'none'}")
+    if info.config_error:
+        print(f"Config:   {info.config_error}")
+    return 0
+
+
+def _cmd_attach(api: Any, args: argparse.Namespace) -> int:
+    command = list(args.cmd)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    env = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--env {item!r}: expected KEY=VALUE")
+        env[key] = value
+    return int(api.attach(args.name, command or None, args.user, env, args.cwd))
+
+
+def _cmd_console(api: Any, args: argparse.Namespace) -> int:
+    if args.log:
+        sys.stdout.buffer.write(api.console_log(args.name))
+        sys.stdout.flush()
+        return 0
+    api.console(args.name)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
+    "create": _cmd_create,
+    "start": _cmd_start,
+    "stop": _cmd_stop,
+    "restart": _cmd_restart,
+    "destroy": _cmd_destroy,
+    "ls": _cmd_ls,
+    "list": _cmd_ls,
+    "info": _cmd_info,
+    "attach": _cmd_attach,
+    "console": _cmd_console,
+}
+
+
+def _error(e: LxpyError) -> None:
+    print(f"lxpy: {e}", file=sys.stderr)
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    try:
+        if os.geteuid() != 0:
+            raise PermissionDenied("lxpy needs root", hint="run it as root or with sudo")
+        from lxpy.api import Api
+        from lxpy.paths import Paths
+
+        api = Api(Paths.from_env(args.root))
+        return COMMANDS[args.command](api, args)
+    except LxpyError as e:
+        if args.debug:
+            raise
+        _error(e)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except OSError as e:
+        if args.debug:
+            raise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"lxpy: {e.strerror or e}{where} (hint: --debug shows where)", file=sys.stderr)
+        return 1
+    except Exception as e:
+        if args.debug:
+            raise
+        print(f"lxpy: internal error: {e!r} (hint: run with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+

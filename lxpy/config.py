@@ -1,0 +1,285 @@
+"""A container's config.toml: typed, validated on read, written atomically.
+
+Errors name the file, the line and the key. Writes go to a temp file that is fsynced and
+renamed over the old one, so a crash or a full disk never leaves a half-written config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from lxpy.errors import ConfigError
+
+MAX_CONFIG_BYTES = 256 * 1024
+DEFAULT_PIDS_MAX = 4096
+
+# The signal that halts each kind of init cleanly inside a container (see
+# docs/CONTAINER_INTERFACE.md in systemd, busybox init.c, sysvinit's inittab powerfail).
+HALT_SIGNALS = {
+    "busybox": "SIGUSR2",
+    "sysvinit": "SIGPWR",
+    "systemd": "SIGRTMIN+3",
+}
+
+
+def parse_signal(value: str) -> int:
+    """'SIGTERM', 'TERM', '15' or 'SIGRTMIN+3' to a signal number."""
+    text = value.strip().upper()
+    if text.isdigit():
+        num = int(text)
+    else:
+        if not text.startswith("SIG"):
+            text = "SIG" + text
+        m = re.fullmatch(r"SIGRTMIN(?:\+(\d+))?", text)
+        if m:
+            num = signal.SIGRTMIN + int(m.group(1) or 0)
+        elif hasattr(signal.Signals, text):
+            num = int(signal.Signals[text])
+        else:
+            raise ValueError(f"unknown signal {value!r}")
+    if not 0 < num <= signal.SIGRTMAX:
+        raise ValueError(f"signal {value!r} out of range")
+    return num
+
+
+@dataclass(frozen=True)
+class InitConfig:
+    kind: str = "busybox"
+    command: tuple[str, ...] = ("/sbin/init",)
+    halt_signal: str = "SIGUSR2"
+
+    @property
+    def halt_signum(self) -> int:
+        return parse_signal(self.halt_signal)
+
+
+@dataclass(frozen=True)
+class Limits:
+    pids: int | None = DEFAULT_PIDS_MAX
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    template: str
+    created: str
+    uuid: str
+    hostname: str
+    init: InitConfig = field(default_factory=InitConfig)
+    limits: Limits = field(default_factory=Limits)
+
+    def to_dict(self) -> dict[str, Any]:
+        limits = {} if self.limits.pids is None else {"pids": self.limits.pids}
+        return {
+            "template": self.template,
+            "created": self.created,
+            "uuid": self.uuid,
+            "hostname": self.hostname,
+            "init": {
+                "kind": self.init.kind,
+                "command": list(self.init.command),
+                "halt_signal": self.init.halt_signal,
+            },
+            "limits": limits,
+        }
+
+    def with_changes(self, **changes: Any) -> ContainerConfig:
+        return replace(self, **changes)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+class _Reader:
+    """Validates one parsed document and turns problems into file:line errors."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.text = text
+
+    def line_of(self, table: str, key: str) -> int | None:
+        section = None
+        for number, line in enumerate(self.text.splitlines(), 1):
+            stripped = line.strip()
+            header = re.fullmatch(r"\[\s*([^\]]+?)\s*\]\s*(#.*)?", stripped)
+            if header:
+                section = header.group(1)
+                continue
+            if (section or "") == table and re.match(rf'"?{re.escape(key)}"?\s*=', stripped):
+                return number
+        if table:
+            for number, line in enumerate(self.text.splitlines(), 1):
+                if re.fullmatch(rf"\[\s*{re.escape(table)}\s*\]\s*(#.*)?", line.strip()):
+                    return number
+        return None
+
+    def fail(self, table: str, key: str, problem: str) -> ConfigError:
+        line = self.line_of(table, key)
+        where = f"{self.path}:{line}" if line else self.path
+        dotted = f"{table}.{key}" if table else key
+        return ConfigError(f"{where}: {dotted}: {problem}", hint="fix the file or run `lxpy config`")
+
+    def table(self, doc: Mapping[str, Any], table: str, known: set[str]) -> Mapping[str, Any]:
+        for key in doc:
+            if key not in known:
+                raise self.fail(table, key, "unknown key")
+        return doc
+
+    def get(
+        self,
+        doc: Mapping[str, Any],
+        table: str,
+        key: str,
+        kind: type | tuple[type, ...],
+        default: Any = ...,
+        check: Callable[[Any], str | None] | None = None,
+    ) -> Any:
+        if key not in doc:
+            if default is ...:
+                raise self.fail(table, key, "missing")
+            return default
+        value = doc[key]
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            want = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise self.fail(table, key, f"expected {want}, got {type(value).__name__}")
+        for text in _strings(value):
+            if "\n" in text or "\0" in text:
+                raise self.fail(table, key, "newline or NUL in a value")
+        problem = check(value) if check else None
+        if problem:
+            raise self.fail(table, key, problem)
+        return value
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def _check_signal(value: str) -> str | None:
+    try:
+        parse_signal(value)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def _check_hostname(value: str) -> str | None:
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,62})", value):
+        return "not a valid hostname"
+    return None
+
+
+def _check_command(value: list[Any]) -> str | None:
+    if not value or not all(isinstance(v, str) and v for v in value):
+        return "expected a non-empty list of strings"
+    if not value[0].startswith("/"):
+        return "the init command must be an absolute path"
+    return None
+
+
+def _check_positive(value: int) -> str | None:
+    return None if value > 0 else "must be a positive number"
+
+
+def parse(path: str, text: str) -> ContainerConfig:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        where = f"{path}:{m.group(1)}" if m else path
+        raise ConfigError(f"{where}: malformed TOML: {e}", hint="fix the file") from None
+    r = _Reader(path, text)
+    r.table(doc, "", {"template", "created", "uuid", "hostname", "init", "limits"})
+    init_doc = r.get(doc, "", "init", dict, {})
+    r.table(init_doc, "init", {"kind", "command", "halt_signal"})
+    kind = r.get(
+        init_doc, "init", "kind", str, "busybox",
+        lambda v: None if v in HALT_SIGNALS else f"one of {', '.join(HALT_SIGNALS)}",
+    )
+    init = InitConfig(
+        kind=kind,
+        command=tuple(r.get(init_doc, "init", "command", list, ["/sbin/init"], _check_command)),
+        halt_signal=r.get(init_doc, "init", "halt_signal", str, HALT_SIGNALS[kind], _check_signal),
+    )
+    limits_doc = r.get(doc, "", "limits", dict, {})
+    r.table(limits_doc, "limits", {"pids"})
+    limits = Limits(pids=r.get(limits_doc, "limits", "pids", int, DEFAULT_PIDS_MAX, _check_positive))
+    return ContainerConfig(
+        template=r.get(doc, "", "template", str),
+        created=r.get(doc, "", "created", str),
+        uuid=r.get(doc, "", "uuid", str, check=_check_uuid),
+        hostname=r.get(doc, "", "hostname", str, check=_check_hostname),
+        init=init,
+        limits=limits,
+    )
+
+
+def _check_uuid(value: str) -> str | None:
+    return None if re.fullmatch(r"[0-9a-f]{32}", value) else "expected 32 lowercase hex digits"
+
+
+def load(path: str) -> ContainerConfig:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: missing") from None
+    try:
+        if os.fstat(fd).st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes")
+        raw = os.read(fd, MAX_CONFIG_BYTES + 1)
+    finally:
+        os.close(fd)
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    return parse(path, text)
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+def dump(cfg: ContainerConfig) -> str:
+    import tomli_w
+
+    return tomli_w.dumps(cfg.to_dict())
+
+
+def save(path: str, cfg: ContainerConfig) -> None:
+    write_atomic(path, dump(cfg).encode())
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
+    """temp + fsync + rename + fsync(dir): the old file stays whole until the new one is."""
+    directory, name = os.path.split(path)
+    dirfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    tmp = f".{name}.tmp{os.getpid()}"
+    try:
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
+            dir_fd=dirfd,
+        )
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+        os.fsync(dirfd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=dirfd)
+        except FileNotFoundError:
+            pass
+        raise
+    finally:
+        os.close(dirfd)

@@ -1,0 +1,61 @@
+"""The one error hierarchy. Raised deep, reported once by the CLI or the TUI."""
+
+from __future__ import annotations
+
+
+class LxpyError(Exception):
+    """A failure the user can understand: a one-line message and an optional hint."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if self.hint is None else f"{self.message} (hint: {self.hint})"
+
+
+class InvalidName(LxpyError):
+    exit_code = 2
+
+
+class UsageError(LxpyError):
+    exit_code = 2
+
+
+class ConfigError(LxpyError):
+    """A config file is malformed or holds a bad value; the message names file, line and key."""
+
+
+class NotFound(LxpyError):
+    """An unknown container or template."""
+
+
+class AlreadyExists(LxpyError):
+    pass
+
+
+class StateError(LxpyError):
+    """The container is in the wrong state for the command (running, stopped, busy)."""
+
+
+class Busy(StateError):
+    """Another lxpy command holds the container's lock."""
+
+
+class PermissionDenied(LxpyError):
+    pass
+
+
+class UnsafePath(LxpyError):
+    """A path inside a container would lead outside it (symlink, mount point, wrong type)."""
+
+
+class StartError(LxpyError):
+    """Setting up or executing the container's init failed."""
+
+
+class TemplateError(LxpyError):
+    pass

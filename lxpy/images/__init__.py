@@ -1,0 +1,1 @@
+"""Building root filesystems: templates, bootstrap methods, create."""

@@ -1,0 +1,1 @@
+"""The machine: syscalls, confined file I/O, mounts, cgroups, processes."""

@@ -1,0 +1,318 @@
+"""The one cgroup layer: pure v2, pure v1 and hybrid hosts, detected at runtime.
+
+Layout, per hierarchy (`I` is the instance id derived from the state root, so two roots
+never share cgroups):
+
+    <hierarchy>/I/payload.NAME       limits live here; the container cannot write them
+    <hierarchy>/I/payload.NAME/ns    the container's cgroup namespace root; init starts here
+    <hierarchy>/I/monitor.NAME       the monitor, so an OOM inside never kills it
+
+The container sees `ns` as its root, so raising its own limits means writing files it cannot
+reach. Imported by the monitor: standard library only, no dataclasses.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+# Not `from typing import TYPE_CHECKING`: importing typing costs the monitor ~2 MB of RSS.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+# Flags the kernel shows in a v1 mount's super options that are not controller names.
+_V1_NON_CONTROLLERS = {"rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode"}
+
+
+class Hierarchy:
+    """One mounted cgroup hierarchy of the host."""
+
+    __slots__ = ("controllers", "mountpoint", "name", "version")
+
+    def __init__(self, mountpoint: str, version: int, controllers: tuple[str, ...], name: str):
+        self.mountpoint = mountpoint
+        self.version = version
+        self.controllers = controllers
+        self.name = name  # v1 named hierarchy ("systemd"), else ""
+
+    def mount_options(self) -> str:
+        """The -o options that mount this same hierarchy again inside a container."""
+        opts = list(self.controllers)
+        if self.name:
+            opts.append(f"name={self.name}")
+            if not self.controllers:
+                opts.insert(0, "none")
+        return ",".join(opts)
+
+    def __repr__(self) -> str:
+        return f"Hierarchy({self.mountpoint!r}, v{self.version}, {self.controllers})"
+
+
+def _unescape(field: str) -> str:
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace(
+        "\\134", "\\"
+    )
+
+
+def hierarchies(mountinfo: str | None = None) -> list[Hierarchy]:
+    """The host's cgroup hierarchies under /sys/fs/cgroup, v1 first, then the v2 one."""
+    if mountinfo is None:
+        with open("/proc/self/mountinfo") as f:
+            mountinfo = f.read()
+    found: dict[str, Hierarchy] = {}
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        rfields = right.split()
+        if len(fields) < 5 or len(rfields) < 3:
+            continue
+        fstype, mountpoint = rfields[0], _unescape(fields[4])
+        if not mountpoint.startswith(CGROUP_ROOT) or fields[3] != "/":
+            continue
+        if fstype == "cgroup2":
+            found[mountpoint] = Hierarchy(mountpoint, 2, tuple(_v2_controllers(mountpoint)), "")
+        elif fstype == "cgroup":
+            opts = rfields[2].split(",")
+            controllers = tuple(
+                o for o in opts if o not in _V1_NON_CONTROLLERS and "=" not in o
+            )
+            name = next((o[5:] for o in opts if o.startswith("name=")), "")
+            found[mountpoint] = Hierarchy(mountpoint, 1, controllers, name)
+    return sorted(found.values(), key=lambda h: (h.version, h.mountpoint))
+
+
+def _v2_controllers(mountpoint: str) -> list[str]:
+    try:
+        with open(os.path.join(mountpoint, "cgroup.controllers")) as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def _write(path: str, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+class ContainerCgroups:
+    """The cgroups of one container across every hierarchy of the host."""
+
+    __slots__ = ("container", "hierarchies", "instance")
+
+    def __init__(self, instance: str, container: str, found: list[Hierarchy] | None = None):
+        self.instance = instance
+        self.container = container
+        self.hierarchies = hierarchies() if found is None else found
+
+    # -- paths -------------------------------------------------------------------------------
+    def payload(self, h: Hierarchy) -> str:
+        return os.path.join(h.mountpoint, self.instance, f"payload.{self.container}")
+
+    def namespace_root(self, h: Hierarchy) -> str:
+        return os.path.join(self.payload(h), "ns")
+
+    def monitor(self, h: Hierarchy) -> str:
+        return os.path.join(h.mountpoint, self.instance, f"monitor.{self.container}")
+
+    def _with(self, controller: str) -> Hierarchy | None:
+        """The hierarchy that holds `controller`, preferring v1 where a hybrid host has both."""
+        for h in self.hierarchies:
+            if controller in h.controllers:
+                return h
+        return None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def create(self, pids_max: int | None) -> None:
+        for h in self.hierarchies:
+            for path in (self.namespace_root(h), self.monitor(h)):
+                _make_cgroup(h, path)
+        if pids_max is not None:
+            self.set_limit("pids", "pids.max", str(pids_max))
+
+    def set_limit(self, controller: str, filename: str, value: str) -> bool:
+        h = self._with(controller)
+        if h is None:
+            return False
+        _write(os.path.join(self.payload(h), filename), value)
+        return True
+
+    def enter(self, role: str) -> None:
+        """Move the calling process into its `role` cgroup ("ns" or "monitor") everywhere."""
+        for h in self.hierarchies:
+            target = self.namespace_root(h) if role == "ns" else self.monitor(h)
+            _write(os.path.join(target, "cgroup.procs"), "0")
+
+    def own_cgroups(self) -> dict[str, str]:
+        """Where the calling process is now, per hierarchy mountpoint (to return there)."""
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+        found: dict[str, str] = {}
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            keys = set(controllers.split(",")) if controllers else set()
+            for h in self.hierarchies:
+                if (h.version == 2 and not controllers) or (
+                    h.version == 1 and keys == set(h.controllers) | ({f"name={h.name}"} if h.name else set())
+                ):
+                    found[h.mountpoint] = h.mountpoint + path
+        return found
+
+    def move_to(self, places: dict[str, str]) -> None:
+        for h in self.hierarchies:
+            target = places.get(h.mountpoint, h.mountpoint)
+            try:
+                _write(os.path.join(target, "cgroup.procs"), "0")
+            except OSError:
+                _write(os.path.join(h.mountpoint, "cgroup.procs"), "0")
+
+    def exists(self) -> bool:
+        return any(os.path.isdir(self.payload(h)) for h in self.hierarchies)
+
+    def pids(self) -> set[int]:
+        """Every process in the payload subtree, as host pids."""
+        found: set[int] = set()
+        for h in self.hierarchies:
+            for dirpath, _dirs, _files in os.walk(self.payload(h)):
+                try:
+                    found.update(int(p) for p in _read(os.path.join(dirpath, "cgroup.procs")).split())
+                except OSError:
+                    continue
+        return found
+
+    def kill_all(self) -> None:
+        """SIGKILL everything in the payload; frozen first so nothing forks away meanwhile."""
+        v2 = next((h for h in self.hierarchies if h.version == 2), None)
+        if v2 is not None and os.path.exists(os.path.join(self.payload(v2), "cgroup.kill")):
+            _write(os.path.join(self.payload(v2), "cgroup.kill"), "1")
+            return
+        frozen = self.freeze(wait=0.5)
+        try:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        finally:
+            if frozen:
+                self.thaw()
+
+    def freeze(self, wait: float = 2.0) -> bool:
+        h = self._with("freezer")
+        if h is not None:
+            state = os.path.join(self.payload(h), "freezer.state")
+            _write(state, "FROZEN")
+            return _poll(lambda: _read(state).strip() == "FROZEN", wait)
+        v2 = next((h for h in self.hierarchies if h.version == 2), None)
+        if v2 is not None and os.path.exists(os.path.join(self.payload(v2), "cgroup.freeze")):
+            _write(os.path.join(self.payload(v2), "cgroup.freeze"), "1")
+            events = os.path.join(self.payload(v2), "cgroup.events")
+            return _poll(lambda: "frozen 1" in _read(events), wait)
+        return False
+
+    def thaw(self) -> None:
+        h = self._with("freezer")
+        if h is not None:
+            _write(os.path.join(self.payload(h), "freezer.state"), "THAWED")
+            return
+        v2 = next((h for h in self.hierarchies if h.version == 2), None)
+        if v2 is not None and os.path.exists(os.path.join(self.payload(v2), "cgroup.freeze")):
+            _write(os.path.join(self.payload(v2), "cgroup.freeze"), "0")
+
+    def frozen(self) -> bool:
+        h = self._with("freezer")
+        try:
+            if h is not None:
+                return _read(os.path.join(self.payload(h), "freezer.state")).strip() != "THAWED"
+            v2 = next((h for h in self.hierarchies if h.version == 2), None)
+            if v2 is not None:
+                return "frozen 1" in _read(os.path.join(self.payload(v2), "cgroup.events"))
+        except OSError:
+            pass
+        return False
+
+    def remove(self, timeout: float = 5.0) -> None:
+        """Remove the payload (depth-first: systemd makes its own children) and monitor dirs.
+
+        Waits up to `timeout` for exiting processes to leave; the instance dir goes too once
+        no other container uses it.
+        """
+        _poll(lambda: not self.pids(), timeout)
+        for h in self.hierarchies:
+            _remove_tree(self.payload(h))
+            _remove_tree(self.monitor(h))
+            try:
+                os.rmdir(os.path.join(h.mountpoint, self.instance))
+            except OSError:
+                pass
+
+
+def _make_cgroup(h: Hierarchy, path: str) -> None:
+    """mkdir -p for cgroups, filling what v1 cpuset and v2 controllers need on the way."""
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        _make_cgroup(h, parent)
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        return
+    if h.version == 1 and "cpuset" in h.controllers:
+        # A fresh v1 cpuset is empty and refuses tasks until it inherits cpus and mems.
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            _write(os.path.join(path, name), _read(os.path.join(parent, name)).strip() or "\n")
+    if h.version == 2:
+        # Delegate every controller the parent offers down to this level.
+        try:
+            wanted = _read(os.path.join(parent, "cgroup.controllers")).split()
+            if wanted:
+                _write(
+                    os.path.join(parent, "cgroup.subtree_control"),
+                    " ".join(f"+{c}" for c in wanted),
+                )
+        except OSError:
+            pass
+
+
+def _remove_tree(path: str) -> None:
+    if not os.path.isdir(path):
+        return
+    for dirpath, dirnames, _files in os.walk(path, topdown=False):
+        for d in dirnames:
+            _rmdir_retry(os.path.join(dirpath, d))
+    _rmdir_retry(path)
+
+
+def _rmdir_retry(path: str) -> None:
+    # EBUSY lingers briefly after the last process of a cgroup has been reaped.
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno != errno.EBUSY:
+                raise
+            time.sleep(0.02)
+    os.rmdir(path)
+
+
+def _poll(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)

@@ -1,0 +1,211 @@
+"""The container's filesystem view, built inside its new mount namespace before pivot_root.
+
+Runs in the child that becomes the container's init. Every mount target is opened inside
+the rootfs with openat2 and mounted through /proc/self/fd/N, so a symlink planted in the
+rootfs (/dev -> /host/path) is refused instead of followed (CVE-2015-1335, CVE-2021-30465).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from lxpy.linux import safefs, syscalls
+from lxpy.linux.cgroups import CGROUP_ROOT, Hierarchy
+from lxpy.linux.syscalls import (
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    MS_SLAVE,
+    O_PATH,
+)
+
+# name: (major, minor) -- the standard nodes of a container's /dev, as LXC and nspawn make.
+DEV_NODES = {
+    "null": (1, 3),
+    "zero": (1, 5),
+    "full": (1, 7),
+    "random": (1, 8),
+    "urandom": (1, 9),
+    "tty": (5, 0),
+}
+DEV_LINKS = {
+    "fd": "/proc/self/fd",
+    "stdin": "/proc/self/fd/0",
+    "stdout": "/proc/self/fd/1",
+    "stderr": "/proc/self/fd/2",
+    "ptmx": "pts/ptmx",
+}
+# Files in /proc that leak host state or control the host; covered with /dev/null.
+PROC_MASKED_FILES = (
+    "sysrq-trigger", "kcore", "keys", "timer_list", "latency_stats", "timer_stats", "sched_debug",
+)
+PROC_MASKED_DIRS = ("acpi", "scsi")
+
+
+def fd_path(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+class RootfsError(Exception):
+    pass
+
+
+def _mount_target(root: int, rel: str) -> int:
+    """An O_PATH fd for directory `rel` in the rootfs; created if missing, refused if a link."""
+    try:
+        return safefs.open_in(root, rel, O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    except FileNotFoundError:
+        parent, _, name = rel.rpartition("/")
+        pfd = safefs.open_in(root, parent or ".", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+        try:
+            os.mkdir(name, 0o755, dir_fd=pfd)
+        finally:
+            os.close(pfd)
+        return safefs.open_in(root, rel, O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR, errno.EXDEV):
+            raise RootfsError(f"/{rel} in the rootfs is a symlink or not a directory: refused") from None
+        raise
+
+
+def _mount_on(root: int, rel: str, source: str | None, fstype: str | None, flags: int,
+              data: str | None = None) -> int:
+    """Mount onto `rel` and return an O_PATH fd for the root of the new mount."""
+    fd = _mount_target(root, rel)
+    try:
+        syscalls.mount(source, fd_path(fd), fstype, flags, data)
+    finally:
+        os.close(fd)
+    return safefs.open_in(root, rel, O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+
+
+def _remount_readonly(fd: int, recursive_flags: int = 0) -> None:
+    # Keep the flags the mount already has: remounting without them fails when they're locked.
+    keep = os.statvfs(fd_path(fd)).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    syscalls.mount(None, fd_path(fd), None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep | recursive_flags)
+
+
+def setup(rootfs: str, console: str, hierarchies: list[Hierarchy]) -> None:
+    """Build /dev, /proc, /sys and /sys/fs/cgroup in `rootfs` and pivot into it."""
+    syscalls.mount(None, "/", None, MS_REC | MS_SLAVE)
+    syscalls.mount(rootfs, rootfs, None, MS_BIND | MS_REC)
+    root = safefs.open_tree(rootfs)
+    try:
+        _setup_dev(root, console)
+        _setup_proc(root)
+        _setup_sys(root, hierarchies)
+        os.fchdir(root)
+        syscalls.pivot_root(".", ".")
+        syscalls.umount2(".", syscalls.MNT_DETACH)
+        os.chdir("/")
+    finally:
+        os.close(root)
+
+
+def _setup_dev(root: int, console: str) -> None:
+    dev = _mount_on(root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k")
+    try:
+        for name, (major, minor) in DEV_NODES.items():
+            os.mknod(name, stat.S_IFCHR | 0o666, os.makedev(major, minor), dir_fd=dev)
+            os.chmod(name, 0o666, dir_fd=dev)
+        for name, target in DEV_LINKS.items():
+            os.symlink(target, name, dir_fd=dev)
+        os.mkdir("pts", 0o755, dir_fd=dev)
+        os.mkdir("shm", 0o1777, dir_fd=dev)
+        os.chmod("shm", 0o1777, dir_fd=dev)
+        os.mkdir("mqueue", 0o755, dir_fd=dev)
+        os.close(os.open("console", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600, dir_fd=dev))
+    finally:
+        os.close(dev)
+    os.close(_mount_on(root, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+                       "newinstance,ptmxmode=0666,mode=0620,gid=5"))
+    os.close(_mount_on(root, "dev/shm", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
+    os.close(_mount_on(root, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC))
+    # /dev/console is the pty whose master the monitor holds for init's whole life.
+    target = safefs.open_in(root, "dev/console", O_PATH, resolve=safefs.NO_LINKS)
+    try:
+        syscalls.mount(console, fd_path(target), None, MS_BIND)
+    finally:
+        os.close(target)
+
+
+def _setup_proc(root: int) -> None:
+    os.close(_mount_on(root, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC))
+    sysfd = safefs.open_in(root, "proc/sys", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    try:
+        syscalls.mount(fd_path(sysfd), fd_path(sysfd), None, MS_BIND | MS_REC)
+    finally:
+        os.close(sysfd)
+    # /proc/sys/net is per network namespace: leave it writable (LXC and nspawn do too).
+    net = safefs.open_in(root, "proc/sys/net", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    try:
+        syscalls.mount(fd_path(net), fd_path(net), None, MS_BIND)
+    finally:
+        os.close(net)
+    sysfd = safefs.open_in(root, "proc/sys", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    try:
+        _remount_readonly(sysfd)
+    finally:
+        os.close(sysfd)
+    null = safefs.open_in(root, "dev/null", O_PATH, resolve=safefs.NO_LINKS)
+    try:
+        for name in PROC_MASKED_FILES:
+            _mask(root, f"proc/{name}", null)
+    finally:
+        os.close(null)
+    for name in PROC_MASKED_DIRS:
+        try:
+            fd = safefs.open_in(root, f"proc/{name}", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+        except FileNotFoundError:
+            continue
+        try:
+            syscalls.mount("tmpfs", fd_path(fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                           "size=0")
+        finally:
+            os.close(fd)
+
+
+def _mask(root: int, rel: str, null: int) -> None:
+    try:
+        fd = safefs.open_in(root, rel, O_PATH, resolve=safefs.NO_LINKS)
+    except FileNotFoundError:
+        return
+    try:
+        syscalls.mount(fd_path(null), fd_path(fd), None, MS_BIND)
+    finally:
+        os.close(fd)
+
+
+def _setup_sys(root: int, hierarchies: list[Hierarchy]) -> None:
+    os.close(_mount_on(root, "sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC))
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    if len(hierarchies) == 1 and hierarchies[0].mountpoint == CGROUP_ROOT:
+        # Pure v2: the namespace root is the container's own cgroup.
+        os.close(_mount_on(root, "sys/fs/cgroup", "cgroup2", "cgroup2", flags))
+        return
+    # v1 or hybrid: a tmpfs with one mount per hierarchy, as the host has them, then read-only
+    # so the container cannot add hierarchies (and never gets a v1 root: CVE-2022-0492).
+    cg = _mount_on(root, "sys/fs/cgroup", "tmpfs", "tmpfs", flags, "mode=755")
+    try:
+        for entry in os.scandir(CGROUP_ROOT):
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), entry.name, dir_fd=cg)
+    finally:
+        os.close(cg)
+    for h in hierarchies:
+        rel = "sys/fs/cgroup/" + os.path.relpath(h.mountpoint, CGROUP_ROOT)
+        if h.version == 2:
+            os.close(_mount_on(root, rel, "cgroup2", "cgroup2", flags))
+        else:
+            os.close(_mount_on(root, rel, "cgroup", "cgroup", flags, h.mount_options()))
+    cg = safefs.open_in(root, "sys/fs/cgroup", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    try:
+        syscalls.mount(None, fd_path(cg), None, MS_REMOUNT | MS_RDONLY | flags, "mode=755")
+    finally:
+        os.close(cg)

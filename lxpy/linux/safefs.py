@@ -1,0 +1,196 @@
+"""File I/O confined to a tree that someone else controls (a container rootfs).
+
+Every path inside a rootfs is resolved by the kernel with openat2(RESOLVE_IN_ROOT), so a
+symlink planted by the container resolves inside it instead of on the host. Files are replaced
+by rename, so a symlink at the final component is replaced, never followed. Recursive deletes
+never cross a mount point and never leave the directory they were given.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from lxpy.linux import syscalls
+from lxpy.linux.syscalls import (
+    O_PATH,
+    RESOLVE_BENEATH,
+    RESOLVE_IN_ROOT,
+    RESOLVE_NO_MAGICLINKS,
+    RESOLVE_NO_SYMLINKS,
+)
+
+IN_ROOT = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+# For mount targets: any symlink at all in the path is refused.
+NO_LINKS = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+
+
+def open_tree(path: str) -> int:
+    """An O_PATH fd for a trusted host directory, refusing a symlink at its last component."""
+    return os.open(path, O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+
+def open_in(rootfd: int, rel: str, flags: int, mode: int = 0, resolve: int = IN_ROOT) -> int:
+    return syscalls.openat2(rootfd, rel.lstrip("/") or ".", flags, resolve, mode)
+
+
+def makedirs(rootfd: int, rel: str, mode: int = 0o755, resolve: int = IN_ROOT) -> int:
+    """Create `rel` and its parents inside the root; return an O_PATH fd for it."""
+    parts = [p for p in rel.strip("/").split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise OSError(22, "'..' in a path inside a container", rel)
+    fd = os.dup(rootfd)
+    try:
+        for i, part in enumerate(parts):
+            try:
+                nxt = open_in(rootfd, "/".join(parts[: i + 1]), O_PATH | os.O_DIRECTORY, 0, resolve)
+            except FileNotFoundError:
+                # mkdirat never follows a symlink at the name it creates.
+                os.mkdir(part, mode, dir_fd=fd)
+                nxt = open_in(rootfd, "/".join(parts[: i + 1]), O_PATH | os.O_DIRECTORY, 0, resolve)
+            os.close(fd)
+            fd = nxt
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _split(rel: str) -> tuple[str, str]:
+    rel = rel.strip("/")
+    parent, _, name = rel.rpartition("/")
+    if name in ("", ".", ".."):
+        raise OSError(22, "not a file name", rel)
+    return parent, name
+
+
+def write_file(rootfd: int, rel: str, data: bytes, mode: int = 0o644, uid: int = 0, gid: int = 0) -> None:
+    """Atomically create or replace the file `rel` inside the root."""
+    parent, name = _split(rel)
+    dirfd = makedirs(rootfd, parent)
+    # O_PATH fds cannot be written through: reopen the directory for the *at calls.
+    real = os.open(f"/proc/self/fd/{dirfd}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    os.close(dirfd)
+    tmp = f".{name}.lxpy-tmp"
+    try:
+        fd = os.open(
+            tmp,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=real,
+        )
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=real, dst_dir_fd=real)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=real)
+        except FileNotFoundError:
+            pass
+        raise
+    finally:
+        os.close(real)
+
+
+def symlink(rootfd: int, rel: str, target: str) -> None:
+    """Create or replace the symlink `rel` inside the root (its target is not followed here)."""
+    parent, name = _split(rel)
+    dirfd = makedirs(rootfd, parent)
+    real = os.open(f"/proc/self/fd/{dirfd}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    os.close(dirfd)
+    try:
+        try:
+            os.symlink(target, name, dir_fd=real)
+        except FileExistsError:
+            tmp = f".{name}.lxpy-tmp"
+            os.symlink(target, tmp, dir_fd=real)
+            os.rename(tmp, name, src_dir_fd=real, dst_dir_fd=real)
+    finally:
+        os.close(real)
+
+
+def read_file(rootfd: int, rel: str, limit: int = 1 << 20) -> bytes:
+    fd = open_in(rootfd, rel, os.O_RDONLY)
+    try:
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def exists(rootfd: int, rel: str) -> bool:
+    try:
+        os.close(open_in(rootfd, rel, O_PATH))
+    except OSError:
+        return False
+    return True
+
+
+def mounts_under(path: str) -> list[str]:
+    """Mount points strictly below `path` (deepest first), from this mount namespace."""
+    prefix = os.path.realpath(path).rstrip("/") + "/"
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4]
+            point = point.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n")
+            point = point.replace("\\134", "\\")
+            if point.startswith(prefix):
+                found.append(point)
+    return sorted(set(found), key=lambda p: p.count("/"), reverse=True)
+
+
+def remove_tree(path: str) -> None:
+    """Delete `path` recursively without crossing a mount point or following a symlink.
+
+    Mounts found below it (a host directory bind-mounted into a rootfs) are detached first
+    and never descended into: they are not ours to delete. A mount that cannot be detached
+    makes the delete stop with an error instead of crossing it.
+    """
+    for point in mounts_under(path):
+        try:
+            syscalls.umount2(point, syscalls.MNT_DETACH | syscalls.UMOUNT_NOFOLLOW)
+        except OSError:
+            pass
+    parent, name = os.path.split(os.path.abspath(path).rstrip("/"))
+    pfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(name, dir_fd=pfd)
+            return
+        _remove_dir(pfd, name, syscalls.mount_id(pfd, name), path)
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(pfd)
+
+
+def _remove_dir(parentfd: int, name: str, mnt: int, shown: str) -> None:
+    # An explicit stack: rootfs trees nest deeper than Python's recursion limit allows.
+    stack: list[tuple[int, str, int | None, str]] = [(parentfd, name, None, shown)]
+    while stack:
+        pfd, dname, fd, where = stack[-1]
+        if fd is None:
+            if syscalls.mount_id(pfd, dname) != mnt:
+                raise OSError(16, "refusing to delete across a mount point", where)
+            fd = os.open(dname, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+            stack[-1] = (pfd, dname, fd, where)
+            subdirs = []
+            with os.scandir(fd) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        subdirs.append(entry.name)
+                    else:
+                        os.unlink(entry.name, dir_fd=fd)
+            for sub in subdirs:
+                stack.append((fd, sub, None, f"{where}/{sub}"))
+            continue
+        stack.pop()
+        os.close(fd)
+        os.rmdir(dname, dir_fd=pfd)

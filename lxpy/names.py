@@ -1,0 +1,41 @@
+"""Container names: DNS labels, checked before anything touches the filesystem."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from lxpy.errors import InvalidName
+
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+_ADJECTIVES = (
+    "amber", "brave", "calm", "deft", "eager", "fair", "glad", "hazel", "ivory", "jolly",
+    "keen", "lucid", "mellow", "noble", "olive", "proud", "quiet", "rapid", "sunny", "tidy",
+    "urban", "vivid", "witty", "young", "zesty",
+)
+_NOUNS = (
+    "otter", "heron", "lynx", "finch", "panda", "badger", "koala", "raven", "tapir", "gecko",
+    "falcon", "marmot", "newt", "okapi", "puffin", "quail", "robin", "stoat", "toucan", "vole",
+    "walrus", "yak", "zebra", "bison", "crane",
+)
+
+
+def validate(name: str) -> str:
+    """Return `name` if it is a DNS label (a-z, 0-9, '-', 1-63 chars), else raise InvalidName."""
+    if not isinstance(name, str) or not _LABEL.fullmatch(name):
+        raise InvalidName(
+            f"invalid container name {name!r}",
+            hint="use 1-63 characters a-z, 0-9 and '-', not starting or ending with '-'",
+        )
+    return name
+
+
+def generate(taken: set[str]) -> str:
+    """A readable name not in `taken`, like `brave-otter`."""
+    for _ in range(200):
+        rand = int.from_bytes(os.urandom(2), "big")
+        candidate = f"{_ADJECTIVES[rand % len(_ADJECTIVES)]}-{_NOUNS[(rand >> 8) % len(_NOUNS)]}"
+        if candidate not in taken:
+            return candidate
+    return f"c-{os.urandom(4).hex()}"

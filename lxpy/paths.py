@@ -1,0 +1,78 @@
+"""Where lxpy keeps state. One setting (`--root` or LXPY_ROOT) moves all of it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+from lxpy.errors import PermissionDenied
+from lxpy.names import validate
+
+DEFAULT_INSTANCE = "lxpy"
+
+
+@dataclass(frozen=True)
+class Paths:
+    lib: str
+    run: str
+    cache: str
+    # Prefix for host-global names (cgroups, interfaces) so two roots never collide.
+    instance: str
+
+    @classmethod
+    def for_root(cls, root: str | None) -> Paths:
+        if not root:
+            return cls("/var/lib/lxpy", "/run/lxpy", "/var/cache/lxpy", DEFAULT_INSTANCE)
+        root = os.path.abspath(root)
+        digest = hashlib.sha256(root.encode()).hexdigest()[:6]
+        return cls(f"{root}/lib", f"{root}/run", f"{root}/cache", f"lxpy-{digest}")
+
+    @classmethod
+    def from_env(cls, root: str | None = None) -> Paths:
+        return cls.for_root(root or os.environ.get("LXPY_ROOT"))
+
+    @property
+    def containers(self) -> str:
+        return f"{self.lib}/containers"
+
+    def container_dir(self, name: str) -> str:
+        return f"{self.containers}/{validate(name)}"
+
+    def config_file(self, name: str) -> str:
+        return f"{self.container_dir(name)}/config.toml"
+
+    def rootfs(self, name: str) -> str:
+        return f"{self.container_dir(name)}/rootfs"
+
+    def console_log(self, name: str) -> str:
+        return f"{self.container_dir(name)}/console.log"
+
+    def run_dir(self, name: str) -> str:
+        return f"{self.run}/containers/{validate(name)}"
+
+    def lock_file(self, name: str) -> str:
+        return f"{self.run}/locks/{validate(name)}.lock"
+
+    def ensure(self) -> None:
+        """Create the state dirs root-only (0700 for run: sockets and locks live there)."""
+        if os.geteuid() != 0:
+            raise PermissionDenied("lxpy needs root", hint="run it with sudo")
+        for path, mode in (
+            (self.containers, 0o700),
+            (self.cache, 0o700),
+            (f"{self.run}/containers", 0o700),
+            (f"{self.run}/locks", 0o700),
+        ):
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            _check_private(path, mode)
+        _check_private(self.run, 0o700)
+
+
+def _check_private(path: str, mode: int) -> None:
+    """Refuse a state dir that is a symlink or that others may write (LXC CVE-2015-1331)."""
+    st = os.lstat(path)
+    if os.path.islink(path) or st.st_uid != 0:
+        raise PermissionDenied(f"{path} is not a root-owned directory")
+    if st.st_mode & 0o077 and mode == 0o700:
+        os.chmod(path, 0o700)

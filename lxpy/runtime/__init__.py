@@ -1,0 +1,1 @@
+"""Running containers: the monitor, the namespaced child, attach, console, lifecycle."""

@@ -1,0 +1,198 @@
+"""Start, stop and destroy: the CLI side of a container's life, serialized by its lock."""
+
+from __future__ import annotations
+
+import marshal
+import os
+import select
+import signal
+import sys
+import time
+
+from lxpy import store
+from lxpy.config import ContainerConfig
+from lxpy.errors import LxpyError, StartError, StateError
+from lxpy.linux import safefs
+from lxpy.linux.cgroups import ContainerCgroups
+from lxpy.linux.proc import ProcessRef, wait_gone
+from lxpy.paths import Paths
+from lxpy.runtime import control
+from lxpy.runtime.spawn import DEFAULT_PATH
+from lxpy.runtime.state import CONTROL_SOCKET, STOPPING_MARK, Live, State, read_live
+from lxpy.runtime.teardown import teardown
+
+DEFAULT_STOP_TIMEOUT = 30.0
+# How long `start` waits for the monitor to report; bootstrapping is done by then, so this
+# only covers a stuck mount or a hung init exec.
+START_REPORT_TIMEOUT = 60.0
+
+
+def monitor_spec(paths: Paths, name: str, cfg: ContainerConfig) -> dict[str, object]:
+    """What the monitor needs, as plain data: it imports neither tomllib nor dataclasses."""
+    return {
+        "name": name,
+        "rootfs": paths.rootfs(name),
+        "hostname": cfg.hostname,
+        "uuid": cfg.uuid,
+        "command": list(cfg.init.command),
+        "halt_signal": cfg.init.halt_signum,
+        "run_dir": paths.run_dir(name),
+        "console_log": paths.console_log(name),
+        "monitor_log": f"{paths.container_dir(name)}/monitor.log",
+        "instance": paths.instance,
+        "pids_max": cfg.limits.pids,
+        "stop_timeout": DEFAULT_STOP_TIMEOUT,
+    }
+
+
+def start(paths: Paths, name: str) -> int:
+    """Start the container; return init's host pid once init runs."""
+    cfg = store.load(paths, name)
+    paths.ensure()
+    with store.locked(paths, name):
+        live = read_live(paths, name)
+        if live.active:
+            now = "running" if live.state is State.RUNNING else live.state.lower()
+            raise StateError(
+                f"container {name!r} is already {now}",
+                hint=f"`lxpy attach {name}` to get a shell, `lxpy restart {name}` to restart it",
+            )
+        run = paths.run_dir(name)
+        cgroups = ContainerCgroups(paths.instance, name)
+        # Nothing lives, so whatever a crash or a host reboot left behind is stale.
+        teardown(run, cgroups)
+        os.mkdir(run, 0o700)
+        return _spawn_monitor(monitor_spec(paths, name, cfg), name)
+
+
+def _spawn_monitor(spec: dict[str, object], name: str) -> int:
+    spec_r, spec_w = os.pipe()
+    status_r, status_w = os.pipe()
+    try:
+        pid = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-I", "-m", "lxpy", "monitor", name],
+            {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"},
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, spec_r, 0),
+                (os.POSIX_SPAWN_DUP2, status_w, 3),
+                (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0),
+            ],
+            setsid=True,
+        )
+    finally:
+        os.close(spec_r)
+        os.close(status_w)
+    try:
+        with os.fdopen(spec_w, "wb") as f:
+            f.write(marshal.dumps(spec))
+        report = _read_report(status_r)
+    finally:
+        os.close(status_r)
+        os.waitpid(pid, 0)
+    word, _, rest = report.strip().partition(" ")
+    if word == "ok" and rest.isdigit():
+        return int(rest)
+    if word == "error":
+        raise StartError(f"cannot start {name!r}: {rest}", hint="`lxpy console --log` shows more")
+    raise StartError(
+        f"cannot start {name!r}: the monitor ended without a report",
+        hint=f"see {spec['monitor_log']}",
+    )
+
+
+def _read_report(fd: int) -> str:
+    chunks = []
+    deadline = time.monotonic() + START_REPORT_TIMEOUT
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            break
+        data = os.read(fd, 4096)
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def stop(paths: Paths, name: str, timeout: float = DEFAULT_STOP_TIMEOUT, force: bool = False) -> None:
+    store.require(paths, name)
+    with store.locked(paths, name, timeout=timeout + 10):
+        stop_locked(paths, name, timeout, force)
+
+
+def stop_locked(paths: Paths, name: str, timeout: float, force: bool) -> None:
+    live = read_live(paths, name)
+    if not live.active:
+        raise StateError(f"container {name!r} is not running", hint=f"`lxpy start {name}`")
+    cgroups = ContainerCgroups(paths.instance, name)
+    if live.state is State.FROZEN:
+        cgroups.thaw()  # a frozen init cannot act on its halt signal
+    run = paths.run_dir(name)
+    if live.monitor is not None and _stop_through_monitor(run, live.monitor, timeout, force):
+        return
+    try:
+        halt = store.load(paths, name).init.halt_signum
+    except LxpyError:
+        halt = signal.SIGKILL  # a broken config must not keep a container running
+    _stop_directly(run, live, cgroups, timeout, force, halt)
+
+
+def _stop_through_monitor(run: str, monitor: ProcessRef, timeout: float, force: bool) -> bool:
+    """Ask the monitor to stop the container and wait for it to exit; False if it could not."""
+    pidfd = monitor.pidfd()
+    if pidfd is None:
+        return False
+    try:
+        try:
+            reply = control.ask(f"{run}/{CONTROL_SOCKET}", f"stop {timeout} {int(force)}")
+        except OSError:
+            return False
+        if not reply.startswith("ok"):
+            return False
+        # The monitor kills everything at the timeout, then needs a moment to clean up.
+        return wait_gone(pidfd, timeout + 10) and not os.path.isdir(run)
+    finally:
+        os.close(pidfd)
+
+
+def _stop_directly(
+    run: str, live: Live, cgroups: ContainerCgroups, timeout: float, force: bool, halt: int
+) -> None:
+    """Stop without a monitor (it was killed): signal init ourselves, then clean up."""
+    init = live.init
+    if init is not None:
+        ProcessRef.of(os.getpid()).write(f"{run}/{STOPPING_MARK}")
+        pidfd = init.pidfd()
+        if pidfd is not None:
+            try:
+                if not force and timeout > 0:
+                    init.send_signal(halt)
+                    if wait_gone(pidfd, timeout):
+                        init = None
+                if init is not None:
+                    init.send_signal(signal.SIGKILL)
+                    wait_gone(pidfd, 5)
+            finally:
+                os.close(pidfd)
+    if live.monitor is not None:
+        live.monitor.send_signal(signal.SIGKILL)
+    teardown(run, cgroups)
+
+
+def destroy(paths: Paths, name: str, force: bool = False) -> None:
+    store.require(paths, name)
+    with store.locked(paths, name):
+        live = read_live(paths, name)
+        if live.active:
+            if not force:
+                raise StateError(
+                    f"container {name!r} is running", hint=f"`lxpy stop {name}` first, or --force"
+                )
+            stop_locked(paths, name, 0, True)
+        safefs.remove_tree(paths.container_dir(name))
+        try:
+            os.unlink(paths.lock_file(name))
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,392 @@
+"""`lxpy monitor NAME`: the per-container daemon that owns a running container.
+
+It is init's parent: it reaps init and reads why it ended (SIGHUP: the guest rebooted, so
+init starts again; SIGINT: halt or poweroff, so the container stops). It holds the console
+pty master, keeps a ring buffer and a size-capped log of it, and serves a control socket.
+
+Its memory is a benchmark target: it imports only the standard library modules it needs and
+receives its settings from `lxpy start` as a marshal'd dict (no tomllib, no dataclasses).
+The child that becomes init imports its own modules after the fork.
+"""
+
+from __future__ import annotations
+
+import errno
+import marshal
+import os
+import select
+import signal
+import socket
+import sys
+import time
+
+from lxpy.linux import syscalls
+from lxpy.linux.cgroups import ContainerCgroups
+from lxpy.linux.proc import ProcessRef
+from lxpy.runtime import control
+from lxpy.runtime.teardown import teardown
+
+RING_BYTES = 128 * 1024
+LOG_BYTES = 1024 * 1024
+STATUS_FD = 3
+# A reboot that fails this many times within a minute stops the container instead.
+MAX_REBOOTS_PER_MINUTE = 10
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 MB of RSS
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class StartFailed(Exception):
+    pass
+
+
+class Client:
+    __slots__ = ("buf", "console", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+        self.console = False
+
+
+class Monitor:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.name: str = spec["name"]
+        self.run_dir: str = spec["run_dir"]
+        self.cgroups = ContainerCgroups(spec["instance"], self.name)
+        self.init: ProcessRef | None = None
+        self.stopping = False
+        self.deadline: float | None = None
+        self.ring = bytearray()
+        self.clients: dict[int, Client] = {}
+        self.reboots: list[float] = []
+        self.log_fd = -1
+        self.master = -1
+        self.slave = -1
+        self.listener: socket.socket | None = None
+        self.origin: dict[str, str] = {}
+
+    # -- setup ----------------------------------------------------------------------------
+    def prepare(self) -> None:
+        ProcessRef.of(os.getpid()).write(f"{self.run_dir}/monitor.pid")
+        self.origin = self.cgroups.own_cgroups()
+        self.cgroups.create(self.spec.get("pids_max"))
+        self.cgroups.enter("monitor")
+        self.master, self.slave = os.openpty()
+        os.set_blocking(self.master, False)
+        os.set_inheritable(self.master, False)
+        os.set_inheritable(self.slave, False)
+        self.open_log()
+        self.listener = control.listen(f"{self.run_dir}/control.sock")
+
+    def open_log(self) -> None:
+        if self.log_fd >= 0:
+            os.close(self.log_fd)
+        # O_NOFOLLOW: a planted symlink at the log path is refused, its target untouched.
+        self.log_fd = os.open(
+            self.spec["console_log"],
+            os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+        )
+
+    def start_init(self) -> None:
+        # The monitor enters a fresh pid namespace for its next child, which becomes PID 1.
+        # After a reboot, first point "pid namespace for children" back at our own: unshare
+        # refuses while it still names the old container's.
+        own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            syscalls.setns(own, syscalls.CLONE_NEWPID)
+        finally:
+            os.close(own)
+        syscalls.unshare(syscalls.CLONE_NEWPID)
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(rfd)
+            from lxpy.runtime import spawn
+
+            spawn.run_child(self.spec, os.ttyname(self.slave), wfd, self.cgroups)
+        os.close(wfd)
+        with os.fdopen(rfd, "rb") as errors:
+            failure = errors.read()
+        if failure:
+            os.waitpid(pid, 0)
+            raise StartFailed(failure.decode(errors="replace"))
+        try:
+            self.init = ProcessRef.of(pid)
+        except ProcessLookupError:
+            _, status = os.waitpid(pid, 0)
+            raise StartFailed(f"init exited at once ({describe(status)})") from None
+        self.init.write(f"{self.run_dir}/init.pid")
+        with open(f"{self.run_dir}/started", "w") as f:
+            f.write(f"{time.time()}\n")
+        self.note(f"init started (pid {pid} on the host)")
+
+    # -- console --------------------------------------------------------------------------
+    def note(self, text: str) -> None:
+        """A line from lxpy itself in the console log (not in the guest's console)."""
+        self.log(f"\r\n[lxpy] {time.strftime('%Y-%m-%d %H:%M:%S')} {text}\r\n".encode())
+
+    def log(self, data: bytes) -> None:
+        self.ring += data
+        if len(self.ring) > RING_BYTES:
+            del self.ring[: len(self.ring) - RING_BYTES]
+        try:
+            os.write(self.log_fd, data)
+            if os.fstat(self.log_fd).st_size > LOG_BYTES:
+                os.replace(self.spec["console_log"], self.spec["console_log"] + ".1")
+                self.open_log()
+        except OSError:
+            pass  # a full disk must not take the container down
+
+    def read_console(self) -> None:
+        try:
+            data = os.read(self.master, 65536)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            if e.errno == errno.EIO:
+                return
+            raise
+        self.log(data)
+        for client in list(self.clients.values()):
+            if client.console:
+                try:
+                    client.sock.send(data, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    pass  # a slow console client loses output rather than stall init
+                except OSError:
+                    self.drop(client)
+
+    # -- control socket -------------------------------------------------------------------
+    def accept(self) -> None:
+        assert self.listener is not None
+        try:
+            sock, _ = self.listener.accept()
+        except BlockingIOError:
+            return
+        if control.peer_uid(sock) != 0:
+            sock.close()
+            return
+        sock.setblocking(False)
+        self.clients[sock.fileno()] = Client(sock)
+
+    def drop(self, client: Client) -> None:
+        self.clients.pop(client.sock.fileno(), None)
+        client.sock.close()
+
+    def serve(self, client: Client) -> None:
+        try:
+            data = client.sock.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.drop(client)
+            return
+        if client.console:
+            try:
+                os.write(self.master, data)
+            except OSError:
+                pass
+            return
+        client.buf += data
+        if b"\n" not in client.buf:
+            if len(client.buf) > control.MAX_REQUEST:
+                self.drop(client)
+            return
+        line, _, rest = client.buf.partition(b"\n")
+        try:
+            verb, args = control.parse(line)
+        except control.ProtocolError:
+            self.drop(client)
+            return
+        self.answer(client, verb, args, rest)
+
+    def answer(self, client: Client, verb: str, args: list[str], rest: bytes) -> None:
+        client.sock.setblocking(True)
+        client.sock.settimeout(2)
+        try:
+            if verb == "state":
+                state = "STOPPING" if self.stopping else ("RUNNING" if self.init else "STARTING")
+                pid = self.init.pid if self.init else 0
+                client.sock.sendall(f"{state} {pid}\n".encode())
+            elif verb == "stop":
+                timeout = float(args[0]) if args else 30.0
+                force = len(args) > 1 and args[1] == "1"
+                client.sock.sendall(b"ok\n")
+                self.begin_stop(timeout, force)
+            elif verb in ("log", "console"):
+                client.sock.sendall(bytes(self.ring))
+                if verb == "console":
+                    client.sock.setblocking(False)
+                    client.console = True
+                    if rest:
+                        os.write(self.master, rest)
+                    return
+        except (OSError, ValueError):
+            pass
+        self.drop(client)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def begin_stop(self, timeout: float, force: bool) -> None:
+        if self.init is None:
+            return
+        if not self.stopping:
+            ProcessRef.of(os.getpid()).write(f"{self.run_dir}/stopping")
+            self.note("stopping" + (" (forced)" if force else ""))
+        self.stopping = True
+        if force or timeout <= 0:
+            self.init.send_signal(signal.SIGKILL)
+            self.deadline = None
+            return
+        self.init.send_signal(self.spec["halt_signal"])
+        self.deadline = time.monotonic() + timeout
+
+    def reap(self) -> bool:
+        """Collect exited children; return False once the container has stopped for good."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return self.init is not None
+            if pid == 0:
+                return True
+            if self.init is not None and pid == self.init.pid:
+                return self.init_exited(status)
+
+    def init_exited(self, status: int) -> bool:
+        self.init = None
+        try:
+            os.unlink(f"{self.run_dir}/init.pid")
+        except FileNotFoundError:
+            pass
+        rebooted = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGHUP
+        self.note(f"init ended: {describe(status)}")
+        if not rebooted or self.stopping:
+            return False
+        now = time.monotonic()
+        self.reboots = [t for t in self.reboots if now - t < 60] + [now]
+        if len(self.reboots) > MAX_REBOOTS_PER_MINUTE:
+            self.note("rebooting too often: stopping instead")
+            return False
+        self.note("the guest rebooted: starting init again")
+        # The kernel killed the rest of the old pid namespace; wait for the cgroup to empty.
+        deadline = time.monotonic() + 5
+        while self.cgroups.pids() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        try:
+            self.start_init()
+        except (StartFailed, OSError) as e:
+            self.note(f"restart failed: {e}")
+            return False
+        return True
+
+    def loop(self) -> None:
+        assert self.listener is not None
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, _note_signal)
+        running = self.reap()
+        while running:
+            timeout = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+            fds = [wake_r, self.master, self.listener.fileno(), *self.clients]
+            try:
+                ready, _, _ = select.select(fds, [], [], timeout)
+            except InterruptedError:
+                continue
+            if wake_r in ready:
+                signals = os.read(wake_r, 64)
+                if signal.SIGTERM in signals or signal.SIGINT in signals:
+                    self.begin_stop(self.spec.get("stop_timeout", 30.0), False)
+                running = self.reap()
+            if self.master in ready:
+                self.read_console()
+            if self.listener.fileno() in ready:
+                self.accept()
+            for fd in ready:
+                client = self.clients.get(fd)
+                if client is not None:
+                    self.serve(client)
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                self.note("stop timeout reached: killing every process")
+                self.deadline = None
+                self.cgroups.kill_all()
+                if self.init is not None:
+                    self.init.send_signal(signal.SIGKILL)
+            if running and not self.reap():
+                running = False
+        # Drain what init wrote last so the log tells how it ended.
+        self.read_console()
+
+    def finish(self) -> None:
+        for client in list(self.clients.values()):
+            self.drop(client)
+        if self.listener is not None:
+            self.listener.close()
+        # Leave our own cgroup so that it can be removed.
+        self.cgroups.move_to(self.origin)
+        teardown(self.run_dir, self.cgroups)
+        self.note("stopped")
+
+
+def _note_signal(signum: int, frame: object) -> None:
+    """Signals are handled in the loop through the wakeup fd."""
+
+
+def describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        meaning = {signal.SIGHUP: " (reboot)", signal.SIGINT: " (halt or poweroff)"}.get(sig, "")
+        return f"killed by {signal.Signals(sig).name}{meaning}"
+    return f"exit status {os.WEXITSTATUS(status)}"
+
+
+def _report(text: str) -> None:
+    try:
+        os.write(STATUS_FD, text.encode(errors="replace"))
+        os.close(STATUS_FD)
+    except OSError:
+        pass
+
+
+def main(argv: list[str]) -> int:
+    """Entry point; `lxpy start` spawns it with the spec on stdin and a status pipe on fd 3."""
+    with os.fdopen(0, "rb") as spec_pipe:
+        spec = marshal.loads(spec_pipe.read())
+    # Second fork: the daemon is not a session leader, so it can never regain a terminal.
+    if os.fork() > 0:
+        os._exit(0)
+    null = os.open("/dev/null", os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    log = os.open(spec["monitor_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    os.dup2(log, 2)
+    os.close(log)
+    os.chdir("/")
+    syscalls.set_process_name(f"lxpy-mon {spec['name']}")
+    monitor = Monitor(spec)
+    try:
+        monitor.prepare()
+        monitor.start_init()
+    except BaseException as e:
+        detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        if isinstance(e, OSError) and e.filename:
+            detail = f"{detail}: {e.filename}"
+        _report(f"error {detail}\n")
+        try:
+            monitor.finish()
+        except Exception as cleanup_error:
+            print(f"cleanup after a failed start: {cleanup_error}", file=sys.stderr)
+        return 1
+    _report(f"ok {monitor.init.pid if monitor.init else 0}\n")
+    try:
+        monitor.loop()
+    finally:
+        monitor.finish()
+    return 0

@@ -1,0 +1,125 @@
+"""The child that becomes the container's init: cgroup, namespaces, rootfs, then exec.
+
+Runs right after the monitor forks (the monitor has already unshared the pid namespace, so
+this process is PID 1 of a new one). Everything it needs is imported before pivot_root:
+after it, the host's Python library is out of reach. Errors go back to the monitor as one
+line on `errfd`; a successful exec closes `errfd` (O_CLOEXEC), which the monitor reads as
+"init is running".
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import socket
+import struct
+import termios
+
+from lxpy.linux import rootfs, syscalls
+from lxpy.linux.cgroups import ContainerCgroups
+
+NAMESPACES = (
+    syscalls.CLONE_NEWNS
+    | syscalls.CLONE_NEWUTS
+    | syscalls.CLONE_NEWIPC
+    | syscalls.CLONE_NEWNET
+    | syscalls.CLONE_NEWCGROUP
+)
+
+# LXC's default drop. CAP_SYS_ADMIN and CAP_MKNOD stay: systemd needs them without a userns.
+DROPPED_CAPABILITIES = {
+    "sys_module": 16,
+    "sys_rawio": 17,
+    "sys_time": 25,
+    "mac_override": 32,
+    "mac_admin": 33,
+}
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP = 0x1
+
+
+def init_environment(uuid: str) -> dict[str, str]:
+    dashed = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
+    return {
+        "container": "lxpy",
+        "container_uuid": dashed,
+        "PATH": DEFAULT_PATH,
+        "TERM": "linux",
+        "HOME": "/",
+    }
+
+
+def reset_signals() -> None:
+    """Give init default dispositions and an empty mask (Python ignores SIGPIPE, and
+    ignored signals survive exec)."""
+    signal.set_wakeup_fd(-1)
+    for signum in signal.valid_signals():
+        if signum in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifreq = struct.pack("16sH22x", b"lo", 0)
+        flags = struct.unpack("16sH22x", fcntl.ioctl(s, _SIOCGIFFLAGS, ifreq))[1]
+        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP))
+
+
+def drop_capabilities() -> None:
+    syscalls.drop_bounding(list(DROPPED_CAPABILITIES.values()))
+    syscalls.clear_inheritable_and_ambient()
+
+
+def take_console() -> None:
+    """Make /dev/console init's controlling terminal and its stdio."""
+    os.setsid()
+    fd = os.open("/dev/console", os.O_RDWR)
+    fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
+    for target in (0, 1, 2):
+        os.dup2(fd, target)
+    if fd > 2:
+        os.close(fd)
+
+
+def run_child(spec: dict[str, object], console: str, errfd: int, cgroups: ContainerCgroups) -> None:
+    """Never returns: execs init, or reports the failed step on `errfd` and exits 127."""
+    step = "preparing"
+    try:
+        reset_signals()
+        step = "entering the container's cgroups"
+        cgroups.enter("ns")
+        step = "creating namespaces"
+        syscalls.unshare(NAMESPACES)
+        step = "setting up the root filesystem"
+        rootfs.setup(str(spec["rootfs"]), console, cgroups.hierarchies)
+        step = "setting the hostname"
+        socket.sethostname(str(spec["hostname"]))
+        step = "bringing up loopback"
+        loopback_up()
+        step = "dropping capabilities"
+        drop_capabilities()
+        step = "opening the console"
+        take_console()
+        os.umask(0o022)
+        os.closerange(3, errfd)
+        os.closerange(errfd + 1, 65536)
+        command = [str(c) for c in spec["command"]]  # type: ignore[attr-defined]
+        step = f"executing {command[0]}"
+        os.execve(command[0], command, init_environment(str(spec["uuid"])))
+    except BaseException as e:  # report anything, including KeyboardInterrupt, then die
+        detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        message = f"{step}: {detail}"
+        try:
+            os.write(errfd, message.encode(errors="replace")[:4000])
+        finally:
+            os._exit(127)

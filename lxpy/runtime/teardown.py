@@ -1,0 +1,28 @@
+"""What is left to remove once a container's init is gone: its processes, cgroups and run dir.
+
+Shared by the monitor and by `lxpy stop` when the monitor is gone. Idempotent. Imported by
+the monitor: standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+
+from lxpy.linux.cgroups import ContainerCgroups
+
+RUN_FILES = ("init.pid", "started", "stopping", "control.sock", "monitor.pid")
+
+
+def teardown(run_dir: str, cgroups: ContainerCgroups) -> None:
+    if cgroups.pids():
+        cgroups.kill_all()
+    cgroups.remove()
+    for name in RUN_FILES:
+        try:
+            os.unlink(f"{run_dir}/{name}")
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(run_dir)
+    except OSError:
+        pass
