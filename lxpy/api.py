@@ -136,8 +136,12 @@ class Api:
         return f"{self.paths.run_dir(name)}/{CONTROL_SOCKET}"
 
     def console_log(self, name: str) -> bytes:
-        from lxpy.runtime.console import read_log
+        """The console ring buffer of a running container, or the log of a stopped one."""
+        from lxpy.runtime.console import read_log, read_log_file
 
+        store.require(self.paths, name)
+        if not read_live(self.paths, name).active:
+            return read_log_file(self.paths.console_log(name))
         return read_log(self._socket(name))
 
     def console(self, name: str) -> None:

@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("-u", "--user", help="user name or uid inside the container")
     a.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
     a.add_argument("--cwd", metavar="DIR")
-    a.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    a.add_argument("cmd", nargs="*", metavar="-- CMD", help="the command and its arguments")
 
     co = sub.add_parser("console", help="connect to the console (Ctrl-a q detaches)")
     co.add_argument("name")
@@ -160,8 +160,6 @@ def _cmd_info(api: Any, args: argparse.Namespace) -> int:
 
 def _cmd_attach(api: Any, args: argparse.Namespace) -> int:
     command = list(args.cmd)
-    if command[:1] == ["--"]:
-        command = command[1:]
     env = {}
     for item in args.env:
         key, sep, value = item.partition("=")
@@ -199,7 +197,17 @@ def _error(e: LxpyError) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
+    argv = list(argv)
+    # Everything after `--` is the command to run inside, options included.
+    trailing: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, trailing = argv[:cut], argv[cut + 1 :]
     args = _parser().parse_args(argv)
+    if trailing:
+        if args.command != "attach":
+            _parser().error("`--` is only for `lxpy attach NAME -- CMD`")
+        args.cmd = list(args.cmd) + trailing
     if args.command is None:
         _parser().print_help()
         return 0

@@ -222,7 +222,8 @@ def _exec_inside(request: AttachRequest, sock: socket.socket, pipes: list[tuple[
         assert shell is not None
         os.execve(shell, argv, env)
     except FileNotFoundError as e:
-        _die(f"lxpy: {e.filename or (request.command or ['shell'])[0]}: not found in the container")
+        missing = os.fsdecode(e.filename) if e.filename else (request.command or ("shell",))[0]
+        _die(f"lxpy: {missing}: not found in the container")
     except BaseException as e:
         _die(f"lxpy: {e}", 126)
 

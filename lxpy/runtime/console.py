@@ -12,6 +12,7 @@ import select
 from lxpy.errors import StateError
 from lxpy.runtime import control
 from lxpy.runtime.attach import raw_terminal
+from lxpy.runtime.monitor import RING_BYTES
 
 ESCAPE = b"\x01"
 
@@ -21,6 +22,20 @@ def read_log(socket_path: str) -> bytes:
         return control.ask(socket_path, "log").encode(errors="replace")
     except OSError as e:
         raise _unreachable(e) from None
+
+
+def read_log_file(path: str, limit: int = RING_BYTES) -> bytes:
+    """The last `limit` bytes of a console log file (O_NOFOLLOW: never a planted symlink)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return b""
+    try:
+        size = os.fstat(fd).st_size
+        os.lseek(fd, max(0, size - limit), os.SEEK_SET)
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
 
 
 def _unreachable(e: OSError) -> StateError:

@@ -1,0 +1,700 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of lxpy against LXC on the same machine, in one run.
+
+Measures (median of --runs samples, lxpy and LXC interleaved so that drifting host load hits
+both alike):
+
+* create:  `lxpy create --template busybox` vs `lxc-create -t busybox`
+* start:   `lxpy start` vs `lxc-start` (daemonized; both return once init runs)
+* stop -k: `lxpy stop -k` vs `lxc-stop -k` (informative; the stops between start runs)
+* attach:  `lxpy attach NAME -- true` vs `lxc-attach -n NAME -- true`
+* RSS:     VmRSS of the `lxpy monitor NAME` daemon vs the `[lxc monitor]` process
+* ls:      `lxpy ls` vs `lxc-ls -f` with --containers containers, all stopped and with
+           --running of them running
+
+Everything lives in one private work directory: lxpy runs with `--root` inside it, LXC with a
+private lxcpath (`-P`) inside it, and every container name carries a random
+`lxpybench-<token>` prefix. LXC containers get no network (`lxc.net.0.type = empty`). The
+`finally` stops and destroys every container of both kinds, checks that no mount, cgroup or
+process is left, and only then removes the work directory.
+
+Standard library only. Needs root, LXC (lxc-create & co.) and a static busybox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Literal
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CGROUP_ROOT = "/sys/fs/cgroup"
+LXC_TOOLS = ("lxc-create", "lxc-copy", "lxc-start", "lxc-stop", "lxc-attach", "lxc-ls",
+             "lxc-info", "lxc-destroy")
+# No network (no lxcbr0 needed). Unconfined: a no-op where AppArmor is off, and it keeps
+# lxc-start from needing an LXC AppArmor profile where it is on.
+LXC_CONFIG = """\
+lxc.net.0.type = empty
+lxc.apparmor.profile = unconfined
+"""
+COMMAND_TIMEOUT = 120.0
+SETTLE_SECONDS = 0.1  # let a freshly started monitor reach its main loop before reading RSS
+
+Kind = Literal["lxpy", "lxc"]
+
+
+class BenchError(Exception):
+    pass
+
+
+class Terminated(BaseException):
+    """SIGTERM/SIGHUP, raised so that the `finally` cleanup runs."""
+
+
+# -- running commands -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Result:
+    cmd: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def execute(cmd: Sequence[str], *, timeout: float = COMMAND_TIMEOUT, check: bool = True) -> Result:
+    """Run `cmd` with stdin from /dev/null and its output in temporary files.
+
+    Files, not pipes: a daemon that keeps an inherited stdout open (a container monitor) can
+    never make us wait for EOF. Only the subprocess itself is inside the timed region.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        begin = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                list(cmd), stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"timed out after {timeout:.0f}s: {' '.join(cmd)}") from None
+        seconds = time.perf_counter() - begin
+        out.seek(0)
+        err.seek(0)
+        result = Result(
+            tuple(cmd), proc.returncode, out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"), seconds,
+        )
+    if check and result.returncode != 0:
+        detail = (result.stderr.strip() or result.stdout.strip())[-2000:]
+        raise BenchError(f"exit {result.returncode}: {' '.join(cmd)}\n{detail}")
+    return result
+
+
+def log(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+# -- /proc helpers -----------------------------------------------------------------------------
+def pids() -> Iterator[int]:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            yield int(entry)
+
+
+def read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:  # the process is gone, or it is a kernel thread
+        return None
+
+
+def cmdline(pid: int) -> list[str]:
+    raw = read_bytes(f"/proc/{pid}/cmdline") or b""
+    return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg]
+
+
+def status_field(pid: int, key: str) -> str | None:
+    raw = read_bytes(f"/proc/{pid}/status")
+    if raw is None:
+        return None
+    for line in raw.decode(errors="replace").splitlines():
+        name, _, value = line.partition(":")
+        if name == key:
+            return value.strip()
+    return None
+
+
+def parent_of(pid: int) -> int | None:
+    value = status_field(pid, "PPid")
+    return int(value) if value else None
+
+
+def kib_field(pid: int, path: str, key: str) -> int:
+    raw = read_bytes(path)
+    if raw is None:
+        raise BenchError(f"process {pid} is gone")
+    for line in raw.decode().splitlines():
+        name, _, value = line.partition(":")
+        if name == key:
+            return int(value.split()[0])
+    raise BenchError(f"no {key} in {path}")
+
+
+def memory_mib(pid: int) -> tuple[float, float]:
+    """(VmRSS, Pss) of a process in MiB. Pss splits shared pages among their users."""
+    rss = kib_field(pid, f"/proc/{pid}/status", "VmRSS")
+    pss = kib_field(pid, f"/proc/{pid}/smaps_rollup", "Pss")
+    return rss / 1024, pss / 1024
+
+
+def mounts_matching(needles: Sequence[str]) -> list[str]:
+    raw = read_bytes("/proc/self/mountinfo") or b""
+    return [
+        line for line in raw.decode(errors="replace").splitlines()
+        if any(needle in line for needle in needles)
+    ]
+
+
+def cgroup_dirs_matching(needle: str, exact: str, max_depth: int = 3) -> list[str]:
+    """Cgroup directories (any hierarchy, v1 or v2) named `exact` or containing `needle`."""
+    found = []
+    for top, dirs, _files in os.walk(CGROUP_ROOT):
+        depth = top[len(CGROUP_ROOT):].count("/")
+        if depth >= max_depth:
+            dirs.clear()
+        for d in dirs:
+            if needle in d or d == exact:
+                found.append(os.path.join(top, d))
+    return sorted(found)
+
+
+# -- the two systems under test ----------------------------------------------------------------
+@dataclass
+class Bench:
+    lxpy_cmd: list[str]
+    token: str
+    workdir: str
+    lxpy_names: list[str] = field(default_factory=list)
+    lxc_names: list[str] = field(default_factory=list)
+
+    @property
+    def lxpy_root(self) -> str:
+        return f"{self.workdir}/lxpy"
+
+    @property
+    def lxcpath(self) -> str:
+        return f"{self.workdir}/lxc"
+
+    @property
+    def lxc_config(self) -> str:
+        return f"{self.workdir}/lxc-bench.conf"
+
+    @property
+    def lxpy_instance(self) -> str:
+        """lxpy's host-global prefix for this root (cgroups): as in lxpy.paths.Paths."""
+        return "lxpy-" + hashlib.sha256(os.path.abspath(self.lxpy_root).encode()).hexdigest()[:6]
+
+    @property
+    def prefix(self) -> str:
+        """In every container name, the work dir's name and LXC's cgroup names."""
+        return f"lxpybench-{self.token}"
+
+    def name(self, kind: Kind, index: int) -> str:
+        return f"{self.prefix}-{'p' if kind == 'lxpy' else 'c'}{index:02d}"
+
+    # lxpy
+    def lxpy(self, *args: str, check: bool = True, timeout: float = COMMAND_TIMEOUT) -> Result:
+        return execute([*self.lxpy_cmd, "--root", self.lxpy_root, *args], check=check,
+                       timeout=timeout)
+
+    # LXC
+    def lxc(self, tool: str, *args: str, check: bool = True,
+            timeout: float = COMMAND_TIMEOUT) -> Result:
+        return execute([tool, "-P", self.lxcpath, *args], check=check, timeout=timeout)
+
+    def create(self, kind: Kind, index: int) -> float:
+        name = self.name(kind, index)
+        if kind == "lxpy":
+            self.lxpy_names.append(name)
+            return self.lxpy("create", name, "--template", "busybox").seconds
+        self.lxc_names.append(name)
+        return self.lxc("lxc-create", "-n", name, "-t", "busybox", "-f", self.lxc_config).seconds
+
+    def copy_lxc(self, source: str, index: int) -> None:
+        """A cheap LXC container: a copy of `source`; a fresh lxc-create if copying fails."""
+        name = self.name("lxc", index)
+        self.lxc_names.append(name)
+        if self.lxc("lxc-copy", "-n", source, "-N", name, check=False).returncode != 0:
+            self.lxc("lxc-destroy", "-n", name, check=False)
+            self.lxc("lxc-create", "-n", name, "-t", "busybox", "-f", self.lxc_config)
+
+    def start(self, kind: Kind, name: str) -> float:
+        if kind == "lxpy":
+            return self.lxpy("start", name).seconds
+        log_file = f"{self.workdir}/lxc-start.log"
+        result = self.lxc("lxc-start", "-n", name, "-o", log_file, "-l", "ERROR", check=False)
+        if result.returncode != 0:
+            with open(log_file, errors="replace") as f:
+                raise BenchError(f"lxc-start -n {name} failed:\n{f.read()[-3000:]}")
+        return result.seconds
+
+    def stop(self, kind: Kind, name: str) -> float:
+        if kind == "lxpy":
+            return self.lxpy("stop", "-k", name).seconds
+        return self.lxc("lxc-stop", "-k", "-n", name).seconds
+
+    def attach_true(self, kind: Kind, name: str) -> float:
+        if kind == "lxpy":
+            return self.lxpy("attach", name, "--", "true").seconds
+        return self.lxc("lxc-attach", "-n", name, "--", "true").seconds
+
+    def ls(self, kind: Kind) -> Result:
+        return self.lxpy("ls") if kind == "lxpy" else self.lxc("lxc-ls", "-f")
+
+    def init_pid(self, kind: Kind, name: str) -> int:
+        if kind == "lxpy":
+            info = json.loads(self.lxpy("info", name, "--format", "json").stdout)
+            if info["state"] != "RUNNING" or not isinstance(info["pid"], int):
+                raise BenchError(f"lxpy container {name} is not running: {info}")
+            return int(info["pid"])
+        out = self.lxc("lxc-info", "-n", name, "-s", "-p").stdout
+        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        state, pid = fields.get("State", "").strip(), fields.get("PID", "").strip()
+        if state != "RUNNING" or not pid.isdigit():
+            raise BenchError(f"LXC container {name} is not running: {out.strip()}")
+        return int(pid)
+
+    def monitor_pid(self, kind: Kind, name: str) -> int:
+        """The daemon whose child is the container's init, identified by its command line.
+
+        lxpy: `python -I -m lxpy monitor NAME`; LXC: `[lxc monitor] LXCPATH NAME`.
+        """
+        init = self.init_pid(kind, name)
+        parent = parent_of(init)
+        candidates = []
+        for pid in pids():
+            args = cmdline(pid)
+            if kind == "lxpy":
+                ours = args[-3:] == ["lxpy", "monitor", name]
+            else:
+                ours = " ".join(args) == f"[lxc monitor] {self.lxcpath} {name}"
+            if ours and pid == parent:
+                candidates.append(pid)
+        if len(candidates) != 1:
+            raise BenchError(f"cannot find the monitor of {kind} {name} (init {init}, "
+                             f"its parent {parent}): {candidates}")
+        return candidates[0]
+
+
+# -- measurements ------------------------------------------------------------------------------
+@dataclass
+class Metric:
+    key: str
+    label: str
+    unit: str
+    target: str = ""
+    # "ratio": lxpy/LXC <= limit; "lxpy": the lxpy value <= limit; None: informative.
+    limit_kind: Literal["ratio", "lxpy"] | None = None
+    limit: float | None = None
+    lxpy: list[float] = field(default_factory=list)
+    lxc: list[float] = field(default_factory=list)
+
+    @property
+    def lxpy_median(self) -> float | None:
+        return statistics.median(self.lxpy) if self.lxpy else None
+
+    @property
+    def lxc_median(self) -> float | None:
+        return statistics.median(self.lxc) if self.lxc else None
+
+    @property
+    def ratio(self) -> float | None:
+        a, b = self.lxpy_median, self.lxc_median
+        return None if a is None or b is None or b == 0 else a / b
+
+    @property
+    def met(self) -> bool | None:
+        if self.limit_kind is None or self.limit is None:
+            return None
+        value = self.ratio if self.limit_kind == "ratio" else self.lxpy_median
+        return None if value is None else value <= self.limit
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "unit": self.unit,
+            "lxpy_median": self.lxpy_median,
+            "lxc_median": self.lxc_median,
+            "ratio": self.ratio,
+            "target": self.target or None,
+            "target_met": self.met,
+            "lxpy_samples": self.lxpy,
+            "lxc_samples": self.lxc,
+        }
+
+
+MS = 1000.0
+
+
+def interleaved(runs: int, step: Callable[[Kind], float], metric: Metric, *,
+                warmup: bool = True, scale: float = MS) -> None:
+    """step(kind) -> seconds; one untimed warm-up each, then lxpy and LXC turn about."""
+    kinds: tuple[Kind, Kind] = ("lxpy", "lxc")
+    if warmup:
+        for kind in kinds:
+            step(kind)
+    for i in range(runs):
+        order = kinds if i % 2 == 0 else kinds[::-1]
+        for kind in order:
+            value = step(kind) * scale
+            (metric.lxpy if kind == "lxpy" else metric.lxc).append(value)
+
+
+def measure(bench: Bench, runs: int, containers: int, running: int,
+            metrics: list[Metric]) -> None:
+    kinds: tuple[Kind, Kind] = ("lxpy", "lxc")
+
+    def add(metric: Metric) -> Metric:
+        metrics.append(metric)
+        return metric
+
+    # create: index 0 is the warm-up, 1..runs are timed, the rest are cheap bulk copies
+    create = add(Metric("create", "create busybox", "ms"))
+    log(f"create: {runs} timed runs each")
+    for kind in kinds:
+        bench.create(kind, 0)
+    for i in range(1, runs + 1):
+        for kind in (kinds if i % 2 else kinds[::-1]):
+            (create.lxpy if kind == "lxpy" else create.lxc).append(bench.create(kind, i) * MS)
+    log(f"create: filling up to {containers} containers each (lxpy create, lxc-copy)")
+    for i in range(runs + 1, containers):
+        bench.create("lxpy", i)
+        bench.copy_lxc(bench.name("lxc", 0), i)
+
+    first = {kind: bench.name(kind, 0) for kind in kinds}
+
+    # start (stop -k between runs, timed apart) and the monitor's memory after each start
+    start = add(Metric("start", "start until init runs", "ms", "lxpy <= 3x LXC", "ratio", 3.0))
+    stop = add(Metric("stop", "stop -k (between starts)", "ms"))
+    rss = add(Metric("rss", "monitor VmRSS", "MiB", "lxpy <= 12 MiB", "lxpy", 12.0))
+    pss = add(Metric("pss", "monitor Pss", "MiB"))
+    log(f"start: {runs} timed runs each")
+    for kind in kinds:  # warm-up
+        bench.start(kind, first[kind])
+        bench.stop(kind, first[kind])
+    for i in range(runs):
+        for kind in (kinds if i % 2 == 0 else kinds[::-1]):
+            seconds = bench.start(kind, first[kind])
+            time.sleep(SETTLE_SECONDS)
+            vm_rss, vm_pss = memory_mib(bench.monitor_pid(kind, first[kind]))
+            stopped = bench.stop(kind, first[kind])
+            if kind == "lxpy":
+                start.lxpy.append(seconds * MS)
+                stop.lxpy.append(stopped * MS)
+                rss.lxpy.append(vm_rss)
+                pss.lxpy.append(vm_pss)
+            else:
+                start.lxc.append(seconds * MS)
+                stop.lxc.append(stopped * MS)
+                rss.lxc.append(vm_rss)
+                pss.lxc.append(vm_pss)
+
+    # attach
+    attach = add(Metric("attach", "attach -- true", "ms", "lxpy <= 3x LXC", "ratio", 3.0))
+    log(f"attach: {runs} timed runs each")
+    for kind in kinds:
+        bench.start(kind, first[kind])
+    interleaved(runs, lambda kind: bench.attach_true(kind, first[kind]), attach)
+    for kind in kinds:
+        bench.stop(kind, first[kind])
+
+    # ls, everything stopped, then with some running
+    def listing(kind: Kind, expect_running: int) -> float:
+        result = bench.ls(kind)
+        rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
+        up = sum(1 for row in rows if len(row) > 1 and row[1] == "RUNNING")
+        if len(rows) != containers or up != expect_running:
+            raise BenchError(f"{kind} ls listed {len(rows)} containers, {up} running; expected "
+                             f"{containers}, {expect_running}:\n{result.stdout}")
+        return result.seconds
+
+    ls_stopped = add(Metric("ls", f"ls, {containers} stopped", "ms", "lxpy <= 1x LXC",
+                            "ratio", 1.0))
+    log(f"ls: {containers} stopped containers each")
+    interleaved(runs, lambda kind: listing(kind, 0), ls_stopped)
+    if running > 0:
+        ls_running = add(Metric("ls_running", f"ls, {containers} ({running} running)", "ms",
+                                "lxpy <= 1x LXC", "ratio", 1.0))
+        log(f"ls: {containers} containers, {running} of them running")
+        for kind in kinds:
+            for i in range(running):
+                bench.start(kind, bench.name(kind, i))
+        interleaved(runs, lambda kind: listing(kind, running), ls_running)
+        for kind in kinds:
+            for i in range(running):
+                bench.stop(kind, bench.name(kind, i))
+
+
+# -- cleanup -----------------------------------------------------------------------------------
+def our_processes(bench: Bench) -> dict[int, str]:
+    """Processes of this run: by command line (work dir, token) or by cgroup."""
+    found = {}
+    for pid in pids():
+        if pid == os.getpid():
+            continue
+        args = " ".join(cmdline(pid))
+        groups = (read_bytes(f"/proc/{pid}/cgroup") or b"").decode(errors="replace")
+        if bench.prefix in args or bench.prefix in groups or f"/{bench.lxpy_instance}/" in groups:
+            found[pid] = args
+    return found
+
+
+def leftovers(bench: Bench) -> list[str]:
+    """Anything of this run still on the machine: mounts, cgroups, processes, containers."""
+    found = [f"mount: {m}" for m in mounts_matching([bench.prefix])]
+    found += [f"cgroup: {d}" for d in cgroup_dirs_matching(bench.prefix, bench.lxpy_instance)]
+    found += [f"process {pid}: {args}" for pid, args in our_processes(bench).items()]
+    containers = f"{bench.lxpy_root}/lib/containers"
+    if os.path.isdir(containers):
+        found += [f"lxpy container: {n}" for n in os.listdir(containers)]
+    if os.path.isdir(bench.lxcpath):
+        try:
+            listed = bench.lxc("lxc-ls", "-1", check=False).stdout.split()
+        except BenchError as e:
+            listed = [f"? ({e})"]
+        found += [f"LXC container: {n}" for n in listed]
+    return found
+
+
+def safe_rmtree(path: str) -> None:
+    """rm -r, refusing if anything below `path` is a mount point (or on another device)."""
+    device = os.lstat(path).st_dev
+    for top, dirs, _files in os.walk(path):
+        for d in dirs:
+            full = os.path.join(top, d)
+            if os.path.ismount(full) or os.lstat(full).st_dev != device:
+                raise BenchError(f"refusing to delete {path}: {full} is a mount point")
+    if mounts_matching([path]):
+        raise BenchError(f"refusing to delete {path}: it still has mounts below it")
+    shutil.rmtree(path)
+
+
+def cleanup(bench: Bench) -> list[str]:
+    """Stop and destroy every container of this run, then remove the work directory.
+
+    Returns what could not be cleaned up (empty when the machine is as before).
+    """
+    problems: list[str] = []
+    containers = f"{bench.lxpy_root}/lib/containers"
+    if os.path.isdir(containers):
+        on_disk = [n for n in os.listdir(containers) if not n.startswith(".")]
+        names = sorted(set(bench.lxpy_names) | set(on_disk))
+        if names:
+            log(f"cleanup: lxpy destroy --force ({len(names)} containers)")
+            result = bench.lxpy("destroy", "--force", *names, check=False, timeout=600)
+            if result.returncode != 0:
+                problems.append(f"lxpy destroy: exit {result.returncode}: {result.stderr.strip()}")
+    if os.path.isdir(bench.lxcpath):
+        listed = bench.lxc("lxc-ls", "-1", check=False).stdout.split()
+        names = sorted(set(bench.lxc_names) | set(listed))
+        if names:
+            log(f"cleanup: lxc-destroy -f ({len(names)} containers)")
+        for name in names:
+            if not os.path.isdir(f"{bench.lxcpath}/{name}"):
+                continue
+            result = bench.lxc("lxc-destroy", "-f", "-n", name, check=False)
+            if result.returncode != 0:
+                problems.append(f"lxc-destroy {name}: {result.stderr.strip()}")
+    left = leftovers(bench)
+    if left:
+        problems += [f"left behind: {item}" for item in left]
+        # Kill only this run's own processes (by pid), and only after reporting them.
+        for pid in our_processes(bench):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+    if our_processes(bench) or mounts_matching([bench.prefix]):
+        problems.append(f"kept {bench.workdir}: processes or mounts still use it")
+        return problems
+    try:
+        safe_rmtree(bench.workdir)
+    except (BenchError, OSError) as e:
+        problems.append(str(e))
+    return problems
+
+
+# -- output ------------------------------------------------------------------------------------
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f} {unit}" if value >= 10 else f"{value:.2f} {unit}"
+
+
+def table(metrics: Sequence[Metric]) -> str:
+    rows = [("metric", "lxpy", "LXC", "lxpy/LXC", "target", "met")]
+    for m in metrics:
+        met = {True: "yes", False: "NO", None: ""}[m.met]
+        ratio = "-" if m.ratio is None else f"{m.ratio:.2f}x"
+        rows.append((m.label, fmt(m.lxpy_median, m.unit), fmt(m.lxc_median, m.unit), ratio,
+                     m.target, met))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = []
+    for n, r in enumerate(rows):
+        cells = [r[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(r[1:4], widths[1:4],
+                                                                      strict=True)]
+        cells += [r[4].ljust(widths[4]), r[5]]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def version(cmd: Sequence[str]) -> str:
+    try:
+        return execute(cmd, timeout=30).stdout.strip()
+    except BenchError as e:
+        return f"unknown ({e})"
+
+
+def default_lxpy() -> list[str]:
+    venv = os.path.join(REPO, ".venv", "bin", "lxpy")
+    if os.access(venv, os.X_OK):
+        return [venv]
+    found = shutil.which("lxpy")
+    return [found] if found else [sys.executable, "-m", "lxpy"]
+
+
+def preflight(lxpy_cmd: Sequence[str]) -> None:
+    if os.geteuid() != 0:
+        raise BenchError("run it as root: both lxpy and LXC need it")
+    missing = [tool for tool in LXC_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise BenchError(f"missing LXC tools: {', '.join(missing)} (apt-get install lxc)")
+    if not os.path.exists("/usr/share/lxc/templates/lxc-busybox"):
+        raise BenchError("LXC's busybox template is missing (/usr/share/lxc/templates)")
+    execute([*lxpy_cmd, "--version"], timeout=30)
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--runs", type=int, default=7, help="timed runs per figure (>= 5; default 7)")
+    p.add_argument("--containers", type=int, default=50,
+                   help="containers of each kind for the ls figures (default 50)")
+    p.add_argument("--running", type=int, default=5,
+                   help="of which running for the second ls figure (default 5; 0 skips it)")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    p.add_argument("--lxpy", metavar="CMD", help="the lxpy command (default: the repo's "
+                   ".venv/bin/lxpy, else lxpy on PATH, else python -m lxpy)")
+    p.add_argument("--check", action="store_true",
+                   help="exit with status 2 when a target is missed")
+    args = p.parse_args(argv)
+    if args.runs < 5:
+        p.error("--runs: at least 5 (medians of fewer samples mean little)")
+    if args.containers < args.runs + 1:
+        p.error(f"--containers: at least --runs + 1 ({args.runs + 1})")
+    if not 0 <= args.running <= args.containers:
+        p.error("--running: between 0 and --containers")
+    return args
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    lxpy_cmd = args.lxpy.split() if args.lxpy else default_lxpy()
+    try:
+        preflight(lxpy_cmd)
+    except BenchError as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+
+    token = secrets.token_hex(3)
+    workdir = tempfile.mkdtemp(prefix=f"lxpybench-{token}-")  # contains Bench.prefix
+    bench = Bench(lxpy_cmd, token, workdir)
+    began = time.monotonic()
+    when = datetime.datetime.now(datetime.UTC)
+    load_before = os.getloadavg()
+    log(f"work dir {workdir}, container prefix {bench.prefix}")
+    metrics: list[Metric] = []
+    error: str | None = None
+    try:
+        os.mkdir(bench.lxpy_root, 0o700)
+        os.mkdir(bench.lxcpath, 0o700)
+        with open(bench.lxc_config, "w") as f:
+            f.write(LXC_CONFIG)
+        measure(bench, args.runs, args.containers, args.running, metrics)
+    except (BenchError, OSError, KeyboardInterrupt, Terminated) as e:
+        error = f"{type(e).__name__}: {e}" if not isinstance(e, BenchError) else str(e)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
+        problems = cleanup(bench)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    elapsed = time.monotonic() - began
+
+    lxc_version = version(["lxc-start", "--version"])
+    lxpy_version = version([*lxpy_cmd, "--version"])
+    print(f"lxpy ({lxpy_version}) vs LXC {lxc_version}: median of {args.runs} runs, "
+          f"{args.containers} containers; {when:%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+          f"kernel {platform.release()}, {os.cpu_count()} CPUs, load "
+          f"{load_before[0]:.2f} -> {os.getloadavg()[0]:.2f}, bench took {elapsed:.0f}s")
+    print(table(metrics))
+    if error:
+        print(f"\nbench: FAILED: {error}", file=sys.stderr)
+    for problem in problems:
+        print(f"bench: cleanup: {problem}", file=sys.stderr)
+    if not problems:
+        print("cleanup: nothing left behind (mounts, cgroups, processes, containers, files)")
+
+    if args.json:
+        report = {
+            "date": when.isoformat(timespec="seconds"),
+            "host": platform.node(),
+            "kernel": platform.release(),
+            "cpus": os.cpu_count(),
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
+            "lxpy_version": lxpy_version,
+            "lxc_version": lxc_version,
+            "runs": args.runs,
+            "containers": args.containers,
+            "running": args.running,
+            "seconds": round(elapsed, 1),
+            "error": error,
+            "cleanup_problems": problems,
+            "metrics": [m.to_json() for m in metrics],
+        }
+        directory = os.path.dirname(os.path.abspath(args.json))
+        os.makedirs(directory, exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+    if error or problems:
+        return 1
+    if args.check and any(m.met is False for m in metrics):
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

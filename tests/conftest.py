@@ -1,0 +1,150 @@
+"""Fixtures: every test gets its own state root, and leaves nothing behind on the machine.
+
+The finalizers stop and destroy whatever a test created, then check for leaks (processes,
+cgroups, mounts) so that a leak fails the test that caused it, even after a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from lxpy.linux import safefs
+from lxpy.linux.cgroups import hierarchies
+from lxpy.paths import Paths
+
+IS_ROOT = os.geteuid() == 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Integration tests need root; CI runs as root, so there they always run.
+    if IS_ROOT:
+        return
+    skip = pytest.mark.skip(reason="needs root (CI runs these as root)")
+    for item in items:
+        if "integration" in item.keywords:
+            item.add_marker(skip)
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Lxpy:
+    """Runs the real CLI against one temporary root."""
+
+    root: str
+
+    @property
+    def paths(self) -> Paths:
+        return Paths.for_root(self.root)
+
+    def run(self, *args: str, input: str | None = None, timeout: float = 60,
+            check: bool = True) -> Result:
+        proc = subprocess.run(
+            [sys.executable, "-m", "lxpy", "--root", self.root, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+        result = Result(proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"lxpy {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+        return result
+
+    def state(self, name: str) -> str:
+        import json
+
+        return str(json.loads(self.run("info", name, "--format", "json").stdout)["state"])
+
+    def wait_state(self, name: str, wanted: str, timeout: float = 15) -> str:
+        deadline = time.monotonic() + timeout
+        state = self.state(name)
+        while state != wanted and time.monotonic() < deadline:
+            time.sleep(0.1)
+            state = self.state(name)
+        return state
+
+
+def monitor_processes(root: str) -> list[int]:
+    """Monitors whose spec points into `root` (their cmdline only shows the name)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")
+            if b"monitor" not in cmd or b"lxpy" not in cmd:
+                continue
+            with open(f"/proc/{pid}/cgroup") as f:
+                if Paths.for_root(root).instance in f.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def instance_cgroups(instance: str) -> list[str]:
+    return [
+        f"{h.mountpoint}/{instance}"
+        for h in hierarchies()
+        if os.path.isdir(f"{h.mountpoint}/{instance}")
+    ]
+
+
+def leaks(root: str) -> list[str]:
+    instance = Paths.for_root(root).instance
+    problems = [f"cgroup {p}" for p in instance_cgroups(instance)]
+    problems += [f"mount {m}" for m in safefs.mounts_under(root)]
+    problems += [f"monitor pid {p}" for p in monitor_processes(root)]
+    return problems
+
+
+def cleanup(lx: Lxpy) -> None:
+    containers = lx.paths.containers
+    names = [n for n in os.listdir(containers) if not n.startswith(".")] if os.path.isdir(
+        containers) else []
+    for name in names:
+        lx.run("destroy", "--force", name, check=False, timeout=120)
+    for pid in monitor_processes(lx.root):
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
+def lxpy() -> Iterator[Lxpy]:
+    root = tempfile.mkdtemp(prefix="lxpy-test-")
+    lx = Lxpy(root)
+    try:
+        yield lx
+    finally:
+        cleanup(lx)
+        found = leaks(root)
+        for mount in safefs.mounts_under(root):
+            subprocess.run(["umount", "-l", mount], check=False)
+        safefs.remove_tree(root)
+        assert not found, f"the test leaked: {found}"
+
+
+@pytest.fixture
+def running(lxpy: Lxpy) -> Iterator[str]:
+    """A started busybox container named c1."""
+    lxpy.run("create", "c1", "--template", "busybox")
+    lxpy.run("start", "c1")
+    yield "c1"

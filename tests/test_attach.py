@@ -1,0 +1,118 @@
+"""`lxpy attach`: exit status, stdin, a clean environment, users, ptys."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import Lxpy
+
+pytestmark = pytest.mark.integration
+
+
+def test_exit_status_passes_through(lxpy: Lxpy, running: str) -> None:
+    assert lxpy.run("attach", running, "--", "sh", "-c", "exit 7", check=False).returncode == 7
+    assert lxpy.run("attach", running, "--", "true").returncode == 0
+    killed = lxpy.run("attach", running, "--", "sh", "-c", "kill -9 $$", check=False)
+    assert killed.returncode == 128 + 9
+
+
+def test_stdin_is_piped_through(lxpy: Lxpy, running: str) -> None:
+    assert lxpy.run("attach", running, "--", "cat", input="hi\n").stdout == "hi\n"
+    big = "x" * 300_000 + "\n"
+    assert lxpy.run("attach", running, "--", "wc", "-c", input=big).stdout.strip() == "300001"
+
+
+def test_stdout_and_stderr_stay_apart(lxpy: Lxpy, running: str) -> None:
+    result = lxpy.run("attach", running, "--", "sh", "-c", "echo out; echo err >&2")
+    assert result.stdout == "out\n"
+    assert result.stderr == "err\n"
+
+
+def test_environment_is_clean(lxpy: Lxpy, running: str) -> None:
+    env = subprocess.run(
+        [sys.executable, "-m", "lxpy", "--root", lxpy.root, "attach", running, "-e", "FOO=bar",
+         "--", "env"],
+        capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "TERM": "xterm-test", "PATH": "/host/only:/usr/bin:/bin",
+             "SECRET": "host"},
+    ).stdout.splitlines()
+    values = dict(line.split("=", 1) for line in env)
+    assert values["TERM"] == "xterm-test"
+    assert "/host/only" not in values["PATH"]
+    assert values["PATH"].startswith("/usr/local/sbin")
+    assert values["FOO"] == "bar"
+    assert values["HOME"] == "/root"
+    assert "SECRET" not in values
+
+
+def test_user_and_cwd(lxpy: Lxpy, running: str) -> None:
+    assert lxpy.run("attach", running, "--user", "nobody", "--", "id", "-u").stdout.strip() == (
+        "65534"
+    )
+    assert lxpy.run("attach", running, "--cwd", "/etc", "--", "pwd").stdout.strip() == "/etc"
+    missing = lxpy.run("attach", running, "--user", "ghost", "--", "true", check=False)
+    assert missing.returncode != 0
+    assert "ghost" in missing.stderr
+
+
+def test_unknown_command_is_reported(lxpy: Lxpy, running: str) -> None:
+    result = lxpy.run("attach", running, "--", "no-such-command", check=False)
+    assert result.returncode == 127
+    assert "not found" in result.stderr
+
+
+def test_the_attached_process_joins_the_container_cgroup(lxpy: Lxpy, running: str) -> None:
+    cgroup = lxpy.run("attach", running, "--", "cat", "/proc/self/cgroup").stdout
+    # With a cgroup namespace, the container's own cgroup is its root.
+    assert all(line.endswith(":/") for line in cgroup.splitlines()), cgroup
+
+
+def _read_until(fd: int, needle: bytes, timeout: float = 10) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while needle not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+def test_interactive_shell_gets_a_pty_from_the_container(lxpy: Lxpy, running: str) -> None:
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-m", "lxpy", "--root", lxpy.root, "attach",
+                                  running])
+    status = None
+    try:
+        prompt = _read_until(fd, b"# ")
+        if b"\x1b[6n" in prompt + _read_until(fd, b"\x1b[6n", timeout=0.5):
+            os.write(fd, b"\x1b[1;1R")  # busybox ash asks the terminal where the cursor is
+        os.write(fd, b"tty; echo marker-$((6*7))\n")
+        out = _read_until(fd, b"marker-42")
+        assert b"marker-42" in out, out
+        assert b"/dev/pts/" in out
+        os.write(fd, b"exit 3\n")
+        deadline = time.monotonic() + 10
+        while status is None and time.monotonic() < deadline:
+            _read_until(fd, b"\0", timeout=0.2)
+            done, raw = os.waitpid(pid, os.WNOHANG)
+            status = raw if done else None
+    finally:
+        if status is None:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert status is not None and os.waitstatus_to_exitcode(status) == 3

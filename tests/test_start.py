@@ -1,0 +1,119 @@
+"""Starting a container: what its init and a process inside see."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+
+import pytest
+
+from tests.conftest import Lxpy, instance_cgroups
+
+pytestmark = pytest.mark.integration
+
+
+def test_init_is_busybox_and_sees_only_its_own_processes(lxpy: Lxpy, running: str) -> None:
+    cmdline = lxpy.run("attach", running, "--", "cat", "/proc/1/cmdline").stdout
+    assert cmdline.split("\0")[0] == "init"
+    exe = lxpy.run("attach", running, "--", "readlink", "/proc/1/exe").stdout.strip()
+    assert exe == "/bin/busybox"
+    ps = lxpy.run("attach", running, "--", "ps", "-o", "pid,comm").stdout.splitlines()[1:]
+    pids = {int(line.split()[0]) for line in ps}
+    assert 1 in pids
+    assert max(pids) < 100, ps  # a fresh pid namespace, not the host's
+    commands = {line.split()[1] for line in ps}
+    assert commands <= {"init", "syslogd", "sh", "ps"}, commands
+
+
+def test_hostname_is_the_container_name(lxpy: Lxpy, running: str) -> None:
+    assert lxpy.run("attach", running, "--", "hostname").stdout.strip() == running
+    assert lxpy.run("attach", running, "--", "cat", "/etc/hostname").stdout.strip() == running
+
+
+def test_state_and_json(lxpy: Lxpy, running: str) -> None:
+    info = json.loads(lxpy.run("info", running, "--format", "json").stdout)
+    assert info["state"] == "RUNNING"
+    assert isinstance(info["pid"], int)
+    assert info["template"] == "busybox"
+    assert info["created"].endswith("Z")
+    assert info["rootfs"] == lxpy.paths.rootfs(running)
+    assert info["uptime"] >= 0
+    assert info["config"]["init"]["kind"] == "busybox"
+    with open(f"/proc/{info['pid']}/environ", "rb") as f:
+        env = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
+    assert env[b"container"] == b"lxpy"
+    assert len(env[b"container_uuid"]) == 36
+    listed = json.loads(lxpy.run("ls", "--format", "json").stdout)
+    assert [(c["name"], c["state"], c["pid"]) for c in listed] == [
+        (running, "RUNNING", info["pid"])
+    ]
+
+
+def test_a_second_start_says_already_running(lxpy: Lxpy, running: str) -> None:
+    result = lxpy.run("start", running, check=False)
+    assert result.returncode != 0
+    assert "already running" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_five_concurrent_starts_give_one_container(lxpy: Lxpy) -> None:
+    lxpy.run("create", "c1")
+    with concurrent.futures.ThreadPoolExecutor(5) as pool:
+        results = list(pool.map(lambda _: lxpy.run("start", "c1", check=False), range(5)))
+    assert sorted(r.returncode for r in results) == [0, 1, 1, 1, 1]
+    for r in results:
+        if r.returncode:
+            assert "already running" in r.stderr, r.stderr
+    assert lxpy.state("c1") == "RUNNING"
+    ps = lxpy.run("attach", "c1", "--", "ps", "-o", "comm").stdout.split()
+    assert ps.count("init") == 1
+
+
+def test_the_container_outlives_the_cli(lxpy: Lxpy, running: str) -> None:
+    # Every CLI call above has exited; the container must still be there, owned by its monitor.
+    info = json.loads(lxpy.run("info", running, "--format", "json").stdout)
+    with open(f"/proc/{info['pid']}/stat") as f:
+        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    with open(f"/proc/{ppid}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[-3:-1] == [b"monitor", running.encode()]
+
+
+def test_missing_init_fails_cleanly(lxpy: Lxpy) -> None:
+    lxpy.run("create", "c1")
+    os.unlink(f"{lxpy.paths.rootfs('c1')}/sbin/init")
+    result = lxpy.run("start", "c1", check=False)
+    assert result.returncode == 1
+    assert "cannot start 'c1'" in result.stderr
+    assert "/sbin/init" in result.stderr
+    assert lxpy.state("c1") == "STOPPED"
+    assert not instance_cgroups(lxpy.paths.instance)
+    assert not os.path.exists(lxpy.paths.run_dir("c1"))
+
+
+@pytest.mark.parametrize("planted", ["dev", "proc", "sys"])
+def test_symlinked_dev_proc_or_sys_is_refused(lxpy: Lxpy, planted: str, tmp_path: object) -> None:
+    lxpy.run("create", "c1")
+    victim = f"{lxpy.root}/host-victim"
+    os.mkdir(victim)
+    target = f"{lxpy.paths.rootfs('c1')}/{planted}"
+    os.rmdir(target)
+    os.symlink(victim, target)
+    result = lxpy.run("start", "c1", check=False)
+    assert result.returncode == 1
+    assert "symlink" in result.stderr
+    assert os.listdir(victim) == []
+    assert lxpy.state("c1") == "STOPPED"
+    assert not instance_cgroups(lxpy.paths.instance)
+
+
+def test_init_that_exits_at_once_leaves_nothing(lxpy: Lxpy) -> None:
+    lxpy.run("create", "c1")
+    config = lxpy.paths.config_file("c1")
+    with open(config) as f:
+        text = f.read()
+    with open(config, "w") as f:
+        f.write(text.replace('command = [\n    "/sbin/init",\n]', 'command = ["/bin/false"]'))
+    lxpy.run("start", "c1", check=False)
+    assert lxpy.wait_state("c1", "STOPPED") == "STOPPED"
+    assert not instance_cgroups(lxpy.paths.instance)
