@@ -45,8 +45,16 @@ from typing import Any, Literal
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CGROUP_ROOT = "/sys/fs/cgroup"
-LXC_TOOLS = ("lxc-create", "lxc-copy", "lxc-start", "lxc-stop", "lxc-attach", "lxc-ls",
-             "lxc-info", "lxc-destroy")
+LXC_TOOLS = (
+    "lxc-create",
+    "lxc-copy",
+    "lxc-start",
+    "lxc-stop",
+    "lxc-attach",
+    "lxc-ls",
+    "lxc-info",
+    "lxc-destroy",
+)
 # No network (no lxcbr0 needed). Unconfined: a no-op where AppArmor is off, and it keeps
 # lxc-start from needing an LXC AppArmor profile where it is on.
 LXC_CONFIG = """\
@@ -87,7 +95,11 @@ def execute(cmd: Sequence[str], *, timeout: float = COMMAND_TIMEOUT, check: bool
         begin = time.perf_counter()
         try:
             proc = subprocess.run(
-                list(cmd), stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout,
+                list(cmd),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                timeout=timeout,
                 check=False,
             )
         except subprocess.TimeoutExpired:
@@ -96,8 +108,11 @@ def execute(cmd: Sequence[str], *, timeout: float = COMMAND_TIMEOUT, check: bool
         out.seek(0)
         err.seek(0)
         result = Result(
-            tuple(cmd), proc.returncode, out.read().decode(errors="replace"),
-            err.read().decode(errors="replace"), seconds,
+            tuple(cmd),
+            proc.returncode,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+            seconds,
         )
     if check and result.returncode != 0:
         detail = (result.stderr.strip() or result.stdout.strip())[-2000:]
@@ -166,7 +181,8 @@ def memory_mib(pid: int) -> tuple[float, float]:
 def mounts_matching(needles: Sequence[str]) -> list[str]:
     raw = read_bytes("/proc/self/mountinfo") or b""
     return [
-        line for line in raw.decode(errors="replace").splitlines()
+        line
+        for line in raw.decode(errors="replace").splitlines()
         if any(needle in line for needle in needles)
     ]
 
@@ -175,7 +191,7 @@ def cgroup_dirs_matching(needle: str, exact: str, max_depth: int = 3) -> list[st
     """Cgroup directories (any hierarchy, v1 or v2) named `exact` or containing `needle`."""
     found = []
     for top, dirs, _files in os.walk(CGROUP_ROOT):
-        depth = top[len(CGROUP_ROOT):].count("/")
+        depth = top[len(CGROUP_ROOT) :].count("/")
         if depth >= max_depth:
             dirs.clear()
         for d in dirs:
@@ -220,12 +236,14 @@ class Bench:
 
     # lxpy
     def lxpy(self, *args: str, check: bool = True, timeout: float = COMMAND_TIMEOUT) -> Result:
-        return execute([*self.lxpy_cmd, "--root", self.lxpy_root, *args], check=check,
-                       timeout=timeout)
+        return execute(
+            [*self.lxpy_cmd, "--root", self.lxpy_root, *args], check=check, timeout=timeout
+        )
 
     # LXC
-    def lxc(self, tool: str, *args: str, check: bool = True,
-            timeout: float = COMMAND_TIMEOUT) -> Result:
+    def lxc(
+        self, tool: str, *args: str, check: bool = True, timeout: float = COMMAND_TIMEOUT
+    ) -> Result:
         return execute([tool, "-P", self.lxcpath, *args], check=check, timeout=timeout)
 
     def create(self, kind: Kind, index: int) -> float:
@@ -297,8 +315,10 @@ class Bench:
             if ours and pid == parent:
                 candidates.append(pid)
         if len(candidates) != 1:
-            raise BenchError(f"cannot find the monitor of {kind} {name} (init {init}, "
-                             f"its parent {parent}): {candidates}")
+            raise BenchError(
+                f"cannot find the monitor of {kind} {name} (init {init}, "
+                f"its parent {parent}): {candidates}"
+            )
         return candidates[0]
 
 
@@ -353,8 +373,14 @@ class Metric:
 MS = 1000.0
 
 
-def interleaved(runs: int, step: Callable[[Kind], float], metric: Metric, *,
-                warmup: bool = True, scale: float = MS) -> None:
+def interleaved(
+    runs: int,
+    step: Callable[[Kind], float],
+    metric: Metric,
+    *,
+    warmup: bool = True,
+    scale: float = MS,
+) -> None:
     """step(kind) -> seconds; one untimed warm-up each, then lxpy and LXC turn about."""
     kinds: tuple[Kind, Kind] = ("lxpy", "lxc")
     if warmup:
@@ -367,8 +393,7 @@ def interleaved(runs: int, step: Callable[[Kind], float], metric: Metric, *,
             (metric.lxpy if kind == "lxpy" else metric.lxc).append(value)
 
 
-def measure(bench: Bench, runs: int, containers: int, running: int,
-            metrics: list[Metric]) -> None:
+def measure(bench: Bench, runs: int, containers: int, running: int, metrics: list[Metric]) -> None:
     kinds: tuple[Kind, Kind] = ("lxpy", "lxc")
 
     def add(metric: Metric) -> Metric:
@@ -381,7 +406,7 @@ def measure(bench: Bench, runs: int, containers: int, running: int,
     for kind in kinds:
         bench.create(kind, 0)
     for i in range(1, runs + 1):
-        for kind in (kinds if i % 2 else kinds[::-1]):
+        for kind in kinds if i % 2 else kinds[::-1]:
             (create.lxpy if kind == "lxpy" else create.lxc).append(bench.create(kind, i) * MS)
     log(f"create: filling up to {containers} containers each (lxpy create, lxc-copy)")
     for i in range(runs + 1, containers):
@@ -400,7 +425,7 @@ def measure(bench: Bench, runs: int, containers: int, running: int,
         bench.start(kind, first[kind])
         bench.stop(kind, first[kind])
     for i in range(runs):
-        for kind in (kinds if i % 2 == 0 else kinds[::-1]):
+        for kind in kinds if i % 2 == 0 else kinds[::-1]:
             seconds = bench.start(kind, first[kind])
             time.sleep(SETTLE_SECONDS)
             vm_rss, vm_pss = memory_mib(bench.monitor_pid(kind, first[kind]))
@@ -431,17 +456,28 @@ def measure(bench: Bench, runs: int, containers: int, running: int,
         rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
         up = sum(1 for row in rows if len(row) > 1 and row[1] == "RUNNING")
         if len(rows) != containers or up != expect_running:
-            raise BenchError(f"{kind} ls listed {len(rows)} containers, {up} running; expected "
-                             f"{containers}, {expect_running}:\n{result.stdout}")
+            raise BenchError(
+                f"{kind} ls listed {len(rows)} containers, {up} running; expected "
+                f"{containers}, {expect_running}:\n{result.stdout}"
+            )
         return result.seconds
 
-    ls_stopped = add(Metric("ls", f"ls, {containers} stopped", "ms", "lxpy <= 1x LXC",
-                            "ratio", 1.0))
+    ls_stopped = add(
+        Metric("ls", f"ls, {containers} stopped", "ms", "lxpy <= 1x LXC", "ratio", 1.0)
+    )
     log(f"ls: {containers} stopped containers each")
     interleaved(runs, lambda kind: listing(kind, 0), ls_stopped)
     if running > 0:
-        ls_running = add(Metric("ls_running", f"ls, {containers} ({running} running)", "ms",
-                                "lxpy <= 1x LXC", "ratio", 1.0))
+        ls_running = add(
+            Metric(
+                "ls_running",
+                f"ls, {containers} ({running} running)",
+                "ms",
+                "lxpy <= 1x LXC",
+                "ratio",
+                1.0,
+            )
+        )
         log(f"ls: {containers} containers, {running} of them running")
         for kind in kinds:
             for i in range(running):
@@ -552,13 +588,15 @@ def table(metrics: Sequence[Metric]) -> str:
     for m in metrics:
         met = {True: "yes", False: "NO", None: ""}[m.met]
         ratio = "-" if m.ratio is None else f"{m.ratio:.2f}x"
-        rows.append((m.label, fmt(m.lxpy_median, m.unit), fmt(m.lxc_median, m.unit), ratio,
-                     m.target, met))
+        rows.append(
+            (m.label, fmt(m.lxpy_median, m.unit), fmt(m.lxc_median, m.unit), ratio, m.target, met)
+        )
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     lines = []
     for n, r in enumerate(rows):
-        cells = [r[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(r[1:4], widths[1:4],
-                                                                      strict=True)]
+        cells = [r[0].ljust(widths[0])] + [
+            v.rjust(w) for v, w in zip(r[1:4], widths[1:4], strict=True)
+        ]
         cells += [r[4].ljust(widths[4]), r[5]]
         lines.append("  ".join(cells).rstrip())
         if n == 0:
@@ -595,15 +633,28 @@ def preflight(lxpy_cmd: Sequence[str]) -> None:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--runs", type=int, default=7, help="timed runs per figure (>= 5; default 7)")
-    p.add_argument("--containers", type=int, default=50,
-                   help="containers of each kind for the ls figures (default 50)")
-    p.add_argument("--running", type=int, default=5,
-                   help="of which running for the second ls figure (default 5; 0 skips it)")
+    p.add_argument(
+        "--containers",
+        type=int,
+        default=50,
+        help="containers of each kind for the ls figures (default 50)",
+    )
+    p.add_argument(
+        "--running",
+        type=int,
+        default=5,
+        help="of which running for the second ls figure (default 5; 0 skips it)",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
-    p.add_argument("--lxpy", metavar="CMD", help="the lxpy command (default: the repo's "
-                   ".venv/bin/lxpy, else lxpy on PATH, else python -m lxpy)")
-    p.add_argument("--check", action="store_true",
-                   help="exit with status 2 when a target is missed")
+    p.add_argument(
+        "--lxpy",
+        metavar="CMD",
+        help="the lxpy command (default: the repo's "
+        ".venv/bin/lxpy, else lxpy on PATH, else python -m lxpy)",
+    )
+    p.add_argument(
+        "--check", action="store_true", help="exit with status 2 when a target is missed"
+    )
     args = p.parse_args(argv)
     if args.runs < 5:
         p.error("--runs: at least 5 (medians of fewer samples mean little)")
@@ -654,10 +705,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     lxc_version = version(["lxc-start", "--version"])
     lxpy_version = version([*lxpy_cmd, "--version"])
-    print(f"lxpy ({lxpy_version}) vs LXC {lxc_version}: median of {args.runs} runs, "
-          f"{args.containers} containers; {when:%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-          f"kernel {platform.release()}, {os.cpu_count()} CPUs, load "
-          f"{load_before[0]:.2f} -> {os.getloadavg()[0]:.2f}, bench took {elapsed:.0f}s")
+    print(
+        f"lxpy ({lxpy_version}) vs LXC {lxc_version}: median of {args.runs} runs, "
+        f"{args.containers} containers; {when:%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"kernel {platform.release()}, {os.cpu_count()} CPUs, load "
+        f"{load_before[0]:.2f} -> {os.getloadavg()[0]:.2f}, bench took {elapsed:.0f}s"
+    )
     print(table(metrics))
     if error:
         print(f"\nbench: FAILED: {error}", file=sys.stderr)

@@ -73,7 +73,7 @@ class Api:
             config_error=error,
         )
 
-    def list(self) -> list[ContainerInfo]:
+    def containers(self) -> list[ContainerInfo]:
         return [self.info(name) for name in self.names()]
 
     # -- changing -------------------------------------------------------------------------
@@ -85,8 +85,9 @@ class Api:
     def start(self, name: str) -> int:
         return lifecycle.start(self.paths, name)
 
-    def stop(self, name: str, timeout: float = lifecycle.DEFAULT_STOP_TIMEOUT,
-             force: bool = False) -> None:
+    def stop(
+        self, name: str, timeout: float = lifecycle.DEFAULT_STOP_TIMEOUT, force: bool = False
+    ) -> None:
         lifecycle.stop(self.paths, name, timeout, force)
 
     def restart(self, name: str, timeout: float = lifecycle.DEFAULT_STOP_TIMEOUT) -> int:

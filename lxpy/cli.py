@@ -11,7 +11,10 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from lxpy.api import Api
 
 from lxpy import __version__
 from lxpy.errors import LxpyError, PermissionDenied, UsageError
@@ -19,15 +22,22 @@ from lxpy.errors import LxpyError, PermissionDenied, UsageError
 EXIT_INTERNAL = 70
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line too, like every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"lxpy: {message} (hint: `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="lxpy",
         description="Persistent OS containers whose own init runs as PID 1.",
     )
     p.add_argument("--version", action="version", version=f"lxpy {__version__}")
     p.add_argument("--root", metavar="DIR", help="keep all state under DIR (also: LXPY_ROOT)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     c = sub.add_parser("create", help="create a container from a template")
     c.add_argument("name", nargs="?", help="a DNS label; made up when left out")
@@ -70,19 +80,22 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _cmd_create(api: Any, args: argparse.Namespace) -> int:
+def _cmd_create(api: Api, args: argparse.Namespace) -> int:
     name = api.create(args.name, args.template)
     print(name)
     return 0
 
 
-def _each(names: Sequence[str], action: Callable[[str], object], verb: str) -> int:
+def _each(args: argparse.Namespace, action: Callable[[str], object], verb: str) -> int:
     """Run `action` on every name; report each failure on its own line, keep going."""
+    names = args.names
     failed = 0
     for name in names:
         try:
             action(name)
         except LxpyError as e:
+            if args.debug:
+                raise
             _error(e)
             failed += 1
     if failed and len(names) > 1:
@@ -90,20 +103,20 @@ def _each(names: Sequence[str], action: Callable[[str], object], verb: str) -> i
     return 1 if failed else 0
 
 
-def _cmd_start(api: Any, args: argparse.Namespace) -> int:
-    return _each(args.names, api.start, "start")
+def _cmd_start(api: Api, args: argparse.Namespace) -> int:
+    return _each(args, api.start, "start")
 
 
-def _cmd_stop(api: Any, args: argparse.Namespace) -> int:
-    return _each(args.names, lambda n: api.stop(n, args.timeout, args.kill), "stop")
+def _cmd_stop(api: Api, args: argparse.Namespace) -> int:
+    return _each(args, lambda n: api.stop(n, args.timeout, args.kill), "stop")
 
 
-def _cmd_restart(api: Any, args: argparse.Namespace) -> int:
-    return _each(args.names, lambda n: api.restart(n, args.timeout), "restart")
+def _cmd_restart(api: Api, args: argparse.Namespace) -> int:
+    return _each(args, lambda n: api.restart(n, args.timeout), "restart")
 
 
-def _cmd_destroy(api: Any, args: argparse.Namespace) -> int:
-    return _each(args.names, lambda n: api.destroy(n, args.force), "destroy")
+def _cmd_destroy(api: Api, args: argparse.Namespace) -> int:
+    return _each(args, lambda n: api.destroy(n, args.force), "destroy")
 
 
 def _duration(seconds: float | None) -> str:
@@ -120,24 +133,30 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes}m{s:02d}s" if minutes else f"{s}s"
 
 
-def _cmd_ls(api: Any, args: argparse.Namespace) -> int:
-    infos = api.list()
+def _cmd_ls(api: Api, args: argparse.Namespace) -> int:
+    infos = api.containers()
     if args.format == "json":
         print(json.dumps([i.to_json() for i in infos], indent=2))
         return 0
     rows = [("NAME", "STATE", "PID", "TEMPLATE", "UPTIME", "CREATED")]
     for i in infos:
-        rows.append((
-            i.name, str(i.state), str(i.pid or "-"), i.template or "?", _duration(i.uptime),
-            i.created or "?",
-        ))
+        rows.append(
+            (
+                i.name,
+                str(i.state),
+                str(i.pid or "-"),
+                i.template or "?",
+                _duration(i.uptime),
+                i.created or "?",
+            )
+        )
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     for r in rows:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     return 0
 
 
-def _cmd_info(api: Any, args: argparse.Namespace) -> int:
+def _cmd_info(api: Api, args: argparse.Namespace) -> int:
     info = api.info(args.name)
     if args.format == "json":
         print(json.dumps(info.to_json(detailed=True), indent=2))
@@ -150,15 +169,17 @@ def _cmd_info(api: Any, args: argparse.Namespace) -> int:
     print(f"Uptime:   {_duration(info.uptime)}")
     print(f"Rootfs:   {info.rootfs}")
     if info.config is not None:
-        print(f"Init:     {' '.join(info.config.init.command)} ({info.config.init.kind}, "
-              f"halts on {info.config.init.halt_signal})")
+        print(
+            f"Init:     {' '.join(info.config.init.command)} ({info.config.init.kind}, "
+            f"halts on {info.config.init.halt_signal})"
+        )
         print(f"Limits:   pids={info.config.limits.pids or 'none'}")
     if info.config_error:
         print(f"Config:   {info.config_error}")
     return 0
 
 
-def _cmd_attach(api: Any, args: argparse.Namespace) -> int:
+def _cmd_attach(api: Api, args: argparse.Namespace) -> int:
     command = list(args.cmd)
     env = {}
     for item in args.env:
@@ -169,7 +190,7 @@ def _cmd_attach(api: Any, args: argparse.Namespace) -> int:
     return int(api.attach(args.name, command or None, args.user, env, args.cwd))
 
 
-def _cmd_console(api: Any, args: argparse.Namespace) -> int:
+def _cmd_console(api: Api, args: argparse.Namespace) -> int:
     if args.log:
         sys.stdout.buffer.write(api.console_log(args.name))
         sys.stdout.flush()
@@ -178,7 +199,7 @@ def _cmd_console(api: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
+COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "create": _cmd_create,
     "start": _cmd_start,
     "stop": _cmd_stop,
@@ -235,8 +256,8 @@ def main(argv: Sequence[str]) -> int:
     except Exception as e:
         if args.debug:
             raise
-        print(f"lxpy: internal error: {e!r} (hint: run with --debug for the traceback)",
-              file=sys.stderr)
+        print(
+            f"lxpy: internal error: {e!r} (hint: run with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
-
-

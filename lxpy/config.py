@@ -94,6 +94,7 @@ class ContainerConfig:
 
 # -- reading ----------------------------------------------------------------------------------
 
+
 class _Reader:
     """Validates one parsed document and turns problems into file:line errors."""
 
@@ -121,7 +122,9 @@ class _Reader:
         line = self.line_of(table, key)
         where = f"{self.path}:{line}" if line else self.path
         dotted = f"{table}.{key}" if table else key
-        return ConfigError(f"{where}: {dotted}: {problem}", hint="fix the file or run `lxpy config`")
+        return ConfigError(
+            f"{where}: {dotted}: {problem}", hint="fix the file or run `lxpy config`"
+        )
 
     def table(self, doc: Mapping[str, Any], table: str, known: set[str]) -> Mapping[str, Any]:
         for key in doc:
@@ -143,7 +146,7 @@ class _Reader:
                 raise self.fail(table, key, "missing")
             return default
         value = doc[key]
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             want = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
             raise self.fail(table, key, f"expected {want}, got {type(value).__name__}")
         for text in _strings(value):
@@ -201,7 +204,11 @@ def parse(path: str, text: str) -> ContainerConfig:
     init_doc = r.get(doc, "", "init", dict, {})
     r.table(init_doc, "init", {"kind", "command", "halt_signal"})
     kind = r.get(
-        init_doc, "init", "kind", str, "busybox",
+        init_doc,
+        "init",
+        "kind",
+        str,
+        "busybox",
         lambda v: None if v in HALT_SIGNALS else f"one of {', '.join(HALT_SIGNALS)}",
     )
     init = InitConfig(
@@ -211,7 +218,9 @@ def parse(path: str, text: str) -> ContainerConfig:
     )
     limits_doc = r.get(doc, "", "limits", dict, {})
     r.table(limits_doc, "limits", {"pids"})
-    limits = Limits(pids=r.get(limits_doc, "limits", "pids", int, DEFAULT_PIDS_MAX, _check_positive))
+    limits = Limits(
+        pids=r.get(limits_doc, "limits", "pids", int, DEFAULT_PIDS_MAX, _check_positive)
+    )
     return ContainerConfig(
         template=r.get(doc, "", "template", str),
         created=r.get(doc, "", "created", str),
@@ -246,6 +255,7 @@ def load(path: str) -> ContainerConfig:
 
 # -- writing ----------------------------------------------------------------------------------
 
+
 def dump(cfg: ContainerConfig) -> str:
     import tomli_w
 
@@ -263,7 +273,9 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
     tmp = f".{name}.tmp{os.getpid()}"
     try:
         fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
+            tmp,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            mode,
             dir_fd=dirfd,
         )
         try:

@@ -50,8 +50,9 @@ class Lxpy:
     def paths(self) -> Paths:
         return Paths.for_root(self.root)
 
-    def run(self, *args: str, input: str | None = None, timeout: float = 60,
-            check: bool = True) -> Result:
+    def run(
+        self, *args: str, input: str | None = None, timeout: float = 60, check: bool = True
+    ) -> Result:
         proc = subprocess.run(
             [sys.executable, "-m", "lxpy", "--root", self.root, *args],
             input=input,
@@ -116,8 +117,11 @@ def leaks(root: str) -> list[str]:
 
 def cleanup(lx: Lxpy) -> None:
     containers = lx.paths.containers
-    names = [n for n in os.listdir(containers) if not n.startswith(".")] if os.path.isdir(
-        containers) else []
+    names = (
+        [n for n in os.listdir(containers) if not n.startswith(".")]
+        if os.path.isdir(containers)
+        else []
+    )
     for name in names:
         lx.run("destroy", "--force", name, check=False, timeout=120)
     for pid in monitor_processes(lx.root):

@@ -37,11 +37,29 @@ def test_stdout_and_stderr_stay_apart(lxpy: Lxpy, running: str) -> None:
 
 def test_environment_is_clean(lxpy: Lxpy, running: str) -> None:
     env = subprocess.run(
-        [sys.executable, "-m", "lxpy", "--root", lxpy.root, "attach", running, "-e", "FOO=bar",
-         "--", "env"],
-        capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL,
-        env={**os.environ, "TERM": "xterm-test", "PATH": "/host/only:/usr/bin:/bin",
-             "SECRET": "host"},
+        [
+            sys.executable,
+            "-m",
+            "lxpy",
+            "--root",
+            lxpy.root,
+            "attach",
+            running,
+            "-e",
+            "FOO=bar",
+            "--",
+            "env",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        stdin=subprocess.DEVNULL,
+        env={
+            **os.environ,
+            "TERM": "xterm-test",
+            "PATH": "/host/only:/usr/bin:/bin",
+            "SECRET": "host",
+        },
     ).stdout.splitlines()
     values = dict(line.split("=", 1) for line in env)
     assert values["TERM"] == "xterm-test"
@@ -93,8 +111,9 @@ def _read_until(fd: int, needle: bytes, timeout: float = 10) -> bytes:
 def test_interactive_shell_gets_a_pty_from_the_container(lxpy: Lxpy, running: str) -> None:
     pid, fd = pty.fork()
     if pid == 0:
-        os.execv(sys.executable, [sys.executable, "-m", "lxpy", "--root", lxpy.root, "attach",
-                                  running])
+        os.execv(
+            sys.executable, [sys.executable, "-m", "lxpy", "--root", lxpy.root, "attach", running]
+        )
     status = None
     try:
         prompt = _read_until(fd, b"# ")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from lxpy.linux import safefs
+from lxpy.linux import proc, safefs
 from tests.conftest import Lxpy, instance_cgroups, leaks, monitor_processes
 
 pytestmark = pytest.mark.integration
@@ -126,7 +126,7 @@ def test_stale_run_files_are_not_trusted(lxpy: Lxpy) -> None:
     with open("/proc/self/stat") as f:
         started = f.read().rsplit(")", 1)[1].split()[19]
     with open(f"{run}/init.pid", "w") as f:
-        f.write(f"{os.getpid()} {int(started) + 1} {open('/proc/sys/kernel/random/boot_id').read()}")
+        f.write(f"{os.getpid()} {int(started) + 1} {proc.boot_id()}\n")
     with open(f"{run}/monitor.pid", "w") as f:
         f.write("999999 1 x\n")
     assert lxpy.state("c1") == "STOPPED"
@@ -134,8 +134,9 @@ def test_stale_run_files_are_not_trusted(lxpy: Lxpy) -> None:
     assert lxpy.state("c1") == "RUNNING"
 
 
-def test_destroy_refuses_running_and_force_keeps_bind_mounted_host_files(lxpy: Lxpy,
-                                                                       running: str) -> None:
+def test_destroy_refuses_running_and_force_keeps_bind_mounted_host_files(
+    lxpy: Lxpy, running: str
+) -> None:
     refused = lxpy.run("destroy", running, check=False)
     assert refused.returncode == 1 and "running" in refused.stderr
     host = f"{lxpy.root}/host-data"

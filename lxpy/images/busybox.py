@@ -11,9 +11,21 @@ from lxpy.errors import TemplateError
 from lxpy.linux import safefs
 
 DIRECTORIES = {
-    "bin": 0o755, "sbin": 0o755, "usr/bin": 0o755, "usr/sbin": 0o755, "etc/init.d": 0o755,
-    "root": 0o700, "home": 0o755, "tmp": 0o1777, "var/log": 0o755, "var/tmp": 0o1777,
-    "run": 0o755, "proc": 0o555, "sys": 0o555, "dev": 0o755, "mnt": 0o755,
+    "bin": 0o755,
+    "sbin": 0o755,
+    "usr/bin": 0o755,
+    "usr/sbin": 0o755,
+    "etc/init.d": 0o755,
+    "root": 0o700,
+    "home": 0o755,
+    "tmp": 0o1777,
+    "var/log": 0o755,
+    "var/tmp": 0o1777,
+    "run": 0o755,
+    "proc": 0o555,
+    "sys": 0o555,
+    "dev": 0o755,
+    "mnt": 0o755,
 }
 _PT_INTERP = 3
 
@@ -35,7 +47,7 @@ def is_static(path: str) -> bool:
         if head[:4] != b"\x7fELF" or head[4] != 2:  # 64-bit only
             return False
         endian = "<" if head[5] == 1 else ">"
-        phoff, = struct.unpack_from(endian + "Q", head, 32)
+        (phoff,) = struct.unpack_from(endian + "Q", head, 32)
         phentsize, phnum = struct.unpack_from(endian + "HH", head, 54)
         f.seek(phoff)
         table = f.read(phentsize * phnum)

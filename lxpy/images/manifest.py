@@ -72,7 +72,9 @@ def load(name: str, directory: Path) -> Template:
     init = doc.get("init", {})
     method = boot.get("method")
     if method not in BOOTSTRAP_METHODS:
-        raise TemplateError(f"{path}: bootstrap.method must be one of {', '.join(BOOTSTRAP_METHODS)}")
+        raise TemplateError(
+            f"{path}: bootstrap.method must be one of {', '.join(BOOTSTRAP_METHODS)}"
+        )
     kind = init.get("kind", "busybox")
     if kind not in HALT_SIGNALS:
         raise TemplateError(f"{path}: init.kind must be one of {', '.join(HALT_SIGNALS)}")

@@ -60,9 +60,10 @@ def render_tree(
 def render_string(text: str, context: Mapping[str, Value]) -> str:
     """Render one string in the same sandbox (for tests and `templates show`)."""
     _check_values(context)
-    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    env = SandboxedEnvironment(
+        loader=jinja2.DictLoader({}), undefined=jinja2.StrictUndefined, autoescape=False
+    )
     try:
         return env.from_string(text).render(**context)
     except jinja2.TemplateError as e:
         raise TemplateError(f"rendering: {e}") from None
-

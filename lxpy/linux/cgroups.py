@@ -17,6 +17,7 @@ import errno
 import os
 import signal
 import time
+
 # Not `from typing import TYPE_CHECKING`: importing typing costs the monitor ~2 MB of RSS.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,8 +54,11 @@ class Hierarchy:
 
 
 def _unescape(field: str) -> str:
-    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace(
-        "\\134", "\\"
+    return (
+        field.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
     )
 
 
@@ -77,9 +81,7 @@ def hierarchies(mountinfo: str | None = None) -> list[Hierarchy]:
             found[mountpoint] = Hierarchy(mountpoint, 2, tuple(_v2_controllers(mountpoint)), "")
         elif fstype == "cgroup":
             opts = rfields[2].split(",")
-            controllers = tuple(
-                o for o in opts if o not in _V1_NON_CONTROLLERS and "=" not in o
-            )
+            controllers = tuple(o for o in opts if o not in _V1_NON_CONTROLLERS and "=" not in o)
             name = next((o[5:] for o in opts if o.startswith("name=")), "")
             found[mountpoint] = Hierarchy(mountpoint, 1, controllers, name)
     return sorted(found.values(), key=lambda h: (h.version, h.mountpoint))
@@ -164,7 +166,8 @@ class ContainerCgroups:
             keys = set(controllers.split(",")) if controllers else set()
             for h in self.hierarchies:
                 if (h.version == 2 and not controllers) or (
-                    h.version == 1 and keys == set(h.controllers) | ({f"name={h.name}"} if h.name else set())
+                    h.version == 1
+                    and keys == set(h.controllers) | ({f"name={h.name}"} if h.name else set())
                 ):
                     found[h.mountpoint] = h.mountpoint + path
         return found
@@ -186,7 +189,9 @@ class ContainerCgroups:
         for h in self.hierarchies:
             for dirpath, _dirs, _files in os.walk(self.payload(h)):
                 try:
-                    found.update(int(p) for p in _read(os.path.join(dirpath, "cgroup.procs")).split())
+                    found.update(
+                        int(p) for p in _read(os.path.join(dirpath, "cgroup.procs")).split()
+                    )
                 except OSError:
                     continue
         return found

@@ -43,7 +43,13 @@ DEV_LINKS = {
 }
 # Files in /proc that leak host state or control the host; covered with /dev/null.
 PROC_MASKED_FILES = (
-    "sysrq-trigger", "kcore", "keys", "timer_list", "latency_stats", "timer_stats", "sched_debug",
+    "sysrq-trigger",
+    "kcore",
+    "keys",
+    "timer_list",
+    "latency_stats",
+    "timer_stats",
+    "sched_debug",
 )
 PROC_MASKED_DIRS = ("acpi", "scsi")
 
@@ -70,12 +76,15 @@ def _mount_target(root: int, rel: str) -> int:
         return safefs.open_in(root, rel, O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
     except OSError as e:
         if e.errno in (errno.ELOOP, errno.ENOTDIR, errno.EXDEV):
-            raise RootfsError(f"/{rel} in the rootfs is a symlink or not a directory: refused") from None
+            raise RootfsError(
+                f"/{rel} in the rootfs is a symlink or not a directory: refused"
+            ) from None
         raise
 
 
-def _mount_on(root: int, rel: str, source: str | None, fstype: str | None, flags: int,
-              data: str | None = None) -> int:
+def _mount_on(
+    root: int, rel: str, source: str | None, fstype: str | None, flags: int, data: str | None = None
+) -> int:
     """Mount onto `rel` and return an O_PATH fd for the root of the new mount."""
     fd = _mount_target(root, rel)
     try:
@@ -88,7 +97,9 @@ def _mount_on(root: int, rel: str, source: str | None, fstype: str | None, flags
 def _remount_readonly(fd: int, recursive_flags: int = 0) -> None:
     # Keep the flags the mount already has: remounting without them fails when they're locked.
     keep = os.statvfs(fd_path(fd)).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    syscalls.mount(None, fd_path(fd), None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep | recursive_flags)
+    syscalls.mount(
+        None, fd_path(fd), None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep | recursive_flags
+    )
 
 
 def setup(rootfs: str, console: str, hierarchies: list[Hierarchy]) -> None:
@@ -123,16 +134,24 @@ def _setup_dev(root: int, console: str) -> None:
         os.close(os.open("console", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600, dir_fd=dev))
     finally:
         os.close(dev)
-    os.close(_mount_on(root, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
-                       "newinstance,ptmxmode=0666,mode=0620,gid=5"))
+    os.close(
+        _mount_on(
+            root,
+            "dev/pts",
+            "devpts",
+            "devpts",
+            MS_NOSUID | MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=0620,gid=5",
+        )
+    )
     os.close(_mount_on(root, "dev/shm", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
     os.close(_mount_on(root, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC))
     # /dev/console is the pty whose master the monitor holds for init's whole life.
-    target = safefs.open_in(root, "dev/console", O_PATH, resolve=safefs.NO_LINKS)
+    console_fd = safefs.open_in(root, "dev/console", O_PATH, resolve=safefs.NO_LINKS)
     try:
-        syscalls.mount(console, fd_path(target), None, MS_BIND)
+        syscalls.mount(console, fd_path(console_fd), None, MS_BIND)
     finally:
-        os.close(target)
+        os.close(console_fd)
 
 
 def _setup_proc(root: int) -> None:
@@ -161,12 +180,19 @@ def _setup_proc(root: int) -> None:
         os.close(null)
     for name in PROC_MASKED_DIRS:
         try:
-            fd = safefs.open_in(root, f"proc/{name}", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+            fd = safefs.open_in(
+                root, f"proc/{name}", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS
+            )
         except FileNotFoundError:
             continue
         try:
-            syscalls.mount("tmpfs", fd_path(fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                           "size=0")
+            syscalls.mount(
+                "tmpfs",
+                fd_path(fd),
+                "tmpfs",
+                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "size=0",
+            )
         finally:
             os.close(fd)
 

@@ -46,7 +46,14 @@ def makedirs(rootfd: int, rel: str, mode: int = 0o755, resolve: int = IN_ROOT) -
                 nxt = open_in(rootfd, "/".join(parts[: i + 1]), O_PATH | os.O_DIRECTORY, 0, resolve)
             except FileNotFoundError:
                 # mkdirat never follows a symlink at the name it creates.
-                os.mkdir(part, mode, dir_fd=fd)
+                try:
+                    os.mkdir(part, mode, dir_fd=fd)
+                except FileExistsError:
+                    raise OSError(
+                        40,
+                        "a symlink in the path leads nowhere inside the root",
+                        "/".join(parts[: i + 1]),
+                    ) from None
                 nxt = open_in(rootfd, "/".join(parts[: i + 1]), O_PATH | os.O_DIRECTORY, 0, resolve)
             os.close(fd)
             fd = nxt
@@ -64,7 +71,9 @@ def _split(rel: str) -> tuple[str, str]:
     return parent, name
 
 
-def write_file(rootfd: int, rel: str, data: bytes, mode: int = 0o644, uid: int = 0, gid: int = 0) -> None:
+def write_file(
+    rootfd: int, rel: str, data: bytes, mode: int = 0o644, uid: int = 0, gid: int = 0
+) -> None:
     """Atomically create or replace the file `rel` inside the root."""
     parent, name = _split(rel)
     dirfd = makedirs(rootfd, parent)
@@ -179,7 +188,9 @@ def _remove_dir(parentfd: int, name: str, mnt: int, shown: str) -> None:
         if fd is None:
             if syscalls.mount_id(pfd, dname) != mnt:
                 raise OSError(16, "refusing to delete across a mount point", where)
-            fd = os.open(dname, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+            fd = os.open(
+                dname, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd
+            )
             stack[-1] = (pfd, dname, fd, where)
             subdirs = []
             with os.scandir(fd) as it:

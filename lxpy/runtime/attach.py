@@ -70,7 +70,9 @@ def lookup_account(user: str | None) -> Account:
                 if len(parts) < 7 or not parts[2].isdigit() or not parts[3].isdigit():
                     continue
                 if wanted in (parts[0], parts[2]):
-                    return Account(parts[0], int(parts[2]), int(parts[3]), parts[5] or "/", parts[6])
+                    return Account(
+                        parts[0], int(parts[2]), int(parts[3]), parts[5] or "/", parts[6]
+                    )
     except OSError:
         pass
     if user is None or user in ("root", "0"):

@@ -116,7 +116,9 @@ def _read_report(fd: int) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-def stop(paths: Paths, name: str, timeout: float = DEFAULT_STOP_TIMEOUT, force: bool = False) -> None:
+def stop(
+    paths: Paths, name: str, timeout: float = DEFAULT_STOP_TIMEOUT, force: bool = False
+) -> None:
     store.require(paths, name)
     with store.locked(paths, name, timeout=timeout + 10):
         stop_locked(paths, name, timeout, force)

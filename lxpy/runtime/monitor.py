@@ -341,7 +341,8 @@ def _note_signal(signum: int, frame: object) -> None:
 def describe(status: int) -> str:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        meaning = {signal.SIGHUP: " (reboot)", signal.SIGINT: " (halt or poweroff)"}.get(sig, "")
+        meanings = {int(signal.SIGHUP): " (reboot)", int(signal.SIGINT): " (halt or poweroff)"}
+        meaning = meanings.get(sig, "")
         return f"killed by {signal.Signals(sig).name}{meaning}"
     return f"exit status {os.WEXITSTATUS(status)}"
 
@@ -365,7 +366,9 @@ def main(argv: list[str]) -> int:
     os.dup2(null, 0)
     os.dup2(null, 1)
     os.close(null)
-    log = os.open(spec["monitor_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    log = os.open(
+        spec["monitor_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600
+    )
     os.dup2(log, 2)
     os.close(log)
     os.chdir("/")

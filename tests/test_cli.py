@@ -1,0 +1,89 @@
+"""The CLI's face: lean start-up, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import Lxpy
+
+HEAVY = ("textual", "jinja2", "pyroute2")
+
+
+def _modules_after(args: list[str], root: str) -> set[str]:
+    code = (
+        "import sys\n"
+        "from lxpy.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LXPY_ROOT": root},
+        check=False,
+    )
+    return set(proc.stderr.split())
+
+
+@pytest.mark.parametrize("args", [["--version"], ["ls"], ["ls", "--format", "json"]])
+def test_startup_stays_lean(args: list[str], tmp_path: object) -> None:
+    loaded = _modules_after(args, str(tmp_path))
+    assert "lxpy.cli" in loaded
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY}
+
+
+def test_version() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "lxpy", "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.startswith("lxpy ")
+
+
+@pytest.mark.integration
+def test_errors_are_one_line_with_a_hint(lxpy: Lxpy) -> None:
+    cases = {
+        ("start", "ghost"): "no container named 'ghost'",
+        ("attach", "ghost", "--", "true"): "no container named 'ghost'",
+        ("create", "c1", "--template", "nope"): "unknown template 'nope'",
+    }
+    for args, words in cases.items():
+        result = lxpy.run(*args, check=False)
+        assert result.returncode != 0
+        assert words in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in result.stderr
+    lxpy.run("create", "c1")
+    stopped = lxpy.run("attach", "c1", "--", "true", check=False)
+    assert "is not running" in stopped.stderr and "hint" in stopped.stderr
+
+
+@pytest.mark.integration
+def test_debug_shows_the_traceback(lxpy: Lxpy) -> None:
+    result = lxpy.run("--debug", "start", "ghost", check=False)
+    assert "Traceback" in result.stderr
+
+
+@pytest.mark.integration
+def test_not_root_is_refused(lxpy: Lxpy) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys; os.setgid(65534); os.setuid(65534); "
+            "from lxpy.cli import main; sys.exit(main(['--root', sys.argv[1], 'ls']))",
+            lxpy.root,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "needs root" in proc.stderr

@@ -1,0 +1,115 @@
+"""config.toml: strict parsing with file:line errors, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from lxpy import config
+from lxpy.config import ContainerConfig, parse_signal
+from lxpy.errors import ConfigError
+from tests.conftest import Lxpy
+
+GOOD = """\
+template = "busybox"
+created = "2026-01-01T00:00:00Z"
+uuid = "0123456789abcdef0123456789abcdef"
+hostname = "c1"
+
+[init]
+kind = "busybox"
+command = ["/sbin/init"]
+halt_signal = "SIGUSR2"
+
+[limits]
+pids = 100
+"""
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    cfg = config.parse("x", GOOD)
+    assert cfg.limits.pids == 100
+    assert cfg.init.halt_signum == signal.SIGUSR2
+    path = tmp_path / "config.toml"
+    config.save(str(path), cfg)
+    assert config.load(str(path)) == cfg
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        (GOOD.replace("pids = 100", "pids = -1"), 12, "limits.pids"),
+        (GOOD.replace("pids = 100", 'pids = "many"'), 12, "expected int"),
+        (GOOD.replace('kind = "busybox"', 'kind = "upstart"'), 7, "init.kind"),
+        (GOOD.replace('halt_signal = "SIGUSR2"', 'halt_signal = "SIGNOPE"'), 9, "unknown signal"),
+        (GOOD + "colour = 1\n", None, "unknown key"),
+        (GOOD.replace('hostname = "c1"', 'hostname = "c1\\nevil"'), 4, "newline"),
+        (GOOD.replace('command = ["/sbin/init"]', 'command = ["sbin/init"]'), 8, "absolute"),
+        (GOOD.replace('template = "busybox"', "template = busybox"), 1, "malformed TOML"),
+        (GOOD.replace('uuid = "0123456789abcdef0123456789abcdef"', ""), None, "uuid: missing"),
+    ],
+)
+def test_bad_values_name_file_line_and_key(text: str, line: int | None, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.parse("/x/config.toml", text)
+    message = str(caught.value)
+    assert words in message
+    if line is not None:
+        assert message.startswith(f"/x/config.toml:{line}:"), message
+
+
+def test_huge_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(GOOD + "# " + "x" * (config.MAX_CONFIG_BYTES + 10) + "\n")
+    with pytest.raises(ConfigError, match="larger than"):
+        config.load(str(path))
+
+
+def test_signal_names() -> None:
+    assert parse_signal("SIGRTMIN+3") == signal.SIGRTMIN + 3
+    assert parse_signal("pwr") == signal.SIGPWR
+    assert parse_signal("15") == 15
+    for bad in ("SIGFOO", "0", "999"):
+        with pytest.raises(ValueError):
+            parse_signal(bad)
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(GOOD)
+
+    def full_disk(fd: int, data: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full_disk)
+    cfg: ContainerConfig = config.parse("x", GOOD)
+    with pytest.raises(OSError):
+        config.save(str(path), cfg.with_changes(hostname="other"))
+    monkeypatch.undo()
+    assert path.read_text() == GOOD
+    assert os.listdir(tmp_path) == ["config.toml"]
+
+
+@pytest.mark.integration
+def test_malformed_config_is_reported_and_left_alone(lxpy: Lxpy) -> None:
+    lxpy.run("create", "c1")
+    path = lxpy.paths.config_file("c1")
+    with open(path) as f:
+        original = f.read()
+    broken = original.replace("[limits]", "[limits\n")
+    with open(path, "w") as f:
+        f.write(broken)
+    result = lxpy.run("start", "c1", check=False)
+    assert result.returncode == 1
+    assert f"{path}:" in result.stderr and "malformed TOML" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    with open(path) as f:
+        assert f.read() == broken
+    listed = lxpy.run("ls").stdout
+    assert "c1" in listed

@@ -1,0 +1,105 @@
+"""What a process inside sees: read-only /proc/sys and /sys, masked /proc files, a private
+/dev, dropped capabilities, its own cgroup with a pids limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lxpy.linux.cgroups import ContainerCgroups
+from tests.conftest import Lxpy
+
+pytestmark = pytest.mark.integration
+
+
+def sh(lxpy: Lxpy, name: str, script: str) -> str:
+    return lxpy.run("attach", name, "--", "sh", "-c", script, check=False).stdout
+
+
+def test_proc_sys_and_sys_are_read_only(lxpy: Lxpy, running: str) -> None:
+    out = sh(
+        lxpy,
+        running,
+        "echo 1 > /proc/sys/kernel/panic && echo wrote-panic; "
+        "echo x > /sys/kernel/uevent_helper && echo wrote-sys; "
+        "echo 1 > /proc/sysrq-trigger && echo wrote-sysrq; "
+        "echo 1 > /proc/sys/net/ipv4/ip_forward && echo net-ok",
+    )
+    assert "wrote-panic" not in out
+    assert "wrote-sys" not in out
+    assert "wrote-sysrq" not in out
+    assert "net-ok" in out  # /proc/sys/net belongs to the container's own netns
+
+
+def test_sensitive_proc_files_are_masked(lxpy: Lxpy, running: str) -> None:
+    mountinfo = sh(lxpy, running, "cat /proc/self/mountinfo")
+    for name in ("keys", "timer_list"):
+        assert f" /proc/{name} " in mountinfo
+    assert sh(lxpy, running, "cat /proc/keys /proc/timer_list /proc/kcore 2>/dev/null") == ""
+
+
+def test_dev_is_private_and_minimal(lxpy: Lxpy, running: str) -> None:
+    listing = set(sh(lxpy, running, "ls /dev").split())
+    assert {
+        "null",
+        "zero",
+        "full",
+        "random",
+        "urandom",
+        "tty",
+        "console",
+        "ptmx",
+        "pts",
+        "shm",
+    } <= listing
+    assert not {"sda", "vda", "kmsg", "mem", "port"} & listing
+    console = sh(lxpy, running, "readlink -f /proc/1/fd/0")
+    assert console.strip() == "/dev/console"
+    mounts = sh(lxpy, running, "grep devpts /proc/self/mountinfo")
+    assert "ptmxmode=666" in mounts
+
+
+def test_capabilities_follow_lxc_defaults(lxpy: Lxpy, running: str) -> None:
+    status = dict(
+        line.split(":\t", 1)
+        for line in sh(lxpy, running, "cat /proc/1/status").splitlines()
+        if ":\t" in line
+    )
+    bounding = int(status["CapBnd"], 16)
+    for dropped in (16, 17, 25, 32, 33):  # sys_module sys_rawio sys_time mac_override mac_admin
+        assert not bounding & (1 << dropped)
+    assert bounding & (1 << 21)  # sys_admin stays: systemd needs it
+    assert bounding & (1 << 27)  # mknod too
+    assert int(status["CapInh"], 16) == 0
+    assert int(status["CapAmb"], 16) == 0
+
+
+def test_hostname_cannot_reach_the_host(lxpy: Lxpy, running: str) -> None:
+    import socket
+
+    before = socket.gethostname()
+    sh(lxpy, running, "hostname changed-inside")
+    assert socket.gethostname() == before
+    assert sh(lxpy, running, "hostname").strip() == "changed-inside"
+
+
+def test_own_network_namespace_with_loopback_up(lxpy: Lxpy, running: str) -> None:
+    links = sh(lxpy, running, "ip -o link")
+    assert "lo:" in links and "UP" in links.split("lo:")[1].split("\n")[0]
+    assert "eth0" not in links and "vda" not in links
+
+
+def test_cgroup_namespace_and_pids_limit(lxpy: Lxpy, running: str) -> None:
+    cgroup = sh(lxpy, running, "cat /proc/1/cgroup")
+    assert all(line.endswith(":/") for line in cgroup.splitlines()), cgroup
+    cgroups = ContainerCgroups(lxpy.paths.instance, running)
+    pids = next(h for h in cgroups.hierarchies if "pids" in h.controllers)
+    limit = Path(cgroups.payload(pids)) / "pids.max"
+    assert limit.read_text().strip() == "4096"
+    # The limit sits above the container's cgroup namespace root: not writable from inside.
+    out = sh(lxpy, running, "ls /sys/fs/cgroup/pids/; echo max > /sys/fs/cgroup/pids/pids.max")
+    assert "release_agent" not in out
+    assert limit.read_text().strip() == "4096"
+    ro = sh(lxpy, running, "mkdir /sys/fs/cgroup/evil && echo made")
+    assert "made" not in ro
