@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import secrets
+import select
 import shutil
 import signal
 import statistics
@@ -85,7 +86,29 @@ class Result:
     seconds: float
 
 
-def execute(cmd: Sequence[str], *, timeout: float = COMMAND_TIMEOUT, check: bool = True) -> Result:
+def wait_exactly(proc: subprocess.Popen[bytes], timeout: float, what: str) -> int:
+    """Wait for `proc` and return its exit status, waking up the moment it exits.
+
+    Not `Popen.wait(timeout)` nor `subprocess.run(timeout=...)`: those poll with sleeps
+    doubling up to 50 ms, which rounds every measured time up to ~8, 16, 32 ms, then 50 ms
+    steps. A pidfd becomes readable at once when the child exits.
+    """
+    pidfd = os.pidfd_open(proc.pid)
+    try:
+        if not select.select([pidfd], [], [], timeout)[0]:
+            raise BenchError(f"timed out after {timeout:g}s: {what}")
+    finally:
+        os.close(pidfd)
+    return proc.wait()
+
+
+def execute(
+    cmd: Sequence[str],
+    *,
+    timeout: float = COMMAND_TIMEOUT,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+) -> Result:
     """Run `cmd` with stdin from /dev/null and its output in temporary files.
 
     Files, not pipes: a daemon that keeps an inherited stdout open (a container monitor) can
@@ -93,23 +116,21 @@ def execute(cmd: Sequence[str], *, timeout: float = COMMAND_TIMEOUT, check: bool
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         begin = time.perf_counter()
+        proc = subprocess.Popen(
+            list(cmd), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env
+        )
         try:
-            proc = subprocess.run(
-                list(cmd),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise BenchError(f"timed out after {timeout:.0f}s: {' '.join(cmd)}") from None
+            returncode = wait_exactly(proc, timeout, " ".join(cmd))
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
         seconds = time.perf_counter() - begin
         out.seek(0)
         err.seek(0)
         result = Result(
             tuple(cmd),
-            proc.returncode,
+            returncode,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
             seconds,
@@ -187,6 +208,15 @@ def mounts_matching(needles: Sequence[str]) -> list[str]:
     ]
 
 
+def lxc_pivots() -> list[str]:
+    """LXC's `lxc.pivot` cgroups: a stopping monitor moves itself there and leaves it."""
+    found = []
+    for top in (CGROUP_ROOT, *(e.path for e in os.scandir(CGROUP_ROOT) if e.is_dir())):
+        if os.path.isdir(f"{top}/lxc.pivot"):
+            found.append(f"{top}/lxc.pivot")
+    return found
+
+
 def cgroup_dirs_matching(needle: str, exact: str, max_depth: int = 3) -> list[str]:
     """Cgroup directories (any hierarchy, v1 or v2) named `exact` or containing `needle`."""
     found = []
@@ -206,8 +236,10 @@ class Bench:
     lxpy_cmd: list[str]
     token: str
     workdir: str
-    lxpy_names: list[str] = field(default_factory=list)
+    lxpy_env: dict[str, str] | None = None
     lxc_names: list[str] = field(default_factory=list)
+    # LXC's shared `lxc.pivot` cgroups that existed before this run (see cleanup).
+    pivots_before: set[str] = field(default_factory=lambda: set(lxc_pivots()))
 
     @property
     def lxpy_root(self) -> str:
@@ -237,7 +269,10 @@ class Bench:
     # lxpy
     def lxpy(self, *args: str, check: bool = True, timeout: float = COMMAND_TIMEOUT) -> Result:
         return execute(
-            [*self.lxpy_cmd, "--root", self.lxpy_root, *args], check=check, timeout=timeout
+            [*self.lxpy_cmd, "--root", self.lxpy_root, *args],
+            check=check,
+            timeout=timeout,
+            env=self.lxpy_env,
         )
 
     # LXC
@@ -249,7 +284,6 @@ class Bench:
     def create(self, kind: Kind, index: int) -> float:
         name = self.name(kind, index)
         if kind == "lxpy":
-            self.lxpy_names.append(name)
             return self.lxpy("create", name, "--template", "busybox").seconds
         self.lxc_names.append(name)
         return self.lxc("lxc-create", "-n", name, "-t", "busybox", "-f", self.lxc_config).seconds
@@ -540,24 +574,48 @@ def cleanup(bench: Bench) -> list[str]:
     problems: list[str] = []
     containers = f"{bench.lxpy_root}/lib/containers"
     if os.path.isdir(containers):
-        on_disk = [n for n in os.listdir(containers) if not n.startswith(".")]
-        names = sorted(set(bench.lxpy_names) | set(on_disk))
+        # Half-made ones (no config.toml, or lxpy's hidden .partial-*) hold no process or
+        # mount: they go with the work directory.
+        names = sorted(
+            n
+            for n in os.listdir(containers)
+            if not n.startswith(".") and os.path.isfile(f"{containers}/{n}/config.toml")
+        )
         if names:
             log(f"cleanup: lxpy destroy --force ({len(names)} containers)")
-            result = bench.lxpy("destroy", "--force", *names, check=False, timeout=600)
-            if result.returncode != 0:
-                problems.append(f"lxpy destroy: exit {result.returncode}: {result.stderr.strip()}")
+            try:
+                result = bench.lxpy("destroy", "--force", *names, check=False, timeout=600)
+                if result.returncode != 0:
+                    problems.append(
+                        f"lxpy destroy: exit {result.returncode}: {result.stderr.strip()}"
+                    )
+            except BenchError as e:
+                problems.append(f"lxpy destroy: {e}")
     if os.path.isdir(bench.lxcpath):
-        listed = bench.lxc("lxc-ls", "-1", check=False).stdout.split()
+        try:
+            listed = bench.lxc("lxc-ls", "-1", check=False).stdout.split()
+        except BenchError as e:
+            problems.append(f"lxc-ls: {e}")
+            listed = []
         names = sorted(set(bench.lxc_names) | set(listed))
         if names:
             log(f"cleanup: lxc-destroy -f ({len(names)} containers)")
         for name in names:
             if not os.path.isdir(f"{bench.lxcpath}/{name}"):
                 continue
-            result = bench.lxc("lxc-destroy", "-f", "-n", name, check=False)
-            if result.returncode != 0:
-                problems.append(f"lxc-destroy {name}: {result.stderr.strip()}")
+            try:
+                result = bench.lxc("lxc-destroy", "-f", "-n", name, check=False)
+                if result.returncode != 0:
+                    problems.append(f"lxc-destroy {name}: {result.stderr.strip()}")
+            except BenchError as e:
+                problems.append(f"lxc-destroy {name}: {e}")
+    # lxc.pivot is shared by every LXC container of the host: remove it only if this run
+    # made it, and only if it is empty (rmdir refuses a cgroup with processes or children).
+    for pivot in sorted(set(lxc_pivots()) - bench.pivots_before):
+        try:
+            os.rmdir(pivot)
+        except OSError as e:
+            problems.append(f"cannot remove LXC's {pivot} (made by this run): {e.strerror}")
     left = leftovers(bench)
     if left:
         problems += [f"left behind: {item}" for item in left]
@@ -611,6 +669,19 @@ def version(cmd: Sequence[str]) -> str:
         return f"unknown ({e})"
 
 
+def bytecode_env(prefix: str) -> dict[str, str]:
+    """The environment for lxpy commands: bytecode caches written and used, but in `prefix`.
+
+    An editable install has no .pyc files for modules never imported with bytecode writing
+    on, and PYTHONDONTWRITEBYTECODE (set in some sandboxes) then makes every command compile
+    them again; a wheel install compiles them at install time. This measures the latter
+    without writing into the source tree. (The monitor runs with -I, which ignores both.)
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = prefix
+    return env
+
+
 def default_lxpy() -> list[str]:
     venv = os.path.join(REPO, ".venv", "bin", "lxpy")
     if os.access(venv, os.X_OK):
@@ -653,6 +724,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         ".venv/bin/lxpy, else lxpy on PATH, else python -m lxpy)",
     )
     p.add_argument(
+        "--env-as-is",
+        action="store_true",
+        help="run lxpy in this environment unchanged (default: bytecode caching on, with "
+        "PYTHONPYCACHEPREFIX in the work dir)",
+    )
+    p.add_argument(
         "--check", action="store_true", help="exit with status 2 when a target is missed"
     )
     args = p.parse_args(argv)
@@ -683,6 +760,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     token = secrets.token_hex(3)
     workdir = tempfile.mkdtemp(prefix=f"lxpybench-{token}-")  # contains Bench.prefix
     bench = Bench(lxpy_cmd, token, workdir)
+    if not args.env_as_is:
+        bench.lxpy_env = bytecode_env(f"{workdir}/pycache")
     began = time.monotonic()
     when = datetime.datetime.now(datetime.UTC)
     load_before = os.getloadavg()
@@ -730,6 +809,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "lxpy_version": lxpy_version,
             "lxc_version": lxc_version,
             "runs": args.runs,
+            "lxpy_env_as_is": args.env_as_is,
             "containers": args.containers,
             "running": args.running,
             "seconds": round(elapsed, 1),

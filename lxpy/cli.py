@@ -7,7 +7,6 @@ Start-up stays lean: nothing here imports textual, jinja2 or pyroute2 (`lxpy ls`
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -136,6 +135,8 @@ def _duration(seconds: float | None) -> str:
 def _cmd_ls(api: Api, args: argparse.Namespace) -> int:
     infos = api.containers()
     if args.format == "json":
+        import json
+
         print(json.dumps([i.to_json() for i in infos], indent=2))
         return 0
     rows = [("NAME", "STATE", "PID", "TEMPLATE", "UPTIME", "CREATED")]
@@ -159,6 +160,8 @@ def _cmd_ls(api: Api, args: argparse.Namespace) -> int:
 def _cmd_info(api: Api, args: argparse.Namespace) -> int:
     info = api.info(args.name)
     if args.format == "json":
+        import json
+
         print(json.dumps(info.to_json(detailed=True), indent=2))
         return 0
     print(f"Name:     {info.name}")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
+import zlib
 from dataclasses import dataclass
 
 from lxpy.errors import PermissionDenied
@@ -25,7 +25,9 @@ class Paths:
         if not root:
             return cls("/var/lib/lxpy", "/run/lxpy", "/var/cache/lxpy", DEFAULT_INSTANCE)
         root = os.path.abspath(root)
-        digest = hashlib.sha256(root.encode()).hexdigest()[:6]
+        # A short id keeps derived names (interfaces: 15 chars) short; crc32 and not hashlib
+        # because loading OpenSSL is measurable in every command.
+        digest = f"{zlib.crc32(root.encode()):08x}"
         return cls(f"{root}/lib", f"{root}/run", f"{root}/cache", f"lxpy-{digest}")
 
     @classmethod

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from lxpy import config, names
 from lxpy.config import ContainerConfig
 from lxpy.errors import AlreadyExists, Busy, NotFound
-from lxpy.linux import safefs
 from lxpy.paths import Paths
 
 # A create builds in a hidden directory and renames it into place when it is complete, so a
@@ -87,6 +86,8 @@ def locked(paths: Paths, name: str, timeout: float = 10.0) -> Iterator[None]:
 
 def clean_partials(paths: Paths, name: str) -> None:
     """Remove what an interrupted create of `name` left (caller holds the lock)."""
+    from lxpy.linux import safefs
+
     prefix = f"{PARTIAL_PREFIX}{name}."
     try:
         entries = os.listdir(paths.containers)

@@ -27,7 +27,8 @@ from lxpy.errors import StateError
 from lxpy.linux import syscalls
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef
-from lxpy.runtime.spawn import DEFAULT_PATH, drop_capabilities, reset_signals
+from lxpy.runtime import DEFAULT_PATH
+from lxpy.runtime.spawn import drop_capabilities, reset_signals
 
 ALL_NAMESPACES = (
     syscalls.CLONE_NEWNS

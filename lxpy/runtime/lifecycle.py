@@ -12,12 +12,10 @@ import time
 from lxpy import store
 from lxpy.config import ContainerConfig
 from lxpy.errors import LxpyError, StartError, StateError
-from lxpy.linux import safefs
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
 from lxpy.paths import Paths
-from lxpy.runtime import control
-from lxpy.runtime.spawn import DEFAULT_PATH
+from lxpy.runtime import DEFAULT_PATH
 from lxpy.runtime.state import CONTROL_SOCKET, STOPPING_MARK, Live, State, read_live
 from lxpy.runtime.teardown import teardown
 
@@ -143,6 +141,8 @@ def stop_locked(paths: Paths, name: str, timeout: float, force: bool) -> None:
 
 def _stop_through_monitor(run: str, monitor: ProcessRef, timeout: float, force: bool) -> bool:
     """Ask the monitor to stop the container and wait for it to exit; False if it could not."""
+    from lxpy.runtime import control
+
     pidfd = monitor.pidfd()
     if pidfd is None:
         return False
@@ -184,6 +184,8 @@ def _stop_directly(
 
 
 def destroy(paths: Paths, name: str, force: bool = False) -> None:
+    from lxpy.linux import safefs
+
     store.require(paths, name)
     with store.locked(paths, name):
         live = read_live(paths, name)

@@ -359,6 +359,9 @@ def main(argv: list[str]) -> int:
     """Entry point; `lxpy start` spawns it with the spec on stdin and a status pipe on fd 3."""
     with os.fdopen(0, "rb") as spec_pipe:
         spec = marshal.loads(spec_pipe.read())
+    # Whatever `lxpy start`'s caller had open must not stay open for the container's life:
+    # a script waiting for EOF on a pipe would hang until the container stops.
+    os.closerange(STATUS_FD + 1, 65536)
     # Second fork: the daemon is not a session leader, so it can never regain a terminal.
     if os.fork() > 0:
         os._exit(0)

@@ -18,6 +18,7 @@ import termios
 
 from lxpy.linux import rootfs, syscalls
 from lxpy.linux.cgroups import ContainerCgroups
+from lxpy.runtime import DEFAULT_PATH
 
 NAMESPACES = (
     syscalls.CLONE_NEWNS
@@ -35,8 +36,6 @@ DROPPED_CAPABILITIES = {
     "mac_override": 32,
     "mac_admin": 33,
 }
-
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914

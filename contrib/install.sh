@@ -1,0 +1,45 @@
+#!/bin/sh
+# Install lxpy on a Debian or Ubuntu machine, as root:
+#   contrib/install.sh             apt packages, a venv in /opt/lxpy, /usr/local/bin/lxpy
+#   contrib/install.sh --demo      the same, then create and start a busybox container "demo"
+#   contrib/install.sh --deps-only only the apt packages (used by contrib/test.sh)
+set -eu
+
+PREFIX=${LXPY_PREFIX:-/opt/lxpy}
+here=$(cd "$(dirname "$0")/.." && pwd)
+mode=${1:-}
+
+# What lxpy runs on the host: busybox-static for the busybox template, a venv-capable
+# Python 3.11+, tmux for the TUI's end-to-end test.
+PACKAGES="python3 python3-venv busybox-static tmux"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install.sh: run it as root (sudo $0 $*)" >&2
+    exit 1
+fi
+
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "install.sh: installing$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+[ "$mode" = "--deps-only" ] && exit 0
+
+# Debian's own interpreter, not whatever `python3` is first on PATH: lxpy's start-up time
+# and monitor memory are measured against it.
+/usr/bin/python3 -m venv "$PREFIX"
+"$PREFIX/bin/pip" install -q --upgrade pip
+"$PREFIX/bin/pip" install -q "$here"
+ln -sf "$PREFIX/bin/lxpy" /usr/local/bin/lxpy
+echo "install.sh: $(lxpy --version) installed in $PREFIX, linked from /usr/local/bin/lxpy"
+
+if [ "$mode" = "--demo" ]; then
+    lxpy info demo >/dev/null 2>&1 || lxpy create demo --template busybox >/dev/null
+    [ "$(lxpy info demo --format json | grep -c '"RUNNING"')" = 1 ] || lxpy start demo
+    lxpy ls
+    echo "install.sh: try \`lxpy attach demo\` (a shell inside) or \`lxpy console demo\` (Ctrl-a q leaves)"
+fi

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Run the whole test suite (unit, integration with real containers, ruff, mypy) as root.
+# Extra arguments go to pytest, e.g. `contrib/test.sh -k attach -x`.
+set -eu
+cd "$(dirname "$0")/.."
+contrib/install.sh --deps-only
+[ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -e '.[test]'
+exec .venv/bin/python -m pytest "$@"
