@@ -6,15 +6,21 @@ renamed over the old one, so a crash or a full disk never leaves a half-written 
 
 from __future__ import annotations
 
+import marshal
 import os
 import re
 import signal
-import tomllib
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from lxpy.errors import ConfigError
+
+# Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 MAX_CONFIG_BYTES = 256 * 1024
 DEFAULT_PIDS_MAX = 4096
@@ -98,9 +104,16 @@ class ContainerConfig:
 class _Reader:
     """Validates one parsed document and turns problems into file:line errors."""
 
-    def __init__(self, path: str, text: str) -> None:
+    def __init__(self, path: str, text: str | Callable[[], str]) -> None:
         self.path = path
-        self.text = text
+        self._text = text
+
+    @property
+    def text(self) -> str:
+        # Only an error needs the text (for its line number): a cached load never reads it.
+        if callable(self._text):
+            self._text = self._text()
+        return self._text
 
     def line_of(self, table: str, key: str) -> int | None:
         section = None
@@ -192,13 +205,23 @@ def _check_positive(value: int) -> str | None:
     return None if value > 0 else "must be a positive number"
 
 
-def parse(path: str, text: str) -> ContainerConfig:
+def _parse_toml(path: str, text: str) -> dict[str, Any]:
+    # Imported here: tomllib costs ~15 ms of start-up, and most loads hit the cache.
+    import tomllib
+
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
         where = f"{path}:{m.group(1)}" if m else path
         raise ConfigError(f"{where}: malformed TOML: {e}", hint="fix the file") from None
+
+
+def parse(path: str, text: str) -> ContainerConfig:
+    return _validate(path, _parse_toml(path, text), text)
+
+
+def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> ContainerConfig:
     r = _Reader(path, text)
     r.table(doc, "", {"template", "created", "uuid", "hostname", "init", "limits"})
     init_doc = r.get(doc, "", "init", dict, {})
@@ -235,7 +258,7 @@ def _check_uuid(value: str) -> str | None:
     return None if re.fullmatch(r"[0-9a-f]{32}", value) else "expected 32 lowercase hex digits"
 
 
-def load(path: str) -> ContainerConfig:
+def _read_text(path: str) -> str:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -247,10 +270,53 @@ def load(path: str) -> ContainerConfig:
     finally:
         os.close(fd)
     try:
-        text = raw.decode()
+        return raw.decode()
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
-    return parse(path, text)
+
+
+def load(path: str, cache: str | None = None) -> ContainerConfig:
+    """Read and validate a config. With `cache`, the parsed document is kept there (marshal,
+    keyed by the file's inode, size, times and the Python version, like a .pyc), so most
+    commands never import tomllib. Validation runs on every load either way."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: missing") from None
+    key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sys.hexversion)
+    doc = _cached(cache, key) if cache else None
+    if doc is None:
+        text = _read_text(path)
+        doc = _parse_toml(path, text)
+        if cache:
+            _store(cache, key, doc)
+        return _validate(path, doc, text)
+    return _validate(path, doc, lambda: _read_text(path))
+
+
+def _cached(cache: str, key: tuple[int, ...]) -> dict[str, Any] | None:
+    try:
+        fd = os.open(cache, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        stored_key, doc = marshal.loads(os.read(fd, MAX_CONFIG_BYTES * 2))
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    finally:
+        os.close(fd)
+    return doc if stored_key == key and isinstance(doc, dict) else None
+
+
+def _store(cache: str, key: tuple[int, ...], doc: dict[str, Any]) -> None:
+    try:
+        data = marshal.dumps((key, doc))
+    except ValueError:
+        return  # a TOML datetime: marshal cannot hold it, so this file is never cached
+    try:
+        write_atomic(cache, data, fsync=False)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -266,7 +332,7 @@ def save(path: str, cfg: ContainerConfig) -> None:
     write_atomic(path, dump(cfg).encode())
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
+def write_atomic(path: str, data: bytes, mode: int = 0o600, fsync: bool = True) -> None:
     """temp + fsync + rename + fsync(dir): the old file stays whole until the new one is."""
     directory, name = os.path.split(path)
     dirfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -282,11 +348,13 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if fsync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
-        os.fsync(dirfd)
+        if fsync:
+            os.fsync(dirfd)
     except BaseException:
         try:
             os.unlink(tmp, dir_fd=dirfd)

@@ -50,6 +50,9 @@ class Paths:
     def console_log(self, name: str) -> str:
         return f"{self.container_dir(name)}/console.log"
 
+    def config_cache(self, name: str) -> str:
+        return f"{self.cache}/config/{validate(name)}"
+
     def run_dir(self, name: str) -> str:
         return f"{self.run}/containers/{validate(name)}"
 
@@ -63,6 +66,7 @@ class Paths:
         for path, mode in (
             (self.containers, 0o700),
             (self.cache, 0o700),
+            (f"{self.cache}/config", 0o700),
             (f"{self.run}/containers", 0o700),
             (f"{self.run}/locks", 0o700),
         ):

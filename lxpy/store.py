@@ -45,7 +45,7 @@ def require(paths: Paths, name: str) -> None:
 
 def load(paths: Paths, name: str) -> ContainerConfig:
     require(paths, name)
-    return config.load(paths.config_file(name))
+    return config.load(paths.config_file(name), cache=paths.config_cache(name))
 
 
 @contextlib.contextmanager

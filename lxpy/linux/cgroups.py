@@ -138,8 +138,8 @@ class ContainerCgroups:
     # -- lifecycle ---------------------------------------------------------------------------
     def create(self, pids_max: int | None) -> None:
         for h in self.hierarchies:
-            for path in (self.namespace_root(h), self.monitor(h)):
-                _make_cgroup(h, path)
+            _make_cgroup(h, self.namespace_root(h))
+            _make_cgroup(h, self.monitor(h))
         if pids_max is not None:
             self.set_limit("pids", "pids.max", str(pids_max))
 

@@ -73,7 +73,6 @@ class Monitor:
         ProcessRef.of(os.getpid()).write(f"{self.run_dir}/monitor.pid")
         self.origin = self.cgroups.own_cgroups()
         self.cgroups.create(self.spec.get("pids_max"))
-        self.cgroups.enter("monitor")
         self.master, self.slave = os.openpty()
         os.set_blocking(self.master, False)
         os.set_inheritable(self.master, False)
@@ -365,10 +364,11 @@ def main(argv: list[str]) -> int:
     # Second fork: the daemon is not a session leader, so it can never regain a terminal.
     if os.fork() > 0:
         os._exit(0)
-    null = os.open("/dev/null", os.O_RDWR)
+    null = os.open("/dev/null", os.O_RDWR)  # fd 0: the spec pipe was just closed
     os.dup2(null, 0)
     os.dup2(null, 1)
-    os.close(null)
+    if null > 1:
+        os.close(null)
     log = os.open(
         spec["monitor_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600
     )
@@ -392,6 +392,8 @@ def main(argv: list[str]) -> int:
         return 1
     _report(f"ok {monitor.init.pid if monitor.init else 0}\n")
     try:
+        # Off the path to "init runs": on v1 every cgroup.procs write waits for RCU.
+        monitor.cgroups.enter("monitor")
         monitor.loop()
     finally:
         monitor.finish()

@@ -10,14 +10,17 @@ import os
 
 from lxpy.linux.cgroups import ContainerCgroups
 
-RUN_FILES = ("init.pid", "started", "stopping", "control.sock", "monitor.pid")
-
 
 def teardown(run_dir: str, cgroups: ContainerCgroups) -> None:
     if cgroups.pids():
         cgroups.kill_all()
     cgroups.remove()
-    for name in RUN_FILES:
+    # Every entry is ours: records, the socket, temp files of an interrupted write.
+    try:
+        entries = os.listdir(run_dir)
+    except FileNotFoundError:
+        return
+    for name in entries:
         try:
             os.unlink(f"{run_dir}/{name}")
         except FileNotFoundError:
