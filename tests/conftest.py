@@ -6,7 +6,10 @@ cgroups, mounts) so that a leak fails the test that caused it, even after a fail
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
+import select
 import subprocess
 import sys
 import tempfile
@@ -78,6 +81,59 @@ class Lxpy:
             time.sleep(0.1)
             state = self.state(name)
         return state
+
+
+class PtyProcess:
+    """A command run in a pseudo-terminal, as a person at a terminal would run it."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execv(argv[0], argv)
+        self.status: int | None = None
+
+    def write(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def read_until(self, needle: bytes, timeout: float = 10) -> bytes:
+        seen = b""
+        deadline = time.monotonic() + timeout
+        while needle not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        return seen
+
+    def wait(self, timeout: float = 10) -> int | None:
+        """The exit code, or None if it is still running after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while self.status is None and time.monotonic() < deadline:
+            self.read_until(b"\0", timeout=0.1)  # keep draining so it never blocks on output
+            done, raw = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.status = raw
+        return None if self.status is None else os.waitstatus_to_exitcode(self.status)
+
+    def close(self) -> None:
+        if self.status is None:
+            os.kill(self.pid, 9)
+            _, self.status = os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+@contextlib.contextmanager
+def in_pty(lx: Lxpy, *args: str) -> Iterator[PtyProcess]:
+    proc = PtyProcess([sys.executable, "-m", "lxpy", "--root", lx.root, *args])
+    try:
+        yield proc
+    finally:
+        proc.close()
 
 
 def monitor_processes(root: str) -> list[int]:

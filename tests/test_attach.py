@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import pty
-import select
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.conftest import Lxpy
+from tests.conftest import Lxpy, in_pty
 
 pytestmark = pytest.mark.integration
 
@@ -92,46 +89,14 @@ def test_the_attached_process_joins_the_container_cgroup(lxpy: Lxpy, running: st
     assert all(line.endswith(":/") for line in cgroup.splitlines()), cgroup
 
 
-def _read_until(fd: int, needle: bytes, timeout: float = 10) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while needle not in seen and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    return seen
-
-
 def test_interactive_shell_gets_a_pty_from_the_container(lxpy: Lxpy, running: str) -> None:
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execv(
-            sys.executable, [sys.executable, "-m", "lxpy", "--root", lxpy.root, "attach", running]
-        )
-    status = None
-    try:
-        prompt = _read_until(fd, b"# ")
-        if b"\x1b[6n" in prompt + _read_until(fd, b"\x1b[6n", timeout=0.5):
-            os.write(fd, b"\x1b[1;1R")  # busybox ash asks the terminal where the cursor is
-        os.write(fd, b"tty; echo marker-$((6*7))\n")
-        out = _read_until(fd, b"marker-42")
+    with in_pty(lxpy, "attach", running) as shell:
+        prompt = shell.read_until(b"# ")
+        if b"\x1b[6n" in prompt + shell.read_until(b"\x1b[6n", timeout=0.5):
+            shell.write(b"\x1b[1;1R")  # busybox ash asks the terminal where the cursor is
+        shell.write(b"tty; echo marker-$((6*7))\n")
+        out = shell.read_until(b"marker-42")
         assert b"marker-42" in out, out
         assert b"/dev/pts/" in out
-        os.write(fd, b"exit 3\n")
-        deadline = time.monotonic() + 10
-        while status is None and time.monotonic() < deadline:
-            _read_until(fd, b"\0", timeout=0.2)
-            done, raw = os.waitpid(pid, os.WNOHANG)
-            status = raw if done else None
-    finally:
-        if status is None:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-        os.close(fd)
-    assert status is not None and os.waitstatus_to_exitcode(status) == 3
+        shell.write(b"exit 3\n")
+        assert shell.wait() == 3
