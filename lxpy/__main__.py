@@ -1,23 +1,51 @@
-"""Entry point. The monitor is dispatched before the CLI is imported: it must stay small."""
+"""Entry point. The monitor and the launcher come before the CLI's imports: both must stay
+small, and a monitor forked from the full CLI would carry all of its memory."""
 
 from __future__ import annotations
 
 import os
 import sys
 
+# Options of `lxpy` itself that take a value, to find the command word without argparse.
+_VALUED = {"--root"}
+
+
+def command_word(argv: list[str]) -> str | None:
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUED:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+        elif arg == "--":
+            return None
+    return None
+
 
 def main() -> None:
-    if sys.argv[1:2] == ["monitor"]:
+    argv = sys.argv[1:]
+    if argv[:1] == ["monitor"]:
         from lxpy.runtime.monitor import main as monitor_main
 
-        sys.exit(monitor_main(sys.argv[2:]))
+        sys.exit(monitor_main(argv[1:]))
+    launcher = None
+    if command_word(argv) in ("start", "restart"):
+        from lxpy.runtime.launcher import Launcher
+
+        launcher = Launcher.fork()
     from lxpy.cli import main as cli_main
 
-    code = cli_main(sys.argv[1:])
+    code = cli_main(argv, launcher)
     # Skip interpreter teardown (module finalization is measurable in every command): there
     # is nothing left to release but memory, and the container lives in other processes.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    # Exiting also closes the launcher's request pipe, which ends it.
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        pass
     os._exit(code)
 
 

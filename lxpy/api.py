@@ -17,6 +17,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from lxpy.runtime.launcher import Launcher
+
 
 @dataclass(frozen=True)
 class ContainerInfo:
@@ -48,8 +50,9 @@ class ContainerInfo:
 
 
 class Api:
-    def __init__(self, paths: Paths) -> None:
+    def __init__(self, paths: Paths, launcher: Launcher | None = None) -> None:
         self.paths = paths
+        self.launcher = launcher
 
     # -- reading --------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -87,7 +90,7 @@ class Api:
         return create(self.paths, name, template)
 
     def start(self, name: str) -> int:
-        return lifecycle.start(self.paths, name)
+        return lifecycle.start(self.paths, name, self.launcher)
 
     def stop(
         self, name: str, timeout: float = lifecycle.DEFAULT_STOP_TIMEOUT, force: bool = False
@@ -97,7 +100,7 @@ class Api:
     def restart(self, name: str, timeout: float = lifecycle.DEFAULT_STOP_TIMEOUT) -> int:
         if read_live(self.paths, name).active:
             lifecycle.stop(self.paths, name, timeout)
-        return lifecycle.start(self.paths, name)
+        return lifecycle.start(self.paths, name, self.launcher)
 
     def destroy(self, name: str, force: bool = False) -> None:
         lifecycle.destroy(self.paths, name, force)

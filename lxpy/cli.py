@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from typing import NoReturn
 
     from lxpy.api import Api
+    from lxpy.runtime.launcher import Launcher
 
 
 EXIT_INTERNAL = 70
@@ -224,7 +225,7 @@ def _error(e: LxpyError) -> None:
     print(f"lxpy: {e}", file=sys.stderr)
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str], launcher: Launcher | None = None) -> int:
     argv = list(argv)
     # Everything after `--` is the command to run inside, options included.
     trailing: list[str] = []
@@ -245,7 +246,7 @@ def main(argv: Sequence[str]) -> int:
         from lxpy.api import Api
         from lxpy.paths import Paths
 
-        api = Api(Paths.from_env(args.root))
+        api = Api(Paths.from_env(args.root), launcher)
         return COMMANDS[args.command](api, args)
     except LxpyError as e:
         if args.debug:

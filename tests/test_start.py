@@ -5,10 +5,12 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import Lxpy, instance_cgroups
+from tests.conftest import Lxpy, instance_cgroups, monitor_processes
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +78,13 @@ def test_the_container_outlives_the_cli(lxpy: Lxpy, running: str) -> None:
     with open(f"/proc/{info['pid']}/stat") as f:
         ppid = int(f.read().rsplit(")", 1)[1].split()[1])
     with open(f"/proc/{ppid}/cmdline", "rb") as f:
-        assert f.read().split(b"\0")[-3:-1] == [b"monitor", running.encode()]
+        assert [part for part in f.read().split(b"\0") if part] == [
+            b"lxpy",
+            b"monitor",
+            running.encode(),
+        ]
+    # Detached from the CLI's session: closing its terminal never reaches the container.
+    assert os.getsid(ppid) != os.getsid(0)
 
 
 def test_missing_init_fails_cleanly(lxpy: Lxpy) -> None:
@@ -117,3 +125,27 @@ def test_init_that_exits_at_once_leaves_nothing(lxpy: Lxpy) -> None:
     lxpy.run("start", "c1", check=False)
     assert lxpy.wait_state("c1", "STOPPED") == "STOPPED"
     assert not instance_cgroups(lxpy.paths.instance)
+
+
+def test_api_start_without_a_launcher_execs_the_monitor(lxpy: Lxpy) -> None:
+    # The TUI and other API users have no launcher forked at start-up: they exec a monitor.
+    lxpy.run("create", "c1")
+    code = (
+        "import sys\n"
+        "from lxpy.api import Api\n"
+        "from lxpy.paths import Paths\n"
+        "print(Api(Paths.for_root(sys.argv[1])).start('c1'))\n"
+    )
+    pid = subprocess.run(
+        [sys.executable, "-c", code, lxpy.root],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    assert json.loads(lxpy.run("info", "c1", "--format", "json").stdout)["pid"] == int(pid)
+    assert lxpy.run("attach", "c1", "--", "hostname").stdout.strip() == "c1"
+    (monitor,) = monitor_processes(lxpy.root)
+    with open(f"/proc/{monitor}/cmdline", "rb") as f:
+        assert [p for p in f.read().split(b"\0") if p] == [b"lxpy", b"monitor", b"c1"]
+    lxpy.run("stop", "c1", "--kill")

@@ -110,6 +110,20 @@ class ProcessRef:
         os.replace(tmp, path)
 
 
+def reset_signals() -> None:
+    """Default dispositions and an empty mask before exec: Python ignores SIGPIPE, and an
+    ignored signal stays ignored across exec."""
+    signal.set_wakeup_fd(-1)
+    for signum in signal.valid_signals():
+        if signum in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def wait_gone(pidfd: int, timeout: float) -> bool:
     """Wait until the process behind `pidfd` has exited; True if it did within `timeout`."""
     poller = select.poll()

@@ -126,6 +126,21 @@ def set_process_name(name: str) -> None:
     _check(_libc.prctl(PR_SET_NAME, ctypes.cast(buf, ctypes.c_void_p).value or 0, 0, 0, 0))
 
 
+def set_cmdline(argv: list[str]) -> None:
+    """Rewrite what /proc/self/cmdline (and so `ps`) shows, within the original argv area.
+
+    A forked monitor would otherwise show the command line of the `lxpy start` it came from.
+    The area is at least as long as `python .../lxpy start NAME`, which holds the shorter
+    `lxpy monitor NAME`; the rest is zeroed.
+    """
+    with open("/proc/self/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (stat fields 48, 49)
+    size = end - start
+    title = b"\0".join(os.fsencode(a) for a in argv)[: size - 1]
+    ctypes.memmove(start, title + b"\0" * (size - len(title)), size)
+
+
 class _OpenHow(ctypes.Structure):
     _fields_ = [
         ("flags", ctypes.c_uint64),

@@ -15,7 +15,7 @@ import fcntl
 import os
 import select
 import signal
-import socket
+import stat
 import struct
 import sys
 import termios
@@ -24,11 +24,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from lxpy.errors import StateError
-from lxpy.linux import syscalls
+from lxpy.linux import safefs, syscalls
+from lxpy.linux.caps import drop_capabilities
 from lxpy.linux.cgroups import ContainerCgroups
-from lxpy.linux.proc import ProcessRef
+from lxpy.linux.proc import ProcessRef, reset_signals
 from lxpy.runtime import DEFAULT_PATH
-from lxpy.runtime.spawn import drop_capabilities, reset_signals
 
 ALL_NAMESPACES = (
     syscalls.CLONE_NEWNS
@@ -127,42 +127,57 @@ def attach(init: ProcessRef, cgroups: ContainerCgroups, request: AttachRequest) 
     pidfd = init.pidfd()
     if pidfd is None:
         raise StateError("the container stopped before attach could join it")
-    interactive = os.isatty(0)
-    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    pipes = [] if interactive else [os.pipe() for _ in range(3)]
+    # A terminal gets a pty from the container's devpts; anything else gets pipes, so the
+    # command never holds one of the host's own file descriptors.
+    if os.isatty(0):
+        master, slave = open_container_pty(init)
+        ends = [slave, slave, slave]
+        ours = [master]
+    else:
+        pipes = [os.pipe() for _ in range(3)]
+        ends = [pipes[0][0], pipes[1][1], pipes[2][1]]
+        ours = [pipes[0][1], pipes[1][0], pipes[2][0]]
     syscalls.set_dumpable(False)
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
-        parent_sock.close()
-        _child(pidfd, cgroups, request, child_sock, pipes)
+        for fd in ours:
+            os.close(fd)
+        _child(pidfd, cgroups, request, ends)
     os.close(pidfd)
-    child_sock.close()
-    if interactive:
-        master = _receive_fd(parent_sock)
-        parent_sock.close()
-        if master is not None:
-            _relay_pty(master)
+    for fd in set(ends):
+        os.close(fd)
+    if len(ours) == 1:
+        _relay_pty(ours[0])
     else:
-        parent_sock.close()
-        stdin_w = pipes[0][1]
-        out_r, err_r = pipes[1][0], pipes[2][0]
-        for r, w in pipes:
-            # The parent keeps only its own ends.
-            os.close(r if (r, w) == pipes[0] else w)
-        _relay_pipes(stdin_w, [(out_r, 1), (err_r, 2)])
+        _relay_pipes(ours[0], [(ours[1], 1), (ours[2], 2)])
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
-def _child(
-    pidfd: int,
-    cgroups: ContainerCgroups,
-    request: AttachRequest,
-    sock: socket.socket,
-    pipes: list[tuple[int, int]],
-) -> None:
+def open_container_pty(init: ProcessRef) -> tuple[int, int]:
+    """A pty pair from the container's own devpts: TIOCSTI from the command then reaches
+    only lxpy's relay, never the user's terminal. /dev/ptmx is resolved inside the
+    container's root, so a planted symlink cannot point it at a host file."""
+    root = os.open(f"/proc/{init.pid}/root", syscalls.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if not init.alive():  # the pid was reused between pidfd_open and this open
+            raise StateError("the container stopped before attach could join it")
+        master = safefs.open_in(root, "dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    finally:
+        os.close(root)
+    st = os.fstat(master)
+    if not stat.S_ISCHR(st.st_mode) or (os.major(st.st_rdev), os.minor(st.st_rdev)) != (5, 2):
+        os.close(master)
+        raise StateError("the container's /dev/ptmx is not a pty multiplexer")
+    os.set_blocking(master, True)
+    fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
+    slave = fcntl.ioctl(master, _TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    return master, slave
+
+
+def _child(pidfd: int, cgroups: ContainerCgroups, request: AttachRequest, ends: list[int]) -> None:
     """Join the container, fork into its pid namespace, wait, and pass the exit status on."""
     try:
         reset_signals()
@@ -171,11 +186,10 @@ def _child(
         os.close(pidfd)
         pid = os.fork()
         if pid == 0:
-            _exec_inside(request, sock, pipes)
-        sock.close()
-        for r, w in pipes:
-            os.close(r)
-            os.close(w)
+            _exec_inside(request, ends)
+        # Holding the command's ends would keep the relay from ever seeing end-of-file.
+        for fd in set(ends):
+            os.close(fd)
         _, status = os.waitpid(pid, 0)
         if os.WIFSIGNALED(status):
             os._exit(128 + os.WTERMSIG(status))
@@ -184,18 +198,13 @@ def _child(
         _die(f"lxpy: cannot join the container: {e}")
 
 
-def _exec_inside(request: AttachRequest, sock: socket.socket, pipes: list[tuple[int, int]]) -> None:
+def _exec_inside(request: AttachRequest, ends: list[int]) -> None:
     try:
-        if pipes:
-            os.dup2(pipes[0][0], 0)
-            os.dup2(pipes[1][1], 1)
-            os.dup2(pipes[2][1], 2)
-            for r, w in pipes:
-                os.close(r)
-                os.close(w)
-        else:
-            _take_container_pty(sock)
-        sock.close()
+        if ends[0] == ends[1]:
+            os.setsid()
+            fcntl.ioctl(ends[0], termios.TIOCSCTTY, 0)
+        for stdio, fd in enumerate(ends):
+            os.dup2(fd, stdio)
         drop_capabilities()
         account = lookup_account(request.user)
         if account.uid != 0 or account.gid != 0:
@@ -211,9 +220,8 @@ def _exec_inside(request: AttachRequest, sock: socket.socket, pipes: list[tuple[
             argv = ["-" + os.path.basename(shell)]
         else:
             _die("lxpy: the container has no shell (looked for " + ", ".join(SHELLS) + ")")
-        target = request.cwd or account.home
         try:
-            os.chdir(target)
+            os.chdir(request.cwd or account.home)
         except OSError:
             if request.cwd:
                 raise
@@ -236,30 +244,6 @@ def _die(message: str, code: int = EXIT_NO_COMMAND) -> None:
         os.write(2, (message + "\r\n").encode(errors="replace"))
     finally:
         os._exit(code)
-
-
-def _take_container_pty(sock: socket.socket) -> None:
-    """Open a pty from the container's devpts, send its master to the host side, and make
-    the slave our controlling terminal."""
-    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
-    slave = fcntl.ioctl(master, _TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
-    socket.send_fds(sock, [b"m"], [master])
-    os.close(master)
-    os.setsid()
-    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-    for fd in (0, 1, 2):
-        os.dup2(slave, fd)
-    if slave > 2:
-        os.close(slave)
-
-
-def _receive_fd(sock: socket.socket) -> int | None:
-    try:
-        _, fds, _, _ = socket.recv_fds(sock, 1, 1)
-    except OSError:
-        return None
-    return fds[0] if fds else None
 
 
 def _copy_winsize(master: int) -> None:

@@ -19,6 +19,10 @@ from lxpy.runtime import DEFAULT_PATH
 from lxpy.runtime.state import CONTROL_SOCKET, STOPPING_MARK, Live, State, read_live
 from lxpy.runtime.teardown import teardown
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from lxpy.runtime.launcher import Launcher
+
 DEFAULT_STOP_TIMEOUT = 30.0
 # How long `start` waits for the monitor to report; bootstrapping is done by then, so this
 # only covers a stuck mount or a hung init exec.
@@ -43,8 +47,12 @@ def monitor_spec(paths: Paths, name: str, cfg: ContainerConfig) -> dict[str, obj
     }
 
 
-def start(paths: Paths, name: str) -> int:
-    """Start the container; return init's host pid once init runs."""
+def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
+    """Start the container; return init's host pid once init runs.
+
+    With a `launcher` (forked at the start of the CLI) the monitor is forked from it;
+    without one, a fresh interpreter is exec'd as `lxpy monitor NAME`.
+    """
     cfg = store.load(paths, name)
     paths.ensure()
     with store.locked(paths, name):
@@ -60,7 +68,10 @@ def start(paths: Paths, name: str) -> int:
         # Nothing lives, so whatever a crash or a host reboot left behind is stale.
         teardown(run, cgroups)
         os.mkdir(run, 0o700)
-        return _spawn_monitor(monitor_spec(paths, name, cfg), name)
+        spec = monitor_spec(paths, name, cfg)
+        if launcher is not None:
+            return _result(_read_report(launcher.launch(spec)), name, spec)
+        return _spawn_monitor(spec, name)
 
 
 def _spawn_monitor(spec: dict[str, object], name: str) -> int:
@@ -89,6 +100,11 @@ def _spawn_monitor(spec: dict[str, object], name: str) -> int:
     finally:
         os.close(status_r)
         os.waitpid(pid, 0)
+    return _result(report, name, spec)
+
+
+def _result(report: str, name: str, spec: dict[str, object]) -> int:
+    """init's pid from the monitor's one-line report, or the failure it reports."""
     word, _, rest = report.strip().partition(" ")
     if word == "ok" and rest.isdigit():
         return int(rest)
@@ -101,17 +117,18 @@ def _spawn_monitor(spec: dict[str, object], name: str) -> int:
 
 
 def _read_report(fd: int) -> str:
-    chunks = []
+    """One line, or what came before EOF or the timeout."""
+    data = b""
     deadline = time.monotonic() + START_REPORT_TIMEOUT
-    while True:
+    while not data.endswith(b"\n"):
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
             break
-        data = os.read(fd, 4096)
-        if not data:
+        chunk = os.read(fd, 4096)
+        if not chunk:
             break
-        chunks.append(data)
-    return b"".join(chunks).decode(errors="replace")
+        data += chunk
+    return data.decode(errors="replace")
 
 
 def stop(

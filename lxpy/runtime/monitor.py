@@ -346,28 +346,35 @@ def describe(status: int) -> str:
     return f"exit status {os.WEXITSTATUS(status)}"
 
 
-def _report(text: str) -> None:
+def _report(status_fd: int, text: str) -> None:
     try:
-        os.write(STATUS_FD, text.encode(errors="replace"))
-        os.close(STATUS_FD)
+        os.write(status_fd, text.encode(errors="replace"))
+        os.close(status_fd)
     except OSError:
         pass
 
 
 def main(argv: list[str]) -> int:
-    """Entry point; `lxpy start` spawns it with the spec on stdin and a status pipe on fd 3."""
+    """`lxpy monitor NAME`, exec'd by `lxpy start` callers without a launcher (the TUI, the
+    API): the spec arrives on stdin and the status pipe on fd 3."""
     with os.fdopen(0, "rb") as spec_pipe:
         spec = marshal.loads(spec_pipe.read())
-    # Whatever `lxpy start`'s caller had open must not stay open for the container's life:
-    # a script waiting for EOF on a pipe would hang until the container stops.
-    os.closerange(STATUS_FD + 1, 65536)
     # Second fork: the daemon is not a session leader, so it can never regain a terminal.
     if os.fork() > 0:
         os._exit(0)
-    null = os.open("/dev/null", os.O_RDWR)  # fd 0: the spec pipe was just closed
+    return serve(spec, STATUS_FD)
+
+
+def serve(spec: dict[str, Any], status_fd: int) -> int:
+    """Run the monitor in this process until the container stops for good."""
+    # Whatever `lxpy start`'s caller had open must not stay open for the container's life:
+    # a script waiting for EOF on a pipe would hang until the container stops.
+    os.closerange(3, status_fd)
+    os.closerange(status_fd + 1, 65536)
+    null = os.open("/dev/null", os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
-    if null > 1:
+    if null > 2:
         os.close(null)
     log = os.open(
         spec["monitor_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600
@@ -375,7 +382,9 @@ def main(argv: list[str]) -> int:
     os.dup2(log, 2)
     os.close(log)
     os.chdir("/")
-    syscalls.set_process_name(f"lxpy-mon {spec['name']}")
+    os.umask(0o022)
+    syscalls.set_process_name("lxpy monitor")
+    syscalls.set_cmdline(["lxpy", "monitor", spec["name"]])
     monitor = Monitor(spec)
     try:
         monitor.prepare()
@@ -384,13 +393,13 @@ def main(argv: list[str]) -> int:
         detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         if isinstance(e, OSError) and e.filename:
             detail = f"{detail}: {e.filename}"
-        _report(f"error {detail}\n")
+        _report(status_fd, f"error {detail}\n")
         try:
             monitor.finish()
         except Exception as cleanup_error:
             print(f"cleanup after a failed start: {cleanup_error}", file=sys.stderr)
         return 1
-    _report(f"ok {monitor.init.pid if monitor.init else 0}\n")
+    _report(status_fd, f"ok {monitor.init.pid if monitor.init else 0}\n")
     try:
         # Off the path to "init runs": on v1 every cgroup.procs write waits for RCU.
         monitor.cgroups.enter("monitor")

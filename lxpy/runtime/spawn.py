@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import socket
 import struct
 import termios
 
 from lxpy.linux import rootfs, syscalls
+from lxpy.linux.caps import drop_capabilities
 from lxpy.linux.cgroups import ContainerCgroups
+from lxpy.linux.proc import reset_signals
 from lxpy.runtime import DEFAULT_PATH
 
 NAMESPACES = (
@@ -27,15 +28,6 @@ NAMESPACES = (
     | syscalls.CLONE_NEWNET
     | syscalls.CLONE_NEWCGROUP
 )
-
-# LXC's default drop. CAP_SYS_ADMIN and CAP_MKNOD stay: systemd needs them without a userns.
-DROPPED_CAPABILITIES = {
-    "sys_module": 16,
-    "sys_rawio": 17,
-    "sys_time": 25,
-    "mac_override": 32,
-    "mac_admin": 33,
-}
 
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
@@ -53,30 +45,11 @@ def init_environment(uuid: str) -> dict[str, str]:
     }
 
 
-def reset_signals() -> None:
-    """Give init default dispositions and an empty mask (Python ignores SIGPIPE, and
-    ignored signals survive exec)."""
-    signal.set_wakeup_fd(-1)
-    for signum in signal.valid_signals():
-        if signum in (signal.SIGKILL, signal.SIGSTOP):
-            continue
-        try:
-            signal.signal(signum, signal.SIG_DFL)
-        except (OSError, ValueError):
-            pass
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-
-
 def loopback_up() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         ifreq = struct.pack("16sH22x", b"lo", 0)
         flags = struct.unpack("16sH22x", fcntl.ioctl(s, _SIOCGIFFLAGS, ifreq))[1]
         fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP))
-
-
-def drop_capabilities() -> None:
-    syscalls.drop_bounding(list(DROPPED_CAPABILITIES.values()))
-    syscalls.clear_inheritable_and_ambient()
 
 
 def take_console() -> None:
