@@ -53,9 +53,11 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
     With a `launcher` (forked at the start of the CLI) the monitor is forked from it;
     without one, a fresh interpreter is exec'd as `lxpy monitor NAME`.
     """
-    cfg = store.load(paths, name)
+    store.require(paths, name)
     paths.ensure()
     with store.locked(paths, name):
+        # Read inside the lock: a destroy that held it may have removed the container.
+        cfg = store.load(paths, name)
         live = read_live(paths, name)
         if live.active:
             now = "running" if live.state is State.RUNNING else live.state.lower()
@@ -69,9 +71,14 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
         teardown(run, cgroups)
         os.mkdir(run, 0o700)
         spec = monitor_spec(paths, name, cfg)
-        if launcher is not None:
-            return _result(_read_report(launcher.launch(spec)), name, spec)
-        return _spawn_monitor(spec, name)
+        try:
+            if launcher is not None:
+                return _result(_read_report(launcher.launch(spec)), name, spec)
+            return _spawn_monitor(spec, name)
+        except StartError:
+            # A monitor that reports a failure has cleaned up; one that died has not.
+            teardown(run, cgroups)
+            raise
 
 
 def _spawn_monitor(spec: dict[str, object], name: str) -> int:

@@ -31,6 +31,10 @@ LOG_BYTES = 1024 * 1024
 STATUS_FD = 3
 # A reboot that fails this many times within a minute stops the container instead.
 MAX_REBOOTS_PER_MINUTE = 10
+# Root-only peers, but still bounded: a request must arrive within this, and only so many
+# connections are kept (the one idle longest makes room for a new one).
+CLIENT_IDLE_SECONDS = 5.0
+MAX_CLIENTS = 64
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 MB of RSS
 if TYPE_CHECKING:
@@ -42,12 +46,13 @@ class StartFailed(Exception):
 
 
 class Client:
-    __slots__ = ("buf", "console", "sock")
+    __slots__ = ("buf", "console", "since", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buf = b""
         self.console = False
+        self.since = time.monotonic()
 
 
 class Monitor:
@@ -117,6 +122,7 @@ class Monitor:
             self.init = ProcessRef.of(pid)
         except ProcessLookupError:
             _, status = os.waitpid(pid, 0)
+            self.note(f"init ended at once: {describe(status)}")
             raise StartFailed(f"init exited at once ({describe(status)})") from None
         self.init.write(f"{self.run_dir}/init.pid")
         with open(f"{self.run_dir}/started", "w") as f:
@@ -164,11 +170,19 @@ class Monitor:
         assert self.listener is not None
         try:
             sock, _ = self.listener.accept()
-        except BlockingIOError:
+        except OSError:  # EAGAIN, and EMFILE or ENFILE: the client waits or gives up
             return
         if control.peer_uid(sock) != 0:
             sock.close()
             return
+        if len(self.clients) >= MAX_CLIENTS:
+            # Make room by dropping the client that has waited longest without a request;
+            # consoles stay.
+            idle = [c for c in self.clients.values() if not c.console]
+            if not idle:
+                sock.close()
+                return
+            self.drop(min(idle, key=lambda c: c.since))
         sock.setblocking(False)
         self.clients[sock.fileno()] = Client(sock)
 
@@ -292,35 +306,55 @@ class Monitor:
             signal.signal(signum, _note_signal)
         running = self.reap()
         while running:
-            timeout = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
-            fds = [wake_r, self.master, self.listener.fileno(), *self.clients]
             try:
-                ready, _, _ = select.select(fds, [], [], timeout)
-            except InterruptedError:
-                continue
-            if wake_r in ready:
-                signals = os.read(wake_r, 64)
-                if signal.SIGTERM in signals or signal.SIGINT in signals:
-                    self.begin_stop(self.spec.get("stop_timeout", 30.0), False)
+                running = self.turn(wake_r)
+            except Exception as e:  # a bug in here must never take the container down
+                print(f"monitor loop: {e!r}", file=sys.stderr)
+                time.sleep(0.05)
                 running = self.reap()
-            if self.master in ready:
-                self.read_console()
-            if self.listener.fileno() in ready:
-                self.accept()
-            for fd in ready:
-                client = self.clients.get(fd)
-                if client is not None:
-                    self.serve(client)
-            if self.deadline is not None and time.monotonic() >= self.deadline:
-                self.note("stop timeout reached: killing every process")
-                self.deadline = None
-                self.cgroups.kill_all()
-                if self.init is not None:
-                    self.init.send_signal(signal.SIGKILL)
-            if running and not self.reap():
-                running = False
         # Drain what init wrote last so the log tells how it ended.
         self.read_console()
+
+    def turn(self, wake_r: int) -> bool:
+        """One round of the loop; False once the container has stopped for good."""
+        assert self.listener is not None
+        running = True
+        now = time.monotonic()
+        waits = [
+            c.since + CLIENT_IDLE_SECONDS - now for c in self.clients.values() if not c.console
+        ]
+        if self.deadline is not None:
+            waits.append(self.deadline - now)
+        timeout = max(0.0, min(waits)) if waits else None
+        poller = select.poll()  # not select(): it fails past fd 1023
+        for fd in (wake_r, self.master, self.listener.fileno(), *self.clients):
+            poller.register(fd, select.POLLIN)
+        ready = {fd for fd, _ in poller.poll(None if timeout is None else timeout * 1000)}
+        if wake_r in ready:
+            signals = os.read(wake_r, 64)
+            if signal.SIGTERM in signals or signal.SIGINT in signals:
+                self.begin_stop(self.spec.get("stop_timeout", 30.0), False)
+            running = self.reap()
+        if self.master in ready:
+            self.read_console()
+        if self.listener.fileno() in ready:
+            self.accept()
+        for fd in ready:
+            client = self.clients.get(fd)
+            if client is not None:
+                self.serve(client)
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.note("stop timeout reached: killing every process")
+            self.deadline = None
+            self.cgroups.kill_all()
+            if self.init is not None:
+                self.init.send_signal(signal.SIGKILL)
+        for client in list(self.clients.values()):
+            if not client.console and time.monotonic() - client.since > CLIENT_IDLE_SECONDS:
+                self.drop(client)
+        if running and not self.reap():
+            running = False
+        return running
 
     def finish(self) -> None:
         for client in list(self.clients.values()):
@@ -372,21 +406,21 @@ def serve(spec: dict[str, Any], status_fd: int) -> int:
     os.closerange(3, status_fd)
     os.closerange(status_fd + 1, 65536)
     null = os.open("/dev/null", os.O_RDWR)
-    os.dup2(null, 0)
-    os.dup2(null, 1)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
     if null > 2:
         os.close(null)
-    log = os.open(
-        spec["monitor_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600
-    )
-    os.dup2(log, 2)
-    os.close(log)
     os.chdir("/")
     os.umask(0o022)
     syscalls.set_process_name("lxpy monitor")
     syscalls.set_cmdline(["lxpy", "monitor", spec["name"]])
     monitor = Monitor(spec)
     try:
+        log = os.open(
+            spec["monitor_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600
+        )
+        os.dup2(log, 2)
+        os.close(log)
         monitor.prepare()
         monitor.start_init()
     except BaseException as e:
