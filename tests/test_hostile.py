@@ -347,22 +347,32 @@ def stopped_processes() -> Iterator[list[subprocess.Popen[str]]]:
                 proc.communicate()
 
 
+def _queued_on_the_lock(
+    lxpy: Lxpy, procs: list[subprocess.Popen[str]], first: list[str], second: list[str]
+) -> tuple[subprocess.Popen[str], subprocess.Popen[str]]:
+    """Run two commands that both wait for c1's lock; the first one gets it, while the second
+    is held back with SIGSTOP (as a busy machine would) until the caller continues it."""
+    lock = _HeldLock(lxpy, "c1")
+    try:
+        winner = _cli(lxpy, *first)
+        procs.append(winner)
+        assert _wait_for(lambda: _has_open(winner.pid, lock.path))
+        loser = _cli(lxpy, *second)
+        procs.append(loser)
+        assert _wait_for(lambda: _has_open(loser.pid, lock.path))
+        os.kill(loser.pid, signal.SIGSTOP)
+    finally:
+        lock.release()
+    return winner, loser
+
+
 def test_start_that_wins_the_lock_then_destroy_force(
     lxpy: Lxpy, stopped_processes: list[subprocess.Popen[str]]
 ) -> None:
     lxpy.run("create", "c1")
-    lock = _HeldLock(lxpy, "c1")
-    try:
-        start = _cli(lxpy, "start", "c1")
-        stopped_processes.append(start)
-        assert _wait_for(lambda: _has_open(start.pid, lock.path))
-        destroy = _cli(lxpy, "destroy", "--force", "c1")
-        stopped_processes.append(destroy)
-        assert _wait_for(lambda: _has_open(destroy.pid, lock.path))
-        # Both wait for the lock; hold destroy back so that start gets it first.
-        os.kill(destroy.pid, signal.SIGSTOP)
-    finally:
-        lock.release()
+    start, destroy = _queued_on_the_lock(
+        lxpy, stopped_processes, ["start", "c1"], ["destroy", "--force", "c1"]
+    )
     started = _finish(start)
     assert started.returncode == 0, started.stderr
     init = _init_pid(lxpy, "c1")
@@ -377,19 +387,9 @@ def test_destroy_that_wins_the_lock_then_start(
     lxpy: Lxpy, stopped_processes: list[subprocess.Popen[str]]
 ) -> None:
     lxpy.run("create", "c1")
-    lock = _HeldLock(lxpy, "c1")
-    try:
-        # start has read the config and waits for the lock; it is then held back (as a busy
-        # machine would) while destroy --force takes the lock and deletes the container.
-        start = _cli(lxpy, "start", "c1")
-        stopped_processes.append(start)
-        assert _wait_for(lambda: _has_open(start.pid, lock.path))
-        os.kill(start.pid, signal.SIGSTOP)
-        destroy = _cli(lxpy, "destroy", "--force", "c1")
-        stopped_processes.append(destroy)
-        assert _wait_for(lambda: _has_open(destroy.pid, lock.path))
-    finally:
-        lock.release()
+    destroy, start = _queued_on_the_lock(
+        lxpy, stopped_processes, ["destroy", "--force", "c1"], ["start", "c1"]
+    )
     destroyed = _finish(destroy)
     assert destroyed.returncode == 0, destroyed.stderr
     os.kill(start.pid, signal.SIGCONT)

@@ -29,7 +29,7 @@ from lxpy.runtime.teardown import teardown
 RING_BYTES = 128 * 1024
 LOG_BYTES = 1024 * 1024
 STATUS_FD = 3
-# A reboot that fails this many times within a minute stops the container instead.
+# A guest that reboots more often than this within a minute is stopped instead (a boot loop).
 MAX_REBOOTS_PER_MINUTE = 10
 # Root-only peers, but still bounded: a request must arrive within this, and only so many
 # connections are kept (the one idle longest makes room for a new one).
