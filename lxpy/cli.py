@@ -17,7 +17,7 @@ from lxpy.errors import LxpyError, PermissionDenied, UsageError
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
     from lxpy.api import Api
     from lxpy.runtime.launcher import Launcher
@@ -26,8 +26,24 @@ if TYPE_CHECKING:
 EXIT_INTERNAL = 70
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse builds a formatter for every add_argument; the stock one imports shutil
+    (and with it bz2 and lzma) for the terminal width, which os gives directly."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            width = os.get_terminal_size(sys.stdout.fileno()).columns
+        except (OSError, ValueError):
+            width = 80
+        super().__init__(prog, width=max(40, width - 2))
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line too, like every other failure."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"lxpy: {message} (hint: `{self.prog} --help`)\n")
