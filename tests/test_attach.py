@@ -100,3 +100,29 @@ def test_interactive_shell_gets_a_pty_from_the_container(lxpy: Lxpy, running: st
         assert b"/dev/pts/" in out
         shell.write(b"exit 3\n")
         assert shell.wait() == 3
+
+
+def test_a_proc_self_exe_script_never_runs_the_host_interpreter(lxpy: Lxpy) -> None:
+    # runc CVE-2019-5736: a container binary `#!/proc/self/exe` makes the runtime run itself
+    # inside the container; for lxpy that would be the host's python, reading the rest of the
+    # file as code (and holding the host binary open for a later write). To show the attack
+    # would work, the container gets the host's /usr read-only, so a python could start.
+    lxpy.run("create", "c1")
+    rootfs = lxpy.paths.rootfs("c1")
+    for link in ("lib", "lib64"):
+        os.symlink(f"usr/{link}", f"{rootfs}/{link}")
+    os.makedirs(f"{rootfs}/host-usr")
+    subprocess.run(["mount", "--bind", "-o", "ro", "/usr", f"{rootfs}/host-usr"], check=True)
+    try:
+        # /usr inside becomes the host's: only for the loader and python's stdlib.
+        subprocess.run(["mount", "--bind", f"{rootfs}/host-usr", f"{rootfs}/usr"], check=True)
+        lxpy.run("start", "c1")
+        with open(f"{rootfs}/bin/evil", "w") as f:
+            f.write("#!/proc/self/exe\nopen('/tmp/pwned', 'w').write('ran')\n")
+        os.chmod(f"{rootfs}/bin/evil", 0o755)
+        result = lxpy.run("attach", "c1", "--", "/bin/evil", check=False)
+        assert lxpy.run("attach", "c1", "--", "ls", "/tmp").stdout.split() == [], result
+        assert result.returncode != 0
+    finally:
+        for target in (f"{rootfs}/usr", f"{rootfs}/host-usr"):
+            subprocess.run(["umount", "-l", target], check=False)

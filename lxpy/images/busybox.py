@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
-import struct
 import subprocess
 
 from lxpy.errors import TemplateError
-from lxpy.linux import safefs
+from lxpy.linux import hostbin, safefs
 
 DIRECTORIES = {
     "bin": 0o755,
@@ -27,34 +25,16 @@ DIRECTORIES = {
     "dev": 0o755,
     "mnt": 0o755,
 }
-_PT_INTERP = 3
 
 
 def find_busybox() -> str:
-    for candidate in (shutil.which("busybox"), "/bin/busybox", "/usr/bin/busybox"):
-        if candidate and os.path.isfile(candidate) and is_static(candidate):
-            return candidate
-    raise TemplateError(
-        "no static busybox found on the host",
-        hint="install it: apt-get install busybox-static",
-    )
-
-
-def is_static(path: str) -> bool:
-    """True for an ELF executable with no program interpreter (no dynamic loader needed)."""
-    with open(path, "rb") as f:
-        head = f.read(64)
-        if head[:4] != b"\x7fELF" or head[4] != 2:  # 64-bit only
-            return False
-        endian = "<" if head[5] == 1 else ">"
-        (phoff,) = struct.unpack_from(endian + "Q", head, 32)
-        phentsize, phnum = struct.unpack_from(endian + "HH", head, 54)
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-    return all(
-        struct.unpack_from(endian + "I", table, i * phentsize)[0] != _PT_INTERP
-        for i in range(phnum)
-    )
+    found = hostbin.static_busybox()
+    if found is None:
+        raise TemplateError(
+            "no static busybox found on the host",
+            hint="install it: apt-get install busybox-static",
+        )
+    return found
 
 
 def bootstrap(rootfd: int) -> None:

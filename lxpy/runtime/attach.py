@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from lxpy.errors import StateError
-from lxpy.linux import safefs, syscalls
+from lxpy.linux import hostbin, safefs, syscalls
 from lxpy.linux.caps import drop_capabilities
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, reset_signals
@@ -137,6 +137,8 @@ def attach(init: ProcessRef, cgroups: ContainerCgroups, request: AttachRequest) 
         pipes = [os.pipe() for _ in range(3)]
         ends = [pipes[0][0], pipes[1][1], pipes[2][1]]
         ours = [pipes[0][1], pipes[1][0], pipes[2][0]]
+    busybox = hostbin.static_busybox()
+    trampoline = hostbin.sealed_copy(busybox) if busybox else None
     syscalls.set_dumpable(False)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -144,8 +146,10 @@ def attach(init: ProcessRef, cgroups: ContainerCgroups, request: AttachRequest) 
     if pid == 0:
         for fd in ours:
             os.close(fd)
-        _child(pidfd, cgroups, request, ends)
+        _child(pidfd, cgroups, request, ends, trampoline)
     os.close(pidfd)
+    if trampoline is not None:
+        os.close(trampoline)
     for fd in set(ends):
         os.close(fd)
     if len(ours) == 1:
@@ -177,7 +181,13 @@ def open_container_pty(init: ProcessRef) -> tuple[int, int]:
     return master, slave
 
 
-def _child(pidfd: int, cgroups: ContainerCgroups, request: AttachRequest, ends: list[int]) -> None:
+def _child(
+    pidfd: int,
+    cgroups: ContainerCgroups,
+    request: AttachRequest,
+    ends: list[int],
+    trampoline: int | None,
+) -> None:
     """Join the container, fork into its pid namespace, wait, and pass the exit status on."""
     try:
         reset_signals()
@@ -186,7 +196,7 @@ def _child(pidfd: int, cgroups: ContainerCgroups, request: AttachRequest, ends: 
         os.close(pidfd)
         pid = os.fork()
         if pid == 0:
-            _exec_inside(request, ends)
+            _exec_inside(request, ends, trampoline)
         # Holding the command's ends would keep the relay from ever seeing end-of-file.
         for fd in set(ends):
             os.close(fd)
@@ -198,7 +208,16 @@ def _child(pidfd: int, cgroups: ContainerCgroups, request: AttachRequest, ends: 
         _die(f"lxpy: cannot join the container: {e}")
 
 
-def _exec_inside(request: AttachRequest, ends: list[int]) -> None:
+def resolve_command(name: str, path: str) -> str:
+    """The file `name` runs, searched in the container's PATH (we are inside it by now)."""
+    candidates = [name] if "/" in name else [f"{d or '.'}/{name}" for d in path.split(":")]
+    for candidate in candidates:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise FileNotFoundError(2, "not found", name)
+
+
+def _exec_inside(request: AttachRequest, ends: list[int], trampoline: int | None) -> None:
     try:
         if ends[0] == ends[1]:
             os.setsid()
@@ -217,7 +236,7 @@ def _exec_inside(request: AttachRequest, ends: list[int]) -> None:
         if request.command:
             argv = list(request.command)
         elif shell:
-            argv = ["-" + os.path.basename(shell)]
+            argv = [shell, "-l"]
         else:
             _die("lxpy: the container has no shell (looked for " + ", ".join(SHELLS) + ")")
         try:
@@ -227,11 +246,17 @@ def _exec_inside(request: AttachRequest, ends: list[int]) -> None:
                 raise
             os.chdir("/")
         env = environment(account, request, shell)
-        os.closerange(3, 65536)
-        if request.command:
-            os.execvpe(argv[0], argv, env)
-        assert shell is not None
-        os.execve(shell, argv, env)
+        program = resolve_command(argv[0], env["PATH"])
+        keep = -1 if trampoline is None else trampoline
+        os.closerange(3, max(3, keep))
+        os.closerange(max(3, keep + 1), 65536)
+        if trampoline is None or "=" in program:
+            os.execve(program, argv, env)
+        # This process is the host's python: if the command were `#!/proc/self/exe`, the
+        # container would get to run (and later write) it. Exec a sealed copy of the host's
+        # busybox first, which then execs the command with a clean environment.
+        pairs = [f"{key}={value}" for key, value in env.items()]
+        os.execve(trampoline, ["env", "-i", *pairs, program, *argv[1:]], {})
     except FileNotFoundError as e:
         missing = os.fsdecode(e.filename) if e.filename else (request.command or ("shell",))[0]
         _die(f"lxpy: {missing}: not found in the container")
