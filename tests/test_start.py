@@ -122,9 +122,12 @@ def test_init_that_exits_at_once_leaves_nothing(lxpy: Lxpy) -> None:
         text = f.read()
     with open(config, "w") as f:
         f.write(text.replace('command = [\n    "/sbin/init",\n]', 'command = ["/bin/false"]'))
-    lxpy.run("start", "c1", check=False)
-    assert lxpy.wait_state("c1", "STOPPED") == "STOPPED"
+    result = lxpy.run("start", "c1", check=False)
+    assert result.returncode == 1
+    assert "init exited at once (exit status 1)" in result.stderr
+    assert lxpy.state("c1") == "STOPPED"
     assert not instance_cgroups(lxpy.paths.instance)
+    assert "init ended at once: exit status 1" in lxpy.run("console", "c1", "--log").stdout
 
 
 def test_api_start_without_a_launcher_execs_the_monitor(lxpy: Lxpy) -> None:

@@ -22,13 +22,14 @@ import time
 
 from lxpy.linux import syscalls
 from lxpy.linux.cgroups import ContainerCgroups
-from lxpy.linux.proc import ProcessRef
+from lxpy.linux.proc import ProcessRef, wait_gone
 from lxpy.runtime import control
 from lxpy.runtime.teardown import teardown
 
 RING_BYTES = 128 * 1024
 LOG_BYTES = 1024 * 1024
 STATUS_FD = 3
+START_GRACE_SECONDS = 0.01
 # A guest that reboots more often than this within a minute is stopped instead (a boot loop).
 MAX_REBOOTS_PER_MINUTE = 10
 # Root-only peers, but still bounded: a request must arrive within this, and only so many
@@ -118,13 +119,25 @@ class Monitor:
         if failure:
             os.waitpid(pid, 0)
             raise StartFailed(failure.decode(errors="replace"))
+        # An init that cannot run (a missing library, a wrong architecture, a script that
+        # fails) ends within a millisecond or two of its exec: worth a short look.
+        pidfd = os.pidfd_open(pid)
         try:
-            self.init = ProcessRef.of(pid)
-        except ProcessLookupError:
+            ended = wait_gone(pidfd, START_GRACE_SECONDS)
+        finally:
+            os.close(pidfd)
+        init = None
+        if not ended:
+            try:
+                init = ProcessRef.of(pid)
+            except ProcessLookupError:
+                pass
+        if init is None:
             _, status = os.waitpid(pid, 0)
             self.note(f"init ended at once: {describe(status)}")
-            raise StartFailed(f"init exited at once ({describe(status)})") from None
-        self.init.write(f"{self.run_dir}/init.pid")
+            raise StartFailed(f"init exited at once ({describe(status)})")
+        self.init = init
+        init.write(f"{self.run_dir}/init.pid")
         with open(f"{self.run_dir}/started", "w") as f:
             f.write(f"{time.time()}\n")
         self.note(f"init started (pid {pid} on the host)")
