@@ -6,22 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
-# Options of `lxpy` itself that take a value, to find the command word without argparse.
-_VALUED = {"--root"}
-
-
-def command_word(argv: list[str]) -> str | None:
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in _VALUED:
-            skip = True
-        elif not arg.startswith("-"):
-            return arg
-        elif arg == "--":
-            return None
-    return None
+from lxpy.cmdline import command_word
 
 
 def main() -> None:

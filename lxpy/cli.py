@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from lxpy import __version__
+from lxpy.cmdline import command_word
 from lxpy.errors import LxpyError, PermissionDenied, UsageError
 
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
@@ -49,54 +50,82 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"lxpy: {message} (hint: `{self.prog} --help`)\n")
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="lxpy",
-        description="Persistent OS containers whose own init runs as PID 1.",
-    )
+def _names(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="+", metavar="NAME")
+
+
+def _args_create(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", nargs="?", help="a DNS label; made up when left out")
+    p.add_argument("-t", "--template", default="busybox")
+
+
+def _args_stop(p: argparse.ArgumentParser) -> None:
+    _names(p)
+    p.add_argument("-t", "--timeout", type=float, default=30.0, help="seconds before SIGKILL")
+    p.add_argument("-k", "--kill", action="store_true", help="kill at once, no clean shutdown")
+
+
+def _args_restart(p: argparse.ArgumentParser) -> None:
+    _names(p)
+    p.add_argument("-t", "--timeout", type=float, default=30.0)
+
+
+def _args_destroy(p: argparse.ArgumentParser) -> None:
+    _names(p)
+    p.add_argument("-f", "--force", action="store_true", help="stop a running one first")
+
+
+def _args_ls(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--format", choices=("table", "json"), default="table")
+
+
+def _args_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name")
+    p.add_argument("-f", "--format", choices=("text", "json"), default="text")
+
+
+def _args_attach(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name")
+    p.add_argument("-u", "--user", help="user name or uid inside the container")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
+    p.add_argument("--cwd", metavar="DIR")
+    p.add_argument("cmd", nargs="*", metavar="-- CMD", help="the command and its arguments")
+
+
+def _args_console(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name")
+    p.add_argument("--log", action="store_true", help="print the console buffer and exit")
+
+
+# name: (help, arguments); ALIASES maps other spellings to these names.
+SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "create": ("create a container from a template", _args_create),
+    "start": ("start containers", _names),
+    "stop": ("stop containers cleanly through their init", _args_stop),
+    "restart": ("stop, then start", _args_restart),
+    "destroy": ("delete containers", _args_destroy),
+    "ls": ("list containers", _args_ls),
+    "info": ("show one container", _args_info),
+    "attach": ("run a command (default: a login shell) inside", _args_attach),
+    "console": ("connect to the console (Ctrl-a q detaches)", _args_console),
+}
+ALIASES = {"list": "ls"}
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that subcommand's (building all ten costs every command
+    a few milliseconds, and help or a typo gets the full one)."""
+    p = _Parser(prog="lxpy", description="Persistent OS containers whose own init runs as PID 1.")
     p.add_argument("--version", action="version", version=f"lxpy {__version__}")
     p.add_argument("--root", metavar="DIR", help="keep all state under DIR (also: LXPY_ROOT)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    c = sub.add_parser("create", help="create a container from a template")
-    c.add_argument("name", nargs="?", help="a DNS label; made up when left out")
-    c.add_argument("-t", "--template", default="busybox")
-
-    for verb, text in (("start", "start containers"),):
-        s = sub.add_parser(verb, help=text)
-        s.add_argument("names", nargs="+", metavar="NAME")
-
-    s = sub.add_parser("stop", help="stop containers cleanly through their init")
-    s.add_argument("names", nargs="+", metavar="NAME")
-    s.add_argument("-t", "--timeout", type=float, default=30.0, help="seconds before SIGKILL")
-    s.add_argument("-k", "--kill", action="store_true", help="kill at once, no clean shutdown")
-
-    s = sub.add_parser("restart", help="stop, then start")
-    s.add_argument("names", nargs="+", metavar="NAME")
-    s.add_argument("-t", "--timeout", type=float, default=30.0)
-
-    d = sub.add_parser("destroy", help="delete containers")
-    d.add_argument("names", nargs="+", metavar="NAME")
-    d.add_argument("-f", "--force", action="store_true", help="stop a running one first")
-
-    ls = sub.add_parser("ls", aliases=["list"], help="list containers")
-    ls.add_argument("-f", "--format", choices=("table", "json"), default="table")
-
-    i = sub.add_parser("info", help="show one container")
-    i.add_argument("name")
-    i.add_argument("-f", "--format", choices=("text", "json"), default="text")
-
-    a = sub.add_parser("attach", help="run a command (default: a login shell) inside")
-    a.add_argument("name")
-    a.add_argument("-u", "--user", help="user name or uid inside the container")
-    a.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
-    a.add_argument("--cwd", metavar="DIR")
-    a.add_argument("cmd", nargs="*", metavar="-- CMD", help="the command and its arguments")
-
-    co = sub.add_parser("console", help="connect to the console (Ctrl-a q detaches)")
-    co.add_argument("name")
-    co.add_argument("--log", action="store_true", help="print the console buffer and exit")
+    only = ALIASES.get(only or "", only)
+    for name, (text, add_arguments) in SUBCOMMANDS.items():
+        if only in SUBCOMMANDS and name != only:
+            continue
+        aliases = [alias for alias, target in ALIASES.items() if target == name]
+        add_arguments(sub.add_parser(name, help=text, aliases=aliases))
     return p
 
 
@@ -248,7 +277,7 @@ def main(argv: Sequence[str], launcher: Launcher | None = None) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, trailing = argv[:cut], argv[cut + 1 :]
-    args = _parser().parse_args(argv)
+    args = _parser(command_word(argv)).parse_args(argv)
     if trailing:
         if args.command != "attach":
             _parser().error("`--` is only for `lxpy attach NAME -- CMD`")
@@ -271,6 +300,8 @@ def main(argv: Sequence[str], launcher: Launcher | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return 0  # `lxpy ls | head`: the reader has all it wanted
     except OSError as e:
         if args.debug:
             raise

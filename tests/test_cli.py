@@ -87,3 +87,39 @@ def test_not_root_is_refused(lxpy: Lxpy) -> None:
     )
     assert proc.returncode != 0
     assert "needs root" in proc.stderr
+
+
+def test_command_word_skips_global_options() -> None:
+    from lxpy.cmdline import command_word
+
+    assert command_word(["--root", "/x", "--debug", "start", "c1"]) == "start"
+    assert command_word(["--root=/x", "ls"]) == "ls"
+    assert command_word(["--version"]) is None
+    assert command_word(["--", "start"]) is None
+
+
+@pytest.mark.integration
+def test_help_lists_every_command_and_a_pipe_closed_early_is_quiet(lxpy: Lxpy) -> None:
+    out = lxpy.run("--help").stdout
+    for command in (
+        "create",
+        "start",
+        "stop",
+        "restart",
+        "destroy",
+        "ls",
+        "info",
+        "attach",
+        "console",
+    ):
+        assert f"    {command}" in out
+    for _ in range(3):
+        lxpy.run("create")
+    proc = subprocess.run(
+        f"{sys.executable} -m lxpy --root {lxpy.root} ls | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.startswith("NAME") and proc.stderr == ""
