@@ -137,9 +137,9 @@ class ContainerCgroups:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def create(self, pids_max: int | None) -> None:
+        """The payload cgroups, with their limits, before the first process enters."""
         for h in self.hierarchies:
             _make_cgroup(h, self.namespace_root(h))
-            _make_cgroup(h, self.monitor(h))
         if pids_max is not None:
             self.set_limit("pids", "pids.max", str(pids_max))
 
@@ -151,9 +151,14 @@ class ContainerCgroups:
         return True
 
     def enter(self, role: str) -> None:
-        """Move the calling process into its `role` cgroup ("ns" or "monitor") everywhere."""
+        """Move the calling process into its `role` cgroup ("ns" or "monitor") everywhere;
+        the monitor's are made here, off the path to a running init."""
         for h in self.hierarchies:
-            target = self.namespace_root(h) if role == "ns" else self.monitor(h)
+            if role == "ns":
+                target = self.namespace_root(h)
+            else:
+                target = self.monitor(h)
+                _make_cgroup(h, target)
             _write(os.path.join(target, "cgroup.procs"), "0")
 
     def own_cgroups(self) -> dict[str, str]:
@@ -181,7 +186,10 @@ class ContainerCgroups:
                 _write(os.path.join(h.mountpoint, "cgroup.procs"), "0")
 
     def exists(self) -> bool:
-        return any(os.path.isdir(self.payload(h)) for h in self.hierarchies)
+        return any(
+            os.path.isdir(self.payload(h)) or os.path.isdir(self.monitor(h))
+            for h in self.hierarchies
+        )
 
     def pids(self) -> set[int]:
         """Every process in the payload subtree, as host pids."""

@@ -68,7 +68,8 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
         run = paths.run_dir(name)
         cgroups = ContainerCgroups(paths.instance, name)
         # Nothing lives, so whatever a crash or a host reboot left behind is stale.
-        teardown(run, cgroups)
+        if os.path.lexists(run) or cgroups.exists():
+            teardown(run, cgroups)
         os.mkdir(run, 0o700)
         spec = monitor_spec(paths, name, cfg)
         try:
