@@ -89,6 +89,7 @@ class Monitor:
     def open_log(self) -> None:
         if self.log_fd >= 0:
             os.close(self.log_fd)
+            self.log_fd = -1  # a failed reopen must not leave a number another fd will reuse
         # O_NOFOLLOW: a planted symlink at the log path is refused, its target untouched.
         self.log_fd = os.open(
             self.spec["console_log"],
@@ -389,7 +390,11 @@ def describe(status: int) -> str:
         sig = os.WTERMSIG(status)
         meanings = {int(signal.SIGHUP): " (reboot)", int(signal.SIGINT): " (halt or poweroff)"}
         meaning = meanings.get(sig, "")
-        return f"killed by {signal.Signals(sig).name}{meaning}"
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"  # realtime signals have no name
+        return f"killed by {name}{meaning}"
     return f"exit status {os.WEXITSTATUS(status)}"
 
 
