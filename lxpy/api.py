@@ -10,7 +10,7 @@ from lxpy.config import ContainerConfig
 from lxpy.errors import LxpyError, StateError
 from lxpy.paths import Paths
 from lxpy.runtime import lifecycle
-from lxpy.runtime.state import CONTROL_SOCKET, State, read_live
+from lxpy.runtime.state import CONTROL_SOCKET, State, not_running, read_live
 
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
 TYPE_CHECKING = False
@@ -120,7 +120,7 @@ class Api:
         store.require(self.paths, name)
         live = read_live(self.paths, name)
         if live.init is None:
-            raise StateError(f"container {name!r} is not running", hint=f"`lxpy start {name}`")
+            raise not_running(name)
         if live.state is State.FROZEN:
             raise StateError(f"container {name!r} is frozen", hint=f"`lxpy unfreeze {name}`")
         request = AttachRequest(
@@ -135,7 +135,7 @@ class Api:
         store.require(self.paths, name)
         live = read_live(self.paths, name)
         if not live.active:
-            raise StateError(f"container {name!r} is not running", hint=f"`lxpy start {name}`")
+            raise not_running(name)
         if live.monitor is None:
             raise StateError(
                 f"the console of {name!r} is gone: its monitor was killed",

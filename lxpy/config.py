@@ -334,32 +334,11 @@ def save(path: str, cfg: ContainerConfig) -> None:
 
 def write_atomic(path: str, data: bytes, mode: int = 0o600, fsync: bool = True) -> None:
     """temp + fsync + rename + fsync(dir): the old file stays whole until the new one is."""
+    from lxpy.linux import safefs  # not at the top: reading configs (`lxpy ls`) needs none
+
     directory, name = os.path.split(path)
     dirfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    tmp = f".{name}.tmp{os.getpid()}"
     try:
-        fd = os.open(
-            tmp,
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-            mode,
-            dir_fd=dirfd,
-        )
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
-        if fsync:
-            os.fsync(dirfd)
-    except BaseException:
-        try:
-            os.unlink(tmp, dir_fd=dirfd)
-        except FileNotFoundError:
-            pass
-        raise
+        safefs.replace_in(dirfd, name, data, mode, fsync=fsync)
     finally:
         os.close(dirfd)

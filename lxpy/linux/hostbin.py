@@ -6,6 +6,8 @@ import fcntl
 import os
 import struct
 
+from lxpy.linux import safefs
+
 BUSYBOX_PATHS = ("/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox")
 _PT_INTERP = 3
 
@@ -44,9 +46,7 @@ def sealed_copy(path: str) -> int:
     try:
         with open(path, "rb") as f:
             data = f.read()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        safefs.write_all(fd, data)
         fcntl.fcntl(
             fd,
             fcntl.F_ADD_SEALS,

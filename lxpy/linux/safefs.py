@@ -71,6 +71,51 @@ def _split(rel: str) -> tuple[str, str]:
     return parent, name
 
 
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def replace_in(
+    dirfd: int,
+    name: str,
+    data: bytes,
+    mode: int = 0o644,
+    uid: int = 0,
+    gid: int = 0,
+    fsync: bool = False,
+) -> None:
+    """Create or replace `name` in the directory `dirfd` through a temp file and a rename:
+    readers see the old file or the new one, never half of one, and a symlink at `name` is
+    replaced, not followed. With `fsync`, the data and the rename are on disk on return."""
+    tmp = f".{name}.tmp{os.getpid()}"
+    try:
+        fd = os.open(
+            tmp,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=dirfd,
+        )
+        try:
+            write_all(fd, data)
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+        if fsync:
+            os.fsync(dirfd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=dirfd)
+        except FileNotFoundError:
+            pass
+        raise
+
+
 def write_file(
     rootfd: int, rel: str, data: bytes, mode: int = 0o644, uid: int = 0, gid: int = 0
 ) -> None:
@@ -80,29 +125,8 @@ def write_file(
     # O_PATH fds cannot be written through: reopen the directory for the *at calls.
     real = os.open(f"/proc/self/fd/{dirfd}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     os.close(dirfd)
-    tmp = f".{name}.lxpy-tmp"
     try:
-        fd = os.open(
-            tmp,
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-            0o600,
-            dir_fd=real,
-        )
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fchown(fd, uid, gid)
-            os.fchmod(fd, mode)
-        finally:
-            os.close(fd)
-        os.rename(tmp, name, src_dir_fd=real, dst_dir_fd=real)
-    except BaseException:
-        try:
-            os.unlink(tmp, dir_fd=real)
-        except FileNotFoundError:
-            pass
-        raise
+        replace_in(real, name, data, mode, uid, gid)
     finally:
         os.close(real)
 

@@ -314,11 +314,11 @@ def _relay_pty(master: int) -> None:
                         data = b""
                     if not data:
                         break
-                    _write_all(1, data)
+                    safefs.write_all(1, data)
                 if 0 in ready:
                     data = os.read(0, 65536)
                     if data:
-                        _write_all(master, data)
+                        safefs.write_all(master, data)
                     else:
                         stdin_open = False
     finally:
@@ -341,7 +341,7 @@ def _relay_pipes(stdin_w: int, outputs: Sequence[tuple[int, int]]) -> None:
                 data = os.read(0, 65536)
                 if data:
                     try:
-                        _write_all(stdin_w, data)
+                        safefs.write_all(stdin_w, data)
                     except BrokenPipeError:
                         data = b""
                 if not data:
@@ -350,15 +350,9 @@ def _relay_pipes(stdin_w: int, outputs: Sequence[tuple[int, int]]) -> None:
                 continue
             data = os.read(fd, 65536)
             if data:
-                _write_all(sources[fd], data)
+                safefs.write_all(sources[fd], data)
             else:
                 os.close(fd)
                 del sources[fd]
     if stdin_open:
         os.close(stdin_w)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]

@@ -16,7 +16,7 @@ from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
 from lxpy.paths import Paths
 from lxpy.runtime import DEFAULT_PATH
-from lxpy.runtime.state import CONTROL_SOCKET, STOPPING_MARK, Live, State, read_live
+from lxpy.runtime.state import CONTROL_SOCKET, STOPPING_MARK, Live, State, not_running, read_live
 from lxpy.runtime.teardown import teardown
 
 TYPE_CHECKING = False
@@ -150,7 +150,7 @@ def stop(
 def stop_locked(paths: Paths, name: str, timeout: float, force: bool) -> None:
     live = read_live(paths, name)
     if not live.active:
-        raise StateError(f"container {name!r} is not running", hint=f"`lxpy start {name}`")
+        raise not_running(name)
     cgroups = ContainerCgroups(paths.instance, name)
     if live.state is State.FROZEN:
         cgroups.thaw()  # a frozen init cannot act on its halt signal

@@ -11,6 +11,7 @@ import enum
 import os
 from dataclasses import dataclass
 
+from lxpy.errors import StateError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef
 from lxpy.paths import Paths
@@ -60,6 +61,10 @@ def read_live(paths: Paths, name: str, cgroups: ContainerCgroups | None = None) 
     if cg.frozen():
         return Live(State.FROZEN, init, monitor, started)
     return Live(State.RUNNING, init, monitor, started)
+
+
+def not_running(name: str) -> StateError:
+    return StateError(f"container {name!r} is not running", hint=f"`lxpy start {name}`")
 
 
 def _stopping(run: str) -> bool:
