@@ -25,7 +25,7 @@ def main() -> None:
     code = cli_main(argv, launcher)
     # Skip interpreter teardown (module finalization is measurable in every command): there
     # is nothing left to release but memory, and the container lives in other processes.
-    # Exiting also closes the launcher's request pipe, which ends it.
+    # Exiting also closes the launcher's request socket, which ends it.
     try:
         sys.stdout.flush()
         sys.stderr.flush()

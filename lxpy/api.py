@@ -9,14 +9,17 @@ from lxpy import store
 from lxpy.config import ContainerConfig
 from lxpy.errors import LxpyError, StateError
 from lxpy.paths import Paths
-from lxpy.runtime import lifecycle
-from lxpy.runtime.state import CONTROL_SOCKET, State, not_running, read_live
+from lxpy.runtime import CONTROL_SOCKET, lifecycle
+from lxpy.runtime.state import State, not_running, read_live
 
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from lxpy.images.cache import Image
+    from lxpy.images.create import Created, Request
+    from lxpy.images.progress import Progress
     from lxpy.runtime.launcher import Launcher
 
 
@@ -84,13 +87,36 @@ class Api:
         return [self.info(name) for name in self.names()]
 
     # -- changing -------------------------------------------------------------------------
-    def create(self, name: str | None, template: str) -> str:
+    def create(self, request: Request, progress: Progress | None = None) -> Created:
         from lxpy.images.create import create
 
-        return create(self.paths, name, template)
+        return create(self.paths, request, progress)
 
-    def start(self, name: str) -> int:
-        return lifecycle.start(self.paths, name, self.launcher)
+    # -- images ---------------------------------------------------------------------------
+    def images(self) -> list[tuple[Image, list[str]]]:
+        """Every cached image build with the containers standing on it."""
+        from lxpy.images import cache
+
+        used = cache.users(self.paths)
+        return [(i, sorted(used.get(i.ref, []))) for i in cache.images(self.paths)]
+
+    def remove_image(self, selector: str) -> list[Image]:
+        from lxpy.images import cache
+
+        return cache.remove(self.paths, selector)
+
+    def refresh_images(self, keys: list[str], progress: Progress) -> list[Image]:
+        """Bootstrap a new build of each image key (all when none are given); older builds
+        go once no container uses them."""
+        from lxpy.images import cache
+
+        return cache.refresh(self.paths, keys, progress)
+
+    def start(self, name: str, wait: float = lifecycle.BOOT_WAIT_SECONDS) -> tuple[int, bool]:
+        """Start; with `wait`, also wait up to that long for an init that reports its boot
+        (systemd) to finish it. Returns init's pid and whether the boot is known finished."""
+        pid = lifecycle.start(self.paths, name, self.launcher)
+        return pid, lifecycle.wait_booted(self.paths, name, wait) if wait > 0 else False
 
     def stop(
         self, name: str, timeout: float = lifecycle.DEFAULT_STOP_TIMEOUT, force: bool = False
@@ -100,7 +126,7 @@ class Api:
     def restart(self, name: str, timeout: float = lifecycle.DEFAULT_STOP_TIMEOUT) -> int:
         if read_live(self.paths, name).active:
             lifecycle.stop(self.paths, name, timeout)
-        return lifecycle.start(self.paths, name, self.launcher)
+        return self.start(name)[0]
 
     def destroy(self, name: str, force: bool = False) -> None:
         lifecycle.destroy(self.paths, name, force)

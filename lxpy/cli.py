@@ -56,18 +56,71 @@ def _names(p: argparse.ArgumentParser) -> None:
 
 def _args_create(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="a DNS label; made up when left out")
-    p.add_argument("-t", "--template", default="busybox")
+    p.add_argument("-t", "--template", default="busybox", help="see `lxpy templates`")
+    p.add_argument("-r", "--release", help="the distribution release (--set release=...)")
+    p.add_argument("--mirror", help="the package mirror (--set mirror=...)")
+    p.add_argument("--packages", metavar="A,B,C", help="extra packages installed at bootstrap")
+    p.add_argument("--user", metavar="NAME", help="dev-VM user with the host user's ids, sudo")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="any template parameter"
+    )
+    p.add_argument(
+        "--storage",
+        choices=("overlay", "dir"),
+        default="overlay",
+        help="overlay on the cached image (default) or a full copy",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the bootstrap plan and command, create nothing",
+    )
+
+
+def _args_templates(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", nargs="?", choices=("ls", "show"), default="ls")
+    p.add_argument("template", nargs="?", metavar="NAME")
+
+
+def _args_cache(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", nargs="?", choices=("ls", "refresh", "rm"), default="ls")
+    p.add_argument(
+        "images", nargs="*", metavar="KEY[/BUILD]", help="rm: a key or one build; refresh: keys"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display (refresh)")
+
+
+def _args_start(p: argparse.ArgumentParser) -> None:
+    _names(p)
+    p.add_argument(
+        "--wait",
+        type=seconds,
+        default=30.0,
+        metavar="S",
+        help="wait up to S seconds for systemd to finish booting (default 30)",
+    )
+    p.add_argument("--no-wait", action="store_true", help="return as soon as init runs")
+
+
+def seconds(text: str) -> float:
+    import math
+
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(text)
+    return value
 
 
 def _args_stop(p: argparse.ArgumentParser) -> None:
     _names(p)
-    p.add_argument("-t", "--timeout", type=float, default=30.0, help="seconds before SIGKILL")
+    p.add_argument("-t", "--timeout", type=seconds, default=30.0, help="seconds before SIGKILL")
     p.add_argument("-k", "--kill", action="store_true", help="kill at once, no clean shutdown")
 
 
 def _args_restart(p: argparse.ArgumentParser) -> None:
     _names(p)
-    p.add_argument("-t", "--timeout", type=float, default=30.0)
+    p.add_argument("-t", "--timeout", type=seconds, default=30.0)
 
 
 def _args_destroy(p: argparse.ArgumentParser) -> None:
@@ -100,7 +153,7 @@ def _args_console(p: argparse.ArgumentParser) -> None:
 # name: (help, arguments); ALIASES maps other spellings to these names.
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "create": ("create a container from a template", _args_create),
-    "start": ("start containers", _names),
+    "start": ("start containers", _args_start),
     "stop": ("stop containers cleanly through their init", _args_stop),
     "restart": ("stop, then start", _args_restart),
     "destroy": ("delete containers", _args_destroy),
@@ -108,6 +161,8 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "info": ("show one container", _args_info),
     "attach": ("run a command (default: a login shell) inside", _args_attach),
     "console": ("connect to the console (Ctrl-a q detaches)", _args_console),
+    "templates": ("list templates, or show one's parameters", _args_templates),
+    "cache": ("list, refresh or remove cached images", _args_cache),
 }
 ALIASES = {"list": "ls"}
 
@@ -130,8 +185,141 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def _cmd_create(api: Api, args: argparse.Namespace) -> int:
-    name = api.create(args.name, args.template)
-    print(name)
+    from lxpy.images.create import Request
+
+    settings: dict[str, str] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
+        settings[key.strip()] = value
+    for key in ("release", "mirror", "packages", "user"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    request = Request(args.template, args.name, settings, args.storage)
+    if args.dry_run:
+        return _dry_run(api, request)
+    progress = _progress(args.quiet)
+    created = api.create(request, progress)
+    progress.close()
+    if not args.quiet:
+        if created.seconds >= 1.0:
+            source = f"image {created.image}" if created.image else "its bootstrap"
+            print(
+                f"created {created.name} from {args.template} ({source}) "
+                f"in {created.seconds:.1f} s",
+                file=sys.stderr,
+            )
+        if created.user is not None:
+            print(
+                f"user {created.user.name}: uid {created.user.uid}, gid {created.user.gid} "
+                f"({created.user.origin}), {len(created.user.keys)} SSH key(s)",
+                file=sys.stderr,
+            )
+    print(created.name)
+    return 0
+
+
+def _dry_run(api: Api, request: Any) -> int:
+    from lxpy.images.create import resolve
+
+    resolved = resolve(request)
+    print(f"template: {resolved.template.name}")
+    print(f"init:     {resolved.init.kind} ({' '.join(resolved.init.command)})")
+    for key, value in resolved.values.items():
+        print(f"  {key} = {resolved.template.parameters[key].show(value)}")
+    plan = resolved.plan
+    if plan is None:
+        print(f"bootstrap: {resolved.template.bootstrap.method} (offline, no image cache)")
+        return 0
+    import shlex
+
+    print(f"image:    {plan.key}")
+    target = f"{api.paths.images}/{plan.key}/.partial-XXXX/rootfs"
+    print(f"command:  {shlex.join(plan.command(target, api.paths.debs, plan.method))}")
+    return 0
+
+
+def _progress(quiet: bool) -> Any:
+    from lxpy.images.progress import Silent, Terminal
+
+    return Silent() if quiet else Terminal(sys.stderr)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+def _cmd_templates(api: Api, args: argparse.Namespace) -> int:
+    from lxpy.images import manifest
+
+    if args.action == "ls":
+        rows = [("NAME", "INIT", "BOOTSTRAP", "FROM", "DESCRIPTION")]
+        for name, directory in manifest.available().items():
+            t = manifest.load(name, directory)
+            rows.append(
+                (
+                    name,
+                    t.init_kind.replace("{{ init }}", "/".join(t.inits)),
+                    t.bootstrap.method,
+                    str(directory.parent),
+                    t.description,
+                )
+            )
+        _table(rows)
+        return 0
+    if not args.template:
+        raise UsageError("`lxpy templates show` needs a template name")
+    t = manifest.find(args.template)
+    print(f"{t.name}: {t.description}")
+    print(f"from:      {t.directory}")
+    print(f"bootstrap: {t.bootstrap.method}")
+    for kind, init in t.inits.items():
+        print(
+            f"init:      {kind}: {' '.join(init.command)}, halt {init.halt_signal}, "
+            f"reboot {init.reboot_signal}"
+        )
+    if t.parameters:
+        params: list[tuple[str, ...]] = [("PARAMETER", "TYPE", "DEFAULT", "DESCRIPTION")]
+        for p in t.parameters.values():
+            kind = f"one of {'|'.join(p.choices)}" if p.choices else p.type
+            params.append((p.name, kind, p.show(p.default) or '""', p.description))
+        print()
+        _table(params)
+    return 0
+
+
+def _cmd_cache(api: Api, args: argparse.Namespace) -> int:
+    if args.action == "ls":
+        rows = [("IMAGE", "RELEASE", "ARCH", "PACKAGES", "SIZE", "BUILT", "USED BY")]
+        for image, users in api.images():
+            packages = image.plan.get("packages", [])
+            rows.append(
+                (
+                    image.ref,
+                    str(image.plan.get("suite", "?")),
+                    str(image.plan.get("arch", "?")),
+                    str(len(packages)) if isinstance(packages, list) else "?",
+                    f"{image.size / 2**20:.0f}M",
+                    image.built,
+                    ",".join(users) or "-",
+                )
+            )
+        _table(rows)
+        return 0
+    if args.action == "rm":
+        if not args.images:
+            raise UsageError("`lxpy cache rm` needs KEY or KEY/BUILD (see `lxpy cache ls`)")
+        for selector in args.images:
+            for image in api.remove_image(selector):
+                print(f"removed {image.ref}")
+        return 0
+    progress = _progress(args.quiet)
+    for image in api.refresh_images(args.images, progress):
+        progress.close()
+        print(image.ref)
     return 0
 
 
@@ -153,7 +341,12 @@ def _each(args: argparse.Namespace, action: Callable[[str], object], verb: str) 
 
 
 def _cmd_start(api: Api, args: argparse.Namespace) -> int:
-    return _each(args, api.start, "start")
+    def start(name: str) -> None:
+        _, booted = api.start(name, 0 if args.no_wait else args.wait)
+        if not booted and not args.no_wait and api.info(name).state == "RUNNING":
+            print(f"lxpy: {name}: init still booting after {args.wait:g} s", file=sys.stderr)
+
+    return _each(args, start, "start")
 
 
 def _cmd_stop(api: Api, args: argparse.Namespace) -> int:
@@ -201,9 +394,7 @@ def _cmd_ls(api: Api, args: argparse.Namespace) -> int:
                 i.created or "?",
             )
         )
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    _table(rows)
     return 0
 
 
@@ -226,6 +417,12 @@ def _cmd_info(api: Api, args: argparse.Namespace) -> int:
             f"Init:     {' '.join(info.config.init.command)} ({info.config.init.kind}, "
             f"halts on {info.config.init.halt_signal})"
         )
+        storage = info.config.storage
+        where = f" on image {storage.image}" if storage.image else ""
+        print(f"Storage:  {storage.kind}{where}")
+        release = info.config.parameters.get("release")
+        if release:
+            print(f"Release:  {release}")
         print(f"Limits:   pids={info.config.limits.pids or 'none'}")
     if info.config_error:
         print(f"Config:   {info.config_error}")
@@ -263,6 +460,8 @@ COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "info": _cmd_info,
     "attach": _cmd_attach,
     "console": _cmd_console,
+    "templates": _cmd_templates,
+    "cache": _cmd_cache,
 }
 
 

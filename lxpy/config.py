@@ -32,6 +32,13 @@ HALT_SIGNALS = {
     "sysvinit": "SIGPWR",
     "systemd": "SIGRTMIN+3",
 }
+# ...and the one that makes it reboot (sysvinit: the inittab ctrlaltdel entry).
+REBOOT_SIGNALS = {
+    "busybox": "SIGTERM",
+    "sysvinit": "SIGINT",
+    "systemd": "SIGINT",
+}
+STORAGE_KINDS = ("dir", "overlay")
 
 
 def parse_signal(value: str) -> int:
@@ -59,10 +66,24 @@ class InitConfig:
     kind: str = "busybox"
     command: tuple[str, ...] = ("/sbin/init",)
     halt_signal: str = "SIGUSR2"
+    reboot_signal: str = "SIGTERM"
 
     @property
     def halt_signum(self) -> int:
         return parse_signal(self.halt_signal)
+
+    @property
+    def reboot_signum(self) -> int:
+        return parse_signal(self.reboot_signal)
+
+
+@dataclass(frozen=True)
+class Storage:
+    """How the rootfs is kept: a plain directory, or an overlay whose lower layer is a cached
+    image (`image` names it as "KEY/BUILD" under the image store)."""
+
+    kind: str = "dir"
+    image: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,19 +99,28 @@ class ContainerConfig:
     hostname: str
     init: InitConfig = field(default_factory=InitConfig)
     limits: Limits = field(default_factory=Limits)
+    storage: Storage = field(default_factory=Storage)
+    # The template parameters it was created with (release, packages, ...), for the record.
+    parameters: Mapping[str, str | bool | list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         limits = {} if self.limits.pids is None else {"pids": self.limits.pids}
+        storage: dict[str, str] = {"kind": self.storage.kind}
+        if self.storage.image:
+            storage["image"] = self.storage.image
         return {
             "template": self.template,
             "created": self.created,
             "uuid": self.uuid,
             "hostname": self.hostname,
+            "parameters": dict(self.parameters),
             "init": {
                 "kind": self.init.kind,
                 "command": list(self.init.command),
                 "halt_signal": self.init.halt_signal,
+                "reboot_signal": self.init.reboot_signal,
             },
+            "storage": storage,
             "limits": limits,
         }
 
@@ -223,9 +253,13 @@ def parse(path: str, text: str) -> ContainerConfig:
 
 def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> ContainerConfig:
     r = _Reader(path, text)
-    r.table(doc, "", {"template", "created", "uuid", "hostname", "init", "limits"})
+    r.table(
+        doc,
+        "",
+        {"template", "created", "uuid", "hostname", "parameters", "init", "storage", "limits"},
+    )
     init_doc = r.get(doc, "", "init", dict, {})
-    r.table(init_doc, "init", {"kind", "command", "halt_signal"})
+    r.table(init_doc, "init", {"kind", "command", "halt_signal", "reboot_signal"})
     kind = r.get(
         init_doc,
         "init",
@@ -238,7 +272,34 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
         kind=kind,
         command=tuple(r.get(init_doc, "init", "command", list, ["/sbin/init"], _check_command)),
         halt_signal=r.get(init_doc, "init", "halt_signal", str, HALT_SIGNALS[kind], _check_signal),
+        reboot_signal=r.get(
+            init_doc, "init", "reboot_signal", str, REBOOT_SIGNALS[kind], _check_signal
+        ),
     )
+    storage_doc = r.get(doc, "", "storage", dict, {})
+    r.table(storage_doc, "storage", {"kind", "image"})
+    storage_kind = r.get(
+        storage_doc,
+        "storage",
+        "kind",
+        str,
+        "dir",
+        lambda v: None if v in STORAGE_KINDS else f"one of {', '.join(STORAGE_KINDS)}",
+    )
+    storage = Storage(
+        kind=storage_kind,
+        image=r.get(
+            storage_doc,
+            "storage",
+            "image",
+            str,
+            "",
+            lambda v: _check_image(v, storage_kind),
+        ),
+    )
+    parameters = r.get(doc, "", "parameters", dict, {})
+    for key in parameters:
+        r.get(parameters, "parameters", key, (str, bool, list))
     limits_doc = r.get(doc, "", "limits", dict, {})
     r.table(limits_doc, "limits", {"pids"})
     limits = Limits(
@@ -251,7 +312,18 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
         hostname=r.get(doc, "", "hostname", str, check=_check_hostname),
         init=init,
         limits=limits,
+        storage=storage,
+        parameters=parameters,
     )
+
+
+def _check_image(value: str, kind: str) -> str | None:
+    if kind == "dir":
+        return None if not value else "only an overlay has an image"
+    # KEY/BUILD as the image store names them; nothing that could climb out of it.
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.+_-]*/[0-9A-Za-z.-]+", value) or ".." in value:
+        return "expected an image as KEY/BUILD"
+    return None
 
 
 def _check_uuid(value: str) -> str | None:

@@ -59,12 +59,27 @@ class Paths:
     def lock_file(self, name: str) -> str:
         return f"{self.run}/locks/{validate(name)}.lock"
 
+    @property
+    def images(self) -> str:
+        # In lib, not cache: overlay containers keep using an image as their lower layer.
+        return f"{self.lib}/images"
+
+    @property
+    def debs(self) -> str:
+        """Downloaded packages, kept between bootstraps (safe to delete)."""
+        return f"{self.cache}/debs"
+
+    def image_lock(self, key: str) -> str:
+        # "image." cannot begin a container name, so the two kinds of lock never meet.
+        return f"{self.run}/locks/image.{key}.lock"
+
     def ensure(self) -> None:
         """Create the state dirs root-only (0700 for run: sockets and locks live there)."""
         if os.geteuid() != 0:
             raise PermissionDenied("lxpy needs root", hint="run it with sudo")
         for path, mode in (
             (self.containers, 0o700),
+            (self.images, 0o700),
             (self.cache, 0o700),
             (f"{self.cache}/config", 0o700),
             (f"{self.run}/containers", 0o700),

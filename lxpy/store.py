@@ -51,7 +51,20 @@ def load(paths: Paths, name: str) -> ContainerConfig:
 @contextlib.contextmanager
 def locked(paths: Paths, name: str, timeout: float = 10.0) -> Iterator[None]:
     """Hold the container's lock: one lxpy command at a time changes one container."""
-    path = paths.lock_file(name)
+    with locked_file(
+        paths.lock_file(name),
+        Busy(
+            f"container {name!r} is busy: another lxpy command holds its lock",
+            hint="wait for it to finish and try again",
+        ),
+        timeout,
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def locked_file(path: str, busy: Busy, timeout: float) -> Iterator[None]:
+    """flock `path` (made if missing), raising `busy` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
@@ -62,10 +75,7 @@ def locked(paths: Paths, name: str, timeout: float = 10.0) -> Iterator[None]:
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        raise Busy(
-                            f"container {name!r} is busy: another lxpy command holds its lock",
-                            hint="wait for it to finish and try again",
-                        ) from None
+                        raise busy from None
                     time.sleep(0.01)
             # destroy unlinks the lock file: a lock on an unlinked inode protects nothing.
             try:

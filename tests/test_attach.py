@@ -89,6 +89,22 @@ def test_the_attached_process_joins_the_container_cgroup(lxpy: Lxpy, running: st
     assert all(line.endswith(":/") for line in cgroup.splitlines()), cgroup
 
 
+def test_attach_joins_init_in_a_v2_child_cgroup(lxpy: Lxpy, running: str) -> None:
+    """systemd moves itself into /init.scope and enables controllers at its cgroup root; on v2
+    the root then refuses new processes, so attach joins init's own cgroup there."""
+    v2 = "/sys/fs/cgroup/unified" if os.path.isdir("/sys/fs/cgroup/unified") else "/sys/fs/cgroup"
+    lxpy.run(
+        "attach",
+        running,
+        "--",
+        "sh",
+        "-c",
+        f"mkdir {v2}/init.scope && echo 1 > {v2}/init.scope/cgroup.procs",
+    )
+    lines = lxpy.run("attach", running, "--", "cat", "/proc/self/cgroup").stdout.splitlines()
+    assert "0::/init.scope" in lines
+
+
 def test_interactive_shell_gets_a_pty_from_the_container(lxpy: Lxpy, running: str) -> None:
     with in_pty(lxpy, "attach", running) as shell:
         prompt = shell.read_until(b"# ")

@@ -137,7 +137,7 @@ def test_api_start_without_a_launcher_execs_the_monitor(lxpy: Lxpy) -> None:
         "import sys\n"
         "from lxpy.api import Api\n"
         "from lxpy.paths import Paths\n"
-        "print(Api(Paths.for_root(sys.argv[1])).start('c1'))\n"
+        "print(Api(Paths.for_root(sys.argv[1])).start('c1')[0])\n"
     )
     pid = subprocess.run(
         [sys.executable, "-c", code, lxpy.root],

@@ -10,13 +10,15 @@ import pytest
 from lxpy.errors import NotFound, TemplateError
 from lxpy.images import manifest, render
 from lxpy.linux import safefs
+from tests.conftest import Lxpy
 
 
 def test_busybox_is_shipped() -> None:
     template = manifest.find("busybox")
-    assert template.bootstrap == "busybox"
+    assert template.bootstrap.method == "busybox"
     assert template.init_kind == "busybox"
-    assert template.halt_signal == "SIGUSR2"
+    assert template.inits["busybox"].halt_signal == "SIGUSR2"
+    assert template.inits["busybox"].reboot_signal == "SIGTERM"
     assert (template.files / "etc/inittab.j2").is_file()
 
 
@@ -63,3 +65,153 @@ def test_render_tree_writes_inside_the_root(tmp_path: Path) -> None:
     assert sorted(written) == ["/etc/hostname", "/etc/motd"]
     assert (rootfs / "etc/hostname").read_text() == "c1\n"
     assert outside.read_text() == "untouched\n"
+
+
+def test_include_of_a_symlink_out_of_the_template_is_refused(tmp_path: Path) -> None:
+    files = tmp_path / "files"
+    (files / "etc").mkdir(parents=True)
+    (files / "leak").symlink_to("/etc/shadow")
+    (files / "etc/motd.j2").write_text("{% include 'leak' %}\n")
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    fd = safefs.open_tree(str(rootfs))
+    try:
+        with pytest.raises(TemplateError, match="leak"):
+            render.render_tree(files, fd, {})
+    finally:
+        os.close(fd)
+    assert not (rootfs / "etc/motd").exists()
+
+
+def test_empty_renders_are_skipped_and_links_rendered(tmp_path: Path) -> None:
+    files = tmp_path / "files"
+    (files / "etc").mkdir(parents=True)
+    (files / "etc/inittab.j2").write_text(
+        "{% if init == 'sysvinit' %}\nid:2:initdefault:\n{% endif %}\n"
+    )
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    fd = safefs.open_tree(str(rootfs))
+    try:
+        links = {"etc/localtime": "/usr/share/zoneinfo/{{ tz }}"}
+        written = render.render_tree(files, fd, {"init": "systemd", "tz": "Etc/UTC"}, links=links)
+        assert written == ["/etc/localtime"]
+        render.render_tree(files, fd, {"init": "sysvinit", "tz": "Etc/UTC"})
+    finally:
+        os.close(fd)
+    assert os.readlink(rootfs / "etc/localtime") == "/usr/share/zoneinfo/Etc/UTC"
+    assert (rootfs / "etc/inittab").read_text() == "id:2:initdefault:\n"
+
+
+@pytest.mark.parametrize("hostile", ["hostname-link", "etc-link"])
+def test_create_render_refuses_a_hostile_rootfs(tmp_path: Path, hostile: str) -> None:
+    """/etc/hostname -> a host file, or /etc -> /etc: nothing on the host changes."""
+    from lxpy.config import Storage
+    from lxpy.errors import UnsafePath
+    from lxpy.images import create
+
+    victim = tmp_path / "victim"
+    victim.write_text("host file\n")
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    if hostile == "etc-link":
+        (rootfs / "etc").symlink_to("/etc")
+    else:
+        (rootfs / "etc").mkdir()
+        (rootfs / "etc/hostname").symlink_to(victim)
+    before = {p: p.read_bytes() for p in (Path("/etc/hostname"), Path("/etc/hosts"), victim)}
+    fd = safefs.open_tree(str(rootfs))
+    try:
+        resolved = create.resolve(create.Request("debian", "c1", {}))
+        cfg = create._config("c1", resolved, Storage("dir", ""))
+        try:
+            create._render(fd, resolved, "c1", cfg)
+        except (UnsafePath, OSError):
+            pass  # refusing is fine; writing outside is not
+    finally:
+        os.close(fd)
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_parameters_are_typed_and_checked() -> None:
+    from lxpy.errors import UsageError
+
+    t = manifest.find("debian")
+    assert t.parameters["release"].default == "trixie"
+    assert t.parameters["packages"].parse("vim, git,jq") == ["vim", "git", "jq"]
+    with pytest.raises(UsageError, match="not one of"):
+        t.parameters["release"].parse("potato")
+    with pytest.raises(UsageError, match="newline"):
+        t.parameters["user"].parse("alice\nroot::0:0")
+    with pytest.raises(UsageError, match="not valid"):
+        t.parameters["packages"].parse("ok,Bad Name")
+    with pytest.raises(UsageError, match="no parameter"):
+        t.values({"nope": "x"})
+
+
+def test_ubuntu_extends_debian_and_runs_debootstrap(tmp_path: Path) -> None:
+    """The Ubuntu mirror is out of reach here: the exact command is what can be checked."""
+    from lxpy.images import create
+
+    resolved = create.resolve(create.Request("ubuntu", "u1", {"packages": "openssh-server"}))
+    assert resolved.init.kind == "systemd"
+    assert resolved.template.layers[0].parent.name == "debian"
+    plan = resolved.plan
+    assert plan is not None
+    argv = plan.command("/T", "/D", plan.method)
+    assert argv == [
+        "debootstrap",
+        f"--arch={plan.arch}",
+        "--variant=minbase",
+        "--components=main,universe",
+        "--keyring=/usr/share/keyrings/ubuntu-archive-keyring.gpg",
+        "--include=dbus,iproute2,libpam-systemd,openssh-server,sudo,systemd-sysv,tzdata",
+        "--cache-dir=/D",
+        "noble",
+        "/T",
+        "http://archive.ubuntu.com/ubuntu",
+        "/usr/share/debootstrap/scripts/gutsy",
+    ]
+    with pytest.raises(Exception, match="not one of"):
+        create.resolve(create.Request("ubuntu", "u1", {"init": "sysvinit"}))
+
+
+def test_debian_plan_keys_the_cache() -> None:
+    from lxpy.images import create
+
+    def key(**settings: str) -> str:
+        plan = create.resolve(create.Request("debian", "d", settings)).plan
+        assert plan is not None
+        return plan.key
+
+    assert key() == key(user="alice", timezone="Europe/Paris")  # per-container settings
+    assert key() != key(release="bookworm")
+    assert key() != key(init="sysvinit")
+    assert key(packages="vim,git") == key(packages="git,vim")
+    assert key().startswith("debian-trixie-")
+    plan = create.resolve(create.Request("debian", "d", {})).plan
+    assert plan is not None
+    argv = plan.command("/T", "/D", "mmdebstrap")
+    assert "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg" in argv
+    assert argv[-3:] == ["trixie", "/T", "http://deb.debian.org/debian"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "body",
+    ["{{ ''.__class__.__mro__ }}\n", "{% include '/etc/shadow' %}\n", "{{ nothing }}\n"],
+)
+def test_hostile_user_template_is_refused(
+    lxpy: Lxpy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str
+) -> None:
+    """A template in ~/.config/lxpy/templates that tries to escape the sandbox."""
+    home = tmp_path / "home"
+    evil = home / ".config/lxpy/templates/evil"
+    (evil / "files/etc").mkdir(parents=True)
+    (evil / "template.toml").write_text('[template]\nextends = "busybox"\n')
+    (evil / "files/etc/motd.j2").write_text(body)
+    monkeypatch.setenv("HOME", str(home))
+    result = lxpy.run("create", "e1", "--template", "evil", check=False)
+    assert result.returncode != 0
+    assert result.stderr.startswith("lxpy: ") and "motd" in result.stderr
+    assert lxpy.run("ls").stdout.count("\n") <= 1

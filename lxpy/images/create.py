@@ -1,6 +1,8 @@
-"""`lxpy create`: a template plus its bootstrap become a new container directory.
+"""`lxpy create`: a template, its parameters and a bootstrap become a new container.
 
-Built in a hidden partial directory and renamed into place when complete, so an
+Debian-style templates bootstrap once into the image cache; each container is then an
+overlay on that image (or a full copy with storage "dir"), plus the template's rendered
+files. Built in a hidden partial directory and renamed into place when complete, so an
 interrupted create never shows up as a container and the next create cleans it up.
 """
 
@@ -8,51 +10,199 @@ from __future__ import annotations
 
 import datetime
 import os
+import time
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from lxpy import config, names, store
-from lxpy.config import ContainerConfig, InitConfig, Limits
-from lxpy.images import busybox, manifest, render
+from lxpy.config import ContainerConfig, InitConfig, Limits, Storage
+from lxpy.errors import UnsafePath, UsageError
+from lxpy.images import busybox, cache, manifest, render, storage, users
+from lxpy.images.manifest import InitKind, Template, Value
+from lxpy.images.plan import BUILTIN_LOCALES, Plan, host_arch
+from lxpy.images.progress import Progress, Silent
 from lxpy.linux import safefs
 from lxpy.paths import Paths
 
 
-def create(paths: Paths, name: str | None, template_name: str) -> str:
-    if name is not None:
-        names.validate(name)
-    template = manifest.find(template_name)
+@dataclass(frozen=True)
+class Request:
+    template: str
+    name: str | None = None
+    # Parameter values as text, the way `--set key=value` gives them.
+    settings: Mapping[str, str] = field(default_factory=dict)
+    storage: str = "overlay"
+
+
+@dataclass(frozen=True)
+class Created:
+    name: str
+    image: str | None
+    seconds: float
+    user: users.DevUser | None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A request checked against its template: everything a create needs, nothing run yet."""
+
+    template: Template
+    values: dict[str, Value]
+    init: InitKind
+    plan: Plan | None  # None: the template bootstraps without the image cache (busybox)
+
+
+def resolve(request: Request) -> Resolved:
+    template = manifest.find(request.template)
+    parsed: dict[str, Value] = {}
+    for key, text in request.settings.items():
+        param = template.parameters.get(key)
+        if param is None:
+            raise UsageError(
+                f"template {template.name} has no parameter {key!r}",
+                hint=f"its parameters: {', '.join(template.parameters) or 'none'}",
+            )
+        parsed[key] = param.parse(text)
+    values = template.values(parsed)
+    if values.get("arch") == "":
+        values["arch"] = host_arch()
+    kind = render.render_string(template.init_kind, values).strip()
+    init = template.inits.get(kind)
+    if init is None:
+        raise UsageError(
+            f"template {template.name} has no init {kind!r}",
+            hint=f"its inits: {', '.join(template.inits)}",
+        )
+    if request.storage not in config.STORAGE_KINDS:
+        raise UsageError(f"storage must be one of {', '.join(config.STORAGE_KINDS)}")
+    return Resolved(template, values, init, _plan(template, values, init))
+
+
+def _plan(template: Template, values: dict[str, Value], init: InitKind) -> Plan | None:
+    boot = template.bootstrap
+    if boot.method == "busybox":
+        return None
+
+    def text(value: str) -> str:
+        return render.render_string(value, values).strip()
+
+    extra = values.get("packages", [])
+    locale = values.get("locale", "C.UTF-8")
+    locales = () if not isinstance(locale, str) or locale in BUILTIN_LOCALES else (locale,)
+    packages = {text(p) for p in (*boot.packages, *init.packages)} | set(
+        extra if isinstance(extra, list) else []
+    )
+    if locales:
+        packages.add("locales")
+    return Plan(
+        template=template.name,
+        method=boot.method,
+        suite=text(boot.suite),
+        mirror=text(boot.mirror),
+        variant=text(boot.variant) or "minbase",
+        arch=text(boot.arch) or host_arch(),
+        keyring=text(boot.keyring),
+        script=text(boot.script),
+        components=tuple(text(c) for c in boot.components) or ("main",),
+        packages=tuple(sorted(p for p in packages if p)),
+        locales=locales,
+    )
+
+
+def create(paths: Paths, request: Request, progress: Progress | None = None) -> Created:
+    progress = progress or Silent()
+    started = time.monotonic()
+    if request.name is not None:
+        names.validate(request.name)
+    resolved = resolve(request)
+    user_name = resolved.values.get("user")
+    dev_user = users.resolve(user_name) if isinstance(user_name, str) and user_name else None
     paths.ensure()
-    if name is None:
-        name = names.generate(set(store.names_on_disk(paths)))
+    name = request.name or names.generate(set(store.names_on_disk(paths)))
+    image = None
+    if resolved.plan is not None:
+        image = cache.ensure(paths, resolved.plan, progress)
     with store.locked(paths, name):
         partial = store.new_partial(paths, name)
         try:
-            rootfs = f"{partial}/rootfs"
-            os.mkdir(rootfs, 0o755)
-            rootfd = safefs.open_tree(rootfs)
+            kind = _make_rootfs(partial, image, request.storage, progress)
+            rootfd = _open_rootfs(partial, image, kind)
+            ref = image.ref if image is not None and kind == "overlay" else ""
+            cfg = _config(name, resolved, Storage(kind, ref))
             try:
-                if template.bootstrap == "busybox":
+                if image is None:
+                    progress.step("installing busybox")
                     busybox.bootstrap(rootfd)
-                render.render_tree(
-                    template.files, rootfd, {"name": name, "hostname": name}, template.file_modes
-                )
+                progress.step(f"rendering the {resolved.template.name} template")
+                _render(rootfd, resolved, name, cfg)
+                if dev_user is not None:
+                    progress.step(f"adding user {dev_user.name} (uid {dev_user.uid})")
+                    users.install(rootfd, dev_user)
+            except OSError as e:
+                where = f" ({e.filename})" if e.filename else ""
+                raise UnsafePath(
+                    f"cannot write the template into the rootfs{where}: {e.strerror}",
+                    hint="a symlink or a non-directory in the image's path is refused",
+                ) from None
             finally:
                 os.close(rootfd)
-            cfg = ContainerConfig(
-                template=template.name,
-                created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                uuid=uuid.uuid4().hex,
-                hostname=name,
-                init=InitConfig(
-                    kind=template.init_kind,
-                    command=template.init_command,
-                    halt_signal=template.halt_signal,
-                ),
-                limits=Limits(),
-            )
             config.save(f"{partial}/config.toml", cfg)
             store.commit_partial(paths, partial, name)
         except BaseException:
             safefs.remove_tree(partial)
             raise
-    return name
+    return Created(name, image.ref if image else None, time.monotonic() - started, dev_user)
+
+
+def _make_rootfs(partial: str, image: cache.Image | None, kind: str, progress: Progress) -> str:
+    if image is None:
+        os.mkdir(f"{partial}/rootfs", 0o755)
+        return "dir"
+    if kind == "overlay":
+        storage.make_overlay_dirs(partial)
+        return "overlay"
+    progress.step(f"copying image {image.ref}")
+    os.mkdir(f"{partial}/rootfs", 0o755)
+    storage.copy_tree(image.rootfs, f"{partial}/rootfs")
+    return "dir"
+
+
+def _open_rootfs(partial: str, image: cache.Image | None, kind: str) -> int:
+    if kind == "overlay" and image is not None:
+        overlay = f"{partial}/overlay"
+        return storage.mount_detached((image.rootfs, f"{overlay}/upper", f"{overlay}/work"))
+    return safefs.open_tree(f"{partial}/rootfs")
+
+
+def _config(name: str, resolved: Resolved, where: Storage) -> ContainerConfig:
+    return ContainerConfig(
+        template=resolved.template.name,
+        created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        uuid=uuid.uuid4().hex,
+        hostname=name,
+        parameters=dict(resolved.values),
+        init=InitConfig(
+            kind=resolved.init.kind,
+            command=resolved.init.command,
+            halt_signal=resolved.init.halt_signal,
+            reboot_signal=resolved.init.reboot_signal,
+        ),
+        storage=where,
+        limits=Limits(),
+    )
+
+
+def _render(rootfd: int, resolved: Resolved, name: str, cfg: ContainerConfig) -> None:
+    context: dict[str, Value] = {
+        **resolved.values,
+        "name": name,
+        "hostname": cfg.hostname,
+        "init": resolved.init.kind,
+        # The machine id is the container's uuid: stable across restarts, new on a clone.
+        "machine_id": cfg.uuid,
+    }
+    template = resolved.template
+    for files in template.layers[:-1]:
+        render.render_tree(files, rootfd, context, template.file_modes)
+    render.render_tree(template.layers[-1], rootfd, context, template.file_modes, template.links)

@@ -7,7 +7,8 @@ land in a line-based file. Output goes through safefs, confined to the rootfs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import jinja2
@@ -17,6 +18,7 @@ from lxpy.errors import TemplateError
 from lxpy.linux import safefs
 
 Value = str | int | bool | list[str]
+MAX_TEMPLATE_BYTES = 16 << 20
 
 
 def _check_values(context: Mapping[str, Value]) -> None:
@@ -26,19 +28,53 @@ def _check_values(context: Mapping[str, Value]) -> None:
                 raise TemplateError(f"template value {key!r} contains a newline or NUL")
 
 
+class _ConfinedLoader(jinja2.BaseLoader):
+    """Loads templates (and their includes) from the files directory only: a symlink or a
+    path leading out of it is refused by the kernel (openat2 RESOLVE_BENEATH, no links)."""
+
+    def __init__(self, files: Path) -> None:
+        self.files = files
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        filesfd = safefs.open_tree(str(self.files))
+        try:
+            data = safefs.read_file(
+                filesfd, template.lstrip("/"), limit=MAX_TEMPLATE_BYTES, resolve=safefs.NO_LINKS
+            )
+        except (OSError, ValueError):
+            raise jinja2.TemplateNotFound(template) from None
+        finally:
+            os.close(filesfd)
+        try:
+            return data.decode(), None, None
+        except UnicodeDecodeError:
+            raise jinja2.TemplateNotFound(template) from None
+
+
 def render_tree(
-    files: Path, rootfd: int, context: Mapping[str, Value], modes: Mapping[str, int] | None = None
+    files: Path,
+    rootfd: int,
+    context: Mapping[str, Value],
+    modes: Mapping[str, int] | None = None,
+    links: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Write every file under `files` into the rootfs; `*.j2` files are rendered first.
+    """Write every file under `files` into the rootfs; `*.j2` files are rendered first, and
+    one that renders to nothing but whitespace is not written (a file for some parameter
+    values only). `links` become symlinks, their targets rendered too.
 
     Returns the rootfs paths written.
     """
     _check_values(context)
     env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(files)),
+        loader=_ConfinedLoader(files),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
+        # Block tags take their own line with them: config files come out as written.
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     written = []
     for source in sorted(p for p in files.rglob("*") if p.is_file() and not p.is_symlink()):
@@ -50,10 +86,17 @@ def render_tree(
             except jinja2.TemplateError as e:
                 raise TemplateError(f"rendering {rel}: {e}") from None
             rel = rel[:-3]
+            if not data.strip():
+                continue
         else:
             data = source.read_bytes()
         safefs.write_file(rootfd, rel, data, (modes or {}).get(rel, mode))
         written.append("/" + rel)
+    for rel, target in (links or {}).items():
+        rendered = render_string(target, context).strip()
+        if rendered:
+            safefs.symlink(rootfd, rel, rendered)
+            written.append("/" + rel)
     return written
 
 

@@ -161,6 +161,38 @@ class ContainerCgroups:
                 _make_cgroup(h, target)
             _write(os.path.join(target, "cgroup.procs"), "0")
 
+    def enter_beside(self, pid: int) -> None:
+        """Move the calling process (an attach) into the container: on v2, into the cgroup
+        where `pid` (its init) is, since a systemd inside enables controllers at its root,
+        and v2 then refuses new processes there (EBUSY); on v1, into the namespace root."""
+        placed = _v2_cgroup_of(pid)
+        for h in self.hierarchies:
+            target = self.namespace_root(h)
+            if h.version == 2 and placed is not None:
+                candidate = os.path.normpath(h.mountpoint + placed)
+                if candidate.startswith(target + "/") and os.path.isdir(candidate):
+                    target = candidate
+            _write(os.path.join(target, "cgroup.procs"), "0")
+
+    def reset_namespace_root(self) -> None:
+        """Before a new init (after a guest reboot): drop the cgroups the old one made and
+        the controllers it enabled, so the namespace root takes a process again on v2."""
+        for h in self.hierarchies:
+            root = self.namespace_root(h)
+            for entry in os.scandir(root):
+                if entry.is_dir(follow_symlinks=False):
+                    _remove_tree(entry.path)
+            if h.version == 2:
+                try:
+                    enabled = _read(os.path.join(root, "cgroup.subtree_control")).split()
+                    if enabled:
+                        _write(
+                            os.path.join(root, "cgroup.subtree_control"),
+                            " ".join(f"-{c}" for c in enabled),
+                        )
+                except OSError:
+                    pass
+
     def own_cgroups(self) -> dict[str, str]:
         """Where the calling process is now, per hierarchy mountpoint (to return there)."""
         with open("/proc/self/cgroup") as f:
@@ -269,6 +301,17 @@ class ContainerCgroups:
                 os.rmdir(os.path.join(h.mountpoint, self.instance))
             except OSError:
                 pass
+
+
+def _v2_cgroup_of(pid: int) -> str | None:
+    """The v2 cgroup path of `pid` ("0::/..." in /proc/PID/cgroup), as seen from here."""
+    try:
+        for line in _read(f"/proc/{pid}/cgroup").splitlines():
+            if line.startswith("0::"):
+                return line[3:]
+    except OSError:
+        pass
+    return None
 
 
 def _make_cgroup(h: Hierarchy, path: str) -> None:

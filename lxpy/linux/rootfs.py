@@ -102,15 +102,39 @@ def _remount_readonly(fd: int, recursive_flags: int = 0) -> None:
     )
 
 
-def setup(rootfs: str, console: str, hierarchies: list[Hierarchy]) -> None:
-    """Build /dev, /proc, /sys and /sys/fs/cgroup in `rootfs` and pivot into it."""
+def setup(
+    rootfs: str,
+    console: str,
+    hierarchies: list[Hierarchy],
+    overlay: list[tuple[str, str | None]] | None,
+    host_files: dict[str, str],
+    notify_socket: str | None = None,
+) -> None:
+    """Mount the root (a bind of `rootfs`, or the overlay whose options are given), build
+    /dev, /proc, /sys, /sys/fs/cgroup and /run in it, and pivot into it.
+
+    `host_files` go to /run/host (read-only inside), systemd's place for what the container
+    manager tells the guest; `notify_socket` (the monitor's) is bound at /run/host/notify.
+    """
     syscalls.mount(None, "/", None, MS_REC | MS_SLAVE)
-    syscalls.mount(rootfs, rootfs, None, MS_BIND | MS_REC)
+    if overlay is None:
+        syscalls.mount(rootfs, rootfs, None, MS_BIND | MS_REC)
+    else:
+        mnt = syscalls.fsmount_new("overlay", overlay)
+        try:
+            target = safefs.open_tree(rootfs)
+            try:
+                syscalls.move_mount_to(mnt, target)
+            finally:
+                os.close(target)
+        finally:
+            os.close(mnt)
     root = safefs.open_tree(rootfs)
     try:
         _setup_dev(root, console)
         _setup_proc(root)
         _setup_sys(root, hierarchies)
+        _setup_run(root, host_files, notify_socket)
         os.fchdir(root)
         syscalls.pivot_root(".", ".")
         syscalls.umount2(".", syscalls.MNT_DETACH)
@@ -152,6 +176,47 @@ def _setup_dev(root: int, console: str) -> None:
         syscalls.mount(console, fd_path(console_fd), None, MS_BIND)
     finally:
         os.close(console_fd)
+
+
+def _setup_run(root: int, host_files: dict[str, str], notify_socket: str | None) -> None:
+    # A fresh /run on every boot, as on a real machine (inits expect it empty and writable).
+    run = _mount_on(root, "run", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=20%")
+    try:
+        os.mkdir("host", 0o755, dir_fd=run)
+    finally:
+        os.close(run)
+    host = safefs.open_in(root, "run/host", os.O_RDONLY | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    try:
+        for name, text in host_files.items():
+            fd = os.open(
+                name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444, dir_fd=host
+            )
+            try:
+                safefs.write_all(fd, text.encode())
+            finally:
+                os.close(fd)
+        if notify_socket is not None:
+            os.close(os.open("notify", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=host))
+    finally:
+        os.close(host)
+    hostfd = safefs.open_in(root, "run/host", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    try:
+        syscalls.mount(fd_path(hostfd), fd_path(hostfd), None, MS_BIND)
+    finally:
+        os.close(hostfd)
+    hostfd = safefs.open_in(root, "run/host", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    try:
+        _remount_readonly(hostfd)
+    finally:
+        os.close(hostfd)
+    if notify_socket is not None:
+        # A bind mount of the socket inode (on top of the read-only /run/host, not under it):
+        # the guest's sd_notify reaches the monitor.
+        target = safefs.open_in(root, "run/host/notify", O_PATH, resolve=safefs.NO_LINKS)
+        try:
+            syscalls.mount(notify_socket, fd_path(target), None, MS_BIND)
+        finally:
+            os.close(target)
 
 
 def _setup_proc(root: int) -> None:

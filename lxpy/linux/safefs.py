@@ -141,15 +141,15 @@ def symlink(rootfd: int, rel: str, target: str) -> None:
         try:
             os.symlink(target, name, dir_fd=real)
         except FileExistsError:
-            tmp = f".{name}.lxpy-tmp"
+            tmp = f".{name}.{os.urandom(4).hex()}.lxpy-tmp"
             os.symlink(target, tmp, dir_fd=real)
             os.rename(tmp, name, src_dir_fd=real, dst_dir_fd=real)
     finally:
         os.close(real)
 
 
-def read_file(rootfd: int, rel: str, limit: int = 1 << 20) -> bytes:
-    fd = open_in(rootfd, rel, os.O_RDONLY)
+def read_file(rootfd: int, rel: str, limit: int = 1 << 20, resolve: int = IN_ROOT) -> bytes:
+    fd = open_in(rootfd, rel, os.O_RDONLY, resolve=resolve)
     try:
         return os.read(fd, limit)
     finally:

@@ -47,12 +47,21 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 AT_EMPTY_PATH = 0x1000
+FSOPEN_CLOEXEC = 0x1
+FSCONFIG_SET_FLAG = 0
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+FSMOUNT_CLOEXEC = 0x1
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
 AT_SYMLINK_NOFOLLOW = 0x100
 STATX_MNT_ID = 0x1000
 
+# Syscalls numbered from 424 on are the same on every architecture.
+_COMMON = {"move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "openat2": 437}
 _SYSCALLS = {
-    "x86_64": {"pivot_root": 155, "openat2": 437},
-    "aarch64": {"pivot_root": 41, "openat2": 437},
+    "x86_64": {"pivot_root": 155, **_COMMON},
+    "aarch64": {"pivot_root": 41, **_COMMON},
 }
 _NR = _SYSCALLS.get(os.uname().machine, _SYSCALLS["x86_64"])
 
@@ -152,14 +161,71 @@ class _OpenHow(ctypes.Structure):
 def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
     how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
     return _check(
-        _libc.syscall(
-            ctypes.c_long(_NR["openat2"]),
+        _sys(
+            "openat2",
             ctypes.c_int(dirfd),
             ctypes.c_char_p(os.fsencode(path)),
             ctypes.byref(how),
             ctypes.c_size_t(ctypes.sizeof(how)),
         ),
         path,
+    )
+
+
+def _sys(name: str, *args: object) -> int:
+    return int(_libc.syscall(ctypes.c_long(_NR[name]), *args))
+
+
+def fsmount_new(fstype: str, options: list[tuple[str, str | None]], attrs: int = 0) -> int:
+    """A detached mount (new mount API) as an O_PATH-like fd; no namespace sees it.
+
+    Each option is passed on its own (`fsconfig`), so a path holding a comma or a colon
+    needs no escaping: overlayfs takes its layers one by one as "lowerdir+".
+    """
+    fs = _check(_sys("fsopen", ctypes.c_char_p(fstype.encode()), ctypes.c_uint(FSOPEN_CLOEXEC)))
+    try:
+        for key, value in options:
+            command = FSCONFIG_SET_FLAG if value is None else FSCONFIG_SET_STRING
+            _check(
+                _sys(
+                    "fsconfig",
+                    ctypes.c_int(fs),
+                    ctypes.c_uint(command),
+                    ctypes.c_char_p(key.encode()),
+                    ctypes.c_char_p(_b(value)),
+                    ctypes.c_int(0),
+                ),
+                f"{fstype} option {key}",
+            )
+        _check(
+            _sys(
+                "fsconfig",
+                ctypes.c_int(fs),
+                ctypes.c_uint(FSCONFIG_CMD_CREATE),
+                None,
+                None,
+                ctypes.c_int(0),
+            ),
+            fstype,
+        )
+        return _check(
+            _sys("fsmount", ctypes.c_int(fs), ctypes.c_uint(FSMOUNT_CLOEXEC), ctypes.c_uint(attrs))
+        )
+    finally:
+        os.close(fs)
+
+
+def move_mount_to(mount_fd: int, target_fd: int) -> None:
+    """Attach a detached mount (from `fsmount_new`) onto the directory `target_fd` is open on."""
+    _check(
+        _sys(
+            "move_mount",
+            ctypes.c_int(mount_fd),
+            ctypes.c_char_p(b""),
+            ctypes.c_int(target_fd),
+            ctypes.c_char_p(b""),
+            ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
+        )
     )
 
 

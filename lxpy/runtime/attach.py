@@ -146,7 +146,7 @@ def attach(init: ProcessRef, cgroups: ContainerCgroups, request: AttachRequest) 
     if pid == 0:
         for fd in ours:
             os.close(fd)
-        _child(pidfd, cgroups, request, ends, trampoline)
+        _child(pidfd, init.pid, cgroups, request, ends, trampoline)
     os.close(pidfd)
     if trampoline is not None:
         os.close(trampoline)
@@ -183,6 +183,7 @@ def open_container_pty(init: ProcessRef) -> tuple[int, int]:
 
 def _child(
     pidfd: int,
+    init_pid: int,
     cgroups: ContainerCgroups,
     request: AttachRequest,
     ends: list[int],
@@ -191,7 +192,7 @@ def _child(
     """Join the container, fork into its pid namespace, wait, and pass the exit status on."""
     try:
         reset_signals()
-        cgroups.enter("ns")
+        cgroups.enter_beside(init_pid)
         syscalls.setns(pidfd, ALL_NAMESPACES)
         os.close(pidfd)
         pid = os.fork()

@@ -6,13 +6,18 @@ Exec'ing a fresh interpreter for each monitor costs a whole Python start-up on t
 early, the launcher holds little more than a bare interpreter, loads the monitor's modules
 while the CLI reads configs, and its children stay as small as an exec'd monitor. The
 launcher calls setsid and each monitor is its child (the double fork), so closing the
-terminal never reaches a container. It exits when the CLI closes its request pipe.
+terminal never reaches a container. It exits when the CLI closes its request socket.
+
+Each request carries a pipe of its own (SCM_RIGHTS) that the monitor reports on: a report
+that comes after `lxpy start` stopped waiting stays in its own request's pipe, never read as
+the next start's answer, and a monitor that dies before reporting closes it (EOF).
 
 Only for a fresh single-threaded CLI: the TUI and other API users exec `lxpy monitor`.
 """
 
 from __future__ import annotations
 
+import _socket  # not socket: it imports enum and selectors, ~7 ms before the launcher forks
 import marshal
 import os
 import struct
@@ -21,62 +26,54 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the launcher must stay small
 if TYPE_CHECKING:
     from typing import Any
 
-_HEADER = struct.Struct("!I")
-MAX_SPEC = 1 << 20
+_FD = struct.Struct("i")
+# A request is one SOCK_SEQPACKET message: the marshal'd spec, its report pipe attached.
+MAX_SPEC = 1 << 16
 
 
 class Launcher:
-    def __init__(self, pid: int, requests: int, reports: int) -> None:
+    def __init__(self, pid: int, requests: _socket.socket) -> None:
         self.pid = pid
         self.requests = requests
-        self.reports = reports
+        self.report = -1
 
     @classmethod
     def fork(cls) -> Launcher:
-        req_r, req_w = os.pipe()
-        rep_r, rep_w = os.pipe()
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
-            os.close(req_w)
-            os.close(rep_r)
-            _serve_requests(req_r, rep_w)
-        os.close(req_r)
-        os.close(rep_w)
-        return cls(pid, req_w, rep_r)
+            ours.close()
+            _serve_requests(theirs)
+        theirs.close()
+        return cls(pid, ours)
 
     def launch(self, spec: dict[str, Any]) -> int:
-        """Ask for a monitor; return the fd its one-line report will arrive on."""
-        data = marshal.dumps(spec)
-        os.write(self.requests, _HEADER.pack(len(data)) + data)
-        return self.reports
+        """Ask for a monitor; return the fd its one-line report will arrive on, a pipe of
+        this request's own, open until the next launch or close."""
+        self._close_report()
+        self.report, report_w = os.pipe()
+        try:
+            self.requests.sendmsg(
+                [marshal.dumps(spec)],
+                [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _FD.pack(report_w))],
+            )
+        finally:
+            os.close(report_w)  # the monitor's copy is the only writer left
+        return self.report
 
     def close(self) -> None:
-        os.close(self.requests)
+        self._close_report()
+        self.requests.close()
         os.waitpid(self.pid, 0)
 
-
-def _read_exact(fd: int, size: int) -> bytes | None:
-    chunks = []
-    while size:
-        data = os.read(fd, size)
-        if not data:
-            return None
-        chunks.append(data)
-        size -= len(data)
-    return b"".join(chunks)
+    def _close_report(self) -> None:
+        # A late report to a closed pipe fails with EPIPE in its monitor, which ignores that.
+        if self.report >= 0:
+            os.close(self.report)
+            self.report = -1
 
 
-def _read_line(fd: int) -> bytes:
-    data = b""
-    while not data.endswith(b"\n") and len(data) < 65536:
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def _serve_requests(requests: int, reports: int) -> None:
+def _serve_requests(requests: _socket.socket) -> None:
     """The launcher's life: load the monitor, then fork one per request; never returns."""
     code = 0
     try:
@@ -85,25 +82,15 @@ def _serve_requests(requests: int, reports: int) -> None:
         from lxpy.runtime import monitor, spawn  # noqa: F401
 
         while True:
-            header = _read_exact(requests, _HEADER.size)
-            if header is None:
-                break
-            (size,) = _HEADER.unpack(header)
-            body = _read_exact(requests, size) if size <= MAX_SPEC else None
-            if body is None:
-                break
+            body, ancillary, flags, _ = requests.recvmsg(MAX_SPEC, _socket.CMSG_SPACE(_FD.size))
+            if not body or flags & _socket.MSG_TRUNC or len(ancillary) != 1:
+                break  # the CLI closed its end (or sent what it never sends)
+            (report,) = _FD.unpack(ancillary[0][2])
             spec = marshal.loads(body)
-            # Each monitor reports on a pipe of its own, relayed here: a monitor that dies
-            # before reporting closes it, where the shared pipe would just stay silent.
-            own_r, own_w = os.pipe()
+            # No waiting for the report here: a monitor that hangs delays no other start.
             if os.fork() == 0:
-                os._exit(monitor.serve(spec, own_w))
-            os.close(own_w)
-            report = _read_line(own_r)
-            os.close(own_r)
-            if not report.endswith(b"\n"):
-                report = b"error the monitor ended without a report\n"
-            os.write(reports, report)
+                os._exit(monitor.serve(spec, report))
+            os.close(report)
     except BaseException:
         code = 1
     finally:

@@ -12,11 +12,18 @@ import time
 from lxpy import store
 from lxpy.config import ContainerConfig
 from lxpy.errors import LxpyError, StartError, StateError
+from lxpy.images import storage
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
 from lxpy.paths import Paths
-from lxpy.runtime import DEFAULT_PATH
-from lxpy.runtime.state import CONTROL_SOCKET, STOPPING_MARK, Live, State, not_running, read_live
+from lxpy.runtime import CONTROL_SOCKET, DEFAULT_PATH, NOTIFY_SOCKET, READY_MARK
+from lxpy.runtime.state import (
+    STOPPING_MARK,
+    Live,
+    State,
+    not_running,
+    read_live,
+)
 from lxpy.runtime.teardown import teardown
 
 TYPE_CHECKING = False
@@ -27,13 +34,17 @@ DEFAULT_STOP_TIMEOUT = 30.0
 # How long `start` waits for the monitor to report; bootstrapping is done by then, so this
 # only covers a stuck mount or a hung init exec.
 START_REPORT_TIMEOUT = 60.0
+# How long `start` waits for systemd to report its boot finished, by default.
+BOOT_WAIT_SECONDS = 30.0
 
 
 def monitor_spec(paths: Paths, name: str, cfg: ContainerConfig) -> dict[str, object]:
     """What the monitor needs, as plain data: it imports neither tomllib nor dataclasses."""
+    layers = storage.overlay_layers(paths, name, cfg)
     return {
         "name": name,
         "rootfs": paths.rootfs(name),
+        "overlay": None if layers is None else storage.overlay_options(layers),
         "hostname": cfg.hostname,
         "uuid": cfg.uuid,
         "command": list(cfg.init.command),
@@ -44,6 +55,10 @@ def monitor_spec(paths: Paths, name: str, cfg: ContainerConfig) -> dict[str, obj
         "instance": paths.instance,
         "pids_max": cfg.limits.pids,
         "stop_timeout": DEFAULT_STOP_TIMEOUT,
+        # systemd says when its boot is done (sd_notify READY=1): `start` can wait for it.
+        "notify_socket": f"{paths.run_dir(name)}/{NOTIFY_SOCKET}"
+        if cfg.init.kind == "systemd"
+        else None,
     }
 
 
@@ -80,6 +95,26 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
             # A monitor that reports a failure has cleaned up; one that died has not.
             teardown(run, cgroups)
             raise
+
+
+def wait_booted(paths: Paths, name: str, timeout: float = BOOT_WAIT_SECONDS) -> bool:
+    """Wait until an init that reports readiness (systemd) has finished booting; True at
+    once for one that does not. False when init ended or `timeout` passed first."""
+    run = paths.run_dir(name)
+    if not os.path.exists(f"{run}/{NOTIFY_SOCKET}"):
+        return True
+    deadline = time.monotonic() + timeout
+    checked = time.monotonic()
+    while not os.path.exists(f"{run}/{READY_MARK}"):
+        now = time.monotonic()
+        if now >= deadline:
+            return False
+        if now - checked > 0.25:  # an init that died during boot never reports
+            checked = now
+            if not read_live(paths, name).active:
+                return False
+        time.sleep(0.005)
+    return True
 
 
 def _spawn_monitor(spec: dict[str, object], name: str) -> int:

@@ -23,7 +23,7 @@ import time
 from lxpy.linux import syscalls
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
-from lxpy.runtime import control
+from lxpy.runtime import CONTROL_SOCKET, READY_MARK, control
 from lxpy.runtime.teardown import teardown
 
 RING_BYTES = 128 * 1024
@@ -36,6 +36,8 @@ MAX_REBOOTS_PER_MINUTE = 10
 # connections are kept (the one idle longest makes room for a new one).
 CLIENT_IDLE_SECONDS = 5.0
 MAX_CLIENTS = 64
+# At the stop deadline, a cgroup-wide kill that failed is tried again this often.
+KILL_RETRY_SECONDS = 1.0
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 MB of RSS
 if TYPE_CHECKING:
@@ -72,6 +74,8 @@ class Monitor:
         self.master = -1
         self.slave = -1
         self.listener: socket.socket | None = None
+        self.notify: socket.socket | None = None
+        self.console = ""
         self.origin: dict[str, str] = {}
 
     # -- setup ----------------------------------------------------------------------------
@@ -84,7 +88,27 @@ class Monitor:
         os.set_inheritable(self.master, False)
         os.set_inheritable(self.slave, False)
         self.open_log()
-        self.listener = control.listen(f"{self.run_dir}/control.sock")
+        # By path, once: a guest's shutdown hangs up the console (vhangup), after which the
+        # old slave fd can no longer name it, but the path still opens the same pty.
+        self.console = os.ttyname(self.slave)
+        self.listener = control.listen(f"{self.run_dir}/{CONTROL_SOCKET}")
+        if self.spec.get("notify_socket"):
+            self.notify = socket.socket(
+                socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
+            )
+            self.notify.bind(self.spec["notify_socket"])
+
+    def read_notify(self) -> None:
+        """sd_notify messages from init: READY=1 marks the boot finished for `lxpy start`."""
+        assert self.notify is not None
+        while True:
+            try:
+                message = self.notify.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            if b"READY=1" in message.split(b"\n"):
+                with open(f"{self.run_dir}/{READY_MARK}", "w"):
+                    pass
 
     def open_log(self) -> None:
         if self.log_fd >= 0:
@@ -107,13 +131,21 @@ class Monitor:
         finally:
             os.close(own)
         syscalls.unshare(syscalls.CLONE_NEWPID)
+        console = self.console
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:
-            os.close(rfd)
-            from lxpy.runtime import spawn
+            # The child ends in exec or _exit, whatever fails: an exception escaping this
+            # branch would run on as a second monitor, reporting and tearing down twice.
+            try:
+                os.close(rfd)
+                from lxpy.runtime import spawn
 
-            spawn.run_child(self.spec, os.ttyname(self.slave), wfd, self.cgroups)
+                spawn.run_child(self.spec, console, wfd, self.cgroups)
+            except BaseException as e:  # run_child reports its own steps; this is the import
+                os.write(wfd, f"preparing: {e}".encode(errors="replace")[:4000])
+            finally:
+                os._exit(127)
         os.close(wfd)
         with os.fdopen(rfd, "rb") as errors:
             failure = errors.read()
@@ -147,6 +179,11 @@ class Monitor:
     def note(self, text: str) -> None:
         """A line from lxpy itself in the console log (not in the guest's console)."""
         self.log(f"\r\n[lxpy] {time.strftime('%Y-%m-%d %H:%M:%S')} {text}\r\n".encode())
+
+    def complain(self, text: str) -> None:
+        """An error of the monitor's own: in the console log and in monitor.log."""
+        self.note(text)
+        print(f"monitor: {text}", file=sys.stderr)
 
     def log(self, data: bytes) -> None:
         self.ring += data
@@ -273,6 +310,36 @@ class Monitor:
         self.init.send_signal(self.spec["halt_signal"])
         self.deadline = time.monotonic() + timeout
 
+    def kill_everything(self) -> None:
+        """At the stop deadline: SIGKILL init, then every other process in the cgroups."""
+        self.note("stop timeout reached: killing every process")
+        # Whatever fails below (a cgroup file error) is tried again after KILL_RETRY_SECONDS
+        # for as long as init lives; the loop logs the error.
+        self.deadline = time.monotonic() + KILL_RETRY_SECONDS
+        # init first, through its pidfd: its death takes its whole pid namespace with it,
+        # whatever becomes of the cgroup-wide kill.
+        if self.init is not None:
+            self.init.send_signal(signal.SIGKILL)
+        # Still needed: a process caught joining (attach enters the cgroup before the pid
+        # namespace) would outlive init.
+        self.cgroups.kill_all()
+        self.deadline = None
+
+    def stop_unsupervised(self) -> None:
+        """Stop without the loop, as `lxpy stop` would: halt signal, SIGKILL at the timeout."""
+        pidfd = self.init.pidfd() if self.init is not None else None
+        if pidfd is None:
+            return
+        try:
+            timeout = self.spec.get("stop_timeout", 30.0)
+            self.begin_stop(timeout, False)
+            if not wait_gone(pidfd, timeout):
+                self.kill_everything()
+                wait_gone(pidfd, 5)
+        finally:
+            os.close(pidfd)
+        self.reap()  # logs how init ended
+
     def reap(self) -> bool:
         """Collect exited children; return False once the container has stopped for good."""
         while True:
@@ -306,6 +373,9 @@ class Monitor:
         while self.cgroups.pids() and time.monotonic() < deadline:
             time.sleep(0.01)
         try:
+            if os.path.exists(f"{self.run_dir}/{READY_MARK}"):
+                os.unlink(f"{self.run_dir}/{READY_MARK}")
+            self.cgroups.reset_namespace_root()
             self.start_init()
         except (StartFailed, OSError) as e:
             self.note(f"restart failed: {e}")
@@ -341,7 +411,8 @@ class Monitor:
             waits.append(self.deadline - now)
         timeout = max(0.0, min(waits)) if waits else None
         poller = select.poll()  # not select(): it fails past fd 1023
-        for fd in (wake_r, self.master, self.listener.fileno(), *self.clients):
+        notify = [] if self.notify is None else [self.notify.fileno()]
+        for fd in (wake_r, self.master, self.listener.fileno(), *notify, *self.clients):
             poller.register(fd, select.POLLIN)
         ready = {fd for fd, _ in poller.poll(None if timeout is None else timeout * 1000)}
         if wake_r in ready:
@@ -353,16 +424,14 @@ class Monitor:
             self.read_console()
         if self.listener.fileno() in ready:
             self.accept()
+        if self.notify is not None and self.notify.fileno() in ready:
+            self.read_notify()
         for fd in ready:
             client = self.clients.get(fd)
             if client is not None:
                 self.serve(client)
         if self.deadline is not None and time.monotonic() >= self.deadline:
-            self.note("stop timeout reached: killing every process")
-            self.deadline = None
-            self.cgroups.kill_all()
-            if self.init is not None:
-                self.init.send_signal(signal.SIGKILL)
+            self.kill_everything()
         for client in list(self.clients.values()):
             if not client.console and time.monotonic() - client.since > CLIENT_IDLE_SECONDS:
                 self.drop(client)
@@ -375,6 +444,8 @@ class Monitor:
             self.drop(client)
         if self.listener is not None:
             self.listener.close()
+        if self.notify is not None:
+            self.notify.close()
         # Leave our own cgroup so that it can be removed.
         self.cgroups.move_to(self.origin)
         teardown(self.run_dir, self.cgroups)
@@ -445,17 +516,33 @@ def serve(spec: dict[str, Any], status_fd: int) -> int:
         detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         if isinstance(e, OSError) and e.filename:
             detail = f"{detail}: {e.filename}"
-        _report(status_fd, f"error {detail}\n")
+        # Torn down before the report: `lxpy start` releases the container's lock once it
+        # hears, and a start made right after must not meet this teardown.
         try:
             monitor.finish()
         except Exception as cleanup_error:
             print(f"cleanup after a failed start: {cleanup_error}", file=sys.stderr)
+        _report(status_fd, f"error {detail}\n")
         return 1
     _report(status_fd, f"ok {monitor.init.pid if monitor.init else 0}\n")
+    # `lxpy start` has said the container runs: from here on the monitor's own errors never
+    # take it down unannounced. Like LXC's monitor, a step that only the monitor needs is
+    # logged and the container runs on; without its loop the monitor cannot supervise (reap
+    # init, serve `lxpy stop`, drain the console), so the container is stopped as
+    # `lxpy stop` would (LXC aborts it on a main loop error), and finish() removes the rest.
     try:
         # Off the path to "init runs": on v1 every cgroup.procs write waits for RCU.
         monitor.cgroups.enter("monitor")
+    except Exception as e:
+        # Only the monitor's shelter from an OOM inside is lost; finish() moves it back out
+        # of whichever of its cgroups it did enter.
+        monitor.complain(f"cannot enter the monitor's cgroup: {e}")
+    try:
         monitor.loop()
+    except BaseException as e:
+        monitor.complain(f"monitor error, stopping the container: {e!r}")
+        monitor.stop_unsupervised()
+        return 1
     finally:
         monitor.finish()
     return 0

@@ -29,16 +29,27 @@ NAMESPACES = (
     | syscalls.CLONE_NEWCGROUP
 )
 
+# Where an init finds the monitor's notify socket (systemd's sd_notify: READY=1 at boot end).
+NOTIFY_PATH = "/run/host/notify"
+
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
 
 
+def _dashed(uuid: str) -> str:
+    return f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
+
+
+def host_files(uuid: str) -> dict[str, str]:
+    """/run/host/*: systemd's container interface, for any init that cares."""
+    return {"container-manager": "lxpy\n", "container-uuid": _dashed(uuid) + "\n"}
+
+
 def init_environment(uuid: str) -> dict[str, str]:
-    dashed = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
     return {
         "container": "lxpy",
-        "container_uuid": dashed,
+        "container_uuid": _dashed(uuid),
         "PATH": DEFAULT_PATH,
         "TERM": "linux",
         "HOME": "/",
@@ -73,7 +84,16 @@ def run_child(spec: dict[str, object], console: str, errfd: int, cgroups: Contai
         step = "creating namespaces"
         syscalls.unshare(NAMESPACES)
         step = "setting up the root filesystem"
-        rootfs.setup(str(spec["rootfs"]), console, cgroups.hierarchies)
+        overlay = spec.get("overlay")
+        notify = str(spec["notify_socket"]) if spec.get("notify_socket") else None
+        rootfs.setup(
+            str(spec["rootfs"]),
+            console,
+            cgroups.hierarchies,
+            None if overlay is None else [(k, v) for k, v in overlay],  # type: ignore[attr-defined]
+            host_files(str(spec["uuid"])),
+            notify,
+        )
         step = "setting the hostname"
         socket.sethostname(str(spec["hostname"]))
         step = "bringing up loopback"
@@ -87,7 +107,10 @@ def run_child(spec: dict[str, object], console: str, errfd: int, cgroups: Contai
         os.closerange(errfd + 1, 65536)
         command = [str(c) for c in spec["command"]]  # type: ignore[attr-defined]
         step = f"executing {command[0]}"
-        os.execve(command[0], command, init_environment(str(spec["uuid"])))
+        env = init_environment(str(spec["uuid"]))
+        if notify:
+            env["NOTIFY_SOCKET"] = NOTIFY_PATH
+        os.execve(command[0], command, env)
     except BaseException as e:  # report anything, including KeyboardInterrupt, then die
         detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         message = f"{step}: {detail}"

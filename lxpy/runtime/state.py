@@ -18,7 +18,6 @@ from lxpy.paths import Paths
 
 MONITOR_PID = "monitor.pid"
 INIT_PID = "init.pid"
-CONTROL_SOCKET = "control.sock"
 STOPPING_MARK = "stopping"
 STARTED_AT = "started"
 

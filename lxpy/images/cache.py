@@ -1,0 +1,257 @@
+"""The image cache: bootstrapped trees, one directory per plan key, kept as builds.
+
+    <lib>/images/KEY/BUILD/rootfs       the tree, the lower layer of overlay containers
+    <lib>/images/KEY/BUILD/image.toml   the plan it came from and how long it took
+    <lib>/images/KEY/.partial-XXXX      a build in progress (removed if interrupted)
+
+A refresh adds a new build instead of replacing the old one: containers whose overlay sits
+on the old build keep it until the last of them is gone. Nothing here deletes a build that a
+container still uses.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import secrets
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
+
+from lxpy import config, store
+from lxpy.errors import Busy, LxpyError, NotFound, StateError
+from lxpy.images import bootstrap
+from lxpy.images.plan import Plan
+from lxpy.images.progress import Progress
+from lxpy.linux import safefs
+from lxpy.paths import Paths
+
+_BUILD = re.compile(r"\d{8}T\d{6}Z(\.\d+)?")
+
+
+@dataclass(frozen=True)
+class Image:
+    key: str
+    build: str
+    path: str
+    plan: dict[str, object]
+    built: str
+    seconds: float
+    download_seconds: float
+    size: int
+
+    @property
+    def ref(self) -> str:
+        """How a container's config names this image: "KEY/BUILD"."""
+        return f"{self.key}/{self.build}"
+
+    @property
+    def rootfs(self) -> str:
+        return f"{self.path}/rootfs"
+
+
+def _read(path: str, key: str, build: str) -> Image | None:
+    try:
+        import tomllib
+
+        with open(f"{path}/image.toml", "rb") as f:
+            doc = tomllib.load(f)
+        return Image(
+            key=key,
+            build=build,
+            path=path,
+            plan=dict(doc["plan"]),
+            built=str(doc["built"]),
+            seconds=float(doc["seconds"]),
+            download_seconds=float(doc["download_seconds"]),
+            size=int(doc["size"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable metadata: not offered for new containers, never deleted
+
+
+def images(paths: Paths, key: str | None = None) -> list[Image]:
+    """Complete builds, oldest first within each key."""
+    found: list[Image] = []
+    try:
+        keys = sorted(os.listdir(paths.images)) if key is None else [key]
+    except FileNotFoundError:
+        return []
+    for k in keys:
+        try:
+            builds = sorted(b for b in os.listdir(f"{paths.images}/{k}") if _BUILD.fullmatch(b))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for b in builds:
+            image = _read(f"{paths.images}/{k}/{b}", k, b)
+            if image is not None:
+                found.append(image)
+    return found
+
+
+def get(paths: Paths, ref: str) -> Image:
+    key, _, build = ref.partition("/")
+    for image in images(paths, key):
+        if image.build == build:
+            return image
+    raise NotFound(f"image {ref} is missing from the cache", hint="see `lxpy cache ls`")
+
+
+def users(paths: Paths) -> dict[str, list[str]]:
+    """Image ref -> the containers whose overlay stands on it."""
+    found: dict[str, list[str]] = {}
+    for name in store.names_on_disk(paths):
+        try:
+            cfg = store.load(paths, name)
+        except LxpyError:
+            continue
+        if cfg.storage.kind == "overlay":
+            found.setdefault(cfg.storage.image, []).append(name)
+    return found
+
+
+def _lock(paths: Paths, key: str) -> AbstractContextManager[None]:
+    return store.locked_file(
+        paths.image_lock(key),
+        Busy(f"image {key} is being built by another lxpy command", hint="wait and try again"),
+        timeout=3600,
+    )
+
+
+def ensure(paths: Paths, plan: Plan, progress: Progress, refresh: bool = False) -> Image:
+    """The newest build for `plan`, bootstrapped now if there is none (or if `refresh`)."""
+    key = plan.key
+    paths.ensure()
+    with _lock(paths, key):
+        existing = images(paths, key)
+        if existing and not refresh:
+            progress.step(f"using cached image {existing[-1].ref}")
+            return existing[-1]
+        directory = f"{paths.images}/{key}"
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        _clean_partials(directory)
+        partial = f"{directory}/.partial-{secrets.token_hex(4)}"
+        os.mkdir(partial, 0o700)
+        try:
+            os.mkdir(f"{partial}/rootfs", 0o755)
+            timing = bootstrap.run(plan, f"{partial}/rootfs", paths.debs, progress)
+            now = datetime.datetime.now(datetime.UTC)
+            build = now.strftime("%Y%m%dT%H%M%SZ")
+            while os.path.exists(f"{directory}/{build}"):
+                build = f"{now.strftime('%Y%m%dT%H%M%SZ')}.{secrets.randbelow(10**6)}"
+            doc = {
+                "built": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "tool": timing.tool,
+                "seconds": round(timing.seconds, 3),
+                "download_seconds": round(timing.download_seconds, 3),
+                "size": tree_size(f"{partial}/rootfs"),
+                "plan": {
+                    k: list(v) if isinstance(v, tuple) else v for k, v in asdict(plan).items()
+                },
+            }
+            import tomli_w
+
+            config.write_atomic(f"{partial}/image.toml", tomli_w.dumps(doc).encode(), 0o644)
+            os.rename(partial, f"{directory}/{build}")
+        except BaseException:
+            safefs.remove_tree(partial)
+            raise
+        progress.step(
+            f"cached image {key}/{build} in {timing.seconds:.1f} s "
+            f"({timing.download_seconds:.1f} s downloading)"
+        )
+        image = _read(f"{directory}/{build}", key, build)
+        assert image is not None
+        return image
+
+
+def remove(paths: Paths, selector: str) -> list[Image]:
+    """Remove the builds `selector` names (KEY or KEY/BUILD). Refuses, naming them, while
+    containers use one."""
+    key, _, build = selector.partition("/")
+    chosen = [i for i in images(paths, key) if not build or i.build == build]
+    if not chosen:
+        raise NotFound(f"no cached image {selector}", hint="see `lxpy cache ls`")
+    with _lock(paths, key):
+        used = users(paths)
+        for image in chosen:
+            if used.get(image.ref):
+                raise StateError(
+                    f"image {image.ref} is used by {', '.join(sorted(used[image.ref]))}",
+                    hint="destroy those containers first (or give them a full copy)",
+                )
+        for image in chosen:
+            safefs.remove_tree(image.path)
+        try:
+            os.rmdir(f"{paths.images}/{key}")
+        except OSError:
+            pass  # other builds (or an unreadable one) remain
+    return chosen
+
+
+def prune(paths: Paths, key: str) -> list[Image]:
+    """Remove the builds of `key` that are neither the newest nor used by any container."""
+    with _lock(paths, key):
+        builds = images(paths, key)
+        used = users(paths)
+        gone = [i for i in builds[:-1] if not used.get(i.ref)]
+        for image in gone:
+            safefs.remove_tree(image.path)
+    return gone
+
+
+def tree_size(path: str) -> int:
+    """Bytes allocated under `path`, each hard-linked inode once, not crossing mounts."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    top = os.lstat(path).st_dev
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except FileNotFoundError:
+                continue
+            if st.st_dev != top:
+                if name in dirnames:
+                    dirnames.remove(name)
+                continue
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+    return total
+
+
+def _clean_partials(directory: str) -> None:
+    for entry in os.listdir(directory):
+        if entry.startswith(".partial-"):
+            safefs.remove_tree(f"{directory}/{entry}")
+
+
+def refresh(paths: Paths, keys: list[str], progress: Progress) -> list[Image]:
+    """A new build of each key from the plan its newest build recorded (all keys when none
+    are given), then the older builds that no container uses are removed."""
+    newest: dict[str, Image] = {}
+    for image in images(paths):
+        newest[image.key] = image
+    chosen = keys or sorted(newest)
+    for key in chosen:
+        if key not in newest:
+            raise NotFound(f"no cached image {key}", hint="see `lxpy cache ls`")
+    built = []
+    for key in chosen:
+        plan = _plan_of(newest[key])
+        image = ensure(paths, plan, progress, refresh=True)
+        prune(paths, key)
+        built.append(image)
+    return built
+
+
+def _plan_of(image: Image) -> Plan:
+    doc = dict(image.plan)
+    try:
+        return Plan(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in doc.items()}  # type: ignore[arg-type]
+        )
+    except TypeError as e:
+        raise LxpyError(f"image {image.ref}: its recorded plan is unreadable ({e})") from None
