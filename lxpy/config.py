@@ -11,7 +11,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from lxpy.errors import ConfigError
@@ -209,6 +209,11 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def _one_of(allowed: Iterable[str]) -> Callable[[str], str | None]:
+    names = tuple(allowed)
+    return lambda value: None if value in names else f"one of {', '.join(names)}"
+
+
 def _check_signal(value: str) -> str | None:
     try:
         parse_signal(value)
@@ -260,14 +265,7 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
     )
     init_doc = r.get(doc, "", "init", dict, {})
     r.table(init_doc, "init", {"kind", "command", "halt_signal", "reboot_signal"})
-    kind = r.get(
-        init_doc,
-        "init",
-        "kind",
-        str,
-        "busybox",
-        lambda v: None if v in HALT_SIGNALS else f"one of {', '.join(HALT_SIGNALS)}",
-    )
+    kind = r.get(init_doc, "init", "kind", str, "busybox", _one_of(HALT_SIGNALS))
     init = InitConfig(
         kind=kind,
         command=tuple(r.get(init_doc, "init", "command", list, ["/sbin/init"], _check_command)),
@@ -278,14 +276,7 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
     )
     storage_doc = r.get(doc, "", "storage", dict, {})
     r.table(storage_doc, "storage", {"kind", "image"})
-    storage_kind = r.get(
-        storage_doc,
-        "storage",
-        "kind",
-        str,
-        "dir",
-        lambda v: None if v in STORAGE_KINDS else f"one of {', '.join(STORAGE_KINDS)}",
-    )
+    storage_kind = r.get(storage_doc, "storage", "kind", str, "dir", _one_of(STORAGE_KINDS))
     storage = Storage(
         kind=storage_kind,
         image=r.get(

@@ -183,15 +183,7 @@ class ContainerCgroups:
                 if entry.is_dir(follow_symlinks=False):
                     _remove_tree(entry.path)
             if h.version == 2:
-                try:
-                    enabled = _read(os.path.join(root, "cgroup.subtree_control")).split()
-                    if enabled:
-                        _write(
-                            os.path.join(root, "cgroup.subtree_control"),
-                            " ".join(f"-{c}" for c in enabled),
-                        )
-                except OSError:
-                    pass
+                _subtree_control(root, "-", "cgroup.subtree_control")
 
     def own_cgroups(self) -> dict[str, str]:
         """Where the calling process is now, per hierarchy mountpoint (to return there)."""
@@ -329,15 +321,21 @@ def _make_cgroup(h: Hierarchy, path: str) -> None:
             _write(os.path.join(path, name), _read(os.path.join(parent, name)).strip() or "\n")
     if h.version == 2:
         # Delegate every controller the parent offers down to this level.
-        try:
-            wanted = _read(os.path.join(parent, "cgroup.controllers")).split()
-            if wanted:
-                _write(
-                    os.path.join(parent, "cgroup.subtree_control"),
-                    " ".join(f"+{c}" for c in wanted),
-                )
-        except OSError:
-            pass
+        _subtree_control(parent, "+", "cgroup.controllers")
+
+
+def _subtree_control(path: str, sign: str, listed_in: str) -> None:
+    """Enable (+) or disable (-) for the children of `path` every controller that its file
+    `listed_in` names; best effort, as a host may hold some controllers back."""
+    try:
+        controllers = _read(os.path.join(path, listed_in)).split()
+        if controllers:
+            _write(
+                os.path.join(path, "cgroup.subtree_control"),
+                " ".join(sign + c for c in controllers),
+            )
+    except OSError:
+        pass
 
 
 def _remove_tree(path: str) -> None:

@@ -102,6 +102,23 @@ def _remount_readonly(fd: int, recursive_flags: int = 0) -> None:
     )
 
 
+def _bind_self(root: int, rel: str, flags: int = 0) -> None:
+    """Make directory `rel` a mount of its own (so that it can get flags of its own)."""
+    fd = safefs.open_in(root, rel, O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    try:
+        syscalls.mount(fd_path(fd), fd_path(fd), None, MS_BIND | flags)
+    finally:
+        os.close(fd)
+
+
+def _readonly(root: int, rel: str) -> None:
+    fd = safefs.open_in(root, rel, O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    try:
+        _remount_readonly(fd)
+    finally:
+        os.close(fd)
+
+
 def setup(
     rootfs: str,
     console: str,
@@ -199,16 +216,8 @@ def _setup_run(root: int, host_files: dict[str, str], notify_socket: str | None)
             os.close(os.open("notify", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=host))
     finally:
         os.close(host)
-    hostfd = safefs.open_in(root, "run/host", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
-    try:
-        syscalls.mount(fd_path(hostfd), fd_path(hostfd), None, MS_BIND)
-    finally:
-        os.close(hostfd)
-    hostfd = safefs.open_in(root, "run/host", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
-    try:
-        _remount_readonly(hostfd)
-    finally:
-        os.close(hostfd)
+    _bind_self(root, "run/host")
+    _readonly(root, "run/host")
     if notify_socket is not None:
         # A bind mount of the socket inode (on top of the read-only /run/host, not under it):
         # the guest's sd_notify reaches the monitor.
@@ -221,22 +230,10 @@ def _setup_run(root: int, host_files: dict[str, str], notify_socket: str | None)
 
 def _setup_proc(root: int) -> None:
     os.close(_mount_on(root, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC))
-    sysfd = safefs.open_in(root, "proc/sys", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
-    try:
-        syscalls.mount(fd_path(sysfd), fd_path(sysfd), None, MS_BIND | MS_REC)
-    finally:
-        os.close(sysfd)
+    _bind_self(root, "proc/sys", MS_REC)
     # /proc/sys/net is per network namespace: leave it writable (LXC and nspawn do too).
-    net = safefs.open_in(root, "proc/sys/net", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
-    try:
-        syscalls.mount(fd_path(net), fd_path(net), None, MS_BIND)
-    finally:
-        os.close(net)
-    sysfd = safefs.open_in(root, "proc/sys", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
-    try:
-        _remount_readonly(sysfd)
-    finally:
-        os.close(sysfd)
+    _bind_self(root, "proc/sys/net")
+    _readonly(root, "proc/sys")
     null = safefs.open_in(root, "dev/null", O_PATH, resolve=safefs.NO_LINKS)
     try:
         for name in PROC_MASKED_FILES:
