@@ -39,6 +39,7 @@ REBOOT_SIGNALS = {
     "systemd": "SIGINT",
 }
 STORAGE_KINDS = ("dir", "overlay")
+CGROUP_VIEWS = ("auto", "host", "unified")
 
 
 def parse_signal(value: str) -> int:
@@ -67,6 +68,9 @@ class InitConfig:
     command: tuple[str, ...] = ("/sbin/init",)
     halt_signal: str = "SIGUSR2"
     reboot_signal: str = "SIGTERM"
+    # What /sys/fs/cgroup shows on a v1 or hybrid host: the host's layout, only the v2
+    # hierarchy ("unified"; systemd 258 and later need it), or "auto": unified for those.
+    cgroup: str = "auto"
 
     @property
     def halt_signum(self) -> int:
@@ -119,6 +123,7 @@ class ContainerConfig:
                 "command": list(self.init.command),
                 "halt_signal": self.init.halt_signal,
                 "reboot_signal": self.init.reboot_signal,
+                "cgroup": self.init.cgroup,
             },
             "storage": storage,
             "limits": limits,
@@ -264,7 +269,7 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
         {"template", "created", "uuid", "hostname", "parameters", "init", "storage", "limits"},
     )
     init_doc = r.get(doc, "", "init", dict, {})
-    r.table(init_doc, "init", {"kind", "command", "halt_signal", "reboot_signal"})
+    r.table(init_doc, "init", {"kind", "command", "halt_signal", "reboot_signal", "cgroup"})
     kind = r.get(init_doc, "init", "kind", str, "busybox", _one_of(HALT_SIGNALS))
     init = InitConfig(
         kind=kind,
@@ -273,6 +278,7 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
         reboot_signal=r.get(
             init_doc, "init", "reboot_signal", str, REBOOT_SIGNALS[kind], _check_signal
         ),
+        cgroup=r.get(init_doc, "init", "cgroup", str, "auto", _one_of(CGROUP_VIEWS)),
     )
     storage_doc = r.get(doc, "", "storage", dict, {})
     r.table(storage_doc, "storage", {"kind", "image"})

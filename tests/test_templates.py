@@ -215,3 +215,29 @@ def test_hostile_user_template_is_refused(
     assert result.returncode != 0
     assert result.stderr.startswith("lxpy: ") and "motd" in result.stderr
     assert lxpy.run("ls").stdout.count("\n") <= 1
+
+
+def test_systemd_258_gets_the_unified_cgroup_view(tmp_path: Path) -> None:
+    from lxpy.config import ContainerConfig, InitConfig
+    from lxpy.images import inspect
+    from lxpy.runtime.lifecycle import cgroup_view
+
+    lower, upper = tmp_path / "lower", tmp_path / "upper"
+    (lower / "usr/lib/x86_64-linux-gnu/systemd").mkdir(parents=True)
+    (lower / "usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-257.so").touch()
+    (upper / "usr/lib/systemd").mkdir(parents=True)
+    roots = [str(upper), str(lower)]
+    assert inspect.systemd_version(roots) == 257
+
+    def view(cgroup: str = "auto", kind: str = "systemd") -> str:
+        init = InitConfig(kind=kind, cgroup=cgroup)
+        return cgroup_view(ContainerConfig("t", "now", "0" * 32, "h", init=init), roots)
+
+    assert view() == "host"
+    assert view("unified") == "unified"
+    # An upgrade inside the container puts the new library in the upper layer.
+    (upper / "usr/lib/systemd/libsystemd-shared-258.so").touch()
+    assert inspect.systemd_version(roots) == 258
+    assert view() == "unified"
+    assert view("host") == "host"
+    assert view(kind="busybox") == "host"

@@ -96,9 +96,12 @@ def run(plan: Plan, target: str, debs: str, progress: Progress) -> Timing:
     if current is not None and current[1]:
         download += time.monotonic() - current[0]
     if code != 0:
-        last = " | ".join(line for line in list(tail)[-3:] if line)
+        # The first error line says why (an expired Release file, a missing package); the
+        # last ones only that the tool gave up.
+        errors = [line for line in tail if line.startswith("E: ")]
+        why = errors[0][3:] if errors else " | ".join(line for line in list(tail)[-3:] if line)
         raise TemplateError(
-            f"{tool} failed (exit status {code}): {last}",
+            f"{tool} failed (exit status {code}): {why}",
             hint="check the mirror, the release name and the package names",
         )
     if any(locale not in BUILTIN_LOCALES for locale in plan.locales):

@@ -273,8 +273,9 @@ def _mask(root: int, rel: str, null: int) -> None:
 def _setup_sys(root: int, hierarchies: list[Hierarchy]) -> None:
     os.close(_mount_on(root, "sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC))
     flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
-    if len(hierarchies) == 1 and hierarchies[0].mountpoint == CGROUP_ROOT:
-        # Pure v2: the namespace root is the container's own cgroup.
+    if len(hierarchies) == 1 and hierarchies[0].version == 2:
+        # Pure v2, or the unified view of a hybrid host: the namespace root is the
+        # container's own cgroup.
         os.close(_mount_on(root, "sys/fs/cgroup", "cgroup2", "cgroup2", flags))
         return
     # v1 or hybrid: a tmpfs with one mount per hierarchy, as the host has them, then read-only

@@ -12,7 +12,7 @@ import time
 from lxpy import store
 from lxpy.config import ContainerConfig
 from lxpy.errors import LxpyError, StartError, StateError
-from lxpy.images import storage
+from lxpy.images import inspect, storage
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
 from lxpy.paths import Paths
@@ -45,6 +45,7 @@ def monitor_spec(paths: Paths, name: str, cfg: ContainerConfig) -> dict[str, obj
         "name": name,
         "rootfs": paths.rootfs(name),
         "overlay": None if layers is None else storage.overlay_options(layers),
+        "cgroup_view": cgroup_view(cfg, [paths.rootfs(name)] if layers is None else [*layers[:2]]),
         "hostname": cfg.hostname,
         "uuid": cfg.uuid,
         "command": list(cfg.init.command),
@@ -60,6 +61,16 @@ def monitor_spec(paths: Paths, name: str, cfg: ContainerConfig) -> dict[str, obj
         if cfg.init.kind == "systemd"
         else None,
     }
+
+
+def cgroup_view(cfg: ContainerConfig, roots: list[str]) -> str:
+    """The cgroup view a container gets: "unified" (the v2 hierarchy alone) or "host"."""
+    if cfg.init.kind != "systemd" or cfg.init.cgroup == "host":
+        return "host"
+    if cfg.init.cgroup == "unified":
+        return "unified"
+    version = inspect.systemd_version(roots)
+    return "unified" if version is not None and version >= inspect.SYSTEMD_UNIFIED_ONLY else "host"
 
 
 def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:

@@ -89,7 +89,9 @@ def run_child(spec: dict[str, object], console: str, errfd: int, cgroups: Contai
         rootfs.setup(
             str(spec["rootfs"]),
             console,
-            cgroups.hierarchies,
+            cgroups.hierarchies
+            if spec.get("cgroup_view") != "unified"
+            else [h for h in cgroups.hierarchies if h.version == 2],
             None if overlay is None else [(k, v) for k, v in overlay],  # type: ignore[attr-defined]
             host_files(str(spec["uuid"])),
             notify,
