@@ -15,7 +15,8 @@ import datetime
 import os
 import re
 import secrets
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 
 from lxpy import config, store
@@ -116,6 +117,15 @@ def _lock(paths: Paths, key: str) -> AbstractContextManager[None]:
         Busy(f"image {key} is being built by another lxpy command", hint="wait and try again"),
         timeout=3600,
     )
+
+
+@contextmanager
+def held(paths: Paths, image: Image) -> Iterator[None]:
+    """Keep `image` from being removed meanwhile; NotFound if it went before the lock."""
+    with _lock(paths, image.key):
+        if not os.path.isdir(image.rootfs):
+            raise NotFound(f"image {image.ref} was removed meanwhile", hint="create again")
+        yield
 
 
 def ensure(paths: Paths, plan: Plan, progress: Progress, refresh: bool = False) -> Image:

@@ -8,6 +8,7 @@ interrupted create never shows up as a container and the next create cleans it u
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import time
@@ -123,7 +124,9 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
     image = None
     if resolved.plan is not None:
         image = cache.ensure(paths, resolved.plan, progress)
-    with store.locked(paths, name):
+    # Held until the container is in place: `cache rm` waits, then sees the new user.
+    holding = cache.held(paths, image) if image is not None else contextlib.nullcontext()
+    with holding, store.locked(paths, name):
         partial = store.new_partial(paths, name)
         try:
             kind = _make_rootfs(partial, image, request.storage, progress)
