@@ -26,6 +26,22 @@ def test_stdin_is_piped_through(lxpy: Lxpy, running: str) -> None:
     assert lxpy.run("attach", running, "--", "wc", "-c", input=big).stdout.strip() == "300001"
 
 
+LXPY = [sys.executable, "-m", "lxpy", "--root"]
+
+
+def test_large_streams_both_ways_never_deadlock(lxpy: Lxpy, running: str) -> None:
+    """A command that writes a lot before it reads: the relay must keep draining its output
+    while our input waits (a blocking write into its stdin would hang both forever)."""
+    result = subprocess.run(
+        [*LXPY, lxpy.root, "attach", running, "--", "sh", "-c", "head -c 1000000 /dev/zero; cat"],
+        input=b"x" * 3_000_000,
+        capture_output=True,
+        timeout=30,
+    )
+    assert result.returncode == 0
+    assert len(result.stdout) == 4_000_000 and result.stdout.endswith(b"x" * 1000)
+
+
 def test_stdout_and_stderr_stay_apart(lxpy: Lxpy, running: str) -> None:
     result = lxpy.run("attach", running, "--", "sh", "-c", "echo out; echo err >&2")
     assert result.stdout == "out\n"

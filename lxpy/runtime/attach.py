@@ -294,34 +294,77 @@ def raw_terminal(fd: int = 0) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
 
 
+class _Pump:
+    """Copies `src` to `dst` without blocking on a full `dst` that we own (O_NONBLOCK): what
+    it cannot take waits here, and `src` is not read again until it has gone. Both ways at
+    once can never deadlock with a command that writes before it reads."""
+
+    def __init__(self, src: int, dst: int) -> None:
+        self.src = src
+        self.dst = dst
+        self.pending = b""
+        self.eof = False
+
+    @property
+    def done(self) -> bool:
+        return self.eof and not self.pending
+
+    def read(self) -> bool:
+        """True when data came (and waits to be written)."""
+        try:
+            data = os.read(self.src, 65536)
+        except OSError:  # EIO: a pty whose other side is gone
+            data = b""
+        self.pending = data
+        self.eof = not data
+        return bool(data)
+
+    def write(self) -> None:
+        try:
+            written = os.write(self.dst, self.pending)
+        except BlockingIOError:
+            return
+        except BrokenPipeError:  # the reader is gone: what is left has nowhere to go
+            written = len(self.pending)
+            self.eof = True
+        self.pending = self.pending[written:]
+
+
+def _pump(pumps: list[_Pump], until: Sequence[_Pump], wake: int | None = None) -> Iterator[None]:
+    """Run the pumps until every one in `until` is done; yields whenever `wake` is readable
+    (a signal arrived), and after each round, so the caller can act on finished pumps."""
+    while not all(p.done for p in until):
+        poller = select.poll()
+        for p in pumps:
+            if not p.eof and not p.pending:
+                poller.register(p.src, select.POLLIN)
+            elif p.pending:
+                poller.register(p.dst, select.POLLOUT)
+        if wake is not None:
+            poller.register(wake, select.POLLIN)
+        events = dict(poller.poll())
+        if wake is not None and wake in events:
+            os.read(wake, 64)
+        for p in pumps:
+            if p.pending and p.dst in events:
+                p.write()
+            elif not p.eof and not p.pending and p.src in events:
+                if p.read():
+                    p.write()
+        yield
+
+
 def _relay_pty(master: int) -> None:
     _copy_winsize(master)
+    os.set_blocking(master, False)
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     old_wakeup = signal.set_wakeup_fd(wake_w)
     old_winch = signal.signal(signal.SIGWINCH, lambda *_: None)
+    keyboard, screen = _Pump(0, master), _Pump(master, 1)
     try:
         with raw_terminal(0):
-            stdin_open = True
-            while True:
-                fds = [master, wake_r] + ([0] if stdin_open else [])
-                ready, _, _ = select.select(fds, [], [])
-                if wake_r in ready:
-                    os.read(wake_r, 64)
-                    _copy_winsize(master)
-                if master in ready:
-                    try:
-                        data = os.read(master, 65536)
-                    except OSError:
-                        data = b""
-                    if not data:
-                        break
-                    safefs.write_all(1, data)
-                if 0 in ready:
-                    data = os.read(0, 65536)
-                    if data:
-                        safefs.write_all(master, data)
-                    else:
-                        stdin_open = False
+            for _ in _pump([keyboard, screen], [screen], wake_r):
+                _copy_winsize(master)
     finally:
         signal.signal(signal.SIGWINCH, old_winch)
         signal.set_wakeup_fd(old_wakeup)
@@ -332,28 +375,15 @@ def _relay_pty(master: int) -> None:
 
 def _relay_pipes(stdin_w: int, outputs: Sequence[tuple[int, int]]) -> None:
     """Copy our stdin into the command and its stdout/stderr out, until both outputs close."""
-    sources = dict(outputs)
+    os.set_blocking(stdin_w, False)
+    feed = _Pump(0, stdin_w)
+    outs = [_Pump(src, dst) for src, dst in outputs]
     stdin_open = True
-    while sources:
-        fds = list(sources) + ([0] if stdin_open else [])
-        ready, _, _ = select.select(fds, [], [])
-        for fd in ready:
-            if fd == 0:
-                data = os.read(0, 65536)
-                if data:
-                    try:
-                        safefs.write_all(stdin_w, data)
-                    except BrokenPipeError:
-                        data = b""
-                if not data:
-                    stdin_open = False
-                    os.close(stdin_w)
-                continue
-            data = os.read(fd, 65536)
-            if data:
-                safefs.write_all(sources[fd], data)
-            else:
-                os.close(fd)
-                del sources[fd]
+    for _ in _pump([feed, *outs], outs):
+        if stdin_open and feed.done:
+            os.close(stdin_w)  # end-of-file for the command once all of ours went in
+            stdin_open = False
+    for p in outs:
+        os.close(p.src)
     if stdin_open:
         os.close(stdin_w)
