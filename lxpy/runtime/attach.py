@@ -348,9 +348,8 @@ def _pump(pumps: list[_Pump], until: Sequence[_Pump], wake: int | None = None) -
         for p in pumps:
             if p.pending and p.dst in events:
                 p.write()
-            elif not p.eof and not p.pending and p.src in events:
-                if p.read():
-                    p.write()
+            elif not p.eof and not p.pending and p.src in events and p.read():
+                p.write()
         yield
 
 
