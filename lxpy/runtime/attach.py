@@ -346,9 +346,9 @@ def _pump(pumps: list[_Pump], until: Sequence[_Pump], wake: int | None = None) -
         if wake is not None and wake in events:
             os.read(wake, 64)
         for p in pumps:
-            if p.pending and p.dst in events:
-                p.write()
-            elif not p.eof and not p.pending and p.src in events and p.read():
+            writable = bool(p.pending) and p.dst in events
+            readable = not p.eof and not p.pending and p.src in events
+            if writable or (readable and p.read()):
                 p.write()
         yield
 
