@@ -95,7 +95,7 @@ class DebianBench(Bench):
         """`lxpy create` or `lxc-create` of Debian `release`; the seconds it took."""
         name = self.dname(kind, release, index)
         if kind == "lxpy":
-            args = ("create", name, "-t", "debian", "-r", release, "-q")
+            args = ("create", name, "-t", "debian", "-r", release, "-q", "--network", "none")
             return self.lxpy(*args, timeout=CREATE_TIMEOUT).seconds
         self.lxc_names.append(name)  # before it exists: a half-made one is cleaned up too
         env = {**os.environ, "LXC_CACHE_PATH": self.lxc_cache} if self.private_cache else None

@@ -284,7 +284,7 @@ class Bench:
     def create(self, kind: Kind, index: int) -> float:
         name = self.name(kind, index)
         if kind == "lxpy":
-            return self.lxpy("create", name, "--template", "busybox").seconds
+            return self.lxpy("create", name, "--template", "busybox", "--network", "none").seconds
         self.lxc_names.append(name)
         return self.lxc("lxc-create", "-n", name, "-t", "busybox", "-f", self.lxc_config).seconds
 

@@ -34,6 +34,8 @@ class ContainerInfo:
     rootfs: str
     config: ContainerConfig | None
     config_error: str | None = None
+    ipv4: tuple[str, ...] = ()
+    ipv6: tuple[str, ...] = ()
 
     def to_json(self, detailed: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -42,6 +44,8 @@ class ContainerInfo:
             "pid": self.pid,
             "template": self.template,
             "created": self.created,
+            "ipv4": list(self.ipv4),
+            "ipv6": list(self.ipv6),
         }
         if detailed:
             data["uptime"] = None if self.uptime is None else round(self.uptime, 3)
@@ -50,6 +54,18 @@ class ContainerInfo:
             if self.config_error:
                 data["config_error"] = self.config_error
         return data
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    name: str
+    subnet: str
+    gateway: str
+    domain: str
+    up: bool
+    containers: list[str]
+    # (container, address, mac, lease): every kept address, and its DHCP lease if it has one.
+    leases: list[tuple[str, str, str, str]]
 
 
 class Api:
@@ -81,7 +97,19 @@ class Api:
             rootfs=self.paths.rootfs(name),
             config=cfg,
             config_error=error,
+            ipv4=self._addresses(name, cfg) if cfg is not None and live.active else (),
         )
+
+    def _addresses(self, name: str, cfg: ContainerConfig) -> tuple[str, ...]:
+        """Its addresses now: those published for it in its networks' DNS while it runs."""
+        if not cfg.network:
+            return ()
+        from lxpy.net import dnsmasq
+
+        found: list[str] = []
+        for nic in cfg.network:
+            found += dnsmasq.published_addresses(f"{self.paths.run}/networks/{nic.network}", name)
+        return tuple(found)
 
     def containers(self) -> list[ContainerInfo]:
         return [self.info(name) for name in self.names()]
@@ -91,6 +119,58 @@ class Api:
         from lxpy.images.create import create
 
         return create(self.paths, request, progress)
+
+    # -- networks -------------------------------------------------------------------------
+    def networks(self) -> list[NetworkInfo]:
+        from lxpy.net import model
+
+        return [self.network(name) for name in model.names(self.paths)]
+
+    def network(self, name: str) -> NetworkInfo:
+        import os
+
+        from lxpy.net import dnsmasq, model
+
+        net = model.load(self.paths, name)
+        run = model.run_dir(self.paths, name)
+        leased = {address: mac for mac, address, _ in dnsmasq.leases(run)}
+        kept = model.kept_addresses(self.paths, name)
+        users = sorted(
+            n
+            for n in self.names()
+            if any(nic.network == name for nic in self._config_or_none(n).network)
+        )
+        return NetworkInfo(
+            name=net.name,
+            subnet=net.subnet,
+            gateway=net.gateway,
+            domain=net.domain,
+            up=os.path.exists(f"/sys/class/net/{name}") and dnsmasq.running(run) is not None,
+            containers=users,
+            leases=[
+                (c, a, leased.get(a, "-"), "leased" if a in leased else "-")
+                for c, a in sorted(kept.items())
+            ],
+        )
+
+    def _config_or_none(self, name: str) -> ContainerConfig:
+        try:
+            return store.load(self.paths, name)
+        except LxpyError:
+            return ContainerConfig(template="?", created="?", uuid="0" * 32, hostname="x")
+
+    def create_network(
+        self, name: str, subnet: str | None = None, domain: str | None = None
+    ) -> NetworkInfo:
+        from lxpy.net import networks
+
+        networks.create(self.paths, name, subnet, domain)
+        return self.network(name)
+
+    def remove_network(self, name: str) -> None:
+        from lxpy.net import networks
+
+        networks.remove(self.paths, name)
 
     # -- images ---------------------------------------------------------------------------
     def images(self) -> list[tuple[Image, list[str]]]:

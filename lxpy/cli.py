@@ -70,12 +70,25 @@ def _args_create(p: argparse.ArgumentParser) -> None:
         default="overlay",
         help="overlay on the cached image (default) or a full copy",
     )
+    p.add_argument(
+        "--network",
+        action="append",
+        metavar="NAME[=IPV4]",
+        help="a NIC on that network, eth0 first (repeatable; 'none': no NIC)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.add_argument(
         "--dry-run",
         action="store_true",
         help="print the bootstrap plan and command, create nothing",
     )
+
+
+def _args_network(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", nargs="?", choices=("ls", "create", "rm", "show"), default="ls")
+    p.add_argument("network", nargs="?", metavar="NAME")
+    p.add_argument("--subnet", metavar="CIDR", help="create: an IPv4 subnet (default: a free /24)")
+    p.add_argument("--domain", help="create: the DNS domain of its containers (default: lxpy)")
 
 
 def _args_templates(p: argparse.ArgumentParser) -> None:
@@ -163,6 +176,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "console": ("connect to the console (Ctrl-a q detaches)", _args_console),
     "templates": ("list templates, or show one's parameters", _args_templates),
     "cache": ("list, refresh or remove cached images", _args_cache),
+    "network": ("list, create, show or remove networks", _args_network),
 }
 ALIASES = {"list": "ls"}
 
@@ -196,7 +210,7 @@ def _cmd_create(api: Api, args: argparse.Namespace) -> int:
     for key in ("release", "mirror", "packages", "user"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    request = Request(args.template, args.name, settings, args.storage)
+    request = Request(args.template, args.name, settings, args.storage, _nics(args.network))
     if args.dry_run:
         return _dry_run(api, request)
     progress = _progress(args.quiet)
@@ -218,6 +232,21 @@ def _cmd_create(api: Api, args: argparse.Namespace) -> int:
             )
     print(created.name)
     return 0
+
+
+def _nics(given: list[str] | None) -> tuple[tuple[str, str], ...] | None:
+    """--network values as (network, pinned address); None: the default network."""
+    if given is None:
+        return None
+    if given == ["none"]:
+        return ()
+    nics = []
+    for item in given:
+        network, _, address = item.partition("=")
+        if not network or network == "none":
+            raise UsageError(f"--network {item!r}: expected NAME or NAME=IPV4, or just none")
+        nics.append((network, address))
+    return tuple(nics)
 
 
 def _dry_run(api: Api, request: Any) -> int:
@@ -288,6 +317,41 @@ def _cmd_templates(api: Api, args: argparse.Namespace) -> int:
             params.append((p.name, kind, p.show(p.default) or '""', p.description))
         print()
         _table(params)
+    return 0
+
+
+def _cmd_network(api: Api, args: argparse.Namespace) -> int:
+    if args.action == "ls":
+        rows = [("NAME", "SUBNET", "GATEWAY", "DOMAIN", "STATE", "CONTAINERS")]
+        for net in api.networks():
+            rows.append(
+                (
+                    net.name,
+                    net.subnet,
+                    net.gateway,
+                    net.domain,
+                    "up" if net.up else "down",
+                    ",".join(net.containers) or "-",
+                )
+            )
+        _table(rows)
+        return 0
+    if not args.network:
+        raise UsageError(f"`lxpy network {args.action}` needs a network name")
+    if args.action == "create":
+        net = api.create_network(args.network, args.subnet, args.domain)
+        print(f"{net.name} {net.subnet}")
+        return 0
+    if args.action == "rm":
+        api.remove_network(args.network)
+        return 0
+    net = api.network(args.network)
+    print(f"Name:     {net.name}")
+    print(f"Subnet:   {net.subnet} (gateway and DNS {net.gateway})")
+    print(f"Domain:   {net.domain}")
+    print(f"State:    {'up' if net.up else 'down'}")
+    print()
+    _table([("CONTAINER", "ADDRESS", "MAC", "LEASE"), *net.leases])
     return 0
 
 
@@ -382,13 +446,14 @@ def _cmd_ls(api: Api, args: argparse.Namespace) -> int:
 
         print(json.dumps([i.to_json() for i in infos], indent=2))
         return 0
-    rows = [("NAME", "STATE", "PID", "TEMPLATE", "UPTIME", "CREATED")]
+    rows = [("NAME", "STATE", "PID", "IPV4", "TEMPLATE", "UPTIME", "CREATED")]
     for i in infos:
         rows.append(
             (
                 i.name,
                 str(i.state),
                 str(i.pid or "-"),
+                ",".join(i.ipv4) or "-",
                 i.template or "?",
                 _duration(i.uptime),
                 i.created or "?",
@@ -411,6 +476,7 @@ def _cmd_info(api: Api, args: argparse.Namespace) -> int:
     print(f"Template: {info.template or '?'}")
     print(f"Created:  {info.created or '?'}")
     print(f"Uptime:   {_duration(info.uptime)}")
+    print(f"IPv4:     {', '.join(info.ipv4) or '-'}")
     print(f"Rootfs:   {info.rootfs}")
     if info.config is not None:
         print(
@@ -462,6 +528,7 @@ COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "console": _cmd_console,
     "templates": _cmd_templates,
     "cache": _cmd_cache,
+    "network": _cmd_network,
 }
 
 

@@ -82,6 +82,14 @@ class InitConfig:
 
 
 @dataclass(frozen=True)
+class Nic:
+    """A NIC on an lxpy network (eth0, eth1, ... in the order given)."""
+
+    network: str
+    ipv4: str = ""  # pinned; empty: the container keeps the address it got first
+
+
+@dataclass(frozen=True)
 class Storage:
     """How the rootfs is kept: a plain directory, or an overlay whose lower layer is a cached
     image (`image` names it as "KEY/BUILD" under the image store)."""
@@ -104,6 +112,7 @@ class ContainerConfig:
     init: InitConfig = field(default_factory=InitConfig)
     limits: Limits = field(default_factory=Limits)
     storage: Storage = field(default_factory=Storage)
+    network: tuple[Nic, ...] = ()
     # The template parameters it was created with (release, packages, ...), for the record.
     parameters: Mapping[str, str | bool | list[str]] = field(default_factory=dict)
 
@@ -126,6 +135,9 @@ class ContainerConfig:
                 "cgroup": self.init.cgroup,
             },
             "storage": storage,
+            "network": [
+                {"name": n.network, **({"ipv4": n.ipv4} if n.ipv4 else {})} for n in self.network
+            ],
             "limits": limits,
         }
 
@@ -266,7 +278,17 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
     r.table(
         doc,
         "",
-        {"template", "created", "uuid", "hostname", "parameters", "init", "storage", "limits"},
+        {
+            "template",
+            "created",
+            "uuid",
+            "hostname",
+            "parameters",
+            "init",
+            "storage",
+            "network",
+            "limits",
+        },
     )
     init_doc = r.get(doc, "", "init", dict, {})
     r.table(init_doc, "init", {"kind", "command", "halt_signal", "reboot_signal", "cgroup"})
@@ -294,6 +316,17 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
             lambda v: _check_image(v, storage_kind),
         ),
     )
+    nics = []
+    for entry in r.get(doc, "", "network", list, []):
+        if not isinstance(entry, dict):
+            raise r.fail("", "network", "expected [[network]] tables")
+        r.table(entry, "network", {"name", "ipv4"})
+        nics.append(
+            Nic(
+                network=r.get(entry, "network", "name", str, check=_check_network_name),
+                ipv4=r.get(entry, "network", "ipv4", str, "", _check_ipv4),
+            )
+        )
     parameters = r.get(doc, "", "parameters", dict, {})
     for key in parameters:
         r.get(parameters, "parameters", key, (str, bool, list))
@@ -310,8 +343,21 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
         init=init,
         limits=limits,
         storage=storage,
+        network=tuple(nics),
         parameters=parameters,
     )
+
+
+def _check_network_name(value: str) -> str | None:
+    ok = re.fullmatch(r"[a-z][a-z0-9-]{0,14}", value) and not value.endswith("-")
+    return None if ok else "a network (bridge) name: a-z, 0-9 and -, at most 15"
+
+
+def _check_ipv4(value: str) -> str | None:
+    parts = value.split(".")
+    if value and not (len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)):
+        return "expected an IPv4 address like 10.0.3.7"
+    return None
 
 
 def _check_image(value: str, kind: str) -> str | None:

@@ -74,7 +74,9 @@ class Paths:
         return f"{self.run}/locks/image.{key}.lock"
 
     def ensure(self) -> None:
-        """Create the state dirs root-only (0700 for run: sockets and locks live there)."""
+        """Create the state dirs root-only. The run dir itself is 0711: dnsmasq, which drops
+        to an unprivileged user, must reach its network's files in run/networks (0755);
+        sockets and locks stay in 0700 directories below it."""
         if os.geteuid() != 0:
             raise PermissionDenied("lxpy needs root", hint="run it with sudo")
         for path, mode in (
@@ -84,10 +86,11 @@ class Paths:
             (f"{self.cache}/config", 0o700),
             (f"{self.run}/containers", 0o700),
             (f"{self.run}/locks", 0o700),
+            (f"{self.run}/networks", 0o755),
         ):
             os.makedirs(path, mode=0o700, exist_ok=True)
             _check_private(path, mode)
-        _check_private(self.run, 0o700)
+        _check_private(self.run, 0o711)
 
 
 def _check_private(path: str, mode: int) -> None:
@@ -95,5 +98,5 @@ def _check_private(path: str, mode: int) -> None:
     st = os.lstat(path)
     if os.path.islink(path) or st.st_uid != 0:
         raise PermissionDenied(f"{path} is not a root-owned directory")
-    if st.st_mode & 0o077 and mode == 0o700:
-        os.chmod(path, 0o700)
+    if st.st_mode & 0o7777 != mode:
+        os.chmod(path, mode)

@@ -36,6 +36,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def state_root(prefix: str) -> str:
+    """A temporary state root. 0711, as /var/lib is: the networks' dnsmasq runs as nobody
+    and must pass through it to the files it watches."""
+    root = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(root, 0o711)
+    return root
+
+
 @dataclass
 class Result:
     returncode: int
@@ -163,12 +171,51 @@ def instance_cgroups(instance: str) -> list[str]:
     ]
 
 
+def network_leftovers(root: str) -> list[str]:
+    """Bridges, nft tables and dnsmasq processes of the root's networks: leaks once the
+    networks are removed (while they exist, they are the root's own infrastructure)."""
+    from lxpy.net import model
+
+    paths = Paths.for_root(root)
+    found = []
+    for name in [*model.names(paths), model.default_network(paths)]:
+        if os.path.exists(f"/sys/class/net/{name}"):
+            found.append(f"bridge {name}")
+        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+        if f"lxpy-{name}" in tables.split():
+            found.append(f"nft table lxpy-{name}")
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if cmd.startswith(b"dnsmasq") and f"={root}/".encode() in cmd:
+            found.append(f"dnsmasq pid {pid}")
+    return found
+
+
 def leaks(root: str) -> list[str]:
     instance = Paths.for_root(root).instance
     problems = [f"cgroup {p}" for p in instance_cgroups(instance)]
     problems += [f"mount {m}" for m in safefs.mounts_under(root)]
     problems += [f"monitor pid {p}" for p in monitor_processes(root)]
+    problems += [f"veth {v}" for v in veths(root)]
     return problems
+
+
+def veths(root: str) -> list[str]:
+    """Container NICs (host ends) on the root's bridges; none once its containers stopped."""
+    from lxpy.net import model
+
+    paths = Paths.for_root(root)
+    found = []
+    for name in {*model.names(paths), model.default_network(paths)}:
+        try:
+            found += os.listdir(f"/sys/class/net/{name}/brif")
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def cleanup(lx: Lxpy) -> None:
@@ -185,17 +232,21 @@ def cleanup(lx: Lxpy) -> None:
             os.kill(pid, 9)
         except ProcessLookupError:
             pass
+    from lxpy.net import model
+
+    for network in model.names(lx.paths):
+        lx.run("network", "rm", network, check=False, timeout=60)
 
 
 @pytest.fixture
 def lxpy() -> Iterator[Lxpy]:
-    root = tempfile.mkdtemp(prefix="lxpy-test-")
+    root = state_root("lxpy-test-")
     lx = Lxpy(root)
     try:
         yield lx
     finally:
         cleanup(lx)
-        found = leaks(root)
+        found = leaks(root) + network_leftovers(root)
         for mount in safefs.mounts_under(root):
             subprocess.run(["umount", "-l", mount], check=False)
         safefs.remove_tree(root)

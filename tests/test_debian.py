@@ -11,7 +11,6 @@ import json
 import os
 import pwd
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,20 +19,20 @@ import pytest
 
 from lxpy.images.cache import tree_size
 from lxpy.linux import safefs
-from tests.conftest import Lxpy, cleanup, leaks
+from tests.conftest import Lxpy, cleanup, leaks, network_leftovers, state_root
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def distro_root() -> Iterator[Lxpy]:
-    root = tempfile.mkdtemp(prefix="lxpy-debian-")
+    root = state_root("lxpy-debian-")
     lx = Lxpy(root)
     try:
         yield lx
     finally:
         cleanup(lx)
-        found = leaks(root)
+        found = leaks(root) + network_leftovers(root)
         for mount in safefs.mounts_under(root):
             subprocess.run(["umount", "-l", mount], check=False)
         safefs.remove_tree(root)
@@ -113,6 +112,12 @@ def test_trixie_boots_systemd_to_running(deb: Lxpy) -> None:
     assert time.monotonic() - started < 10
     failed = attach(deb, "dev", "systemctl", "--failed", "--no-legend", "--plain")
     assert failed.returncode == 0 and failed.stdout.strip() == "", failed.stdout
+    # eth0 got its address by DHCP during boot (systemd-networkd), the one lxpy keeps for it.
+    address = json.loads(deb.run("info", "dev", "--format", "json").stdout)["ipv4"][0]
+    deadline = time.monotonic() + 10
+    while f"inet {address}/" not in attach(deb, "dev", "ip", "-4", "addr", "show", "eth0").stdout:
+        assert time.monotonic() < deadline, "no DHCP address on eth0"
+        time.sleep(0.2)
     journal = attach(deb, "dev", "journalctl", "-b", "--no-pager", "-q")
     assert journal.returncode == 0 and "Startup finished" in journal.stdout
     virt = attach(deb, "dev", "systemd-detect-virt", "-c")
@@ -166,6 +171,8 @@ def test_sysvinit_boots_and_stops_cleanly(deb: Lxpy) -> None:
         time.sleep(0.2)
         log = deb.run("console", "sv", "--log").stdout
     assert "INIT: version" in log and "login:" in log
+    address = json.loads(deb.run("info", "sv", "--format", "json").stdout)["ipv4"][0]
+    assert f"inet {address}/" in attach(deb, "sv", "ip", "-4", "addr", "show", "eth0").stdout
     assert attach(deb, "sv", "cat", "/proc/1/comm").stdout.strip() == "init"
     t0 = time.monotonic()
     deb.run("stop", "sv")

@@ -85,9 +85,21 @@ def test_hostname_cannot_reach_the_host(lxpy: Lxpy, running: str) -> None:
 
 
 def test_own_network_namespace_with_loopback_up(lxpy: Lxpy, running: str) -> None:
+    """Only its own links: loopback (up) and its NIC, whose MAC is the container's own."""
     links = sh(lxpy, running, "ip -o link")
     assert "lo:" in links and "UP" in links.split("lo:")[1].split("\n")[0]
-    assert "eth0" not in links and "vda" not in links
+    names = [line.split(":")[1].strip().split("@")[0] for line in links.splitlines()]
+    assert names == ["lo", "eth0"]
+    from lxpy.net.model import mac_address
+
+    assert mac_address(running, 0) in links
+
+
+def test_no_nic_with_network_none(lxpy: Lxpy) -> None:
+    lxpy.run("create", "solo", "--network", "none")
+    lxpy.run("start", "solo")
+    links = sh(lxpy, "solo", "ip -o link")
+    assert [line.split(":")[1].strip() for line in links.splitlines()] == ["lo"]
 
 
 def test_cgroup_namespace_and_pids_limit(lxpy: Lxpy, running: str) -> None:

@@ -25,7 +25,7 @@ def test_init_is_busybox_and_sees_only_its_own_processes(lxpy: Lxpy, running: st
     assert 1 in pids
     assert max(pids) < 100, ps  # a fresh pid namespace, not the host's
     commands = {line.split()[1] for line in ps}
-    assert commands <= {"init", "syslogd", "sh", "ps"}, commands
+    assert commands <= {"init", "syslogd", "udhcpc", "sh", "ps"}, commands
 
 
 def test_hostname_is_the_container_name(lxpy: Lxpy, running: str) -> None:

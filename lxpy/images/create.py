@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lxpy import config, names, store
-from lxpy.config import ContainerConfig, InitConfig, Limits, Storage
+from lxpy.config import ContainerConfig, InitConfig, Limits, Nic, Storage
 from lxpy.errors import UnsafePath, UsageError
 from lxpy.images import busybox, cache, manifest, render, storage, users
 from lxpy.images.manifest import InitKind, Template, Value
@@ -34,6 +34,8 @@ class Request:
     # Parameter values as text, the way `--set key=value` gives them.
     settings: Mapping[str, str] = field(default_factory=dict)
     storage: str = "overlay"
+    # (network, pinned address) per NIC, eth0 first; None: one NIC on the default network.
+    nics: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
     user_name = resolved.values.get("user")
     dev_user = users.resolve(user_name) if isinstance(user_name, str) and user_name else None
     paths.ensure()
+    nics = _nics(paths, request.nics)
     name = request.name or names.generate(set(store.names_on_disk(paths)))
     image = None
     if resolved.plan is not None:
@@ -132,13 +135,13 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
             kind = _make_rootfs(partial, image, request.storage, progress)
             rootfd = _open_rootfs(partial, image, kind)
             ref = image.ref if image is not None and kind == "overlay" else ""
-            cfg = _config(name, resolved, Storage(kind, ref))
+            cfg = _config(name, resolved, Storage(kind, ref)).with_changes(network=nics)
             try:
                 if image is None:
                     progress.step("installing busybox")
                     busybox.bootstrap(rootfd)
                 progress.step(f"rendering the {resolved.template.name} template")
-                _render(rootfd, resolved, name, cfg)
+                _render(rootfd, resolved, name, cfg, _dns(paths, nics))
                 if dev_user is not None:
                     progress.step(f"adding user {dev_user.name} (uid {dev_user.uid})")
                     users.install(rootfd, dev_user)
@@ -156,6 +159,23 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
             safefs.remove_tree(partial)
             raise
     return Created(name, image.ref if image else None, time.monotonic() - started, dev_user)
+
+
+def _nics(paths: Paths, given: tuple[tuple[str, str], ...] | None) -> tuple[Nic, ...]:
+    from lxpy.net import model
+
+    if given is None:
+        name = model.default_network(paths)
+        if name not in model.names(paths):
+            from lxpy.net import networks  # pyroute2, for the host's routes: only this once
+
+            networks.default(paths)
+        return (Nic(name),)
+    for network, address in given:
+        model.load(paths, network)  # a NIC on a network that does not exist is refused
+        if address and config._check_ipv4(address):
+            raise UsageError(f"--network {network}={address}: not an IPv4 address")
+    return tuple(Nic(network, address) for network, address in given)
 
 
 def _make_rootfs(partial: str, image: cache.Image | None, kind: str, progress: Progress) -> str:
@@ -196,7 +216,23 @@ def _config(name: str, resolved: Resolved, where: Storage) -> ContainerConfig:
     )
 
 
-def _render(rootfd: int, resolved: Resolved, name: str, cfg: ContainerConfig) -> None:
+def _dns(paths: Paths, nics: tuple[Nic, ...]) -> tuple[str, str]:
+    """(nameserver, domain) of eth0's network, for the guest's resolv.conf."""
+    if not nics:
+        return "", ""
+    from lxpy.net import model
+
+    network = model.load(paths, nics[0].network)
+    return network.gateway, network.domain
+
+
+def _render(
+    rootfd: int,
+    resolved: Resolved,
+    name: str,
+    cfg: ContainerConfig,
+    dns: tuple[str, str] = ("", ""),
+) -> None:
     context: dict[str, Value] = {
         **resolved.values,
         "name": name,
@@ -204,6 +240,9 @@ def _render(rootfd: int, resolved: Resolved, name: str, cfg: ContainerConfig) ->
         "init": resolved.init.kind,
         # The machine id is the container's uuid: stable across restarts, new on a clone.
         "machine_id": cfg.uuid,
+        "nics": [nic.network for nic in cfg.network],
+        "nameserver": dns[0],
+        "domain": dns[1],
     }
     template = resolved.template
     for files in template.layers[:-1]:

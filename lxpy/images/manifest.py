@@ -21,7 +21,7 @@ from lxpy.errors import NotFound, TemplateError, UsageError
 BOOTSTRAP_METHODS = ("busybox", "mmdebstrap", "debootstrap")
 PARAMETER_TYPES = ("string", "choice", "list", "bool")
 # What create puts in every template's context itself.
-RESERVED_NAMES = ("name", "hostname", "machine_id")
+RESERVED_NAMES = ("name", "hostname", "machine_id", "nics", "nameserver", "domain")
 
 Value = str | bool | list[str]
 

@@ -94,18 +94,43 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
         run = paths.run_dir(name)
         cgroups = ContainerCgroups(paths.instance, name)
         # Nothing lives, so whatever a crash or a host reboot left behind is stale.
-        if os.path.lexists(run) or cgroups.exists():
-            teardown(run, cgroups)
+        published = published_files(paths, name, cfg)
+        if os.path.lexists(run) or cgroups.exists() or any(map(os.path.exists, published)):
+            teardown(run, cgroups, published)
         os.mkdir(run, 0o700)
         spec = monitor_spec(paths, name, cfg)
+        netns = -1
         try:
+            if cfg.network:
+                from lxpy.net import networks
+
+                netns = networks.wire(paths, name, cfg)
+                # The monitor opens it through our fd table while we wait for its report.
+                spec["netns"] = f"/proc/{os.getpid()}/fd/{netns}"
+                spec["dns_files"] = published
             if launcher is not None:
                 return _result(_read_report(launcher.launch(spec)), name, spec)
             return _spawn_monitor(spec, name)
-        except StartError:
+        except LxpyError:
             # A monitor that reports a failure has cleaned up; one that died has not.
-            teardown(run, cgroups)
+            teardown(run, cgroups, published)
             raise
+        finally:
+            if netns >= 0:
+                os.close(netns)
+
+
+def published_files(paths: Paths, name: str, cfg: ContainerConfig) -> list[str]:
+    """The container's files in its networks' dnsmasq directories, while it runs."""
+    if not cfg.network:
+        return []
+    from lxpy.net import dnsmasq, model
+
+    return [
+        path
+        for nic in cfg.network
+        for path in dnsmasq.container_files(model.run_dir(paths, nic.network), name)
+    ]
 
 
 def wait_booted(paths: Paths, name: str, timeout: float = BOOT_WAIT_SECONDS) -> bool:
@@ -204,10 +229,11 @@ def stop_locked(paths: Paths, name: str, timeout: float, force: bool) -> None:
     if live.monitor is not None and _stop_through_monitor(run, live.monitor, timeout, force):
         return
     try:
-        halt = store.load(paths, name).init.halt_signum
+        cfg = store.load(paths, name)
+        halt, published = cfg.init.halt_signum, published_files(paths, name, cfg)
     except LxpyError:
-        halt = signal.SIGKILL  # a broken config must not keep a container running
-    _stop_directly(run, live, cgroups, timeout, force, halt)
+        halt, published = signal.SIGKILL, []  # a broken config must not keep it running
+    _stop_directly(run, live, cgroups, timeout, force, halt, published)
 
 
 def _stop_through_monitor(run: str, monitor: ProcessRef, timeout: float, force: bool) -> bool:
@@ -231,7 +257,13 @@ def _stop_through_monitor(run: str, monitor: ProcessRef, timeout: float, force: 
 
 
 def _stop_directly(
-    run: str, live: Live, cgroups: ContainerCgroups, timeout: float, force: bool, halt: int
+    run: str,
+    live: Live,
+    cgroups: ContainerCgroups,
+    timeout: float,
+    force: bool,
+    halt: int,
+    published: list[str],
 ) -> None:
     """Stop without a monitor (it was killed): signal init ourselves, then clean up."""
     init = live.init
@@ -251,7 +283,7 @@ def _stop_directly(
                 os.close(pidfd)
     if live.monitor is not None:
         live.monitor.send_signal(signal.SIGKILL)
-    teardown(run, cgroups)
+    teardown(run, cgroups, published)
 
 
 def destroy(paths: Paths, name: str, force: bool = False) -> None:
@@ -266,7 +298,15 @@ def destroy(paths: Paths, name: str, force: bool = False) -> None:
                     f"container {name!r} is running", hint=f"`lxpy stop {name}` first, or --force"
                 )
             stop_locked(paths, name, 0, True)
+        try:
+            cfg: ContainerConfig | None = store.load(paths, name)
+        except LxpyError:
+            cfg = None
         safefs.remove_tree(paths.container_dir(name))
+        if cfg is not None and cfg.network:
+            from lxpy.net import model
+
+            model.forget(paths, name, cfg)  # its kept addresses go back to the pool
         try:
             os.unlink(paths.lock_file(name))
         except FileNotFoundError:

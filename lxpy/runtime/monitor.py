@@ -75,6 +75,7 @@ class Monitor:
         self.slave = -1
         self.listener: socket.socket | None = None
         self.notify: socket.socket | None = None
+        self.netns = -1
         self.console = ""
         self.origin: dict[str, str] = {}
 
@@ -83,6 +84,10 @@ class Monitor:
         ProcessRef.of(os.getpid()).write(f"{self.run_dir}/monitor.pid")
         self.origin = self.cgroups.own_cgroups()
         self.cgroups.create(self.spec.get("pids_max"))
+        if self.spec.get("netns"):
+            # The namespace `lxpy start` wired the NICs into (it holds it until we report);
+            # kept for every init of this run, so eth0 survives a guest reboot.
+            self.netns = os.open(self.spec["netns"], os.O_RDONLY | os.O_CLOEXEC)
         self.master, self.slave = os.openpty()
         os.set_blocking(self.master, False)
         os.set_inheritable(self.master, False)
@@ -141,7 +146,7 @@ class Monitor:
                 os.close(rfd)
                 from lxpy.runtime import spawn
 
-                spawn.run_child(self.spec, console, wfd, self.cgroups)
+                spawn.run_child(self.spec, console, wfd, self.cgroups, self.netns)
             except BaseException as e:  # run_child reports its own steps; this is the import
                 os.write(wfd, f"preparing: {e}".encode(errors="replace")[:4000])
             finally:
@@ -448,7 +453,10 @@ class Monitor:
             self.notify.close()
         # Leave our own cgroup so that it can be removed.
         self.cgroups.move_to(self.origin)
-        teardown(self.run_dir, self.cgroups)
+        if self.netns >= 0:
+            os.close(self.netns)  # the last holder once init is gone: its veths go with it
+            self.netns = -1
+        teardown(self.run_dir, self.cgroups, self.spec.get("dns_files", ()))
         self.note("stopped")
 
 

@@ -74,7 +74,9 @@ def take_console() -> None:
         os.close(fd)
 
 
-def run_child(spec: dict[str, object], console: str, errfd: int, cgroups: ContainerCgroups) -> None:
+def run_child(
+    spec: dict[str, object], console: str, errfd: int, cgroups: ContainerCgroups, netns: int
+) -> None:
     """Never returns: execs init, or reports the failed step on `errfd` and exits 127."""
     step = "preparing"
     try:
@@ -82,7 +84,11 @@ def run_child(spec: dict[str, object], console: str, errfd: int, cgroups: Contai
         step = "entering the container's cgroups"
         cgroups.enter("ns")
         step = "creating namespaces"
-        syscalls.unshare(NAMESPACES)
+        if netns >= 0:
+            syscalls.setns(netns, syscalls.CLONE_NEWNET)  # wired by `lxpy start`
+            syscalls.unshare(NAMESPACES & ~syscalls.CLONE_NEWNET)
+        else:
+            syscalls.unshare(NAMESPACES)
         step = "setting up the root filesystem"
         overlay = spec.get("overlay")
         notify = str(spec["notify_socket"]) if spec.get("notify_socket") else None

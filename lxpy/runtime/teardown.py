@@ -10,11 +10,21 @@ import os
 
 from lxpy.linux.cgroups import ContainerCgroups
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def teardown(run_dir: str, cgroups: ContainerCgroups) -> None:
+
+def teardown(run_dir: str, cgroups: ContainerCgroups, published: Sequence[str] = ()) -> None:
+    """`published`: the container's files in its networks' dnsmasq directories (its address
+    reservation and its name), which go with it."""
     if cgroups.pids():
         cgroups.kill_all()
     cgroups.remove()
+    if published:
+        from lxpy.net import dnsmasq
+
+        dnsmasq.withdraw(published)
     # Every entry is ours: records, the socket, temp files of an interrupted write.
     try:
         entries = os.listdir(run_dir)

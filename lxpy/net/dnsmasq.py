@@ -1,0 +1,166 @@
+"""One dnsmasq per network: DHCP with a fixed address per container, DNS by name.
+
+Each running container has one file in each of two directories that dnsmasq watches with
+inotify (`--dhcp-hostsdir`, `--hostsdir`): its reservation and its name. Adding or deleting
+those files is all a start or a stop does, no signal and no restart, and the monitor can
+delete them on its way out without importing anything heavy. Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+from lxpy.errors import LxpyError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this at teardown
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from lxpy.net.model import Network
+
+DHCP_DIR = "dhcp-hosts"
+NAMES_DIR = "names"
+PID_FILE = "dnsmasq.pid"
+LEASES = "leases"
+
+
+def container_files(net_run_dir: str, container: str) -> list[str]:
+    return [f"{net_run_dir}/{DHCP_DIR}/{container}", f"{net_run_dir}/{NAMES_DIR}/{container}"]
+
+
+def publish(net_run_dir: str, network: Network, container: str, mac: str, address: str) -> None:
+    """Reserve `address` for `mac` and make NAME and NAME.DOMAIN resolve to it."""
+    dhcp, names = container_files(net_run_dir, container)
+    _write(dhcp, f"{mac},{address},1h\n")
+    _write(names, f"{address} {container}.{network.domain} {container}\n")
+
+
+def published_addresses(net_run_dir: str, container: str) -> list[str]:
+    try:
+        with open(f"{net_run_dir}/{NAMES_DIR}/{container}") as f:
+            return [line.split()[0] for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+def withdraw(files: Sequence[str]) -> None:
+    """Delete a container's files; dnsmasq forgets names by itself, reservations on SIGHUP."""
+    dirs = set()
+    for path in files:
+        try:
+            os.unlink(path)
+            dirs.add(os.path.dirname(os.path.dirname(path)))
+        except FileNotFoundError:
+            pass
+    for net_run_dir in dirs:
+        pid = running(net_run_dir)
+        if pid is not None:
+            os.kill(pid, signal.SIGHUP)
+
+
+def _write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.rename(tmp, path)
+
+
+def running(net_run_dir: str) -> int | None:
+    """dnsmasq's pid when it runs for this network, else None."""
+    try:
+        with open(f"{net_run_dir}/{PID_FILE}") as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except (OSError, ValueError):
+        return None
+    # The pid file alone may name a reused pid: it must be our dnsmasq for this directory.
+    if b"dnsmasq" in cmdline and f"{net_run_dir}/{PID_FILE}".encode() in cmdline:
+        return pid
+    return None
+
+
+def ensure(net_run_dir: str, network: Network) -> int:
+    """Start dnsmasq for `network` unless it runs (after a crash too); return its pid."""
+    pid = running(net_run_dir)
+    if pid is not None:
+        return pid
+    _check_reachable(net_run_dir)
+    pool = network.pool()
+    argv = [
+        "dnsmasq",
+        "--conf-file=/dev/null",
+        f"--pid-file={net_run_dir}/{PID_FILE}",
+        f"--dhcp-leasefile={net_run_dir}/{LEASES}",
+        "--bind-interfaces",
+        f"--interface={network.name}",
+        "--except-interface=lo",
+        f"--listen-address={network.gateway}",
+        f"--dhcp-range={pool[0]},{pool[-1]},{network.net.netmask},1h",
+        "--dhcp-authoritative",
+        "--dhcp-no-override",
+        # Names come from our hosts files alone, never from what a DHCP client claims: a
+        # container cannot take another's name.
+        "--dhcp-ignore-names",
+        f"--dhcp-hostsdir={net_run_dir}/{DHCP_DIR}",
+        f"--hostsdir={net_run_dir}/{NAMES_DIR}",
+        f"--domain={network.domain}",
+        f"--local=/{network.domain}/",
+        "--domain-needed",
+        "--strict-order",
+        "--no-hosts",
+    ]
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except FileNotFoundError:
+        raise LxpyError("dnsmasq is not installed", hint="apt-get install dnsmasq-base") from None
+    if result.returncode != 0:
+        raise LxpyError(f"dnsmasq for {network.name} failed: {result.stderr.strip()}")
+    deadline = time.monotonic() + 5
+    while (pid := running(net_run_dir)) is None:
+        if time.monotonic() > deadline:
+            raise LxpyError(f"dnsmasq for {network.name} did not start")
+        time.sleep(0.01)
+    return pid
+
+
+def _check_reachable(path: str) -> None:
+    """dnsmasq drops to an unprivileged user and then re-reads the watched directories: every
+    directory above them must let others pass (o+x), as /var/lib and /run do."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent != "/":
+        if not os.stat(parent).st_mode & 0o001:
+            raise LxpyError(
+                f"dnsmasq (running as nobody) cannot pass through {parent}",
+                hint=f"chmod o+x {parent}, or keep lxpy's state elsewhere (--root)",
+            )
+        parent = os.path.dirname(parent)
+
+
+def stop(net_run_dir: str) -> None:
+    pid = running(net_run_dir)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def leases(net_run_dir: str) -> list[tuple[str, str, str]]:
+    """(mac, address, hostname) of the current leases."""
+    try:
+        with open(f"{net_run_dir}/{LEASES}") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    found = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 4:
+            found.append((parts[1], parts[2], parts[3]))
+    return found

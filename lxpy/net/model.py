@@ -1,0 +1,214 @@
+"""Networks and NICs as data: names, subnets, addresses and the files that keep them.
+
+No pyroute2 here (that is `lxpy.net.links`): `lxpy ls`, the monitor and config validation
+import this. A network's name is also its bridge's name.
+
+    <lib>/networks/NAME.toml           subnet and domain
+    <lib>/networks/NAME.addresses      "container address" lines: who keeps which address
+    <run>/networks/NAME/               dnsmasq's pid file, leases, and the hosts files it
+                                       reads: the containers running now
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import zlib
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from lxpy import store
+from lxpy.config import ContainerConfig, Nic
+from lxpy.errors import Busy, ConfigError, NotFound, UsageError
+from lxpy.paths import Paths
+
+DEFAULT_DOMAIN = "lxpy"
+# Linux interface names are at most 15 bytes.
+IFNAMSIZ = 15
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,14}")
+
+
+def default_network(paths: Paths) -> str:
+    """lxpybr0 for the default root; each other root gets a bridge name of its own."""
+    if paths.instance == "lxpy":
+        return "lxpybr0"
+    return f"lx{paths.instance.rsplit('-', 1)[-1]}br0"
+
+
+def validate_network_name(name: str) -> str:
+    if not _NAME.fullmatch(name) or name.endswith("-"):
+        raise UsageError(
+            f"invalid network name {name!r}",
+            hint="a bridge name: a-z first, then a-z, 0-9 or -, at most 15 characters",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    subnet: str  # an IPv4 /24 (or wider) in CIDR form
+    domain: str = DEFAULT_DOMAIN
+
+    @property
+    def net(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.subnet)
+
+    @property
+    def gateway(self) -> str:
+        """The bridge's own address: the first host of the subnet."""
+        return str(next(self.net.hosts()))
+
+    def pool(self) -> list[str]:
+        """Addresses containers get, the gateway excluded."""
+        return [str(a) for a in self.net.hosts()][1:]
+
+
+def host_end_name(instance: str, container: str, index: int) -> str:
+    """The host end of a container's veth: readable, unique per state root, in 15 bytes."""
+    tag = zlib.crc32(f"{instance}/{container}/{index}".encode()) & 0xFFFF
+    return f"{container[:8].rstrip('-')}-{tag:04x}{index}"[:IFNAMSIZ]
+
+
+def mac_address(container: str, index: int) -> str:
+    """Stable for the container's name: the same address on every start."""
+    raw = zlib.crc32(f"{container}/{index}".encode()).to_bytes(4, "big")
+    extra = zlib.crc32(f"{index}/{container}".encode()) & 0xFF
+    # 02: a locally administered unicast address, never a vendor's.
+    return ":".join(f"{b:02x}" for b in (0x02, *raw, extra))
+
+
+def networks_dir(paths: Paths) -> str:
+    return f"{paths.lib}/networks"
+
+
+def run_dir(paths: Paths, name: str) -> str:
+    return f"{paths.run}/networks/{name}"
+
+
+def names(paths: Paths) -> list[str]:
+    try:
+        entries = os.listdir(networks_dir(paths))
+    except FileNotFoundError:
+        return []
+    return sorted(e[:-5] for e in entries if e.endswith(".toml") and _NAME.fullmatch(e[:-5]))
+
+
+def load(paths: Paths, name: str) -> Network:
+    import tomllib
+
+    validate_network_name(name)
+    path = f"{networks_dir(paths)}/{name}.toml"
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except FileNotFoundError:
+        raise NotFound(f"no network named {name!r}", hint="`lxpy network ls` lists them") from None
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{path}: {e}") from None
+    subnet, domain = doc.get("subnet"), doc.get("domain", DEFAULT_DOMAIN)
+    if not isinstance(subnet, str) or not isinstance(domain, str):
+        raise ConfigError(f"{path}: subnet and domain must be strings")
+    try:
+        network = ipaddress.IPv4Network(subnet)
+    except ValueError as e:
+        raise ConfigError(f"{path}: subnet: {e}") from None
+    if network.prefixlen > 29 or not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", domain):
+        raise ConfigError(f"{path}: subnet too small (at most /29) or bad domain")
+    return Network(name, str(network), domain)
+
+
+def save(paths: Paths, network: Network) -> None:
+    import tomli_w
+
+    from lxpy.config import write_atomic
+
+    os.makedirs(networks_dir(paths), mode=0o700, exist_ok=True)
+    doc = {"subnet": network.subnet, "domain": network.domain}
+    write_atomic(f"{networks_dir(paths)}/{network.name}.toml", tomli_w.dumps(doc).encode())
+
+
+# -- addresses kept for containers --------------------------------------------------------
+
+
+def _addresses_file(paths: Paths, network: str) -> str:
+    return f"{networks_dir(paths)}/{network}.addresses"
+
+
+def kept_addresses(paths: Paths, network: str) -> dict[str, str]:
+    """container -> the address it keeps on `network`."""
+    try:
+        with open(_addresses_file(paths, network)) as f:
+            lines = f.read().split("\n")
+    except FileNotFoundError:
+        return {}
+    found = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2:
+            found[parts[0]] = parts[1]
+    return found
+
+
+def write_addresses(paths: Paths, network: str, kept: dict[str, str]) -> None:
+    from lxpy.config import write_atomic
+
+    text = "".join(f"{c} {a}\n" for c, a in sorted(kept.items()))
+    write_atomic(_addresses_file(paths, network), text.encode())
+
+
+def choose_address(network: Network, container: str, taken: set[str]) -> str:
+    """A free address, the same one for the same name while it is free (a stable start
+    point in the pool, so addresses do not shift when containers come and go)."""
+    pool = network.pool()
+    start = zlib.crc32(container.encode()) % len(pool)
+    for i in range(len(pool)):
+        candidate = pool[(start + i) % len(pool)]
+        if candidate not in taken:
+            return candidate
+    raise UsageError(
+        f"network {network.name} has no free address left",
+        hint="pin one with network.ipv4, or make a wider network",
+    )
+
+
+def lock(paths: Paths, name: str) -> AbstractContextManager[None]:
+    # "network." cannot begin a container name: the two kinds of lock never meet.
+    return store.locked_file(
+        f"{paths.run}/locks/network.{name}.lock",
+        Busy(f"network {name} is busy", hint="wait and try again"),
+        timeout=30,
+    )
+
+
+def address_for(paths: Paths, network: Network, container: str, nic: Nic) -> str:
+    """The container's address on `network`: the pinned one, else the one it keeps (chosen
+    on its first start and remembered until it is destroyed)."""
+    with lock(paths, network.name):
+        kept = kept_addresses(paths, network.name)
+        others = {a for c, a in kept.items() if c != container}
+        if nic.ipv4:
+            address = nic.ipv4
+            if ipaddress.IPv4Address(address) not in network.net or address == network.gateway:
+                raise UsageError(f"{address} is not a container address in {network.subnet}")
+            if address in others:
+                owner = next(c for c, a in kept.items() if a == address and c != container)
+                raise UsageError(f"{address} on {network.name} is kept for {owner}")
+        else:
+            address = kept.get(container) or choose_address(network, container, others)
+        if kept.get(container) != address:
+            kept[container] = address
+            write_addresses(paths, network.name, kept)
+    return address
+
+
+def forget(paths: Paths, container: str, cfg: ContainerConfig) -> None:
+    """At destroy: the container's kept addresses go back to the pool."""
+    for nic in cfg.network:
+        if nic.network not in names(paths):
+            continue
+        with lock(paths, nic.network):
+            kept = kept_addresses(paths, nic.network)
+            if kept.pop(container, None) is not None:
+                write_addresses(paths, nic.network, kept)

@@ -1,0 +1,171 @@
+"""Managed networks: create, bring up, remove, and wire a starting container's NICs.
+
+A network is a bridge with the gateway address, a NAT table, and a dnsmasq. It is brought
+up the first time a container needs it (and again after a host reboot or a dnsmasq crash:
+every start checks). Imports pyroute2 (through `links`): only `lxpy start` of a container
+with NICs and `lxpy network` come here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import zlib
+
+from lxpy import store
+from lxpy.config import ContainerConfig
+from lxpy.errors import AlreadyExists, LxpyError, StateError, UsageError
+from lxpy.net import dnsmasq, links, model, nat
+from lxpy.net.model import Network
+from lxpy.paths import Paths
+
+
+def create(
+    paths: Paths, name: str, subnet: str | None = None, domain: str | None = None
+) -> Network:
+    model.validate_network_name(name)
+    paths.ensure()
+    with model.lock(paths, name):
+        if name in model.names(paths):
+            raise AlreadyExists(f"network {name!r} exists", hint="`lxpy network ls`")
+        if links.bridge_exists(name):
+            raise AlreadyExists(f"an interface named {name!r} exists on the host already")
+        used = [model.load(paths, n).net for n in model.names(paths)] + links.host_routes()
+        chosen = _check_subnet(subnet, used) if subnet else _free_subnet(paths, name, used)
+        network = Network(name, str(chosen), domain or model.DEFAULT_DOMAIN)
+        if domain is not None:
+            _check_domain(domain)
+        model.save(paths, network)
+    return network
+
+
+def _check_subnet(text: str, used: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
+    try:
+        subnet = ipaddress.IPv4Network(text)
+    except ValueError as e:
+        raise UsageError(f"invalid subnet {text!r}: {e}", hint="e.g. 10.42.0.0/24") from None
+    if not subnet.is_private or subnet.prefixlen > 29:
+        raise UsageError(f"subnet {subnet} must be private and at most /29")
+    clash = next((u for u in used if u.overlaps(subnet)), None)
+    if clash is not None:
+        raise UsageError(
+            f"subnet {subnet} overlaps {clash}, which the host already routes",
+            hint="choose another subnet, or leave it out to get a free one",
+        )
+    return subnet
+
+
+def _free_subnet(
+    paths: Paths, name: str, used: list[ipaddress.IPv4Network]
+) -> ipaddress.IPv4Network:
+    """A /24 in 10.0.0.0/8 that nothing on the host routes, starting from a point derived
+    from the state root and the name, so parallel roots rarely even try the same one."""
+    start = zlib.crc32(f"{paths.instance}/{name}".encode()) % 65536
+    for i in range(65536):
+        n = (start + i) % 65536
+        candidate = ipaddress.IPv4Network(f"10.{n >> 8}.{n & 255}.0/24")
+        if not any(u.overlaps(candidate) for u in used):
+            return candidate
+    raise LxpyError("no free /24 left in 10.0.0.0/8", hint="give one with --subnet")
+
+
+def _check_domain(domain: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", domain):
+        raise UsageError(f"invalid domain {domain!r}")
+
+
+def default(paths: Paths) -> Network:
+    """This root's default network, made the first time it is asked for."""
+    name = model.default_network(paths)
+    try:
+        return model.load(paths, name)
+    except LxpyError:
+        if name in model.names(paths):
+            raise
+    try:
+        return create(paths, name)
+    except AlreadyExists:
+        return model.load(paths, name)
+
+
+def up(paths: Paths, network: Network) -> str:
+    """Bridge, NAT and dnsmasq's directories, each made if it is missing; returns the
+    network's run dir. dnsmasq itself is `dnsmasq.ensure`d after the caller has published
+    what it needs: one starting reads its directories once, then watches them, and a file
+    written in between would be missed."""
+    links.ensure_bridge(network)
+    if not nat.exists(network):
+        nat.apply(network)
+    run = model.run_dir(paths, network.name)
+    for sub in ("", dnsmasq.DHCP_DIR, dnsmasq.NAMES_DIR):
+        os.makedirs(f"{run}/{sub}", mode=0o755, exist_ok=True)
+    return run
+
+
+def users(paths: Paths, name: str) -> list[str]:
+    """Containers with a NIC on network `name`."""
+    found = []
+    for container in store.names_on_disk(paths):
+        try:
+            cfg = store.load(paths, container)
+        except LxpyError:
+            continue
+        if any(nic.network == name for nic in cfg.network):
+            found.append(container)
+    return found
+
+
+def remove(paths: Paths, name: str) -> None:
+    from lxpy.runtime.state import read_live
+
+    network = model.load(paths, name)
+    with model.lock(paths, name):
+        running = [c for c in users(paths, name) if read_live(paths, c).active]
+        if running:
+            raise StateError(
+                f"network {name} is in use by running containers: {', '.join(running)}",
+                hint="stop them first",
+            )
+        run = model.run_dir(paths, name)
+        dnsmasq.stop(run)
+        nat.remove(network)
+        links.remove_bridge(name)
+        from lxpy.linux import safefs
+
+        if os.path.isdir(run):
+            safefs.remove_tree(run)
+        for suffix in (".toml", ".addresses"):
+            try:
+                os.unlink(f"{model.networks_dir(paths)}/{name}{suffix}")
+            except FileNotFoundError:
+                pass
+
+
+def wire(paths: Paths, container: str, cfg: ContainerConfig) -> int:
+    """A new network namespace holding the container's NICs (eth0, eth1, ...), each a veth
+    whose host end is on its network's bridge, with its address reserved in dnsmasq.
+
+    Returns the namespace's fd: the only thing holding it until init runs in it.
+    """
+    netns = links.new_netns()
+    published: list[str] = []
+    try:
+        for index, nic in enumerate(cfg.network):
+            # The default network comes back by itself (after a `network rm`, say).
+            is_default = nic.network == model.default_network(paths)
+            network = default(paths) if is_default else model.load(paths, nic.network)
+            run = up(paths, network)
+            address = model.address_for(paths, network, container, nic)
+            mac = model.mac_address(container, index)
+            host_end = model.host_end_name(paths.instance, container, index)
+            links.add_veth(host_end, mac, netns, f"eth{index}", network.name)
+            dnsmasq.publish(run, network, container, mac, address)
+            published += dnsmasq.container_files(run, container)
+            dnsmasq.ensure(run, network)
+    except BaseException:
+        os.close(netns)  # takes every veth made so far with it
+        dnsmasq.withdraw(published)
+        raise
+    return netns

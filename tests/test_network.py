@@ -1,0 +1,149 @@
+"""Networking with real containers: each test root has its own bridge (its default network,
+named from the root) and subnet; traffic goes only between the host and these containers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from lxpy.net import model
+from tests.conftest import Lxpy
+
+pytestmark = pytest.mark.integration
+
+
+def sh(lx: Lxpy, name: str, script: str, check: bool = True) -> str:
+    return lx.run("attach", name, "--", "sh", "-c", script, check=check).stdout
+
+
+def ipv4(lx: Lxpy, name: str) -> str:
+    addresses = json.loads(lx.run("info", name, "--format", "json").stdout)["ipv4"]
+    assert len(addresses) == 1, addresses
+    return str(addresses[0])
+
+
+def wait_lease(lx: Lxpy, name: str, timeout: float = 10) -> str:
+    """The address eth0 got by DHCP inside (the guest's own view)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = sh(lx, name, "ip -4 -o addr show eth0", check=False)
+        if " inet " in out:
+            return out.split(" inet ")[1].split("/")[0]
+        time.sleep(0.1)
+    raise AssertionError(f"{name} got no address by DHCP")
+
+
+def host_lookup(server: str, name: str) -> str:
+    """Ask the network's dnsmasq from the host, as the README says to (no resolver change)."""
+    out = subprocess.run(
+        ["busybox", "nslookup", "-type=a", name, server],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    ).stdout
+    return out.split("Name:")[1].split("Address:")[1].split()[0] if "Name:" in out else ""
+
+
+def fetch(url: str) -> str:
+    # No proxy, whatever the environment says: this goes to our own container only.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=10) as response:
+        return str(response.read().decode())
+
+
+def test_containers_reach_each_other_by_name_and_keep_their_address(lxpy: Lxpy) -> None:
+    for name in ("c1", "c2"):
+        lxpy.run("create", name)
+        lxpy.run("start", name)
+    first = {name: wait_lease(lxpy, name) for name in ("c1", "c2")}
+    assert first == {name: ipv4(lxpy, name) for name in ("c1", "c2")}
+    assert "1 packets received" in sh(lxpy, "c1", "ping -c1 -W5 c2.lxpy")
+    assert "1 packets received" in sh(lxpy, "c2", "ping -c1 -W5 c1")
+    lxpy.run("restart", "c1")
+    lxpy.run("stop", "c2")
+    lxpy.run("start", "c2")
+    assert {name: wait_lease(lxpy, name) for name in ("c1", "c2")} == first
+
+
+def test_host_reaches_a_service_by_address_and_by_name(lxpy: Lxpy) -> None:
+    lxpy.run("create", "web")
+    lxpy.run("start", "web")
+    address = wait_lease(lxpy, "web")
+    sh(lxpy, "web", "mkdir -p /www && echo hello-lxpy > /www/index.html && httpd -h /www -p 8080")
+    network = model.load(lxpy.paths, model.default_network(lxpy.paths))
+    assert host_lookup(network.gateway, "web.lxpy") == address
+    assert fetch(f"http://{address}:8080/") == "hello-lxpy\n"
+    lxpy.run("stop", "web")
+    # Stopped: its reservation and its hosts entry are gone (its DHCP lease, and the name
+    # dnsmasq gave it, last until the lease expires, as with any DHCP client).
+    run = model.run_dir(lxpy.paths, network.name)
+    assert os.listdir(f"{run}/dhcp-hosts") == [] and os.listdir(f"{run}/names") == []
+
+
+def _left_behind(lx: Lxpy, name: str) -> list[str]:
+    network = model.default_network(lx.paths)
+    run = model.run_dir(lx.paths, network)
+    found = [f"veth {v}" for v in os.listdir(f"/sys/class/net/{network}/brif")]
+    found += [f"reservation {f}" for f in os.listdir(f"{run}/dhcp-hosts")]
+    found += [f"name {f}" for f in os.listdir(f"{run}/names")]
+    return found
+
+
+@pytest.mark.parametrize("victim", ["init", "monitor"])
+def test_nothing_is_left_after_a_kill(lxpy: Lxpy, victim: str) -> None:
+    lxpy.run("create", "k1")
+    lxpy.run("start", "k1")
+    wait_lease(lxpy, "k1")
+    run = lxpy.paths.run_dir("k1")
+    record = "init.pid" if victim == "init" else "monitor.pid"
+    with open(f"{run}/{record}") as f:
+        os.kill(int(f.read().split()[0]), 9)
+    if victim == "monitor":
+        assert lxpy.state("k1") == "RUNNING"
+        lxpy.run("stop", "k1")
+    assert lxpy.wait_state("k1", "STOPPED") == "STOPPED"
+    deadline = time.monotonic() + 5
+    while _left_behind(lxpy, "k1") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _left_behind(lxpy, "k1") == []
+    lxpy.run("start", "k1")  # and it comes back with its NIC
+    wait_lease(lxpy, "k1")
+
+
+def test_pinned_address(lxpy: Lxpy) -> None:
+    lxpy.run("network", "create", "lxpytestpin", "--subnet", "10.254.253.0/24")
+    lxpy.run("create", "p1", "--network", "lxpytestpin=10.254.253.77")
+    lxpy.run("start", "p1")
+    assert wait_lease(lxpy, "p1") == "10.254.253.77"
+    taken = lxpy.run("create", "p2", "--network", "lxpytestpin=10.254.253.77", check=False)
+    assert taken.returncode == 0  # checked when it starts: p1 keeps the address
+    clash = lxpy.run("start", "p2", check=False)
+    assert clash.returncode != 0 and "kept for p1" in clash.stderr
+
+
+def test_bad_network_input_is_refused_cleanly(lxpy: Lxpy) -> None:
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
+    routed = next(line.split()[0] for line in routes.splitlines() if "/" in line.split()[0])
+    cases = [
+        (["network", "create", "lxpytestovl", "--subnet", routed], "overlaps"),
+        (["network", "create", "x" * 16], "invalid network name"),
+        (["network", "create", "Bad_Name"], "invalid network name"),
+        (["create", "n1", "--network", "nosuchnet"], "no network named"),
+    ]
+    for argv, message in cases:
+        result = lxpy.run(*argv, check=False)
+        assert result.returncode != 0 and message in result.stderr, result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    assert "lxpytestovl" not in lxpy.run("network", "ls").stdout
+    assert not os.path.exists(lxpy.paths.container_dir("n1"))
+    lxpy.run("create", "u1")
+    lxpy.run("start", "u1")
+    network = model.default_network(lxpy.paths)
+    busy = lxpy.run("network", "rm", network, check=False)
+    assert busy.returncode != 0 and "u1" in busy.stderr
+    assert os.path.exists(f"/sys/class/net/{network}")
