@@ -12,7 +12,9 @@ mode=${1:-}
 # What lxpy runs on the host: busybox-static for the busybox template, a venv-capable
 # Python 3.11+, tmux for the TUI's end-to-end test.
 # mmdebstrap (debootstrap as the fallback) and the archive keyring: the debian template.
-PACKAGES="python3 python3-venv busybox-static tmux mmdebstrap debootstrap debian-archive-keyring"
+# dnsmasq-base, nftables, iproute2: networks (DHCP and DNS, NAT, and the tests' `ip`).
+PACKAGES="python3 python3-venv busybox-static tmux mmdebstrap debootstrap debian-archive-keyring
+dnsmasq-base nftables iproute2"
 
 if [ "$(id -u)" != 0 ]; then
     echo "install.sh: run it as root (sudo $0 $*)" >&2
