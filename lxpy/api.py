@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from lxpy import store
 from lxpy.config import ContainerConfig
-from lxpy.errors import LxpyError, StateError
+from lxpy.errors import LxpyError, StateError, UsageError
 from lxpy.paths import Paths
 from lxpy.runtime import CONTROL_SOCKET, lifecycle
 from lxpy.runtime.state import State, not_running, read_live
@@ -17,6 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from lxpy.config import PortForward
     from lxpy.images.cache import Image
     from lxpy.images.create import Created, Request
     from lxpy.images.progress import Progress
@@ -171,6 +172,61 @@ class Api:
         from lxpy.net import networks
 
         networks.remove(self.paths, name)
+
+    # -- port forwards ---------------------------------------------------------------------
+    def port_add(self, name: str, text: str) -> PortForward:
+        """Forward a host port (HOSTPORT:PORT[/tcp|/udp]): at once if it runs, and from its
+        next start on. A taken host port is refused and nothing is saved."""
+        from lxpy import config
+        from lxpy.config import PortForward
+
+        try:
+            forward = PortForward.parse(text)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        store.require(self.paths, name)
+        with store.locked(self.paths, name):
+            cfg = store.load(self.paths, name)
+            if any(p.key == forward.key for p in cfg.ports):
+                raise UsageError(f"{name} already forwards host port {forward.key}")
+            if not cfg.network:
+                raise UsageError(f"{name} has no NIC to forward to")
+            if read_live(self.paths, name).active:
+                (target,) = lifecycle.forwards(self.paths, name, cfg.with_changes(ports=(forward,)))
+                self._ask(name, "port add {} {} {} {}".format(*target))
+            config.save(self.paths.config_file(name), cfg.with_changes(ports=(*cfg.ports, forward)))
+        return forward
+
+    def port_rm(self, name: str, key: str) -> None:
+        """Stop forwarding HOSTPORT[/proto] (or the whole HOSTPORT:PORT[/proto])."""
+        from lxpy import config
+        from lxpy.config import PortForward
+
+        if ":" in key:
+            try:
+                key = PortForward.parse(key).key
+            except ValueError as e:
+                raise UsageError(str(e)) from None
+        key = key if "/" in key else f"{key}/tcp"
+        store.require(self.paths, name)
+        with store.locked(self.paths, name):
+            cfg = store.load(self.paths, name)
+            kept = tuple(p for p in cfg.ports if p.key != key)
+            if len(kept) == len(cfg.ports):
+                raise UsageError(f"{name} does not forward host port {key}")
+            if read_live(self.paths, name).active:
+                self._ask(name, f"port rm {key}")
+            config.save(self.paths.config_file(name), cfg.with_changes(ports=kept))
+
+    def _ask(self, name: str, request: str) -> None:
+        from lxpy.runtime import control
+
+        try:
+            reply = control.ask(f"{self.paths.run_dir(name)}/{CONTROL_SOCKET}", request)
+        except OSError as e:
+            raise StateError(f"{name}'s monitor did not answer: {e.strerror}") from None
+        if not reply.startswith("ok"):
+            raise StateError(f"{name}: {reply.removeprefix('error ').strip()}")
 
     # -- images ---------------------------------------------------------------------------
     def images(self) -> list[tuple[Image, list[str]]]:

@@ -91,6 +91,12 @@ def _args_network(p: argparse.ArgumentParser) -> None:
     p.add_argument("--domain", help="create: the DNS domain of its containers (default: lxpy)")
 
 
+def _args_port(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("add", "rm", "ls"))
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("forward", nargs="?", metavar="HOSTPORT:PORT[/tcp|/udp]")
+
+
 def _args_templates(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", nargs="?", choices=("ls", "show"), default="ls")
     p.add_argument("template", nargs="?", metavar="NAME")
@@ -177,6 +183,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "templates": ("list templates, or show one's parameters", _args_templates),
     "cache": ("list, refresh or remove cached images", _args_cache),
     "network": ("list, create, show or remove networks", _args_network),
+    "port": ("forward host ports to a container: add, rm, ls", _args_port),
 }
 ALIASES = {"list": "ls"}
 
@@ -355,6 +362,24 @@ def _cmd_network(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_port(api: Api, args: argparse.Namespace) -> int:
+    if args.action == "ls":
+        rows = [("CONTAINER", "HOST PORT", "PORT", "PROTO", "ACTIVE")]
+        for info in [api.info(args.name)] if args.name else api.containers():
+            for p in info.config.ports if info.config else ():
+                active = "yes" if info.state == "RUNNING" else "-"
+                rows.append((info.name, str(p.host_port), str(p.port), p.proto, active))
+        _table(rows)
+        return 0
+    if not args.name or not args.forward:
+        raise UsageError(f"`lxpy port {args.action}` needs NAME and HOSTPORT:PORT[/proto]")
+    if args.action == "add":
+        print(api.port_add(args.name, args.forward))
+    else:
+        api.port_rm(args.name, args.forward)
+    return 0
+
+
 def _cmd_cache(api: Api, args: argparse.Namespace) -> int:
     if args.action == "ls":
         rows = [("IMAGE", "RELEASE", "ARCH", "PACKAGES", "SIZE", "BUILT", "USED BY")]
@@ -529,6 +554,7 @@ COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "templates": _cmd_templates,
     "cache": _cmd_cache,
     "network": _cmd_network,
+    "port": _cmd_port,
 }
 
 

@@ -90,6 +90,29 @@ class Nic:
 
 
 @dataclass(frozen=True)
+class PortForward:
+    """HOSTPORT:PORT/PROTO: the host's port relayed to the container's eth0 address."""
+
+    host_port: int
+    port: int
+    proto: str = "tcp"
+
+    @property
+    def key(self) -> str:
+        return f"{self.host_port}/{self.proto}"
+
+    def __str__(self) -> str:
+        return f"{self.host_port}:{self.port}/{self.proto}"
+
+    @classmethod
+    def parse(cls, text: str) -> PortForward:
+        m = re.fullmatch(r"(\d{1,5}):(\d{1,5})(?:/(tcp|udp))?", text.strip())
+        if not m or not all(0 < int(m.group(i)) < 65536 for i in (1, 2)):
+            raise ValueError(f"{text!r}: expected HOSTPORT:PORT[/tcp|/udp], ports 1-65535")
+        return cls(int(m.group(1)), int(m.group(2)), m.group(3) or "tcp")
+
+
+@dataclass(frozen=True)
 class Storage:
     """How the rootfs is kept: a plain directory, or an overlay whose lower layer is a cached
     image (`image` names it as "KEY/BUILD" under the image store)."""
@@ -113,6 +136,7 @@ class ContainerConfig:
     limits: Limits = field(default_factory=Limits)
     storage: Storage = field(default_factory=Storage)
     network: tuple[Nic, ...] = ()
+    ports: tuple[PortForward, ...] = ()
     # The template parameters it was created with (release, packages, ...), for the record.
     parameters: Mapping[str, str | bool | list[str]] = field(default_factory=dict)
 
@@ -138,6 +162,7 @@ class ContainerConfig:
             "network": [
                 {"name": n.network, **({"ipv4": n.ipv4} if n.ipv4 else {})} for n in self.network
             ],
+            "ports": [str(p) for p in self.ports],
             "limits": limits,
         }
 
@@ -287,6 +312,7 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
             "init",
             "storage",
             "network",
+            "ports",
             "limits",
         },
     )
@@ -327,6 +353,7 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
                 ipv4=r.get(entry, "network", "ipv4", str, "", _check_ipv4),
             )
         )
+    ports = tuple(PortForward.parse(p) for p in r.get(doc, "", "ports", list, [], _check_ports))
     parameters = r.get(doc, "", "parameters", dict, {})
     for key in parameters:
         r.get(parameters, "parameters", key, (str, bool, list))
@@ -344,8 +371,24 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
         limits=limits,
         storage=storage,
         network=tuple(nics),
+        ports=ports,
         parameters=parameters,
     )
+
+
+def _check_ports(value: list[Any]) -> str | None:
+    keys = set()
+    for item in value:
+        if not isinstance(item, str):
+            return 'expected strings like "8080:80/tcp"'
+        try:
+            key = PortForward.parse(item).key
+        except ValueError as e:
+            return str(e)
+        if key in keys:
+            return f"host port {key} is forwarded twice"
+        keys.add(key)
+    return None
 
 
 def _check_network_name(value: str) -> str | None:

@@ -147,3 +147,41 @@ def test_bad_network_input_is_refused_cleanly(lxpy: Lxpy) -> None:
     busy = lxpy.run("network", "rm", network, check=False)
     assert busy.returncode != 0 and "u1" in busy.stderr
     assert os.path.exists(f"/sys/class/net/{network}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_port_forward_from_the_host_loopback(lxpy: Lxpy) -> None:
+    import socket
+
+    lxpy.run("create", "fw")
+    port = free_port()
+    lxpy.run("port", "add", "fw", f"{port}:80")  # saved, active from the next start
+    lxpy.run("start", "fw")
+    wait_lease(lxpy, "fw")
+    sh(lxpy, "fw", "mkdir -p /www && echo forwarded > /www/index.html && httpd -h /www -p 80")
+    assert fetch(f"http://127.0.0.1:{port}/") == "forwarded\n"
+    assert f"{port}:80/tcp" in lxpy.run("info", "fw", "--format", "json").stdout
+    # Added live to a running container, and refused cleanly when the host port is taken.
+    second = free_port()
+    lxpy.run("port", "add", "fw", f"{second}:80/tcp")
+    assert fetch(f"http://127.0.0.1:{second}/") == "forwarded\n"
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        result = lxpy.run("port", "add", "fw", f"{busy}:80", check=False)
+        assert result.returncode != 0 and "is taken" in result.stderr
+    assert str(busy) not in lxpy.run("port", "ls", "fw").stdout
+    lxpy.run("port", "rm", "fw", str(second))
+    with pytest.raises(OSError):
+        fetch(f"http://127.0.0.1:{second}/")
+    lxpy.run("stop", "fw")
+    with pytest.raises(OSError):
+        fetch(f"http://127.0.0.1:{port}/")

@@ -6,6 +6,10 @@ Requests (ASCII, newline-terminated, at most MAX_REQUEST bytes):
     log                      -> the console ring buffer, then EOF
     console                  -> the ring buffer, then live console output; bytes sent
                                 by the client are typed into the console
+    port add <tcp|udp> <host port> <address> <port>
+                             -> "ok\n", or "error <why>\n" (the host port is taken)
+    port rm <host port>/<tcp|udp>
+                             -> "ok\n", or "error no such forward\n"
 Imported by the monitor: standard library only.
 """
 
@@ -16,7 +20,7 @@ import socket
 import struct
 
 MAX_REQUEST = 256
-VERBS = ("state", "stop", "log", "console")
+VERBS = ("state", "stop", "log", "console", "port")
 
 
 class ProtocolError(Exception):

@@ -108,6 +108,12 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
                 # The monitor opens it through our fd table while we wait for its report.
                 spec["netns"] = f"/proc/{os.getpid()}/fd/{netns}"
                 spec["dns_files"] = published
+                spec["ports"] = forwards(paths, name, cfg)
+            elif cfg.ports:
+                raise StartError(
+                    f"container {name!r} forwards ports but has no NIC",
+                    hint="give it a network (network = [{ name = ... }] in config.toml)",
+                )
             if launcher is not None:
                 return _result(_read_report(launcher.launch(spec)), name, spec)
             return _spawn_monitor(spec, name)
@@ -131,6 +137,16 @@ def published_files(paths: Paths, name: str, cfg: ContainerConfig) -> list[str]:
         for nic in cfg.network
         for path in dnsmasq.container_files(model.run_dir(paths, nic.network), name)
     ]
+
+
+def forwards(paths: Paths, name: str, cfg: ContainerConfig) -> list[tuple[str, int, str, int]]:
+    """The monitor's relays: (proto, host port, eth0's address, container port)."""
+    if not cfg.ports or not cfg.network:
+        return []
+    from lxpy.net import dnsmasq, model
+
+    eth0 = dnsmasq.published_addresses(model.run_dir(paths, cfg.network[0].network), name)
+    return [(p.proto, p.host_port, eth0[0], p.port) for p in cfg.ports] if eth0 else []
 
 
 def wait_booted(paths: Paths, name: str, timeout: float = BOOT_WAIT_SECONDS) -> bool:

@@ -24,6 +24,7 @@ from lxpy.linux import syscalls
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
 from lxpy.runtime import CONTROL_SOCKET, READY_MARK, control
+from lxpy.runtime.proxy import Proxy
 from lxpy.runtime.teardown import teardown
 
 RING_BYTES = 128 * 1024
@@ -76,6 +77,7 @@ class Monitor:
         self.listener: socket.socket | None = None
         self.notify: socket.socket | None = None
         self.netns = -1
+        self.proxy = Proxy()
         self.console = ""
         self.origin: dict[str, str] = {}
 
@@ -97,11 +99,21 @@ class Monitor:
         # old slave fd can no longer name it, but the path still opens the same pty.
         self.console = os.ttyname(self.slave)
         self.listener = control.listen(f"{self.run_dir}/{CONTROL_SOCKET}")
+        for proto, host_port, address, port in self.spec.get("ports", ()):
+            self.forward(proto, host_port, address, port)
         if self.spec.get("notify_socket"):
             self.notify = socket.socket(
                 socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
             )
             self.notify.bind(self.spec["notify_socket"])
+
+    def forward(self, proto: str, host_port: int, address: str, port: int) -> None:
+        try:
+            self.proxy.add(proto, host_port, address, port)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise StartFailed(f"host port {host_port}/{proto} is taken") from None
+            raise
 
     def read_notify(self) -> None:
         """sd_notify messages from init: READY=1 marks the boot finished for `lxpy start`."""
@@ -288,6 +300,12 @@ class Monitor:
                 force = len(args) > 1 and args[1] == "1"
                 client.sock.sendall(b"ok\n")
                 self.begin_stop(timeout, force)
+            elif verb == "port" and len(args) == 5 and args[0] == "add":
+                self.forward(args[1], int(args[2]), args[3], int(args[4]))
+                client.sock.sendall(b"ok\n")
+            elif verb == "port" and len(args) == 2 and args[0] == "rm":
+                gone = self.proxy.remove(args[1])
+                client.sock.sendall(b"ok\n" if gone else b"error no such forward\n")
             elif verb in ("log", "console"):
                 client.sock.sendall(bytes(self.ring))
                 if verb == "console":
@@ -296,6 +314,11 @@ class Monitor:
                     if rest:
                         os.write(self.master, rest)
                     return
+        except StartFailed as e:  # a port forward that cannot listen
+            try:
+                client.sock.sendall(f"error {e}\n".encode())
+            except OSError:
+                pass
         except (OSError, ValueError):
             pass
         self.drop(client)
@@ -419,7 +442,10 @@ class Monitor:
         notify = [] if self.notify is None else [self.notify.fileno()]
         for fd in (wake_r, self.master, self.listener.fileno(), *notify, *self.clients):
             poller.register(fd, select.POLLIN)
-        ready = {fd for fd, _ in poller.poll(None if timeout is None else timeout * 1000)}
+        self.proxy.register(poller)
+        events = dict(poller.poll(None if timeout is None else timeout * 1000))
+        ready = set(events)
+        self.proxy.handle(events)
         if wake_r in ready:
             signals = os.read(wake_r, 64)
             if signal.SIGTERM in signals or signal.SIGINT in signals:
@@ -451,6 +477,7 @@ class Monitor:
             self.listener.close()
         if self.notify is not None:
             self.notify.close()
+        self.proxy.close()
         # Leave our own cgroup so that it can be removed.
         self.cgroups.move_to(self.origin)
         if self.netns >= 0:
