@@ -15,7 +15,6 @@ Imported on the start path: standard library only.
 from __future__ import annotations
 
 import os
-import subprocess
 
 from lxpy.config import ContainerConfig
 from lxpy.errors import LxpyError, NotFound
@@ -66,6 +65,8 @@ def mount_detached(layers: tuple[str, str, str]) -> int:
 def copy_tree(source: str, target: str) -> None:
     """A full independent copy keeping owners, modes, xattrs, capabilities and hard links;
     reflinked where the filesystem can (btrfs, xfs)."""
+    import subprocess
+
     result = subprocess.run(
         ["cp", "-a", "--reflink=auto", "--one-file-system", f"{source}/.", target],
         capture_output=True,

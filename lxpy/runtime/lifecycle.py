@@ -12,7 +12,6 @@ import time
 from lxpy import store
 from lxpy.config import ContainerConfig
 from lxpy.errors import LxpyError, StartError, StateError
-from lxpy.images import inspect, storage
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
 from lxpy.paths import Paths
@@ -40,6 +39,9 @@ BOOT_WAIT_SECONDS = 30.0
 
 def monitor_spec(paths: Paths, name: str, cfg: ContainerConfig) -> dict[str, object]:
     """What the monitor needs, as plain data: it imports neither tomllib nor dataclasses."""
+    # Here, not at the top: `lxpy ls` and the other commands that import this need neither.
+    from lxpy.images import storage
+
     layers = storage.overlay_layers(paths, name, cfg)
     return {
         "name": name,
@@ -69,6 +71,8 @@ def cgroup_view(cfg: ContainerConfig, roots: list[str]) -> str:
         return "host"
     if cfg.init.cgroup == "unified":
         return "unified"
+    from lxpy.images import inspect
+
     version = inspect.systemd_version(roots)
     return "unified" if version is not None and version >= inspect.SYSTEMD_UNIFIED_ONLY else "host"
 
