@@ -185,3 +185,22 @@ def test_port_forward_from_the_host_loopback(lxpy: Lxpy) -> None:
     lxpy.run("stop", "fw")
     with pytest.raises(OSError):
         fetch(f"http://127.0.0.1:{port}/")
+
+
+def test_dnsmasq_is_started_again_if_it_dies(lxpy: Lxpy) -> None:
+    from lxpy.net import dnsmasq
+
+    lxpy.run("create", "d1")
+    lxpy.run("start", "d1")
+    wait_lease(lxpy, "d1")
+    run = model.run_dir(lxpy.paths, model.default_network(lxpy.paths))
+    pid = dnsmasq.running(run)
+    assert pid is not None
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 15
+    while dnsmasq.running(run) in (None, pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert dnsmasq.running(run) not in (None, pid)
+    # It still knows d1 by name, from the files it reads again.
+    network = model.load(lxpy.paths, model.default_network(lxpy.paths))
+    assert host_lookup(network.gateway, "d1.lxpy") == ipv4(lxpy, "d1")

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 
 from lxpy.errors import LxpyError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this at teardown
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from lxpy.net.model import Network
 
@@ -90,8 +89,12 @@ def ensure(net_run_dir: str, network: Network) -> int:
     if pid is not None:
         return pid
     _check_reachable(net_run_dir)
+    return start(net_run_dir, command(net_run_dir, network))
+
+
+def command(net_run_dir: str, network: Network) -> list[str]:
     pool = network.pool()
-    argv = [
+    return [
         "dnsmasq",
         "--conf-file=/dev/null",
         f"--pid-file={net_run_dir}/{PID_FILE}",
@@ -114,16 +117,25 @@ def ensure(net_run_dir: str, network: Network) -> int:
         "--strict-order",
         "--no-hosts",
     ]
+
+
+def start(net_run_dir: str, argv: list[str], preexec: Callable[[], None] | None = None) -> int:
+    """Run dnsmasq (it daemonizes) and return its pid once its pid file names it. The
+    monitors of the network's containers call this too, to start it again if it died."""
+    import subprocess  # here: the monitor imports this module, and rarely needs it
+
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        result = subprocess.run(
+            argv, capture_output=True, text=True, timeout=10, preexec_fn=preexec
+        )
     except FileNotFoundError:
         raise LxpyError("dnsmasq is not installed", hint="apt-get install dnsmasq-base") from None
     if result.returncode != 0:
-        raise LxpyError(f"dnsmasq for {network.name} failed: {result.stderr.strip()}")
+        raise LxpyError(f"dnsmasq for {net_run_dir} failed: {result.stderr.strip()}")
     deadline = time.monotonic() + 5
     while (pid := running(net_run_dir)) is None:
         if time.monotonic() > deadline:
-            raise LxpyError(f"dnsmasq for {network.name} did not start")
+            raise LxpyError(f"dnsmasq for {net_run_dir} did not start")
         time.sleep(0.01)
     return pid
 

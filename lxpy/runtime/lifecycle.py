@@ -113,6 +113,7 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
                 spec["netns"] = f"/proc/{os.getpid()}/fd/{netns}"
                 spec["dns_files"] = published
                 spec["ports"] = forwards(paths, name, cfg)
+                spec["dnsmasq"] = dnsmasq_commands(paths, cfg)
             elif cfg.ports:
                 raise StartError(
                     f"container {name!r} forwards ports but has no NIC",
@@ -151,6 +152,17 @@ def forwards(paths: Paths, name: str, cfg: ContainerConfig) -> list[tuple[str, i
 
     eth0 = dnsmasq.published_addresses(model.run_dir(paths, cfg.network[0].network), name)
     return [(p.proto, p.host_port, eth0[0], p.port) for p in cfg.ports] if eth0 else []
+
+
+def dnsmasq_commands(paths: Paths, cfg: ContainerConfig) -> list[tuple[str, list[str]]]:
+    """(run dir, argv) of each network's dnsmasq: the monitor starts one again if it dies."""
+    from lxpy.net import dnsmasq, model
+
+    found = {}
+    for nic in cfg.network:
+        run = model.run_dir(paths, nic.network)
+        found[run] = dnsmasq.command(run, model.load(paths, nic.network))
+    return list(found.items())
 
 
 def wait_booted(paths: Paths, name: str, timeout: float = BOOT_WAIT_SECONDS) -> bool:

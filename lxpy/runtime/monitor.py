@@ -39,6 +39,8 @@ CLIENT_IDLE_SECONDS = 5.0
 MAX_CLIENTS = 64
 # At the stop deadline, a cgroup-wide kill that failed is tried again this often.
 KILL_RETRY_SECONDS = 1.0
+# How often a monitor checks that its networks' dnsmasq still runs.
+DNSMASQ_CHECK_SECONDS = 5.0
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 MB of RSS
 if TYPE_CHECKING:
@@ -78,6 +80,7 @@ class Monitor:
         self.notify: socket.socket | None = None
         self.netns = -1
         self.proxy = Proxy()
+        self.dnsmasq_due = time.monotonic() + DNSMASQ_CHECK_SECONDS
         self.console = ""
         self.origin: dict[str, str] = {}
 
@@ -114,6 +117,27 @@ class Monitor:
             if e.errno == errno.EADDRINUSE:
                 raise StartFailed(f"host port {host_port}/{proto} is taken") from None
             raise
+
+    def supervise_dnsmasq(self) -> None:
+        """Start the network's dnsmasq again if it died: DHCP renewals and names inside
+        depend on it. Every monitor on the network checks; the first to find it gone wins."""
+        from lxpy.net import dnsmasq
+
+        self.dnsmasq_due = time.monotonic() + DNSMASQ_CHECK_SECONDS
+        for run, argv in self.spec["dnsmasq"]:
+            if dnsmasq.running(run) is None and os.path.isdir(run):
+                self.note(f"dnsmasq of {os.path.basename(run)} is gone: starting it again")
+                # Our children go to the container's pid namespace (see start_init) and
+                # would sit in our cgroup: dnsmasq belongs to the host, where we came from.
+                own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    syscalls.setns(own, syscalls.CLONE_NEWPID)
+                finally:
+                    os.close(own)
+                try:
+                    dnsmasq.start(run, argv, lambda: self.cgroups.move_to(self.origin))
+                except Exception as e:  # another monitor's restart won the race, say
+                    self.complain(f"starting dnsmasq again failed: {e}")
 
     def read_notify(self) -> None:
         """sd_notify messages from init: READY=1 marks the boot finished for `lxpy start`."""
@@ -437,6 +461,8 @@ class Monitor:
         ]
         if self.deadline is not None:
             waits.append(self.deadline - now)
+        if self.spec.get("dnsmasq"):
+            waits.append(self.dnsmasq_due - now)
         timeout = max(0.0, min(waits)) if waits else None
         poller = select.poll()  # not select(): it fails past fd 1023
         notify = [] if self.notify is None else [self.notify.fileno()]
@@ -463,6 +489,8 @@ class Monitor:
                 self.serve(client)
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.kill_everything()
+        if self.spec.get("dnsmasq") and time.monotonic() >= self.dnsmasq_due:
+            self.supervise_dnsmasq()
         for client in list(self.clients.values()):
             if not client.console and time.monotonic() - client.since > CLIENT_IDLE_SECONDS:
                 self.drop(client)
