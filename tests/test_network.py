@@ -168,6 +168,12 @@ def test_port_forward_from_the_host_loopback(lxpy: Lxpy) -> None:
     sh(lxpy, "fw", "mkdir -p /www && echo forwarded > /www/index.html && httpd -h /www -p 80")
     assert fetch(f"http://127.0.0.1:{port}/") == "forwarded\n"
     assert f"{port}:80/tcp" in lxpy.run("info", "fw", "--format", "json").stdout
+    # From another machine: another container, through the host's address on the bridge.
+    lxpy.run("create", "client")
+    lxpy.run("start", "client")
+    wait_lease(lxpy, "client")
+    gateway = model.load(lxpy.paths, model.default_network(lxpy.paths)).gateway
+    assert sh(lxpy, "client", f"wget -q -O - http://{gateway}:{port}/") == "forwarded\n"
     # Added live to a running container, and refused cleanly when the host port is taken.
     second = free_port()
     lxpy.run("port", "add", "fw", f"{second}:80/tcp")
