@@ -115,3 +115,17 @@ def test_cgroup_namespace_and_pids_limit(lxpy: Lxpy, running: str) -> None:
     assert limit.read_text().strip() == "4096"
     ro = sh(lxpy, running, "mkdir /sys/fs/cgroup/evil && echo made")
     assert "made" not in ro
+
+
+def test_host_devices_cannot_be_opened(lxpy: Lxpy, running: str) -> None:
+    """mknod works (package scripts need it), opening a disk or /dev/kmsg does not (EPERM):
+    LXC's default device allow-list, through the v1 devices controller."""
+    script = (
+        "mknod /dev/lxpy-disk b 8 0; mknod /dev/lxpy-kmsg c 1 11; mknod /dev/lxpy-null c 1 3; "
+        "for d in disk kmsg null; do head -c1 /dev/lxpy-$d >/dev/null 2>/tmp/err "
+        "&& echo $d:ok || echo $d:$(cat /tmp/err); done"
+    )
+    out = sh(lxpy, running, script)
+    assert "disk:" in out and "disk:ok" not in out and "Operation not permitted" in out
+    assert "kmsg:ok" not in out
+    assert "null:ok" in out

@@ -25,6 +25,24 @@ if TYPE_CHECKING:
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
+# The devices a container may use (LXC's default list): any node may be created (mknod, so
+# package scripts work), but only these may be opened. No disk, no /dev/kmsg, no /dev/mem.
+DEVICE_ALLOW = (
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",  # null
+    "c 1:5 rwm",  # zero
+    "c 1:7 rwm",  # full
+    "c 1:8 rwm",  # random
+    "c 1:9 rwm",  # urandom
+    "c 5:0 rwm",  # tty
+    "c 5:1 rwm",  # console
+    "c 5:2 rwm",  # ptmx
+    "c 136:* rwm",  # pts/*, the console among them
+    "c 10:200 rwm",  # net/tun
+    "c 10:229 rwm",  # fuse
+)
+
 # Flags the kernel shows in a v1 mount's super options that are not controller names.
 _V1_NON_CONTROLLERS = {"rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode"}
 
@@ -139,9 +157,19 @@ class ContainerCgroups:
     def create(self, pids_max: int | None) -> None:
         """The payload cgroups, with their limits, before the first process enters."""
         for h in self.hierarchies:
-            _make_cgroup(h, self.namespace_root(h))
+            _make_cgroup(h, self.payload(h))
         if pids_max is not None:
             self.set_limit("pids", "pids.max", str(pids_max))
+        devices = self._with("devices")
+        if devices is not None and devices.version == 1:
+            # Deny every device, then allow LXC's default list, before the namespace root
+            # exists (v1 refuses "deny all" on a cgroup with children); it and everything
+            # systemd makes below it can only narrow this.
+            _write(os.path.join(self.payload(devices), "devices.deny"), "a")
+            for rule in DEVICE_ALLOW:
+                _write(os.path.join(self.payload(devices), "devices.allow"), rule)
+        for h in self.hierarchies:
+            _make_cgroup(h, self.namespace_root(h))
 
     def set_limit(self, controller: str, filename: str, value: str) -> bool:
         h = self._with(controller)
