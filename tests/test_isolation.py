@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +134,38 @@ def test_host_devices_cannot_be_opened(lxpy: Lxpy, running: str) -> None:
     assert "disk:" in out and "disk:ok" not in out and "Operation not permitted" in out
     assert "kmsg:ok" not in out
     assert "null:ok" in out
+
+
+def test_v2_device_program_allows_only_the_list(tmp_path: Path) -> None:
+    """The BPF program that enforces the list on cgroup v2, checked on its own: a process in
+    a v2 cgroup with it attached opens /dev/null's node but not /dev/kmsg's or a disk's."""
+    from lxpy.linux.cgroups import attach_device_program, hierarchies
+
+    v2 = next(h for h in hierarchies() if h.version == 2)
+    cgroup = f"{v2.mountpoint}/lxpy-test-devices-{os.getpid()}"
+    nodes = {"null": (1, 3), "kmsg": (1, 11), "disk": (8, 0)}
+    for name, (major, minor) in nodes.items():
+        kind = stat.S_IFBLK if name == "disk" else stat.S_IFCHR
+        os.mknod(tmp_path / name, 0o600 | kind, os.makedev(major, minor))
+    os.mkdir(cgroup)
+    try:
+        attach_device_program(cgroup)
+        code = (
+            "import os, sys\n"
+            "open(sys.argv[1] + '/cgroup.procs', 'w').write(str(os.getpid()))\n"
+            "for name in ('null', 'kmsg', 'disk'):\n"
+            "    try:\n"
+            "        os.close(os.open(os.path.join(sys.argv[2], name), os.O_RDONLY))\n"
+            "        print(name, 'ok')\n"
+            "    except OSError as e:\n"
+            "        print(name, e.errno)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code, cgroup, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.split("\n")
+    finally:
+        os.rmdir(cgroup)
+    assert out[:3] == ["null ok", f"kmsg {errno.EPERM}", f"disk {errno.EPERM}"]

@@ -18,30 +18,15 @@ import os
 import signal
 import time
 
+from lxpy.linux import devices
+from lxpy.linux.devices import DEVICE_ALLOW
+
 # Not `from typing import TYPE_CHECKING`: importing typing costs the monitor ~2 MB of RSS.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 CGROUP_ROOT = "/sys/fs/cgroup"
-
-# The devices a container may use (LXC's default list): any node may be created (mknod, so
-# package scripts work), but only these may be opened. No disk, no /dev/kmsg, no /dev/mem.
-DEVICE_ALLOW = (
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",  # null
-    "c 1:5 rwm",  # zero
-    "c 1:7 rwm",  # full
-    "c 1:8 rwm",  # random
-    "c 1:9 rwm",  # urandom
-    "c 5:0 rwm",  # tty
-    "c 5:1 rwm",  # console
-    "c 5:2 rwm",  # ptmx
-    "c 136:* rwm",  # pts/*, the console among them
-    "c 10:200 rwm",  # net/tun
-    "c 10:229 rwm",  # fuse
-)
 
 # Flags the kernel shows in a v1 mount's super options that are not controller names.
 _V1_NON_CONTROLLERS = {"rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode"}
@@ -168,6 +153,11 @@ class ContainerCgroups:
             _write(os.path.join(self.payload(devices), "devices.deny"), "a")
             for rule in DEVICE_ALLOW:
                 _write(os.path.join(self.payload(devices), "devices.allow"), rule)
+        v2 = next((h for h in self.hierarchies if h.version == 2), None)
+        if v2 is not None:
+            # v2 has no devices controller: the same list as a BPF program (on a hybrid
+            # host too, where it sits beside the v1 rules).
+            attach_device_program(self.payload(v2))
         for h in self.hierarchies:
             _make_cgroup(h, self.namespace_root(h))
 
@@ -321,6 +311,20 @@ class ContainerCgroups:
                 os.rmdir(os.path.join(h.mountpoint, self.instance))
             except OSError:
                 pass
+
+
+def attach_device_program(cgroup: str) -> None:
+    from lxpy.linux import syscalls
+
+    prog = syscalls.bpf_load_device_program(devices.program())
+    try:
+        fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            syscalls.bpf_attach_device_program(fd, prog)
+        finally:
+            os.close(fd)
+    finally:
+        os.close(prog)  # the attachment keeps the program
 
 
 def _v2_cgroup_of(pid: int) -> str | None:

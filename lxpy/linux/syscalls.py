@@ -60,8 +60,8 @@ STATX_MNT_ID = 0x1000
 # Syscalls numbered from 424 on are the same on every architecture.
 _COMMON = {"move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "openat2": 437}
 _SYSCALLS = {
-    "x86_64": {"pivot_root": 155, **_COMMON},
-    "aarch64": {"pivot_root": 41, **_COMMON},
+    "x86_64": {"pivot_root": 155, "bpf": 321, **_COMMON},
+    "aarch64": {"pivot_root": 41, "bpf": 280, **_COMMON},
 }
 _NR = _SYSCALLS.get(os.uname().machine, _SYSCALLS["x86_64"])
 
@@ -225,6 +225,80 @@ def move_mount_to(mount_fd: int, target_fd: int) -> None:
             ctypes.c_int(target_fd),
             ctypes.c_char_p(b""),
             ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
+        )
+    )
+
+
+BPF_PROG_LOAD = 5
+BPF_PROG_ATTACH = 8
+BPF_PROG_TYPE_CGROUP_DEVICE = 15
+BPF_CGROUP_DEVICE = 6
+BPF_F_ALLOW_MULTI = 2
+
+
+class _BpfProgLoad(ctypes.Structure):
+    _fields_ = [
+        ("prog_type", ctypes.c_uint32),
+        ("insn_cnt", ctypes.c_uint32),
+        ("insns", ctypes.c_uint64),
+        ("license", ctypes.c_uint64),
+        ("log_level", ctypes.c_uint32),
+        ("log_size", ctypes.c_uint32),
+        ("log_buf", ctypes.c_uint64),
+        ("kern_version", ctypes.c_uint32),
+        ("prog_flags", ctypes.c_uint32),
+        ("pad", ctypes.c_uint8 * 64),  # the rest of union bpf_attr, zeroed
+    ]
+
+
+class _BpfProgAttach(ctypes.Structure):
+    _fields_ = [
+        ("target_fd", ctypes.c_uint32),
+        ("attach_bpf_fd", ctypes.c_uint32),
+        ("attach_type", ctypes.c_uint32),
+        ("attach_flags", ctypes.c_uint32),
+        ("pad", ctypes.c_uint8 * 64),
+    ]
+
+
+def bpf_load_device_program(insns: bytes) -> int:
+    """Load a BPF_PROG_TYPE_CGROUP_DEVICE program; its fd. The verifier's log is in the
+    error when the kernel refuses it."""
+    code = ctypes.create_string_buffer(insns, len(insns))
+    license = ctypes.create_string_buffer(b"GPL")
+    log = ctypes.create_string_buffer(16384)
+    attr = _BpfProgLoad(
+        prog_type=BPF_PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt=len(insns) // 8,
+        insns=ctypes.addressof(code),
+        license=ctypes.addressof(license),
+        log_level=1,
+        log_size=len(log),
+        log_buf=ctypes.addressof(log),
+    )
+    fd = _sys(
+        "bpf", ctypes.c_int(BPF_PROG_LOAD), ctypes.byref(attr), ctypes.c_uint(ctypes.sizeof(attr))
+    )
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{os.strerror(err)}: {log.value.decode(errors='replace')[-500:]}")
+    return fd
+
+
+def bpf_attach_device_program(cgroup_fd: int, prog_fd: int) -> None:
+    """Attach to a cgroup2 directory; ALLOW_MULTI, so an init inside may add its own below."""
+    attr = _BpfProgAttach(
+        target_fd=cgroup_fd,
+        attach_bpf_fd=prog_fd,
+        attach_type=BPF_CGROUP_DEVICE,
+        attach_flags=BPF_F_ALLOW_MULTI,
+    )
+    _check(
+        _sys(
+            "bpf",
+            ctypes.c_int(BPF_PROG_ATTACH),
+            ctypes.byref(attr),
+            ctypes.c_uint(ctypes.sizeof(attr)),
         )
     )
 
