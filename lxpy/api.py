@@ -264,6 +264,35 @@ class Api:
             lifecycle.stop(self.paths, name, timeout)
         return self.start(name)[0]
 
+    def freeze(self, name: str) -> None:
+        """Stop every process of the container in place (the cgroup freezer); `unfreeze`
+        lets them go on, and `stop` works on a frozen container too."""
+        from lxpy.linux.cgroups import ContainerCgroups
+
+        store.require(self.paths, name)
+        with store.locked(self.paths, name):
+            live = read_live(self.paths, name)
+            if live.state is State.FROZEN:
+                raise StateError(f"container {name!r} is already frozen")
+            if not live.active:
+                raise not_running(name)
+            cgroups = ContainerCgroups(self.paths.instance, name)
+            if not cgroups.freeze(wait=10.0):
+                cgroups.thaw()
+                raise StateError(
+                    f"container {name!r} did not freeze within 10 s",
+                    hint="a process in uninterruptible sleep (I/O) holds it up; try again",
+                )
+
+    def unfreeze(self, name: str) -> None:
+        from lxpy.linux.cgroups import ContainerCgroups
+
+        store.require(self.paths, name)
+        with store.locked(self.paths, name):
+            if read_live(self.paths, name).state is not State.FROZEN:
+                raise StateError(f"container {name!r} is not frozen")
+            ContainerCgroups(self.paths.instance, name).thaw()
+
     def destroy(self, name: str, force: bool = False) -> None:
         lifecycle.destroy(self.paths, name, force)
 

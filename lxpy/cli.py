@@ -176,6 +176,8 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "stop": ("stop containers cleanly through their init", _args_stop),
     "restart": ("stop, then start", _args_restart),
     "destroy": ("delete containers", _args_destroy),
+    "freeze": ("freeze every process of containers in place", _names),
+    "unfreeze": ("let frozen containers run on", _names),
     "ls": ("list containers", _args_ls),
     "info": ("show one container", _args_info),
     "attach": ("run a command (default: a login shell) inside", _args_attach),
@@ -446,6 +448,14 @@ def _cmd_restart(api: Api, args: argparse.Namespace) -> int:
     return _each(args, lambda n: api.restart(n, args.timeout), "restart")
 
 
+def _cmd_freeze(api: Api, args: argparse.Namespace) -> int:
+    return _each(args, api.freeze, "freeze")
+
+
+def _cmd_unfreeze(api: Api, args: argparse.Namespace) -> int:
+    return _each(args, api.unfreeze, "unfreeze")
+
+
 def _cmd_destroy(api: Api, args: argparse.Namespace) -> int:
     return _each(args, lambda n: api.destroy(n, args.force), "destroy")
 
@@ -546,6 +556,8 @@ COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "stop": _cmd_stop,
     "restart": _cmd_restart,
     "destroy": _cmd_destroy,
+    "freeze": _cmd_freeze,
+    "unfreeze": _cmd_unfreeze,
     "ls": _cmd_ls,
     "list": _cmd_ls,
     "info": _cmd_info,

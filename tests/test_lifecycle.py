@@ -165,3 +165,20 @@ def test_fifty_start_stop_cycles_leave_nothing(lxpy: Lxpy) -> None:
         with open("/proc/self/mountinfo") as f:
             assert lxpy.root not in f.read()
     _assert_stopped_clean(lxpy, "c1")
+
+
+def test_freeze_unfreeze_and_stop_when_frozen(lxpy: Lxpy, running: str) -> None:
+    import json
+
+    lxpy.run("freeze", running)
+    assert lxpy.state(running) == "FROZEN"
+    listed = json.loads(lxpy.run("ls", "--format", "json").stdout)
+    assert [c["state"] for c in listed] == ["FROZEN"]
+    again = lxpy.run("freeze", running, check=False)
+    assert again.returncode != 0 and "already frozen" in again.stderr
+    lxpy.run("unfreeze", running)
+    assert lxpy.state(running) == "RUNNING"
+    assert lxpy.run("attach", running, "--", "echo", "alive").stdout == "alive\n"
+    lxpy.run("freeze", running)
+    lxpy.run("stop", running)
+    assert lxpy.state(running) == "STOPPED"
