@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from lxpy import store
 from lxpy.config import ContainerConfig
 from lxpy.errors import LxpyError, StateError, UsageError
+from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.paths import Paths
 from lxpy.runtime import CONTROL_SOCKET, lifecycle
 from lxpy.runtime.state import State, not_running, read_live
@@ -37,6 +38,7 @@ class ContainerInfo:
     config_error: str | None = None
     ipv4: tuple[str, ...] = ()
     ipv6: tuple[str, ...] = ()
+    oom_kills: int | None = None  # processes killed for its memory limit, this run
 
     def to_json(self, detailed: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -49,6 +51,7 @@ class ContainerInfo:
             "ipv6": list(self.ipv6),
         }
         if detailed:
+            data["oom_kills"] = self.oom_kills
             data["uptime"] = None if self.uptime is None else round(self.uptime, 3)
             data["rootfs"] = self.rootfs
             data["config"] = None if self.config is None else self.config.to_dict()
@@ -99,6 +102,9 @@ class Api:
             config=cfg,
             config_error=error,
             ipv4=self._addresses(name, cfg) if cfg is not None and live.active else (),
+            oom_kills=ContainerCgroups(self.paths.instance, name).oom_kills()
+            if live.active
+            else None,
         )
 
     def _addresses(self, name: str, cfg: ContainerConfig) -> tuple[str, ...]:
@@ -172,6 +178,36 @@ class Api:
         from lxpy.net import networks
 
         networks.remove(self.paths, name)
+
+    # -- config ---------------------------------------------------------------------------
+    def config_text(self, name: str) -> str:
+        store.require(self.paths, name)
+        with open(self.paths.config_file(name)) as f:
+            return f.read()
+
+    def config_get(self, name: str, key: str) -> Any:
+        from lxpy import configedit
+
+        return configedit.get(store.load(self.paths, name), key)
+
+    def config_set(self, name: str, key: str, value: Any) -> bool:
+        """Set (value None: unset) a dotted key; limits apply live. True when other changes
+        wait for the next start."""
+        from lxpy import configedit
+
+        store.require(self.paths, name)
+        with store.locked(self.paths, name):
+            old = store.load(self.paths, name)
+            new = configedit.changed(old, key, value, self.paths.config_file(name))
+            return configedit.apply(self.paths, name, old, new)
+
+    def config_edit(self, name: str) -> bool:
+        from lxpy import configedit
+
+        store.require(self.paths, name)
+        with store.locked(self.paths, name, timeout=3600):
+            old = store.load(self.paths, name)
+            return configedit.apply(self.paths, name, old, configedit.edit(self.paths, name))
 
     # -- port forwards ---------------------------------------------------------------------
     def port_add(self, name: str, text: str) -> PortForward:
@@ -267,8 +303,6 @@ class Api:
     def freeze(self, name: str) -> None:
         """Stop every process of the container in place (the cgroup freezer); `unfreeze`
         lets them go on, and `stop` works on a frozen container too."""
-        from lxpy.linux.cgroups import ContainerCgroups
-
         store.require(self.paths, name)
         with store.locked(self.paths, name):
             live = read_live(self.paths, name)
@@ -285,8 +319,6 @@ class Api:
                 )
 
     def unfreeze(self, name: str) -> None:
-        from lxpy.linux.cgroups import ContainerCgroups
-
         store.require(self.paths, name)
         with store.locked(self.paths, name):
             if read_live(self.paths, name).state is not State.FROZEN:
@@ -305,7 +337,6 @@ class Api:
         env: dict[str, str] | None = None,
         cwd: str | None = None,
     ) -> int:
-        from lxpy.linux.cgroups import ContainerCgroups
         from lxpy.runtime.attach import AttachRequest, attach
 
         store.require(self.paths, name)

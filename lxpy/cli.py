@@ -76,6 +76,13 @@ def _args_create(p: argparse.ArgumentParser) -> None:
         metavar="NAME[=IPV4]",
         help="a NIC on that network, eth0 first (repeatable; 'none': no NIC)",
     )
+    limits = p.add_argument_group("limits (also `lxpy config set NAME limits.KEY=VALUE`)")
+    limits.add_argument("--memory", metavar="SIZE", help="memory limit, like 512M or 2G")
+    limits.add_argument("--swap", metavar="SIZE", help="swap on top of the memory limit")
+    limits.add_argument("--cpus", metavar="N", help="CPU time, in CPUs (1.5: one and a half)")
+    limits.add_argument("--cpuset", metavar="LIST", help="the CPUs it may run on, like 0-1")
+    limits.add_argument("--pids", metavar="N", help="most processes at once (default 4096)")
+    limits.add_argument("--io-weight", metavar="N", help="block I/O weight, 1-10000 (100)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.add_argument(
         "--dry-run",
@@ -89,6 +96,12 @@ def _args_network(p: argparse.ArgumentParser) -> None:
     p.add_argument("network", nargs="?", metavar="NAME")
     p.add_argument("--subnet", metavar="CIDR", help="create: an IPv4 subnet (default: a free /24)")
     p.add_argument("--domain", help="create: the DNS domain of its containers (default: lxpy)")
+
+
+def _args_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("show", "get", "set", "unset", "edit"))
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("keys", nargs="*", metavar="KEY[=VALUE]", help="dotted, e.g. limits.memory")
 
 
 def _args_port(p: argparse.ArgumentParser) -> None:
@@ -186,6 +199,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "cache": ("list, refresh or remove cached images", _args_cache),
     "network": ("list, create, show or remove networks", _args_network),
     "port": ("forward host ports to a container: add, rm, ls", _args_port),
+    "config": ("show, get, set, unset or edit a container's config", _args_config),
 }
 ALIASES = {"list": "ls"}
 
@@ -219,7 +233,9 @@ def _cmd_create(api: Api, args: argparse.Namespace) -> int:
     for key in ("release", "mirror", "packages", "user"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    request = Request(args.template, args.name, settings, args.storage, _nics(args.network))
+    request = Request(
+        args.template, args.name, settings, args.storage, _nics(args.network), _limits(args)
+    )
     if args.dry_run:
         return _dry_run(api, request)
     progress = _progress(args.quiet)
@@ -241,6 +257,24 @@ def _cmd_create(api: Api, args: argparse.Namespace) -> int:
             )
     print(created.name)
     return 0
+
+
+def _limits(args: argparse.Namespace) -> dict[str, Any]:
+    """--memory 2G ... as config values, each checked like config.toml's."""
+    from lxpy.config import Limits, check_limit
+    from lxpy.configedit import parse_value
+
+    found = {}
+    for key in Limits().__dict__:
+        text = getattr(args, key)
+        if text is None:
+            continue
+        value = str(text) if key in ("memory", "swap", "cpuset") else parse_value(text)
+        problem = check_limit(key, value)
+        if problem:
+            raise UsageError(f"--{key.replace('_', '-')} {text}: {problem}")
+        found[key] = value
+    return found
 
 
 def _nics(given: list[str] | None) -> tuple[tuple[str, str], ...] | None:
@@ -362,6 +396,40 @@ def _cmd_network(api: Api, args: argparse.Namespace) -> int:
     print()
     _table([("CONTAINER", "ADDRESS", "MAC", "LEASE"), *net.leases])
     return 0
+
+
+def _cmd_config(api: Api, args: argparse.Namespace) -> int:
+    if args.action == "show":
+        sys.stdout.write(api.config_text(args.name))
+        return 0
+    if args.action == "edit":
+        later = api.config_edit(args.name)
+    elif not args.keys:
+        raise UsageError(f"`lxpy config {args.action}` needs a KEY")
+    elif args.action == "get":
+        for key in args.keys:
+            value = api.config_get(args.name, key)
+            print(value if isinstance(value, str) else _toml_value(value))
+        return 0
+    else:
+        from lxpy.configedit import parse_value
+
+        later = False
+        for item in args.keys:
+            key, sep, text = item.partition("=")
+            if args.action == "set" and not sep:
+                raise UsageError(f"{item!r}: expected KEY=VALUE")
+            value = parse_value(text) if args.action == "set" else None
+            later = api.config_set(args.name, key.strip(), value) or later
+    if later:
+        print(f"{args.name} runs: the change takes effect at its next start", file=sys.stderr)
+    return 0
+
+
+def _toml_value(value: Any) -> str:
+    import tomli_w
+
+    return tomli_w.dumps({"v": value})[4:].strip()
 
 
 def _cmd_port(api: Api, args: argparse.Namespace) -> int:
@@ -524,7 +592,10 @@ def _cmd_info(api: Api, args: argparse.Namespace) -> int:
         release = info.config.parameters.get("release")
         if release:
             print(f"Release:  {release}")
-        print(f"Limits:   pids={info.config.limits.pids or 'none'}")
+        limits = ", ".join(f"{k}={v}" for k, v in info.config.limits.to_dict().items())
+        print(f"Limits:   {limits or 'none'}")
+    if info.oom_kills is not None:
+        print(f"OOM kills: {info.oom_kills}")
     if info.config_error:
         print(f"Config:   {info.config_error}")
     return 0
@@ -567,6 +638,7 @@ COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "cache": _cmd_cache,
     "network": _cmd_network,
     "port": _cmd_port,
+    "config": _cmd_config,
 }
 
 

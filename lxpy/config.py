@@ -123,7 +123,43 @@ class Storage:
 
 @dataclass(frozen=True)
 class Limits:
+    """Resource limits, applied at start and live (`lxpy config set`). Sizes are kept as
+    written ("2G"); None: no limit."""
+
     pids: int | None = DEFAULT_PIDS_MAX
+    memory: str | None = None
+    swap: str | None = None
+    cpus: float | None = None
+    cpuset: str | None = None
+    io_weight: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", re.I)
+
+
+def parse_size(text: str) -> int:
+    """'512M', '2G', '1.5G', '1048576' to bytes (powers of 1024, as the kernel counts)."""
+    m = _SIZE.fullmatch(text.strip())
+    if not m:
+        raise ValueError(f"{text!r} is not a size (like 512M or 2G)")
+    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " "))
+
+
+def parse_cpuset(text: str, cpus: int) -> list[int]:
+    """'0-1,3' to [0, 1, 3]; every CPU must exist on this host."""
+    found: list[int] = []
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*(\d+)(?:-(\d+))?\s*", part)
+        if not m:
+            raise ValueError(f"{text!r} is not a CPU list (like 0-1,3)")
+        first, last = int(m.group(1)), int(m.group(2) or m.group(1))
+        if last < first or last >= cpus:
+            raise ValueError(f"{text!r}: this host has CPUs 0-{cpus - 1}")
+        found += range(first, last + 1)
+    return found
 
 
 @dataclass(frozen=True)
@@ -141,7 +177,7 @@ class ContainerConfig:
     parameters: Mapping[str, str | bool | list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        limits = {} if self.limits.pids is None else {"pids": self.limits.pids}
+        limits = self.limits.to_dict()
         storage: dict[str, str] = {"kind": self.storage.kind}
         if self.storage.image:
             storage["image"] = self.storage.image
@@ -278,6 +314,49 @@ def _check_command(value: list[Any]) -> str | None:
     return None
 
 
+def _check_size(value: str) -> str | None:
+    try:
+        parse_size(value)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def _check_cpus(value: float) -> str | None:
+    cpus = os.cpu_count() or 1
+    if not 0.01 <= value <= cpus:
+        return f"must be between 0.01 and {cpus} (this host's CPUs)"
+    return None
+
+
+def _check_cpuset(value: str) -> str | None:
+    try:
+        parse_cpuset(value, os.cpu_count() or 1)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def _check_io_weight(value: int) -> str | None:
+    return None if 1 <= value <= 10000 else "must be between 1 and 10000"
+
+
+def check_limit(key: str, value: Any) -> str | None:
+    """What is wrong with `value` for limits.`key`, or None."""
+    kinds: dict[str, tuple[type | tuple[type, ...], Callable[[Any], str | None]]] = {
+        "pids": (int, _check_positive),
+        "memory": (str, _check_size),
+        "swap": (str, _check_size),
+        "cpus": ((int, float), _check_cpus),
+        "cpuset": (str, _check_cpuset),
+        "io_weight": (int, _check_io_weight),
+    }
+    kind, check = kinds[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        return "not a valid value"
+    return check(value)
+
+
 def _check_positive(value: int) -> str | None:
     return None if value > 0 else "must be a positive number"
 
@@ -358,9 +437,14 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
     for key in parameters:
         r.get(parameters, "parameters", key, (str, bool, list))
     limits_doc = r.get(doc, "", "limits", dict, {})
-    r.table(limits_doc, "limits", {"pids"})
+    r.table(limits_doc, "limits", {"pids", "memory", "swap", "cpus", "cpuset", "io_weight"})
     limits = Limits(
-        pids=r.get(limits_doc, "limits", "pids", int, DEFAULT_PIDS_MAX, _check_positive)
+        pids=r.get(limits_doc, "limits", "pids", int, DEFAULT_PIDS_MAX, _check_positive),
+        memory=r.get(limits_doc, "limits", "memory", str, None, _check_size),
+        swap=r.get(limits_doc, "limits", "swap", str, None, _check_size),
+        cpus=r.get(limits_doc, "limits", "cpus", (int, float), None, _check_cpus),
+        cpuset=r.get(limits_doc, "limits", "cpuset", str, None, _check_cpuset),
+        io_weight=r.get(limits_doc, "limits", "io_weight", int, None, _check_io_weight),
     )
     return ContainerConfig(
         template=r.get(doc, "", "template", str),

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxpy import config, names, store
 from lxpy.config import ContainerConfig, InitConfig, Limits, Nic, Storage
@@ -36,6 +37,7 @@ class Request:
     storage: str = "overlay"
     # (network, pinned address) per NIC, eth0 first; None: one NIC on the default network.
     nics: tuple[tuple[str, str], ...] | None = None
+    limits: Mapping[str, Any] = field(default_factory=dict)  # checked values, by Limits key
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,9 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
             kind = _make_rootfs(partial, image, request.storage, progress)
             rootfd = _open_rootfs(partial, image, kind)
             ref = image.ref if image is not None and kind == "overlay" else ""
-            cfg = _config(name, resolved, Storage(kind, ref)).with_changes(network=nics)
+            cfg = _config(name, resolved, Storage(kind, ref)).with_changes(
+                network=nics, limits=Limits(**request.limits)
+            )
             try:
                 if image is None:
                     progress.step("installing busybox")

@@ -25,6 +25,7 @@ from lxpy.linux.devices import DEVICE_ALLOW
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -111,6 +112,22 @@ def _read(path: str) -> str:
         return f.read()
 
 
+CPU_PERIOD_US = 100_000
+
+
+class LimitError(Exception):
+    """A limit this host's cgroup controllers cannot take."""
+
+
+def _cpu_count(cpus: str) -> int:
+    count = 0
+    for part in cpus.split(","):
+        first, _, last = part.strip().partition("-")
+        if first:
+            count += int(last or first) - int(first) + 1
+    return count
+
+
 class ContainerCgroups:
     """The cgroups of one container across every hierarchy of the host."""
 
@@ -139,12 +156,11 @@ class ContainerCgroups:
         return None
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def create(self, pids_max: int | None) -> None:
+    def create(self, limits: dict[str, Any]) -> None:
         """The payload cgroups, with their limits, before the first process enters."""
         for h in self.hierarchies:
             _make_cgroup(h, self.payload(h))
-        if pids_max is not None:
-            self.set_limit("pids", "pids.max", str(pids_max))
+        self.apply_limits(limits)
         devices = self._with("devices")
         if devices is not None and devices.version == 1:
             # Deny every device, then allow LXC's default list, before the namespace root
@@ -161,12 +177,107 @@ class ContainerCgroups:
         for h in self.hierarchies:
             _make_cgroup(h, self.namespace_root(h))
 
-    def set_limit(self, controller: str, filename: str, value: str) -> bool:
+    def apply_limits(self, limits: dict[str, Any]) -> None:
+        """Set the payload's limits (all of them: a None lifts one), on v1 or v2, at start
+        or live. `limits` is plain data (see lxpy.runtime.limits): memory and swap in
+        bytes, cpus as a float, cpuset as the kernel's list syntax, pids, io_weight 1-10000.
+        Raises LimitError for a limit this host's controllers cannot take."""
+        self._pids(limits.get("pids"))
+        self._memory(limits.get("memory"), limits.get("swap"))
+        self._cpus(limits.get("cpus"))
+        if "cpuset" in limits:
+            self._cpuset(limits["cpuset"])
+        if limits.get("io_weight") is not None:
+            self._io_weight(int(limits["io_weight"]))
+
+    def _file(self, controller: str, v1: str, v2: str) -> str | None:
         h = self._with(controller)
         if h is None:
-            return False
-        _write(os.path.join(self.payload(h), filename), value)
-        return True
+            return None
+        return os.path.join(self.payload(h), v1 if h.version == 1 else v2)
+
+    def _pids(self, value: int | None) -> None:
+        path = self._file("pids", "pids.max", "pids.max")
+        if path is not None:
+            _write(path, "max" if value is None else str(value))
+
+    def _memory(self, memory: int | None, swap: int | None) -> None:
+        path = self._file("memory", "memory.limit_in_bytes", "memory.max")
+        if path is None:
+            if memory is not None:
+                raise LimitError("this host has no memory controller for lxpy to use")
+            return
+        v1 = path.endswith("limit_in_bytes")
+        _write(path, str(memory) if memory is not None else ("-1" if v1 else "max"))
+        swap_file = os.path.join(
+            os.path.dirname(path), "memory.memsw.limit_in_bytes" if v1 else "memory.swap.max"
+        )
+        if not os.path.exists(swap_file):
+            if swap is not None:
+                raise LimitError("swap accounting is off on this host (swapaccount=1)")
+            return
+        if v1:  # memsw counts memory plus swap, and may not be below the memory limit
+            total = -1 if memory is None or swap is None else memory + swap
+            _write(swap_file, str(total))
+        else:
+            _write(swap_file, "max" if swap is None else str(swap))
+
+    def _cpus(self, cpus: float | None) -> None:
+        path = self._file("cpu", "cpu.cfs_quota_us", "cpu.max")
+        if path is None:
+            if cpus is not None:
+                raise LimitError("this host has no cpu controller for lxpy to use")
+            return
+        quota = None if cpus is None else max(1000, int(cpus * CPU_PERIOD_US))
+        if path.endswith("cfs_quota_us"):
+            _write(os.path.join(os.path.dirname(path), "cpu.cfs_period_us"), str(CPU_PERIOD_US))
+            _write(path, "-1" if quota is None else str(quota))
+        else:
+            _write(path, f"{'max' if quota is None else quota} {CPU_PERIOD_US}")
+
+    def _cpuset(self, cpus: str | None) -> None:
+        h = self._with("cpuset")
+        if h is None:
+            if cpus is not None:
+                raise LimitError("this host has no cpuset controller for lxpy to use")
+            return
+        wanted = cpus or _read(os.path.join(h.mountpoint, "cpuset.cpus")).strip()
+        # A child's CPUs must stay within its parent's: widen from the top, narrow from below.
+        chain = [self.payload(h), self.namespace_root(h)]
+        current = _read(os.path.join(chain[0], "cpuset.cpus")).strip()
+        order = chain if _cpu_count(wanted) >= _cpu_count(current) else chain[::-1]
+        for path in order:
+            if os.path.isdir(path):
+                _write(os.path.join(path, "cpuset.cpus"), wanted)
+
+    def _io_weight(self, weight: int) -> None:
+        h = self._with("io") or self._with("blkio")
+        if h is not None and h.version == 2:
+            path = os.path.join(self.payload(h), "io.weight")
+            if os.path.exists(path):
+                _write(path, f"default {weight}")
+                return
+        elif h is not None:
+            for name in ("blkio.weight", "blkio.bfq.weight"):
+                path = os.path.join(self.payload(h), name)
+                if os.path.exists(path):
+                    # v1 takes 10-1000 where v2 takes 1-10000: the same scale, tenfold.
+                    _write(path, str(min(1000, max(10, weight // 10))))
+                    return
+        raise LimitError("this host's block I/O controller takes no weights (no BFQ or CFQ)")
+
+    def oom_kills(self) -> int:
+        """Processes the kernel killed for running out of the container's memory."""
+        h = self._with("memory")
+        if h is None:
+            return 0
+        if h.version == 2:  # memory.events counts the whole subtree
+            return _oom_kill_count(os.path.join(self.payload(h), "memory.events"))
+        # v1 counts a kill where its victim was: in the namespace root or below it.
+        return sum(
+            _oom_kill_count(os.path.join(dirpath, "memory.oom_control"))
+            for dirpath, _, _ in os.walk(self.payload(h))
+        )
 
     def enter(self, role: str) -> None:
         """Move the calling process into its `role` cgroup ("ns" or "monitor") everywhere;
@@ -311,6 +422,18 @@ class ContainerCgroups:
                 os.rmdir(os.path.join(h.mountpoint, self.instance))
             except OSError:
                 pass
+
+
+def _oom_kill_count(path: str) -> int:
+    try:
+        text = _read(path)
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill":
+            return int(value)
+    return 0
 
 
 def attach_device_program(cgroup: str) -> None:

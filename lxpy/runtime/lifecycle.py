@@ -15,7 +15,7 @@ from lxpy.errors import LxpyError, StartError, StateError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
 from lxpy.paths import Paths
-from lxpy.runtime import CONTROL_SOCKET, DEFAULT_PATH, NOTIFY_SOCKET, READY_MARK
+from lxpy.runtime import CONTROL_SOCKET, DEFAULT_PATH, NOTIFY_SOCKET, READY_MARK, limits
 from lxpy.runtime.state import (
     STOPPING_MARK,
     Live,
@@ -56,7 +56,7 @@ def monitor_spec(paths: Paths, name: str, cfg: ContainerConfig) -> dict[str, obj
         "console_log": paths.console_log(name),
         "monitor_log": f"{paths.container_dir(name)}/monitor.log",
         "instance": paths.instance,
-        "pids_max": cfg.limits.pids,
+        "limits": limits.settings(cfg.limits),
         "stop_timeout": DEFAULT_STOP_TIMEOUT,
         # systemd says when its boot is done (sd_notify READY=1): `start` can wait for it.
         "notify_socket": f"{paths.run_dir(name)}/{NOTIFY_SOCKET}"

@@ -88,7 +88,7 @@ class Monitor:
     def prepare(self) -> None:
         ProcessRef.of(os.getpid()).write(f"{self.run_dir}/monitor.pid")
         self.origin = self.cgroups.own_cgroups()
-        self.cgroups.create(self.spec.get("pids_max"))
+        self.cgroups.create(self.spec["limits"])
         if self.spec.get("netns"):
             # The namespace `lxpy start` wired the NICs into (it holds it until we report);
             # kept for every init of this run, so eth0 survives a guest reboot.

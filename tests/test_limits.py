@@ -1,0 +1,98 @@
+"""Resource limits with real containers: applied at start, live through `lxpy config set`,
+refused when invalid, and an OOM inside kills only what it must."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.conftest import Lxpy, monitor_processes
+
+pytestmark = pytest.mark.integration
+
+
+def payload_file(lx: Lxpy, name: str, controller: str, v1: str, v2: str) -> str:
+    from lxpy.linux.cgroups import ContainerCgroups
+
+    cg = ContainerCgroups(lx.paths.instance, name)
+    h = next(h for h in cg.hierarchies if controller in h.controllers)
+    with open(os.path.join(cg.payload(h), v1 if h.version == 1 else v2)) as f:
+        return f.read().strip()
+
+
+def test_memory_limit_kills_inside_and_counts(lxpy: Lxpy) -> None:
+    lxpy.run("create", "m1", "--network", "none", "--memory", "64M")
+    lxpy.run("start", "m1")
+    assert payload_file(lxpy, "m1", "memory", "memory.limit_in_bytes", "memory.max") == str(
+        64 * 2**20
+    )
+    result = lxpy.run(
+        "attach",
+        "m1",
+        "--",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=200M",
+        "count=1",
+        check=False,
+    )
+    assert result.returncode == 137  # SIGKILL: the OOM killer, inside the container only
+    assert lxpy.state("m1") == "RUNNING" and monitor_processes(lxpy.root)
+    info = json.loads(lxpy.run("info", "m1", "--format", "json").stdout)
+    assert info["oom_kills"] >= 1
+    assert lxpy.run("attach", "m1", "--", "echo", "still here").stdout == "still here\n"
+
+
+def test_limits_apply_live_and_persist(lxpy: Lxpy) -> None:
+    lxpy.run("create", "l1", "--network", "none", "--cpus", "0.5", "--pids", "300")
+    lxpy.run("start", "l1")
+    assert payload_file(lxpy, "l1", "pids", "pids.max", "pids.max") == "300"
+    lxpy.run("config", "set", "l1", "limits.memory=1G", "limits.pids=2000")
+    assert payload_file(lxpy, "l1", "memory", "memory.limit_in_bytes", "memory.max") == str(2**30)
+    assert payload_file(lxpy, "l1", "pids", "pids.max", "pids.max") == "2000"
+    assert lxpy.run("config", "get", "l1", "limits.memory").stdout.strip() == "1G"
+    lxpy.run("config", "unset", "l1", "limits.cpus")
+    quota = payload_file(lxpy, "l1", "cpu", "cpu.cfs_quota_us", "cpu.max")
+    assert quota in ("-1", "max 100000")
+    lxpy.run("restart", "l1")
+    assert payload_file(lxpy, "l1", "pids", "pids.max", "pids.max") == "2000"
+
+
+def test_bad_limits_are_refused_and_change_nothing(lxpy: Lxpy) -> None:
+    for flag, value, message in [
+        ("--memory", "12Q", "not a size"),
+        ("--pids", "-5", "positive"),
+        ("--cpuset", "0-999", "this host has CPUs"),
+        ("--cpus", "0", "between"),
+    ]:
+        result = lxpy.run("create", "b1", "--network", "none", flag, value, check=False)
+        assert result.returncode != 0 and message in result.stderr, result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    assert not os.path.exists(lxpy.paths.container_dir("b1"))
+    lxpy.run("create", "b2", "--network", "none")
+    before = lxpy.run("config", "show", "b2").stdout
+    bad = lxpy.run("config", "set", "b2", "limits.memory=lots", check=False)
+    assert bad.returncode != 0 and "limits.memory" in bad.stderr
+    assert lxpy.run("config", "show", "b2").stdout == before
+
+
+def test_fork_bomb_is_held_by_the_pids_limit(lxpy: Lxpy) -> None:
+    lxpy.run("create", "fb", "--network", "none", "--pids", "100")
+    lxpy.run("start", "fb")
+    # Bounded: each shell forks until fork fails, then all of it is killed with the stop.
+    lxpy.run(
+        "attach",
+        "fb",
+        "--",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 500 ]; do sleep 30 & i=$((i+1)); done 2>/dev/null; true",
+        check=False,
+        timeout=60,
+    )
+    count = payload_file(lxpy, "fb", "pids", "pids.current", "pids.current")
+    assert int(count) <= 100
+    lxpy.run("stop", "fb", "--kill")
