@@ -238,9 +238,11 @@ def cleanup(lx: Lxpy) -> None:
         lx.run("network", "rm", network, check=False, timeout=60)
 
 
-@pytest.fixture
-def lxpy() -> Iterator[Lxpy]:
-    root = state_root("lxpy-test-")
+@contextlib.contextmanager
+def temporary_root(prefix: str) -> Iterator[Lxpy]:
+    """A state root that is emptied and removed at the end, pass or fail; anything left on
+    the machine (mounts, cgroups, processes, networks) fails the test that left it."""
+    root = state_root(prefix)
     lx = Lxpy(root)
     try:
         yield lx
@@ -250,7 +252,13 @@ def lxpy() -> Iterator[Lxpy]:
         for mount in safefs.mounts_under(root):
             subprocess.run(["umount", "-l", mount], check=False)
         safefs.remove_tree(root)
-        assert not found, f"the test leaked: {found}"
+        assert not found, f"leaked: {found}"
+
+
+@pytest.fixture
+def lxpy() -> Iterator[Lxpy]:
+    with temporary_root("lxpy-test-") as lx:
+        yield lx
 
 
 @pytest.fixture

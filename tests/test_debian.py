@@ -18,25 +18,15 @@ from pathlib import Path
 import pytest
 
 from lxpy.images.cache import tree_size
-from lxpy.linux import safefs
-from tests.conftest import Lxpy, cleanup, leaks, network_leftovers, state_root
+from tests.conftest import Lxpy, temporary_root
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def distro_root() -> Iterator[Lxpy]:
-    root = state_root("lxpy-debian-")
-    lx = Lxpy(root)
-    try:
+    with temporary_root("lxpy-debian-") as lx:
         yield lx
-    finally:
-        cleanup(lx)
-        found = leaks(root) + network_leftovers(root)
-        for mount in safefs.mounts_under(root):
-            subprocess.run(["umount", "-l", mount], check=False)
-        safefs.remove_tree(root)
-        assert not found, f"the Debian tests leaked: {found}"
 
 
 @pytest.fixture
