@@ -15,6 +15,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lxpy.errors import LxpyError
 from lxpy.linux import syscalls
+from lxpy.net import model
 from lxpy.net.model import Network
 
 
@@ -65,7 +66,11 @@ def ensure_bridge(network: Network) -> None:
         found = ipr.link_lookup(ifname=network.name)
         if not found:
             try:
-                ipr.link("add", ifname=network.name, kind="bridge")
+                # A MAC of its own: otherwise a bridge takes its lowest port's, which changes
+                # as containers come and go, and guests keep sending to the old one for a
+                # while (ARP cache), as lxc-net also avoids by fixing lxcbr0's.
+                mac = model.mac_address(f"bridge/{network.name}", 0)
+                ipr.link("add", ifname=network.name, kind="bridge", address=mac)
             except NetlinkError as e:
                 if e.code != 17:  # EEXIST: another lxpy made it meanwhile
                     raise LxpyError(f"cannot create bridge {network.name}: {e}") from None

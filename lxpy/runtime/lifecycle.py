@@ -335,6 +335,10 @@ def destroy(paths: Paths, name: str, force: bool = False) -> None:
         except LxpyError:
             cfg = None
         safefs.remove_tree(paths.container_dir(name))
+        try:
+            os.unlink(paths.config_cache(name))
+        except FileNotFoundError:
+            pass
         if cfg is not None and cfg.network:
             from lxpy.net import model
 
