@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from lxpy.images.create import Created, Request
     from lxpy.images.progress import Progress
     from lxpy.runtime.launcher import Launcher
+    from lxpy.runtime.stats import Stats
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class ContainerInfo:
     ipv4: tuple[str, ...] = ()
     ipv6: tuple[str, ...] = ()
     oom_kills: int | None = None  # processes killed for its memory limit, this run
+    stats: Stats | None = None  # when asked for, and it runs
 
     def to_json(self, detailed: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -50,6 +52,8 @@ class ContainerInfo:
             "ipv4": list(self.ipv4),
             "ipv6": list(self.ipv6),
         }
+        if self.stats is not None:
+            data["stats"] = self.stats.to_json()
         if detailed:
             data["oom_kills"] = self.oom_kills
             data["uptime"] = None if self.uptime is None else round(self.uptime, 3)
@@ -81,7 +85,8 @@ class Api:
     def names(self) -> list[str]:
         return store.names_on_disk(self.paths)
 
-    def info(self, name: str) -> ContainerInfo:
+    def info(self, name: str, with_stats: bool = False) -> ContainerInfo:
+        """One container; `with_stats` adds its live figures (disk included) if it runs."""
         store.require(self.paths, name)
         cfg: ContainerConfig | None = None
         error = None
@@ -105,7 +110,13 @@ class Api:
             oom_kills=ContainerCgroups(self.paths.instance, name).oom_kills()
             if live.active
             else None,
+            stats=self._stats(name, cfg, live.started) if with_stats and live.active else None,
         )
+
+    def _stats(self, name: str, cfg: ContainerConfig | None, started: float | None) -> Stats | None:
+        from lxpy.runtime import stats
+
+        return None if cfg is None else stats.sample(self.paths, name, cfg, started, disk=True)
 
     def _addresses(self, name: str, cfg: ContainerConfig) -> tuple[str, ...]:
         """Its addresses now: those published for it in its networks' DNS while it runs."""
@@ -118,8 +129,19 @@ class Api:
             found += dnsmasq.published_addresses(f"{self.paths.run}/networks/{nic.network}", name)
         return tuple(found)
 
-    def containers(self) -> list[ContainerInfo]:
-        return [self.info(name) for name in self.names()]
+    def containers(self, with_stats: bool = False) -> list[ContainerInfo]:
+        return [self.info(name, with_stats) for name in self.names()]
+
+    def stats(self, name: str, disk: bool = False, earlier: Stats | None = None) -> Stats | None:
+        """Live figures of a running container (None when it does not run); with `earlier`
+        (a previous sample), the CPU percent over the time between them."""
+        from lxpy.runtime import stats
+
+        live = read_live(self.paths, name)
+        if not live.active:
+            return None
+        cfg = store.load(self.paths, name)
+        return stats.sample(self.paths, name, cfg, live.started, disk).since(earlier)
 
     # -- changing -------------------------------------------------------------------------
     def create(self, request: Request, progress: Progress | None = None) -> Created:

@@ -98,6 +98,24 @@ def _args_network(p: argparse.ArgumentParser) -> None:
     p.add_argument("--domain", help="create: the DNS domain of its containers (default: lxpy)")
 
 
+# --sort key: the Stats field it orders by (largest first; names alphabetically).
+TOP_FIELDS = {
+    "name": "name",
+    "cpu": "cpu_percent",
+    "memory": "memory",
+    "pids": "pids",
+    "rx": "rx_bytes",
+    "tx": "tx_bytes",
+    "uptime": "uptime",
+}
+
+
+def _args_top(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-i", "--interval", type=seconds, default=2.0, metavar="S")
+    p.add_argument("-s", "--sort", choices=tuple(TOP_FIELDS), default="cpu")
+    p.add_argument("--once", action="store_true", help="print one table and exit")
+
+
 def _args_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("show", "get", "set", "unset", "edit"))
     p.add_argument("name", metavar="NAME")
@@ -200,6 +218,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "network": ("list, create, show or remove networks", _args_network),
     "port": ("forward host ports to a container: add, rm, ls", _args_port),
     "config": ("show, get, set, unset or edit a container's config", _args_config),
+    "top": ("live CPU, memory, pids and traffic of the running containers", _args_top),
 }
 ALIASES = {"list": "ls"}
 
@@ -432,6 +451,56 @@ def _toml_value(value: Any) -> str:
     return tomli_w.dumps({"v": value})[4:].strip()
 
 
+def _cmd_top(api: Api, args: argparse.Namespace) -> int:
+    """Like lxc-top: a table every interval (CPU % over that interval); --once prints one,
+    over a short first interval, and exits."""
+    import time
+
+    earlier: dict[str, Any] = {}
+    first = True
+    while True:
+        now = {}
+        for name in api.names():
+            try:
+                sample = api.stats(name, earlier=earlier.get(name))
+            except LxpyError:
+                continue  # destroyed or broken meanwhile: gone from the next table
+            if sample is not None:
+                now[name] = sample
+        if first:
+            earlier, first = now, False
+            time.sleep(min(args.interval, 0.5))
+            continue
+        attr = TOP_FIELDS[args.sort]
+        ordered = sorted(
+            now.items(),
+            key=lambda item: item[0] if attr == "name" else -(getattr(item[1], attr) or 0),
+        )
+        rows = [("NAME", "CPU%", "CPU S", "MEMORY", "LIMIT", "PIDS", "RX", "TX", "UPTIME")]
+        for name, s in ordered:
+            rows.append(
+                (
+                    name,
+                    "-" if s.cpu_percent is None else f"{s.cpu_percent:.1f}",
+                    f"{s.cpu_seconds or 0:.1f}",
+                    _size(s.memory),
+                    _size(s.memory_limit),
+                    str(s.pids if s.pids is not None else "-"),
+                    _size(s.rx_bytes),
+                    _size(s.tx_bytes),
+                    _duration(s.uptime),
+                )
+            )
+        if not args.once and sys.stdout.isatty():
+            sys.stdout.write("\x1b[H\x1b[2J")
+        _table(rows)
+        sys.stdout.flush()
+        if args.once:
+            return 0
+        earlier = now
+        time.sleep(args.interval)
+
+
 def _cmd_port(api: Api, args: argparse.Namespace) -> int:
     if args.action == "ls":
         rows = [("CONTAINER", "HOST PORT", "PORT", "PROTO", "ACTIVE")]
@@ -543,7 +612,7 @@ def _duration(seconds: float | None) -> str:
 
 
 def _cmd_ls(api: Api, args: argparse.Namespace) -> int:
-    infos = api.containers()
+    infos = api.containers(with_stats=args.format == "json")
     if args.format == "json":
         import json
 
@@ -566,8 +635,21 @@ def _cmd_ls(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(value: int | None) -> str:
+    if value is None:
+        return "-"
+    if value < 1024:
+        return f"{value} B"
+    amount, unit = float(value) / 1024, "KiB"
+    for bigger in ("MiB", "GiB", "TiB"):
+        if amount < 1024:
+            break
+        amount, unit = amount / 1024, bigger
+    return f"{amount:.1f} {unit}"
+
+
 def _cmd_info(api: Api, args: argparse.Namespace) -> int:
-    info = api.info(args.name)
+    info = api.info(args.name, with_stats=True)
     if args.format == "json":
         import json
 
@@ -594,8 +676,15 @@ def _cmd_info(api: Api, args: argparse.Namespace) -> int:
             print(f"Release:  {release}")
         limits = ", ".join(f"{k}={v}" for k, v in info.config.limits.to_dict().items())
         print(f"Limits:   {limits or 'none'}")
-    if info.oom_kills is not None:
-        print(f"OOM kills: {info.oom_kills}")
+    if info.stats is not None:
+        s = info.stats
+        limit = f" of {_size(s.memory_limit)}" if s.memory_limit else ""
+        print(f"CPU:      {s.cpu_seconds or 0:.1f} s in all")
+        print(f"Memory:   {_size(s.memory)}{limit} (peak {_size(s.memory_peak)})")
+        print(f"Pids:     {s.pids if s.pids is not None else '-'}")
+        print(f"Network:  received {_size(s.rx_bytes)}, sent {_size(s.tx_bytes)}")
+        print(f"Disk:     {_size(s.disk)} in its own layer")
+        print(f"OOM kills: {s.oom_kills}")
     if info.config_error:
         print(f"Config:   {info.config_error}")
     return 0
@@ -639,6 +728,7 @@ COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "network": _cmd_network,
     "port": _cmd_port,
     "config": _cmd_config,
+    "top": _cmd_top,
 }
 
 

@@ -96,3 +96,29 @@ def test_fork_bomb_is_held_by_the_pids_limit(lxpy: Lxpy) -> None:
     count = payload_file(lxpy, "fb", "pids", "pids.current", "pids.current")
     assert int(count) <= 100
     lxpy.run("stop", "fb", "--kill")
+
+
+def test_stats_in_info_ls_and_top(lxpy: Lxpy) -> None:
+    for name in ("s1", "s2"):
+        lxpy.run("create", name, "--memory", "256M")
+        lxpy.run("start", name)
+    # Some CPU (a bounded busy loop) and some traffic (s1 pings s2 by name).
+    lxpy.run(
+        "attach",
+        "s1",
+        "--",
+        "sh",
+        "-c",
+        "ping -c2 -W2 s2 >/dev/null; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done",
+    )
+    info = json.loads(lxpy.run("info", "s1", "--format", "json").stdout)
+    stats = info["stats"]
+    assert stats["cpu_seconds"] > 0 and stats["memory"] > 0
+    assert stats["memory_limit"] == 256 * 2**20
+    assert stats["pids"] >= 2 and stats["uptime"] > 0 and stats["oom_kills"] == 0
+    assert stats["rx_bytes"] > 0 and stats["tx_bytes"] > 0 and stats["disk"] > 0
+    listed = json.loads(lxpy.run("ls", "--format", "json").stdout)
+    assert all(c["stats"]["pids"] >= 1 for c in listed)
+    top = lxpy.run("top", "--once", "--sort", "name").stdout.splitlines()
+    assert top[0].split()[:3] == ["NAME", "CPU%", "CPU"]
+    assert [line.split()[0] for line in top[1:]] == ["s1", "s2"]

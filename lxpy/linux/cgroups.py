@@ -266,6 +266,35 @@ class ContainerCgroups:
                     return
         raise LimitError("this host's block I/O controller takes no weights (no BFQ or CFQ)")
 
+    def usage(self) -> dict[str, int | None]:
+        """What the container uses now: cpu_ns (cumulative), memory, memory_peak,
+        memory_limit (bytes; None where the host does not say) and pids."""
+        found: dict[str, int | None] = {}
+        cpuacct, v2 = self._with("cpuacct"), self._v2()
+        if cpuacct is not None and cpuacct.version == 1:
+            found["cpu_ns"] = _int(os.path.join(self.payload(cpuacct), "cpuacct.usage"))
+        elif v2 is not None:  # every v2 cgroup keeps cpu.stat, with or without controllers
+            usec = _fields(os.path.join(self.payload(v2), "cpu.stat")).get("usage_usec")
+            found["cpu_ns"] = None if usec is None else usec * 1000
+        mem = self._with("memory")
+        if mem is not None:
+            base = self.payload(mem)
+            v1 = mem.version == 1
+            current = "memory.usage_in_bytes" if v1 else "memory.current"
+            found["memory"] = _int(f"{base}/{current}")
+            peak = "memory.max_usage_in_bytes" if v1 else "memory.peak"
+            found["memory_peak"] = _int(f"{base}/{peak}")
+            limit = _int(f"{base}/memory.limit_in_bytes" if v1 else f"{base}/memory.max")
+            # v1 says "no limit" with a huge number (PAGE_COUNTER_MAX pages), v2 with "max".
+            found["memory_limit"] = None if limit is None or limit >= 1 << 60 else limit
+        pids = self._with("pids")
+        if pids is not None:
+            found["pids"] = _int(os.path.join(self.payload(pids), "pids.current"))
+        return found
+
+    def _v2(self) -> Hierarchy | None:
+        return next((h for h in self.hierarchies if h.version == 2), None)
+
     def oom_kills(self) -> int:
         """Processes the kernel killed for running out of the container's memory."""
         h = self._with("memory")
@@ -424,16 +453,28 @@ class ContainerCgroups:
                 pass
 
 
-def _oom_kill_count(path: str) -> int:
+def _int(path: str) -> int | None:
     try:
-        text = _read(path)
+        return int(_read(path).strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _fields(path: str) -> dict[str, int]:
+    try:
+        lines = _read(path).splitlines()
     except OSError:
-        return 0
-    for line in text.splitlines():
+        return {}
+    found = {}
+    for line in lines:
         key, _, value = line.partition(" ")
-        if key == "oom_kill":
-            return int(value)
-    return 0
+        if value.strip().isdigit():
+            found[key] = int(value)
+    return found
+
+
+def _oom_kill_count(path: str) -> int:
+    return _fields(path).get("oom_kill", 0)
 
 
 def attach_device_program(cgroup: str) -> None:
