@@ -164,29 +164,18 @@ class Api:
         run = model.run_dir(self.paths, name)
         leased = {address: mac for mac, address, _ in dnsmasq.leases(run)}
         kept = model.kept_addresses(self.paths, name)
-        users = sorted(
-            n
-            for n in self.names()
-            if any(nic.network == name for nic in self._config_or_none(n).network)
-        )
         return NetworkInfo(
             name=net.name,
             subnet=net.subnet,
             gateway=net.gateway,
             domain=net.domain,
             up=os.path.exists(f"/sys/class/net/{name}") and dnsmasq.running(run) is not None,
-            containers=users,
+            containers=model.users(self.paths, name),
             leases=[
                 (c, a, leased.get(a, "-"), "leased" if a in leased else "-")
                 for c, a in sorted(kept.items())
             ],
         )
-
-    def _config_or_none(self, name: str) -> ContainerConfig:
-        try:
-            return store.load(self.paths, name)
-        except LxpyError:
-            return ContainerConfig(template="?", created="?", uuid="0" * 32, hostname="x")
 
     def create_network(
         self, name: str, subnet: str | None = None, domain: str | None = None

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from lxpy import store
 from lxpy.config import ContainerConfig, Nic
-from lxpy.errors import Busy, ConfigError, NotFound, UsageError
+from lxpy.errors import Busy, ConfigError, LxpyError, NotFound, UsageError
 from lxpy.paths import Paths
 
 DEFAULT_DOMAIN = "lxpy"
@@ -171,6 +171,19 @@ def choose_address(network: Network, container: str, taken: set[str]) -> str:
         f"network {network.name} has no free address left",
         hint="pin one with network.ipv4, or make a wider network",
     )
+
+
+def users(paths: Paths, name: str) -> list[str]:
+    """Containers with a NIC on network `name`."""
+    found = []
+    for container in store.names_on_disk(paths):
+        try:
+            cfg = store.load(paths, container)
+        except LxpyError:
+            continue
+        if any(nic.network == name for nic in cfg.network):
+            found.append(container)
+    return found
 
 
 def lock(paths: Paths, name: str) -> AbstractContextManager[None]:

@@ -12,7 +12,6 @@ import ipaddress
 import os
 import zlib
 
-from lxpy import store
 from lxpy.config import ContainerConfig
 from lxpy.errors import AlreadyExists, LxpyError, StateError, UsageError
 from lxpy.net import dnsmasq, links, model, nat
@@ -104,25 +103,12 @@ def up(paths: Paths, network: Network) -> str:
     return run
 
 
-def users(paths: Paths, name: str) -> list[str]:
-    """Containers with a NIC on network `name`."""
-    found = []
-    for container in store.names_on_disk(paths):
-        try:
-            cfg = store.load(paths, container)
-        except LxpyError:
-            continue
-        if any(nic.network == name for nic in cfg.network):
-            found.append(container)
-    return found
-
-
 def remove(paths: Paths, name: str) -> None:
     from lxpy.runtime.state import read_live
 
     network = model.load(paths, name)
     with model.lock(paths, name):
-        running = [c for c in users(paths, name) if read_live(paths, c).active]
+        running = [c for c in model.users(paths, name) if read_live(paths, c).active]
         if running:
             raise StateError(
                 f"network {name} is in use by running containers: {', '.join(running)}",
