@@ -239,8 +239,7 @@ class Api:
             if not cfg.network:
                 raise UsageError(f"{name} has no NIC to forward to")
             if read_live(self.paths, name).active:
-                (target,) = lifecycle.forwards(self.paths, name, cfg.with_changes(ports=(forward,)))
-                self._ask(name, "port add {} {} {} {}".format(*target))
+                self._ask(name, "port add " + lifecycle.forward_to(self.paths, name, cfg, forward))
             config.save(self.paths.config_file(name), cfg.with_changes(ports=(*cfg.ports, forward)))
         return forward
 

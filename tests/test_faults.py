@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import Lxpy, Result, instance_cgroups, monitor_processes
+from lxpy.net import dnsmasq, model
+from tests.conftest import Lxpy, Result, instance_cgroups, monitor_processes, veths
 
 pytestmark = pytest.mark.integration
 
@@ -75,9 +76,9 @@ SLOW_TEARDOWN = """
 import time
 from lxpy.runtime import monitor
 
-def slow_teardown(run_dir, cgroups, _teardown=monitor.teardown):
+def slow_teardown(*args, _teardown=monitor.teardown):
     time.sleep(1.5)
-    _teardown(run_dir, cgroups)
+    _teardown(*args)
 
 monitor.teardown = slow_teardown
 """
@@ -96,6 +97,38 @@ def test_a_failed_start_reports_only_after_its_teardown(lxpy: Lxpy) -> None:
     time.sleep(2)
     assert lxpy.state("c1") == "RUNNING"
     assert lxpy.run("attach", "c1", "--", "hostname").stdout.strip() == "c1"
+    lxpy.run("stop", "c1", "--kill")
+
+
+# Wiring the NICs fails while the monitor prepares the container, which waits at the gate.
+WIRING_FAILS = """
+import time
+from lxpy.errors import LxpyError
+from lxpy.net import networks
+
+def wire(paths, container, plugs, netns, _wire=networks.wire):
+    _wire(paths, container, plugs, netns)  # a veth made, then the failure
+    time.sleep(0.3)  # the monitor is at the gate by now
+    raise LxpyError("cannot create veth: injected")
+
+networks.wire = wire
+"""
+
+
+def test_a_wiring_failure_fails_the_start_and_leaves_nothing(lxpy: Lxpy) -> None:
+    lxpy.run("create", "c1")
+    result = run_with_fault(lxpy, WIRING_FAILS, "start", "c1")
+    assert result.returncode == 1
+    assert "cannot create veth: injected" in result.stderr
+    assert lxpy.state("c1") == "STOPPED"
+    assert not os.path.exists(lxpy.paths.run_dir("c1"))
+    assert wait_for(lambda: not monitor_processes(lxpy.root), 5)
+    assert not instance_cgroups(lxpy.paths.instance)
+    assert not veths(lxpy.root)
+    network = model.run_dir(lxpy.paths, model.default_network(lxpy.paths))
+    assert not any(map(os.path.exists, dnsmasq.container_files(network, "c1")))
+    lxpy.run("start", "c1")
+    assert lxpy.state("c1") == "RUNNING"
     lxpy.run("stop", "c1", "--kill")
 
 
@@ -143,8 +176,9 @@ def test_a_monitor_that_cannot_supervise_halts_the_container_cleanly(lxpy: Lxpy)
     lxpy.run("create", "c1")
     result = run_with_fault(lxpy, LOOP_FAILS, "start", "c1")
     assert result.returncode == 0, result.stderr
-    assert wait_for(lambda: not monitor_processes(lxpy.root), 30)
-    assert lxpy.state("c1") == "STOPPED"
+    # The monitor leaves its cgroup before it removes the others: wait for the state.
+    assert wait_for(lambda: lxpy.state("c1") == "STOPPED", 30)
+    assert wait_for(lambda: not monitor_processes(lxpy.root), 5)
     assert not os.path.exists(lxpy.paths.run_dir("c1"))
     assert not instance_cgroups(lxpy.paths.instance)
     log = console_log(lxpy, "c1")

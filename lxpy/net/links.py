@@ -7,40 +7,13 @@ monitor (its memory is a benchmark) nor by `lxpy ls`.
 from __future__ import annotations
 
 import ipaddress
-import os
-import threading
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from lxpy.errors import LxpyError
-from lxpy.linux import syscalls
 from lxpy.net import model
 from lxpy.net.model import Network
-
-
-def new_netns() -> int:
-    """A fresh network namespace, held by the returned fd alone: when the last holder (the
-    fd, or a process inside) is gone, the kernel destroys it and every veth end in it, so a
-    crash can never leave a veth behind."""
-    box: dict[str, int | BaseException] = {}
-
-    def make() -> None:
-        # Namespaces are per thread: this one changes only this short-lived thread.
-        try:
-            syscalls.unshare(syscalls.CLONE_NEWNET)
-            box["fd"] = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        except BaseException as e:
-            box["error"] = e
-
-    thread = threading.Thread(target=make)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise LxpyError(f"cannot create a network namespace: {box['error']}")
-    fd = box["fd"]
-    assert isinstance(fd, int)
-    return fd
 
 
 def host_routes() -> list[ipaddress.IPv4Network]:

@@ -2,7 +2,9 @@
 
 A network is a bridge with the gateway address, a NAT table, and a dnsmasq. It is brought
 up the first time a container needs it (and again after a host reboot or a dnsmasq crash:
-every start checks). Imports pyroute2 (through `links`): only `lxpy start` of a container
+every start checks). pyroute2 (through `links`) is imported only where netlink is needed,
+so that `lxpy start` can plan a container's NICs and launch its monitor first and load
+pyroute2 while the monitor prepares the container: only `lxpy start` of a container
 with NICs and `lxpy network` come here.
 """
 
@@ -11,10 +13,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import zlib
+from dataclasses import dataclass
 
 from lxpy.config import ContainerConfig
 from lxpy.errors import AlreadyExists, LxpyError, StateError, UsageError
-from lxpy.net import dnsmasq, links, model, nat
+from lxpy.net import dnsmasq, model, nat
 from lxpy.net.model import Network
 from lxpy.paths import Paths
 
@@ -22,6 +25,8 @@ from lxpy.paths import Paths
 def create(
     paths: Paths, name: str, subnet: str | None = None, domain: str | None = None
 ) -> Network:
+    from lxpy.net import links
+
     model.validate_network_name(name)
     paths.ensure()
     with model.lock(paths, name):
@@ -94,6 +99,8 @@ def up(paths: Paths, network: Network) -> str:
     network's run dir. dnsmasq itself is `dnsmasq.ensure`d after the caller has published
     what it needs: one starting reads its directories once, then watches them, and a file
     written in between would be missed."""
+    from lxpy.net import links
+
     links.ensure_bridge(network)
     if not nat.exists(network):
         nat.apply(network)
@@ -117,8 +124,10 @@ def remove(paths: Paths, name: str) -> None:
         run = model.run_dir(paths, name)
         dnsmasq.stop(run)
         nat.remove(network)
-        links.remove_bridge(name)
         from lxpy.linux import safefs
+        from lxpy.net import links
+
+        links.remove_bridge(name)
 
         if os.path.isdir(run):
             safefs.remove_tree(run)
@@ -129,29 +138,54 @@ def remove(paths: Paths, name: str) -> None:
                 pass
 
 
-def wire(paths: Paths, container: str, cfg: ContainerConfig) -> int:
-    """A new network namespace holding the container's NICs (eth0, eth1, ...), each a veth
-    whose host end is on its network's bridge, with its address reserved in dnsmasq.
+@dataclass(frozen=True)
+class Plug:
+    """One NIC of a starting container, planned: what `wire` makes of it."""
 
-    Returns the namespace's fd: the only thing holding it until init runs in it.
+    network: Network
+    address: str
+    mac: str
+    host_end: str
+    guest: str
+
+
+def plan(paths: Paths, container: str, cfg: ContainerConfig) -> list[Plug]:
+    """The container's NICs (eth0, eth1, ...) with their networks and kept addresses.
+
+    Needs no netlink, except to make the default network the first time it is used."""
+    plugs = []
+    for index, nic in enumerate(cfg.network):
+        # The default network comes back by itself (after a `network rm`, say).
+        is_default = nic.network == model.default_network(paths)
+        network = default(paths) if is_default else model.load(paths, nic.network)
+        plugs.append(
+            Plug(
+                network,
+                model.address_for(paths, network, container, nic),
+                model.mac_address(container, index),
+                model.host_end_name(paths.instance, container, index),
+                f"eth{index}",
+            )
+        )
+    return plugs
+
+
+def wire(paths: Paths, container: str, plugs: list[Plug], netns: int) -> None:
+    """Each planned NIC made: a veth whose `guest` end is in the namespace `netns` and whose
+    host end is on its network's bridge, with its address reserved in dnsmasq.
+
+    On failure the reservations are withdrawn; the veths made so far go when `netns` does.
     """
-    netns = links.new_netns()
+    from lxpy.net import links
+
     published: list[str] = []
     try:
-        for index, nic in enumerate(cfg.network):
-            # The default network comes back by itself (after a `network rm`, say).
-            is_default = nic.network == model.default_network(paths)
-            network = default(paths) if is_default else model.load(paths, nic.network)
-            run = up(paths, network)
-            address = model.address_for(paths, network, container, nic)
-            mac = model.mac_address(container, index)
-            host_end = model.host_end_name(paths.instance, container, index)
-            links.add_veth(host_end, mac, netns, f"eth{index}", network.name)
-            dnsmasq.publish(run, network, container, mac, address)
+        for plug in plugs:
+            run = up(paths, plug.network)
+            links.add_veth(plug.host_end, plug.mac, netns, plug.guest, plug.network.name)
+            dnsmasq.publish(run, plug.network, container, plug.mac, plug.address)
             published += dnsmasq.container_files(run, container)
-            dnsmasq.ensure(run, network)
+            dnsmasq.ensure(run, plug.network)
     except BaseException:
-        os.close(netns)  # takes every veth made so far with it
         dnsmasq.withdraw(published)
         raise
-    return netns

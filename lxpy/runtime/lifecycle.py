@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import select
@@ -10,7 +11,7 @@ import sys
 import time
 
 from lxpy import store
-from lxpy.config import ContainerConfig
+from lxpy.config import ContainerConfig, PortForward
 from lxpy.errors import LxpyError, StartError, StateError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
@@ -27,6 +28,9 @@ from lxpy.runtime.teardown import teardown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from lxpy.net.networks import Plug
     from lxpy.runtime.launcher import Launcher
 
 DEFAULT_STOP_TIMEOUT = 30.0
@@ -103,32 +107,52 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
             teardown(run, cgroups, published)
         os.mkdir(run, 0o700)
         spec = monitor_spec(paths, name, cfg)
-        netns = -1
+        plugs: list[Plug] = []
+        held: list[int] = []  # what the monitor opens through our fd table
+        gate = -1
         try:
             if cfg.network:
+                from lxpy.linux import netns
                 from lxpy.net import networks
 
-                netns = networks.wire(paths, name, cfg)
-                # The monitor opens it through our fd table while we wait for its report.
-                spec["netns"] = f"/proc/{os.getpid()}/fd/{netns}"
+                plugs = networks.plan(paths, name, cfg)
+                held.append(netns.new())
+                gate_r, gate = os.pipe2(os.O_CLOEXEC)
+                held.append(gate_r)
+                spec["netns"] = f"/proc/{os.getpid()}/fd/{held[0]}"
+                spec["gate"] = f"/proc/{os.getpid()}/fd/{gate_r}"
                 spec["dns_files"] = published
-                spec["ports"] = forwards(paths, name, cfg)
+                eth0 = plugs[0].address
+                spec["ports"] = [(p.proto, p.host_port, eth0, p.port) for p in cfg.ports]
                 spec["dnsmasq"] = dnsmasq_commands(paths, cfg)
             elif cfg.ports:
                 raise StartError(
                     f"container {name!r} forwards ports but has no NIC",
                     hint="give it a network (network = [{ name = ... }] in config.toml)",
                 )
-            if launcher is not None:
-                return _result(_read_report(launcher.launch(spec)), name, spec)
-            return _spawn_monitor(spec, name)
+            # The NICs are wired while the monitor prepares the container (loading pyroute2
+            # alone takes ~100 ms); init is held at the gate until they are in place, so it
+            # never boots without its eth0. A closed gate without a byte fails the start.
+            with _monitor(spec, launcher) as report:
+                try:
+                    if plugs:
+                        networks.wire(paths, name, plugs, held[0])
+                        os.write(gate, b"1")
+                finally:
+                    if gate >= 0:
+                        os.close(gate)
+                        gate = -1
+                    text = _read_report(report)
+            return _result(text, name, spec)
         except LxpyError:
             # A monitor that reports a failure has cleaned up; one that died has not.
             teardown(run, cgroups, published)
             raise
         finally:
-            if netns >= 0:
-                os.close(netns)
+            if gate >= 0:
+                os.close(gate)
+            for fd in held:
+                os.close(fd)
 
 
 def published_files(paths: Paths, name: str, cfg: ContainerConfig) -> list[str]:
@@ -144,14 +168,14 @@ def published_files(paths: Paths, name: str, cfg: ContainerConfig) -> list[str]:
     ]
 
 
-def forwards(paths: Paths, name: str, cfg: ContainerConfig) -> list[tuple[str, int, str, int]]:
-    """The monitor's relays: (proto, host port, eth0's address, container port)."""
-    if not cfg.ports or not cfg.network:
-        return []
+def forward_to(paths: Paths, name: str, cfg: ContainerConfig, port: PortForward) -> str:
+    """A running container's relay for `port`: "proto host-port eth0's-address port"."""
     from lxpy.net import dnsmasq, model
 
     eth0 = dnsmasq.published_addresses(model.run_dir(paths, cfg.network[0].network), name)
-    return [(p.proto, p.host_port, eth0[0], p.port) for p in cfg.ports] if eth0 else []
+    if not eth0:
+        raise StateError(f"{name} has no address on {cfg.network[0].network} yet")
+    return f"{port.proto} {port.host_port} {eth0[0]} {port.port}"
 
 
 def dnsmasq_commands(paths: Paths, cfg: ContainerConfig) -> list[tuple[str, list[str]]]:
@@ -185,13 +209,18 @@ def wait_booted(paths: Paths, name: str, timeout: float = BOOT_WAIT_SECONDS) -> 
     return True
 
 
-def _spawn_monitor(spec: dict[str, object], name: str) -> int:
+@contextlib.contextmanager
+def _monitor(spec: dict[str, object], launcher: Launcher | None) -> Iterator[int]:
+    """A monitor launched for `spec`; yields the fd its one-line report arrives on."""
+    if launcher is not None:
+        yield launcher.launch(spec)
+        return
     spec_r, spec_w = os.pipe()
     status_r, status_w = os.pipe()
     try:
         pid = os.posix_spawn(
             sys.executable,
-            [sys.executable, "-I", "-m", "lxpy", "monitor", name],
+            [sys.executable, "-I", "-m", "lxpy", "monitor", str(spec["name"])],
             {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"},
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, spec_r, 0),
@@ -207,11 +236,10 @@ def _spawn_monitor(spec: dict[str, object], name: str) -> int:
     try:
         with os.fdopen(spec_w, "wb") as f:
             f.write(marshal.dumps(spec))
-        report = _read_report(status_r)
+        yield status_r
     finally:
         os.close(status_r)
         os.waitpid(pid, 0)
-    return _result(report, name, spec)
 
 
 def _result(report: str, name: str, spec: dict[str, object]) -> int:

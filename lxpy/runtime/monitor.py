@@ -79,6 +79,7 @@ class Monitor:
         self.listener: socket.socket | None = None
         self.notify: socket.socket | None = None
         self.netns = -1
+        self.gate = -1
         self.proxy = Proxy()
         self.dnsmasq_due = time.monotonic() + DNSMASQ_CHECK_SECONDS
         self.console = ""
@@ -93,6 +94,10 @@ class Monitor:
             # The namespace `lxpy start` wired the NICs into (it holds it until we report);
             # kept for every init of this run, so eth0 survives a guest reboot.
             self.netns = os.open(self.spec["netns"], os.O_RDONLY | os.O_CLOEXEC)
+            # Non-blocking open: a pipe whose writer `lxpy start` closed already (its wiring
+            # failed) would block an O_RDONLY open forever.
+            self.gate = os.open(self.spec["gate"], os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            os.set_blocking(self.gate, True)
         self.master, self.slave = os.openpty()
         os.set_blocking(self.master, False)
         os.set_inheritable(self.master, False)
@@ -182,12 +187,15 @@ class Monitor:
                 os.close(rfd)
                 from lxpy.runtime import spawn
 
-                spawn.run_child(self.spec, console, wfd, self.cgroups, self.netns)
+                spawn.run_child(self.spec, console, wfd, self.cgroups, self.netns, self.gate)
             except BaseException as e:  # run_child reports its own steps; this is the import
                 os.write(wfd, f"preparing: {e}".encode(errors="replace")[:4000])
             finally:
                 os._exit(127)
         os.close(wfd)
+        if self.gate >= 0:
+            os.close(self.gate)  # only the first init waits: after a reboot the NICs are there
+            self.gate = -1
         with os.fdopen(rfd, "rb") as errors:
             failure = errors.read()
         if failure:

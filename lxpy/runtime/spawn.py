@@ -75,7 +75,12 @@ def take_console() -> None:
 
 
 def run_child(
-    spec: dict[str, object], console: str, errfd: int, cgroups: ContainerCgroups, netns: int
+    spec: dict[str, object],
+    console: str,
+    errfd: int,
+    cgroups: ContainerCgroups,
+    netns: int,
+    gate: int,
 ) -> None:
     """Never returns: execs init, or reports the failed step on `errfd` and exits 127."""
     step = "preparing"
@@ -111,6 +116,10 @@ def run_child(
         step = "opening the console"
         take_console()
         os.umask(0o022)
+        if gate >= 0:
+            step = "waiting for the network"
+            if os.read(gate, 1) != b"1":
+                raise OSError(0, "`lxpy start` could not wire the NICs")
         os.closerange(3, errfd)
         os.closerange(errfd + 1, 65536)
         command = [str(c) for c in spec["command"]]  # type: ignore[attr-defined]
