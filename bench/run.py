@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import hashlib
 import json
 import os
 import platform
@@ -39,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
@@ -255,8 +255,9 @@ class Bench:
 
     @property
     def lxpy_instance(self) -> str:
-        """lxpy's host-global prefix for this root (cgroups): as in lxpy.paths.Paths."""
-        return "lxpy-" + hashlib.sha256(os.path.abspath(self.lxpy_root).encode()).hexdigest()[:6]
+        """lxpy's host-global prefix for this root (cgroups), as lxpy.paths.Paths.for_root
+        makes it (crc32 of the root); the leak checks look for cgroups of that name."""
+        return f"lxpy-{zlib.crc32(os.path.abspath(self.lxpy_root).encode()):08x}"
 
     @property
     def prefix(self) -> str:

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from lxpy.config import PortForward
     from lxpy.images.cache import Image
     from lxpy.images.create import Created, Request
+    from lxpy.images.manifest import Template
     from lxpy.images.progress import Progress
+    from lxpy.linux.proc import ProcessRef
     from lxpy.runtime.launcher import Launcher
     from lxpy.runtime.stats import Stats
 
@@ -128,6 +130,17 @@ class Api:
         for nic in cfg.network:
             found += dnsmasq.published_addresses(f"{self.paths.run}/networks/{nic.network}", name)
         return tuple(found)
+
+    def new_name(self) -> str:
+        """A readable name no container has, for a create that was given none."""
+        from lxpy.names import generate
+
+        return generate(set(self.names()))
+
+    def templates(self) -> list[Template]:
+        from lxpy.images import manifest
+
+        return [manifest.load(name, where) for name, where in manifest.available().items()]
 
     def containers(self, with_stats: bool = False) -> list[ContainerInfo]:
         return [self.info(name, with_stats) for name in self.names()]
@@ -349,21 +362,38 @@ class Api:
     ) -> int:
         from lxpy.runtime.attach import AttachRequest, attach
 
-        store.require(self.paths, name)
-        live = read_live(self.paths, name)
-        if live.init is None:
-            raise not_running(name)
-        if live.state is State.FROZEN:
-            raise StateError(f"container {name!r} is frozen", hint=f"`lxpy unfreeze {name}`")
         request = AttachRequest(
             command=tuple(command or ()),
             user=user,
             env=tuple((env or {}).items()),
             cwd=cwd,
         )
-        return attach(live.init, ContainerCgroups(self.paths.instance, name), request)
+        init = self._attachable(name)
+        return attach(init, ContainerCgroups(self.paths.instance, name), request)
 
-    def _socket(self, name: str) -> str:
+    def shell(self, name: str, user: str | None = None) -> str:
+        """The login shell `attach` would start, looked up from the host: the TUI hands the
+        terminal over only when there is one."""
+        from lxpy.runtime.attach import NO_SHELL, shell_in
+
+        found = shell_in(self._attachable(name), user)
+        if found is None:
+            raise StateError(
+                f"{name}: {NO_SHELL}", hint=f"`lxpy attach {name} -- CMD` needs no shell"
+            )
+        return found
+
+    def _attachable(self, name: str) -> ProcessRef:
+        store.require(self.paths, name)
+        live = read_live(self.paths, name)
+        if live.init is None:
+            raise not_running(name)
+        if live.state is State.FROZEN:
+            raise StateError(f"container {name!r} is frozen", hint=f"`lxpy unfreeze {name}`")
+        return live.init
+
+    def console_socket(self, name: str) -> str:
+        """The control socket of a running container's monitor (its console is there)."""
         store.require(self.paths, name)
         live = read_live(self.paths, name)
         if not live.active:
@@ -382,9 +412,9 @@ class Api:
         store.require(self.paths, name)
         if not read_live(self.paths, name).active:
             return read_log_file(self.paths.console_log(name))
-        return read_log(self._socket(name))
+        return read_log(self.console_socket(name))
 
     def console(self, name: str) -> None:
         from lxpy.runtime.console import interact
 
-        interact(self._socket(name))
+        interact(self.console_socket(name))

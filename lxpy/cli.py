@@ -11,9 +11,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from lxpy import __version__
+from lxpy import __version__, units
 from lxpy.cmdline import command_word
-from lxpy.errors import LxpyError, PermissionDenied, UsageError
+from lxpy.errors import LxpyError, PermissionDenied, UsageError, one_line
 
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
 TYPE_CHECKING = False
@@ -219,6 +219,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "port": ("forward host ports to a container: add, rm, ls", _args_port),
     "config": ("show, get, set, unset or edit a container's config", _args_config),
     "top": ("live CPU, memory, pids and traffic of the running containers", _args_top),
+    "tui": ("the fleet app (also: lxpy alone, on a terminal)", lambda p: None),
 }
 ALIASES = {"list": "ls"}
 
@@ -280,20 +281,11 @@ def _cmd_create(api: Api, args: argparse.Namespace) -> int:
 
 def _limits(args: argparse.Namespace) -> dict[str, Any]:
     """--memory 2G ... as config values, each checked like config.toml's."""
-    from lxpy.config import Limits, check_limit
-    from lxpy.configedit import parse_value
+    from lxpy.config import Limits
+    from lxpy.configedit import limits_from_text
 
-    found = {}
-    for key in Limits().__dict__:
-        text = getattr(args, key)
-        if text is None:
-            continue
-        value = str(text) if key in ("memory", "swap", "cpuset") else parse_value(text)
-        problem = check_limit(key, value)
-        if problem:
-            raise UsageError(f"--{key.replace('_', '-')} {text}: {problem}")
-        found[key] = value
-    return found
+    given = {k: getattr(args, k) for k in Limits().__dict__ if getattr(args, k) is not None}
+    return limits_from_text(given, lambda key: f"--{key.replace('_', '-')}")
 
 
 def _nics(given: list[str] | None) -> tuple[tuple[str, str], ...] | None:
@@ -348,14 +340,13 @@ def _cmd_templates(api: Api, args: argparse.Namespace) -> int:
 
     if args.action == "ls":
         rows = [("NAME", "INIT", "BOOTSTRAP", "FROM", "DESCRIPTION")]
-        for name, directory in manifest.available().items():
-            t = manifest.load(name, directory)
+        for t in api.templates():
             rows.append(
                 (
-                    name,
+                    t.name,
                     t.init_kind.replace("{{ init }}", "/".join(t.inits)),
                     t.bootstrap.method,
-                    str(directory.parent),
+                    str(t.directory.parent),
                     t.description,
                 )
             )
@@ -483,12 +474,12 @@ def _cmd_top(api: Api, args: argparse.Namespace) -> int:
                     name,
                     "-" if s.cpu_percent is None else f"{s.cpu_percent:.1f}",
                     f"{s.cpu_seconds or 0:.1f}",
-                    _size(s.memory),
-                    _size(s.memory_limit),
+                    units.size(s.memory),
+                    units.size(s.memory_limit),
                     str(s.pids if s.pids is not None else "-"),
-                    _size(s.rx_bytes),
-                    _size(s.tx_bytes),
-                    _duration(s.uptime),
+                    units.size(s.rx_bytes),
+                    units.size(s.tx_bytes),
+                    units.duration(s.uptime),
                 )
             )
         if not args.once and sys.stdout.isatty():
@@ -597,20 +588,6 @@ def _cmd_destroy(api: Api, args: argparse.Namespace) -> int:
     return _each(args, lambda n: api.destroy(n, args.force), "destroy")
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    days, s = divmod(s, 86400)
-    hours, s = divmod(s, 3600)
-    minutes, s = divmod(s, 60)
-    if days:
-        return f"{days}d{hours}h"
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{s:02d}s" if minutes else f"{s}s"
-
-
 def _cmd_ls(api: Api, args: argparse.Namespace) -> int:
     infos = api.containers(with_stats=args.format == "json")
     if args.format == "json":
@@ -627,25 +604,12 @@ def _cmd_ls(api: Api, args: argparse.Namespace) -> int:
                 str(i.pid or "-"),
                 ",".join(i.ipv4) or "-",
                 i.template or "?",
-                _duration(i.uptime),
+                units.duration(i.uptime),
                 i.created or "?",
             )
         )
     _table(rows)
     return 0
-
-
-def _size(value: int | None) -> str:
-    if value is None:
-        return "-"
-    if value < 1024:
-        return f"{value} B"
-    amount, unit = float(value) / 1024, "KiB"
-    for bigger in ("MiB", "GiB", "TiB"):
-        if amount < 1024:
-            break
-        amount, unit = amount / 1024, bigger
-    return f"{amount:.1f} {unit}"
 
 
 def _cmd_info(api: Api, args: argparse.Namespace) -> int:
@@ -660,7 +624,7 @@ def _cmd_info(api: Api, args: argparse.Namespace) -> int:
     print(f"PID:      {info.pid or '-'}")
     print(f"Template: {info.template or '?'}")
     print(f"Created:  {info.created or '?'}")
-    print(f"Uptime:   {_duration(info.uptime)}")
+    print(f"Uptime:   {units.duration(info.uptime)}")
     print(f"IPv4:     {', '.join(info.ipv4) or '-'}")
     print(f"Rootfs:   {info.rootfs}")
     if info.config is not None:
@@ -678,12 +642,12 @@ def _cmd_info(api: Api, args: argparse.Namespace) -> int:
         print(f"Limits:   {limits or 'none'}")
     if info.stats is not None:
         s = info.stats
-        limit = f" of {_size(s.memory_limit)}" if s.memory_limit else ""
+        limit = f" of {units.size(s.memory_limit)}" if s.memory_limit else ""
         print(f"CPU:      {s.cpu_seconds or 0:.1f} s in all")
-        print(f"Memory:   {_size(s.memory)}{limit} (peak {_size(s.memory_peak)})")
+        print(f"Memory:   {units.size(s.memory)}{limit} (peak {units.size(s.memory_peak)})")
         print(f"Pids:     {s.pids if s.pids is not None else '-'}")
-        print(f"Network:  received {_size(s.rx_bytes)}, sent {_size(s.tx_bytes)}")
-        print(f"Disk:     {_size(s.disk)} in its own layer")
+        print(f"Network:  received {units.size(s.rx_bytes)}, sent {units.size(s.tx_bytes)}")
+        print(f"Disk:     {units.size(s.disk)} in its own layer")
         print(f"OOM kills: {s.oom_kills}")
     if info.config_error:
         print(f"Config:   {info.config_error}")
@@ -710,6 +674,14 @@ def _cmd_console(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tui(api: Api, args: argparse.Namespace) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the TUI needs a terminal", hint="`lxpy ls` lists containers in scripts")
+    from lxpy.tui.app import run
+
+    return run(api, args.root)
+
+
 COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "create": _cmd_create,
     "start": _cmd_start,
@@ -729,11 +701,12 @@ COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "port": _cmd_port,
     "config": _cmd_config,
     "top": _cmd_top,
+    "tui": _cmd_tui,
 }
 
 
 def _error(e: LxpyError) -> None:
-    print(f"lxpy: {e}", file=sys.stderr)
+    print(one_line(e), file=sys.stderr)
 
 
 def main(argv: Sequence[str], launcher: Launcher | None = None) -> int:
@@ -749,8 +722,10 @@ def main(argv: Sequence[str], launcher: Launcher | None = None) -> int:
             _parser().error("`--` is only for `lxpy attach NAME -- CMD`")
         args.cmd = list(args.cmd) + trailing
     if args.command is None:
-        _parser().print_help()
-        return 0
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            _parser().print_help()
+            return 0
+        args.command = "tui"
     try:
         if os.geteuid() != 0:
             raise PermissionDenied("lxpy needs root", hint="run it as root or with sudo")

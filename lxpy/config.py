@@ -175,6 +175,10 @@ class ContainerConfig:
     ports: tuple[PortForward, ...] = ()
     # The template parameters it was created with (release, packages, ...), for the record.
     parameters: Mapping[str, str | bool | list[str]] = field(default_factory=dict)
+    # Started by `lxpy autostart` (at host boot), lowest order first, waiting `delay` s after.
+    autostart: bool = False
+    autostart_order: int = 0
+    autostart_delay: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         limits = self.limits.to_dict()
@@ -187,6 +191,9 @@ class ContainerConfig:
             "uuid": self.uuid,
             "hostname": self.hostname,
             "parameters": dict(self.parameters),
+            "autostart": self.autostart,
+            "autostart_order": self.autostart_order,
+            "autostart_delay": self.autostart_delay,
             "init": {
                 "kind": self.init.kind,
                 "command": list(self.init.command),
@@ -388,6 +395,9 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
             "uuid",
             "hostname",
             "parameters",
+            "autostart",
+            "autostart_order",
+            "autostart_delay",
             "init",
             "storage",
             "network",
@@ -457,7 +467,14 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
         network=tuple(nics),
         ports=ports,
         parameters=parameters,
+        autostart=r.get(doc, "", "autostart", bool, False),
+        autostart_order=r.get(doc, "", "autostart_order", int, 0),
+        autostart_delay=float(r.get(doc, "", "autostart_delay", (int, float), 0.0, _check_delay)),
     )
+
+
+def _check_delay(value: float) -> str | None:
+    return None if 0 <= value <= 3600 else "must be between 0 and 3600 seconds"
 
 
 def _check_ports(value: list[Any]) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lxpy import config
@@ -45,6 +46,19 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+
+
+def limits_from_text(given: Mapping[str, str], option: Callable[[str], str]) -> dict[str, Any]:
+    """Limits typed as text (`--memory 2G`, a form's field) as config values, each checked
+    like config.toml's; `option` names a key the way the user gave it, for the error."""
+    found = {}
+    for key, text in given.items():
+        value = str(text) if key in ("memory", "swap", "cpuset") else parse_value(text)
+        problem = config.check_limit(key, value)
+        if problem:
+            raise UsageError(f"{option(key)} {text}: {problem}")
+        found[key] = value
+    return found
 
 
 def changed(cfg: ContainerConfig, key: str, value: Any, path: str) -> ContainerConfig:

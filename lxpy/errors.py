@@ -17,6 +17,11 @@ class LxpyError(Exception):
         return self.message if self.hint is None else f"{self.message} (hint: {self.hint})"
 
 
+def one_line(e: LxpyError) -> str:
+    """`e` as the CLI prints it and the TUI shows it."""
+    return f"lxpy: {e}"
+
+
 class InvalidName(LxpyError):
     exit_code = 2
 

@@ -19,16 +19,19 @@ class Paths:
     cache: str
     # Prefix for host-global names (cgroups, interfaces) so two roots never collide.
     instance: str
+    etc: str  # settings people edit (the TUI's keys and shell)
 
     @classmethod
     def for_root(cls, root: str | None) -> Paths:
         if not root:
-            return cls("/var/lib/lxpy", "/run/lxpy", "/var/cache/lxpy", DEFAULT_INSTANCE)
+            return cls(
+                "/var/lib/lxpy", "/run/lxpy", "/var/cache/lxpy", DEFAULT_INSTANCE, "/etc/lxpy"
+            )
         root = os.path.abspath(root)
         # A short id keeps derived names (interfaces: 15 chars) short; crc32 and not hashlib
         # because loading OpenSSL is measurable in every command.
         digest = f"{zlib.crc32(root.encode()):08x}"
-        return cls(f"{root}/lib", f"{root}/run", f"{root}/cache", f"lxpy-{digest}")
+        return cls(f"{root}/lib", f"{root}/run", f"{root}/cache", f"lxpy-{digest}", f"{root}/etc")
 
     @classmethod
     def from_env(cls, root: str | None = None) -> Paths:

@@ -14,6 +14,7 @@ reach. Imported by the monitor: standard library only, no dataclasses.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import signal
 import time
@@ -128,6 +129,14 @@ def _cpu_count(cpus: str) -> int:
     return count
 
 
+@functools.cache
+def _host_hierarchies() -> tuple[Hierarchy, ...]:
+    """`hierarchies()`, read once per process: `lxpy top` or the TUI would otherwise read
+    mountinfo three times per container per refresh, and the layout does not change under
+    a running command."""
+    return tuple(hierarchies())
+
+
 class ContainerCgroups:
     """The cgroups of one container across every hierarchy of the host."""
 
@@ -136,7 +145,7 @@ class ContainerCgroups:
     def __init__(self, instance: str, container: str, found: list[Hierarchy] | None = None):
         self.instance = instance
         self.container = container
-        self.hierarchies = hierarchies() if found is None else found
+        self.hierarchies = list(_host_hierarchies()) if found is None else found
 
     # -- paths -------------------------------------------------------------------------------
     def payload(self, h: Hierarchy) -> str:

@@ -63,19 +63,22 @@ class Account:
 
 def lookup_account(user: str | None) -> Account:
     """Find `user` (name or uid) in the container's /etc/passwd; runs inside the container."""
-    wanted = user or "root"
     try:
         with open("/etc/passwd", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                parts = line.rstrip("\n").split(":")
-                if len(parts) < 7 or not parts[2].isdigit() or not parts[3].isdigit():
-                    continue
-                if wanted in (parts[0], parts[2]):
-                    return Account(
-                        parts[0], int(parts[2]), int(parts[3]), parts[5] or "/", parts[6]
-                    )
+            return account_in(f.read(), user)
     except OSError:
-        pass
+        return account_in("", user)
+
+
+def account_in(passwd: str, user: str | None) -> Account:
+    """`user` (name or uid; None: root) as the /etc/passwd text `passwd` has it."""
+    wanted = user or "root"
+    for line in passwd.splitlines():
+        parts = line.split(":")
+        if len(parts) < 7 or not parts[2].isdigit() or not parts[3].isdigit():
+            continue
+        if wanted in (parts[0], parts[2]):
+            return Account(parts[0], int(parts[2]), int(parts[3]), parts[5] or "/", parts[6])
     if user is None or user in ("root", "0"):
         return Account("root", 0, 0, "/root", "")
     if user.isdigit():
@@ -97,11 +100,33 @@ def supplementary_groups(account: Account) -> list[int]:
 
 
 def find_shell(account: Account) -> str | None:
-    candidates = ([account.shell] if account.shell else []) + list(SHELLS)
-    for path in candidates:
-        if path.startswith("/") and os.access(path, os.X_OK):
+    for path in _shell_candidates(account):
+        if os.access(path, os.X_OK):
             return path
     return None
+
+
+def _shell_candidates(account: Account) -> list[str]:
+    given = [account.shell] if account.shell.startswith("/") else []
+    return given + list(SHELLS)
+
+
+def shell_in(init: ProcessRef, user: str | None = None) -> str | None:
+    """From the host, before attaching: the shell `attach` would start for `user`, looked up
+    in init's root and resolved inside it (a symlink there never leads to the host's)."""
+    root = os.open(f"/proc/{init.pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            passwd = safefs.read_file(root, "etc/passwd").decode(errors="replace")
+        except OSError:
+            passwd = ""
+        account = account_in(passwd, user)
+        return next((p for p in _shell_candidates(account) if safefs.exists(root, p)), None)
+    finally:
+        os.close(root)
+
+
+NO_SHELL = "the container has no shell (looked for " + ", ".join(SHELLS) + ")"
 
 
 def environment(account: Account, request: AttachRequest, shell: str | None) -> dict[str, str]:
@@ -239,7 +264,7 @@ def _exec_inside(request: AttachRequest, ends: list[int], trampoline: int | None
         elif shell:
             argv = [shell, "-l"]
         else:
-            _die("lxpy: the container has no shell (looked for " + ", ".join(SHELLS) + ")")
+            _die(f"lxpy: {NO_SHELL}")
         try:
             os.chdir(request.cwd or account.home)
         except OSError:

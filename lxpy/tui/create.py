@@ -1,0 +1,97 @@
+"""The create form: name, template, release, packages and limits, checked as the CLI does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select
+
+from lxpy.configedit import limits_from_text
+from lxpy.errors import LxpyError, UsageError, one_line
+from lxpy.images.create import Request
+from lxpy.names import validate
+
+LIMIT_FIELDS = (("memory", "e.g. 2G"), ("cpus", "e.g. 1.5"), ("pids", "e.g. 2000"))
+
+
+def _option(name: str, description: str, width: int = 28) -> str:
+    text = f"{name}: {description}"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class CreateScreen(ModalScreen[Request | None]):
+    """Dismissed with a checked `Request` (the create itself runs in a worker, so the app
+    stays usable while a template bootstraps), or None."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, templates: Sequence[tuple[str, str]], suggested_name: str) -> None:
+        super().__init__()
+        self.templates = templates
+        self.suggested_name = suggested_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog form"):
+            yield Label("New container")
+            with Horizontal(classes="row"):
+                yield Input(placeholder=f"name (blank: {self.suggested_name})", id="name")
+                yield Select(
+                    [(_option(name, text), name) for name, text in self.templates],
+                    value=self.templates[0][0] if self.templates else Select.BLANK,
+                    allow_blank=False,
+                    id="template",
+                )
+            with Horizontal(classes="row"):
+                yield Input(placeholder="release (blank: default)", id="release")
+                yield Input(placeholder="packages, comma-separated", id="packages")
+            with Horizontal(classes="row"):
+                for key, example in LIMIT_FIELDS:
+                    yield Input(placeholder=f"{key} ({example})", id=key)
+            yield Label("", id="form-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Create", id="create", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#name", Input).focus()
+
+    def _text(self, field: str) -> str:
+        return self.query_one(f"#{field}", Input).value.strip()
+
+    def request(self) -> Request:
+        """The form as a create request, or the UsageError the CLI would give."""
+        name = self._text("name") or self.suggested_name
+        validate(name)
+        settings = {}
+        if self._text("release"):
+            settings["release"] = self._text("release")
+        if self._text("packages"):
+            settings["packages"] = self._text("packages")
+        limits = limits_from_text(
+            {key: self._text(key) for key, _ in LIMIT_FIELDS if self._text(key)},
+            lambda key: key,
+        )
+        template = self.query_one("#template", Select).value
+        if not isinstance(template, str):
+            raise UsageError("choose a template")
+        return Request(template, name, settings, limits=limits)
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#create")
+    def create(self) -> None:
+        try:
+            request = self.request()
+        except LxpyError as e:
+            self.query_one("#form-error", Label).update(one_line(e))
+            return
+        self.dismiss(request)
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
+        self.dismiss(None)

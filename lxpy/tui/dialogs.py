@@ -1,0 +1,102 @@
+"""Modal questions: stop (with a force option), destroy (type the name), and the key list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label
+
+
+def _names(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{len(names)} containers ({', '.join(names)})"
+
+
+class ConfirmStop(ModalScreen[str | None]):
+    """Dismissed with "stop" (through init, as `lxpy stop`), "kill" (`lxpy stop --kill`),
+    or None. Cancel has the focus: a stray enter changes nothing."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__()
+        self.names = list(names)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Stop {_names(self.names)}?")
+            yield Label("Stop asks init to shut down; Kill ends every process at once.")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Stop", id="stop", variant="warning")
+                yield Button("Kill", id="kill", variant="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    @on(Button.Pressed)
+    def answer(self, event: Button.Pressed) -> None:
+        self.dismiss(None if event.button.id == "cancel" else event.button.id)
+
+
+class ConfirmDestroy(ModalScreen[bool]):
+    """True only once the container's name has been typed."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(False)", "Cancel")]
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.target = name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Destroy {self.target}? Its root filesystem is deleted for good.")
+            yield Label("Type its name to confirm:")
+            yield Input(placeholder=self.target, id="confirm-name")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Destroy", id="destroy", variant="error", disabled=True)
+
+    @on(Input.Changed)
+    def typed(self, event: Input.Changed) -> None:
+        self.query_one("#destroy", Button).disabled = event.value != self.target
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        if event.value == self.target:
+            self.dismiss(True)
+
+    @on(Button.Pressed)
+    def answer(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "destroy")
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key of the fleet screen, as bound now (after the settings file)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark,f1", "dismiss(None)", "Close")
+    ]
+
+    def __init__(self, keys: Sequence[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog help"):
+            yield Label("Keys (change them in tui.toml; ctrl+p opens the command palette)")
+            table: DataTable[str] = DataTable(cursor_type="none", show_header=True)
+            table.add_columns("KEY", "ACTION")
+            for key, description in self.keys:
+                table.add_row(key, description)
+            yield table
+            yield Button("Close", id="close")
+
+    @on(Button.Pressed)
+    def close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,201 @@
+"""What the TUI shows, gathered off the UI thread: a row per container and the history of
+the selected one. No textual here: the model is tested without a terminal."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from lxpy import units
+from lxpy.api import Api, ContainerInfo
+from lxpy.errors import LxpyError
+from lxpy.runtime.state import State
+from lxpy.runtime.stats import Stats
+
+HISTORY = 60  # samples kept per container for the detail pane's graphs
+CONSOLE_LINES = 8
+# Terminal escapes in a console log: shown as text they would be noise.
+_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])|\r")
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    state: State
+    template: str  # with its release when it has one: "debian trixie"
+    ipv4: str
+    cpu: float | None  # percent of one CPU over the last refresh
+    memory: int | None
+    memory_limit: int | None
+    uptime: float | None
+    autostart: bool | None  # None: the config cannot be read
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    text: Callable[[Row], str]
+    order: Callable[[Row], tuple[float, str]]
+
+
+def _number(value: float | None, name: str) -> tuple[float, str]:
+    # Unknown values sort last in a descending sort.
+    return (-1.0 if value is None else float(value), name)
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("name", "NAME", lambda r: r.name, lambda r: (0.0, r.name)),
+    Column("state", "STATE", lambda r: str(r.state), lambda r: (0.0, f"{r.state}/{r.name}")),
+    Column("template", "TEMPLATE", lambda r: r.template, lambda r: (0.0, f"{r.template}/{r.name}")),
+    Column("ipv4", "IPV4", lambda r: r.ipv4 or "-", lambda r: (_ip_number(r.ipv4), r.name)),
+    Column(
+        "cpu",
+        "CPU%",
+        lambda r: "-" if r.cpu is None else f"{r.cpu:.1f}",
+        lambda r: _number(r.cpu, r.name),
+    ),
+    Column("memory", "MEMORY", lambda r: units.size(r.memory), lambda r: _number(r.memory, r.name)),
+    Column(
+        "uptime", "UPTIME", lambda r: units.duration(r.uptime), lambda r: _number(r.uptime, r.name)
+    ),
+    Column(
+        "autostart",
+        "AUTO",
+        lambda r: "-" if r.autostart is None else ("yes" if r.autostart else "no"),
+        lambda r: (0.0 if r.autostart else 1.0, r.name),
+    ),
+)
+COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+# Numbers read best largest first; names and states alphabetically.
+DESCENDING = {"cpu", "memory", "uptime"}
+
+
+def _ip_number(address: str) -> float:
+    parts = address.split(".")
+    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+        return float(1 << 32)
+    return float(sum(int(p) << (8 * (3 - i)) for i, p in enumerate(parts)))
+
+
+def arrange(rows: Sequence[Row], text: str, sort: str, reverse: bool) -> list[Row]:
+    """`rows` that match the filter `text` (in any shown column), in `sort` column order."""
+    needle = text.strip().lower()
+    shown = [r for r in rows if not needle or any(needle in c.text(r).lower() for c in COLUMNS)]
+    column = next(c for c in COLUMNS if c.key == sort)
+    descending = (sort in DESCENDING) != reverse
+    return sorted(shown, key=column.order, reverse=descending)
+
+
+@dataclass(frozen=True)
+class Detail:
+    """The selected container, for the detail pane."""
+
+    info: ContainerInfo
+    stats: Stats | None
+    cpu_history: tuple[float, ...]
+    memory_history: tuple[float, ...]
+    console: str  # the tail of its console, escapes removed
+
+
+class Fleet:
+    """Polls the core API. Used from one worker thread at a time (it keeps the previous
+    samples, for CPU percent and the graphs)."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.earlier: dict[str, Stats] = {}
+        self.cpu: dict[str, deque[float]] = {}
+        self.memory: dict[str, deque[float]] = {}
+        self.infos: dict[str, ContainerInfo] = {}
+
+    def poll(self) -> list[Row]:
+        rows = []
+        infos = {}
+        for name in self.api.names():
+            try:
+                info = self.api.info(name)
+            except LxpyError:
+                continue  # destroyed meanwhile
+            infos[name] = info
+            sample = self._sample(info)
+            cfg = info.config
+            release = cfg.parameters.get("release") if cfg else None
+            template = info.template or "?"
+            rows.append(
+                Row(
+                    name=name,
+                    state=info.state,
+                    template=f"{template} {release}" if isinstance(release, str) else template,
+                    ipv4=info.ipv4[0] if info.ipv4 else "",
+                    cpu=sample.cpu_percent if sample else None,
+                    memory=sample.memory if sample else None,
+                    memory_limit=sample.memory_limit if sample else None,
+                    uptime=info.uptime,
+                    autostart=cfg.autostart if cfg else None,
+                )
+            )
+        self.infos = infos
+        for gone in set(self.cpu) - set(infos):
+            self.cpu.pop(gone, None)
+            self.memory.pop(gone, None)
+            self.earlier.pop(gone, None)
+        return rows
+
+    def _sample(self, info: ContainerInfo) -> Stats | None:
+        name = info.name
+        if info.state not in (State.RUNNING, State.FROZEN, State.STOPPING):
+            self.earlier.pop(name, None)
+            return None
+        try:
+            sample = self.api.stats(name, earlier=self.earlier.get(name))
+        except LxpyError:
+            sample = None
+        if sample is None:
+            return None
+        self.earlier[name] = sample
+        if sample.cpu_percent is not None:
+            self.cpu.setdefault(name, deque(maxlen=HISTORY)).append(sample.cpu_percent)
+        if sample.memory is not None:
+            self.memory.setdefault(name, deque(maxlen=HISTORY)).append(float(sample.memory))
+        return sample
+
+    def detail(self, name: str) -> Detail | None:
+        """The last poll's figures of `name`, with its console's tail read now."""
+        info = self.infos.get(name)
+        if info is None:
+            return None
+        try:
+            log = self.api.console_log(name)
+        except LxpyError:
+            log = b""
+        return Detail(
+            info=info,
+            stats=self.earlier.get(name),
+            cpu_history=tuple(self.cpu.get(name, ())),
+            memory_history=tuple(self.memory.get(name, ())),
+            console=console_tail(log),
+        )
+
+
+BARS = " ▁▂▃▄▅▆▇█"
+
+
+def bars(values: Sequence[float], top: float, width: int) -> str:
+    """The last `width` values, one bar each, on a fixed scale from 0 to `top` (a graph that
+    scaled to its own range would draw an idle container's flat 0% as full bars)."""
+    if width <= 0:
+        return ""
+    shown = values[-width:]
+    top = max(top, max(shown, default=0.0), 1e-9)
+    steps = len(BARS) - 1
+    # Anything above zero shows at least the lowest bar: a little is not nothing.
+    return "".join(BARS[max(1 if v > 0 else 0, round(v / top * steps))] for v in shown)
+
+
+def console_tail(log: bytes, lines: int = CONSOLE_LINES) -> str:
+    text = _ESCAPES.sub("", log[-16384:].decode(errors="replace"))
+    kept = [line.rstrip() for line in text.split("\n") if line.strip()]
+    return "\n".join(kept[-lines:])

@@ -1,0 +1,79 @@
+"""The live fleet table: one row per container, keyed by its name."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+
+from rich.text import Text
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+
+from lxpy.runtime.state import State
+from lxpy.tui.fleet import COLUMNS, Row
+
+STATE_STYLES = {
+    State.RUNNING: "bold green",
+    State.STOPPED: "dim",
+    State.FROZEN: "bold cyan",
+    State.STARTING: "yellow",
+    State.STOPPING: "yellow",
+}
+TRANSIENT_STYLE = "italic yellow"
+MARK = "●"
+
+
+class FleetTable(DataTable[str | Text]):
+    """Each refresh changes only the cells that changed, adds and removes rows by key, and
+    puts the cursor back on the same container: the cursor and the scroll stay put."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+
+    def on_mount(self) -> None:
+        self.add_column(" ", key="mark", width=1)
+        for column in COLUMNS:
+            self.add_column(f"{column.label} ", key=column.key)  # a cell for the sort arrow
+
+    @property
+    def selected(self) -> str | None:
+        """The name under the cursor."""
+        if not self.row_count or not self.is_valid_row_index(self.cursor_row):
+            return None
+        key = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key.value
+        return key
+
+    def show(
+        self, rows: Sequence[Row], transient: Mapping[str, str], marked: Collection[str]
+    ) -> None:
+        """Make the table hold `rows`, in that order; `transient` labels (an action under
+        way) stand in for the state of their rows."""
+        selected = self.selected
+        wanted = {row.name: row for row in rows}
+        for key in list(self.rows):
+            if key.value not in wanted:
+                self.remove_row(key)
+        present = {key.value for key in self.rows}
+        for row in rows:
+            cells = self._cells(row, transient.get(row.name), row.name in marked)
+            if row.name not in present:
+                self.add_row(*cells.values(), key=row.name)
+                continue
+            for column, value in cells.items():
+                if self.get_cell(row.name, column) != value:
+                    self.update_cell(row.name, column, value, update_width=True)
+        order = {name: index for index, name in enumerate(wanted)}
+        self.sort("name", key=lambda name: order[str(name)])
+        if selected in order:
+            self.move_cursor(row=self.get_row_index(selected), scroll=False)
+
+    @staticmethod
+    def _cells(row: Row, transient: str | None, marked: bool) -> dict[str, str | Text]:
+        cells: dict[str, str | Text] = {"mark": MARK if marked else " "}
+        for column in COLUMNS:
+            cells[column.key] = column.text(row)
+        cells["state"] = (
+            Text(transient, style=TRANSIENT_STYLE)
+            if transient
+            else Text(str(row.state), style=STATE_STYLES.get(row.state, ""))
+        )
+        return cells

@@ -1,0 +1,240 @@
+"""The fleet TUI, headless: textual's run_test() and Pilot against real containers in a
+temporary root. Attach and console cannot hand over a terminal here; the app is given a
+recorder for the command it would run (tests/test_tui_tmux.py runs them for real)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
+
+from lxpy.api import Api
+from lxpy.tui.app import LxpyApp
+from lxpy.tui.settings import Settings
+from lxpy.tui.settings import load as load_settings
+from tests.conftest import Lxpy
+
+pytestmark = pytest.mark.integration
+
+SIZE = (80, 24)  # the smallest terminal the TUI promises to be usable in
+
+
+class Recorder:
+    """Stands in for the terminal hand-over: remembers the commands."""
+
+    def __init__(self) -> None:
+        self.commands: list[list[str]] = []
+
+    def __call__(self, command: list[str]) -> int:
+        self.commands.append(command)
+        return 0
+
+
+@asynccontextmanager
+async def tui(
+    lx: Lxpy, settings: Settings | None = None, terminal: Recorder | None = None
+) -> AsyncIterator[tuple[LxpyApp, Pilot[None]]]:
+    app = LxpyApp(Api(lx.paths), settings or Settings(), lx.root, terminal or Recorder())
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot, lambda: app.fleet.rows or not app.api.names())
+        yield app, pilot
+
+
+async def settle(
+    app: LxpyApp, pilot: Pilot[None], done: Callable[[], object], timeout: float = 20
+) -> None:
+    """Let the workers run until `done()` holds (polling again meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(WorkerCancelled):  # a poll replaced by a newer one
+            await app.workers.wait_for_complete()
+        await pilot.pause(0.05)
+        if done():
+            return
+        assert time.monotonic() < deadline, f"not in time: {messages(app)} {rows(app)}"
+        app.fleet.poll()
+
+
+def rows(app: LxpyApp) -> dict[str, list[str]]:
+    table = app.fleet.table
+    found = {}
+    for index in range(table.row_count):
+        cells = [str(c) for c in table.get_row_at(index)]
+        found[cells[1]] = cells
+    return found
+
+
+def state_of(app: LxpyApp, name: str) -> str:
+    return rows(app)[name][2]
+
+
+async def select(app: LxpyApp, pilot: Pilot[None], name: str) -> None:
+    table = app.fleet.table
+    table.move_cursor(row=table.get_row_index(name))
+    await pilot.pause()
+    assert table.selected == name
+
+
+def messages(app: LxpyApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+def make(lx: Lxpy, *names: str, start: tuple[str, ...] = ()) -> None:
+    for name in names:
+        lx.run("create", name, "--network", "none")
+    for name in start:
+        lx.run("start", name)
+
+
+async def test_the_table_lists_real_containers(lxpy: Lxpy) -> None:
+    make(lxpy, "web", "db", start=("web",))
+    async with tui(lxpy) as (app, pilot):
+        await settle(app, pilot, lambda: rows(app).get("web", [""] * 6)[5] != "-")
+        table = rows(app)
+        assert set(table) == {"web", "db"}
+        assert table["web"][2] == "RUNNING" and table["db"][2] == "STOPPED"
+        assert table["web"][3] == "busybox"
+        assert table["web"][6].endswith("iB")  # memory, from the container's cgroup
+        assert table["db"][5] == "-" and table["db"][6] == "-"
+        # The refresh keeps the cursor on the same container, not the same index.
+        await select(app, pilot, "web")
+        lxpy.run("create", "aaa", "--network", "none")
+        await settle(app, pilot, lambda: "aaa" in rows(app))
+        assert app.fleet.table.selected == "web"
+        # The detail pane follows the cursor.
+        info = str(app.fleet.query_one("#detail-info").render())
+        assert "web" in info and "busybox" in info
+
+
+async def test_start_stop_and_destroy_change_real_state(lxpy: Lxpy) -> None:
+    make(lxpy, "c1")
+    async with tui(lxpy) as (app, pilot):
+        await select(app, pilot, "c1")
+        await pilot.press("s")
+        assert state_of(app, "c1") == "starting…"
+        await settle(app, pilot, lambda: state_of(app, "c1") == "RUNNING")
+        assert lxpy.state("c1") == "RUNNING"
+
+        await pilot.press("S")
+        # Cancel has the focus: enter changes nothing.
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: True)
+        assert lxpy.state("c1") == "RUNNING"
+        await pilot.press("S")
+        await pilot.click("#stop")
+        await settle(app, pilot, lambda: state_of(app, "c1") == "STOPPED")
+        assert lxpy.state("c1") == "STOPPED"
+
+        await pilot.press("s")
+        await settle(app, pilot, lambda: state_of(app, "c1") == "RUNNING")
+        await pilot.press("ctrl+d")
+        await pilot.press("c", "x", "enter")  # the wrong name: nothing happens
+        assert "c1" in lxpy.run("ls").stdout
+        await pilot.press("backspace", "backspace", "c", "1")
+        await pilot.click("#destroy")
+        await settle(app, pilot, lambda: "c1" not in rows(app))
+        assert lxpy.run("ls", "--format", "json").stdout.strip() == "[]"
+
+
+async def test_the_create_form_builds_a_busybox_container(lxpy: Lxpy) -> None:
+    async with tui(lxpy) as (app, pilot):
+        await pilot.press("n")
+        await pilot.press(*"box1")
+        await pilot.click("#memory")
+        await pilot.press(*"12Q")
+        await pilot.click("#create")
+        # A bad value keeps the form open with the CLI's message.
+        error = str(app.screen.query_one("#form-error").render())
+        assert "memory 12Q" in error and "lxpy:" in error
+        await pilot.click("#memory")
+        await pilot.press("end", "backspace", "backspace", "backspace", *"64M")
+        await pilot.click("#create")
+        await settle(app, pilot, lambda: rows(app).get("box1", [""] * 3)[2] == "STOPPED")
+        assert any("created box1" in m for m in messages(app))
+    assert lxpy.run("config", "get", "box1", "limits.memory").stdout.strip() == "64M"
+    assert lxpy.run("config", "get", "box1", "template").stdout.strip() == "busybox"
+
+
+async def test_errors_are_notifications_with_the_clis_message(lxpy: Lxpy) -> None:
+    make(lxpy, "c1")
+    cli = lxpy.run("freeze", "c1", check=False).stderr.strip()
+    assert cli.startswith("lxpy: ")
+    async with tui(lxpy) as (app, pilot):
+        await select(app, pilot, "c1")
+        await pilot.press("p")
+        await settle(app, pilot, lambda: messages(app))
+        assert messages(app) == [cli]
+        assert state_of(app, "c1") == "STOPPED"
+
+
+async def test_attach_hands_over_and_refuses_without_a_shell(lxpy: Lxpy) -> None:
+    make(lxpy, "c1", "c2", start=("c1", "c2"))
+    rootfs = lxpy.paths.rootfs("c2")
+    for shell in ("bin/sh", "bin/ash", "bin/bash"):
+        if os.path.lexists(f"{rootfs}/{shell}"):
+            os.unlink(f"{rootfs}/{shell}")
+    terminal = Recorder()
+    async with tui(lxpy, terminal=terminal) as (app, pilot):
+        await select(app, pilot, "c1")
+        await pilot.press("e")
+        assert terminal.commands and terminal.commands[-1][-4:] == [
+            "--root",
+            lxpy.root,
+            "attach",
+            "c1",
+        ]
+        await pilot.press("c")
+        assert terminal.commands[-1][-2:] == ["console", "c1"]
+        await select(app, pilot, "c2")
+        await pilot.press("e")
+        assert len(terminal.commands) == 2
+        assert any("c2: the container has no shell" in m for m in messages(app))
+
+
+async def test_filter_sort_and_marks(lxpy: Lxpy) -> None:
+    make(lxpy, "alpha", "beta", "gamma", start=("beta",))
+    async with tui(lxpy) as (app, pilot):
+        assert list(rows(app)) == ["alpha", "beta", "gamma"]
+        await pilot.press("slash", *"mm")
+        assert list(rows(app)) == ["gamma"]
+        await pilot.press("escape")
+        assert list(rows(app)) == ["alpha", "beta", "gamma"]
+        await pilot.press("o")  # by state
+        assert list(rows(app)) == ["beta", "alpha", "gamma"]
+        await pilot.click(f"#{app.fleet.table.id}", offset=(5, 0))  # the NAME header
+        assert app.fleet.sort_key == "name"
+        # Two marked rows take one start: one was running, so the report is partial.
+        await select(app, pilot, "alpha")
+        await pilot.press("space", "space")  # alpha, beta
+        assert rows(app)["alpha"][0] == "●" and rows(app)["beta"][0] == "●"
+        await pilot.press("s")
+        await settle(app, pilot, lambda: messages(app))
+        report = messages(app)[-1]
+        assert report.startswith("start: 1 of 2 done")
+        assert "beta" in report and "already running" in report
+        assert lxpy.state("alpha") == "RUNNING"
+
+
+async def test_keys_come_from_the_settings_file(lxpy: Lxpy) -> None:
+    os.makedirs(lxpy.paths.etc)
+    with open(f"{lxpy.paths.etc}/tui.toml", "w") as f:
+        f.write('shell = ["/bin/sh"]\n[keys]\nstart = "x"\n')
+    settings = load_settings(lxpy.paths)
+    assert settings.keys["start"] == "x" and settings.shell == ("/bin/sh",)
+    make(lxpy, "c1")
+    terminal = Recorder()
+    async with tui(lxpy, settings, terminal) as (app, pilot):
+        await select(app, pilot, "c1")
+        await pilot.press("s")
+        await settle(app, pilot, lambda: True)
+        assert lxpy.state("c1") == "STOPPED"
+        await pilot.press("x")
+        await settle(app, pilot, lambda: state_of(app, "c1") == "RUNNING")
+        await pilot.press("e")
+        assert terminal.commands[-1][-4:] == ["attach", "c1", "--", "/bin/sh"]

@@ -1,0 +1,89 @@
+"""The TUI's pieces that need no terminal: the model, the settings file, the layering."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import lxpy
+from lxpy.errors import ConfigError
+from lxpy.runtime.state import State
+from lxpy.tui.fleet import Row, arrange, bars, console_tail
+from lxpy.tui.settings import ACTIONS, parse
+
+
+def row(name: str, state: State = State.STOPPED, cpu: float | None = None) -> Row:
+    return Row(name, state, "busybox", "", cpu, None, None, None, False)
+
+
+def test_the_core_never_imports_textual() -> None:
+    core = [
+        m.name
+        for m in pkgutil.walk_packages(lxpy.__path__, "lxpy.")
+        if not m.name.startswith("lxpy.tui") and m.name != "lxpy.__main__"
+    ]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {core!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print('textual' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert len(core) > 30
+    assert out.stdout.strip() == "False"
+
+
+def test_bars_use_a_fixed_scale() -> None:
+    assert bars([0.0, 0.0, 0.0], 100, 10) == "   "  # idle is empty, not full
+    assert bars([50.0, 100.0], 100, 10) == "▄█"
+    assert bars([0.1], 100, 10) == "▁"  # a little is not nothing
+    assert bars([200.0, 100.0], 100, 10) == "█▄"  # beyond the scale: the scale grows
+    assert bars([1.0, 2.0, 3.0], 3, 2) == "▅█"  # the newest that fit
+    assert bars([1.0], 1, 0) == ""
+
+
+def test_console_tail_drops_escapes_and_keeps_the_last_lines() -> None:
+    log = b"\x1b[1;32mgreen\x1b[0m\r\n" + b"".join(b"line %d\r\n" % i for i in range(20))
+    tail = console_tail(log, lines=3)
+    assert tail == "line 17\nline 18\nline 19"
+    assert console_tail(b"\x1b[1;32mgreen\x1b[0m\r\n\x1b]0;title\x07x\n") == "green\nx"
+
+
+def test_arrange_filters_and_sorts() -> None:
+    rows = [row("b", State.RUNNING, 5.0), row("a"), row("c", State.RUNNING, 50.0)]
+    assert [r.name for r in arrange(rows, "", "name", False)] == ["a", "b", "c"]
+    assert [r.name for r in arrange(rows, "", "name", True)] == ["c", "b", "a"]
+    # Numbers largest first; unknown ones last.
+    assert [r.name for r in arrange(rows, "", "cpu", False)] == ["c", "b", "a"]
+    assert [r.name for r in arrange(rows, "run", "name", False)] == ["b", "c"]
+    assert [r.name for r in arrange(rows, " A ", "name", False)] == ["a"]
+
+
+def test_settings_are_checked() -> None:
+    settings = parse("t.toml", {"keys": {"start": "x,f5"}, "shell": "/bin/bash", "refresh": 2})
+    assert settings.keys["start"] == "x,f5" and settings.keys["stop"] == ACTIONS["stop"][0]
+    assert settings.shell == ("/bin/bash",) and settings.refresh == 2.0
+    bad: list[tuple[dict[str, object], str]] = [
+        ({"keys": {"launch": "x"}}, "keys.launch: unknown action"),
+        ({"keys": {"start": "S"}}, "S is bound to"),
+        ({"keys": {"start": ""}}, "expected keys"),
+        ({"shell": [1]}, "shell: expected a command"),
+        ({"refresh": 0}, "refresh: expected seconds"),
+        ({"colour": "red"}, "colour: unknown key"),
+    ]
+    for doc, words in bad:
+        with pytest.raises(ConfigError, match=words):
+            parse("t.toml", doc)
+
+
+def test_tui_needs_a_terminal(tmp_path: object) -> None:
+    run = [sys.executable, "-m", "lxpy", "--root", str(tmp_path)]
+    result = subprocess.run([*run, "tui"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert "the TUI needs a terminal" in result.stderr
+    # `lxpy` alone off a terminal is help, as before.
+    result = subprocess.run(run, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0 and "COMMAND" in result.stdout

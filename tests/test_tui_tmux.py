@@ -1,0 +1,94 @@
+"""The TUI end to end in tmux, as a person uses it: keys in, the screen read back."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.conftest import Lxpy
+
+pytestmark = pytest.mark.integration
+
+
+class Tmux:
+    """A private tmux server (its own socket) running one command in an 80x24 window."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.base = ["tmux", "-L", f"lxpy-test-{os.getpid()}-{time.monotonic_ns()}"]
+        # The shell after the command keeps the pane (and its last screen) readable.
+        line = f"{shlex.join(command)}; echo TUI-EXITED $?; sleep 600"
+        self.run("new-session", "-d", "-x", "80", "-y", "24", line)
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(
+            [*self.base, *args], check=True, capture_output=True, text=True, timeout=10
+        ).stdout
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", *keys)
+
+    def type(self, text: str) -> None:
+        self.run("send-keys", "-l", text)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p")
+
+    def wait(self, check: Callable[[str], bool], what: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if check(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"waited for {what}; the screen:\n{screen}")
+            time.sleep(0.1)
+
+    def wait_text(self, text: str, timeout: float = 30) -> str:
+        return self.wait(lambda screen: text in screen, repr(text), timeout)
+
+    def close(self) -> None:
+        subprocess.run([*self.base, "kill-server"], check=False, capture_output=True)
+
+
+@pytest.fixture
+def tmux_tui(lxpy: Lxpy) -> Iterator[Tmux]:
+    tmux = Tmux([sys.executable, "-m", "lxpy", "--root", lxpy.root, "tui"])
+    try:
+        yield tmux
+    finally:
+        tmux.close()
+
+
+def row(screen: str, name: str) -> str:
+    return next((line for line in screen.splitlines() if f" {name} " in line), "")
+
+
+def test_create_start_attach_and_back(lxpy: Lxpy, tmux_tui: Tmux) -> None:
+    tui = tmux_tui
+    tui.wait_text("0 containers, 0 running")
+    tui.keys("n")
+    tui.wait_text("New container")
+    tui.type("e2e1")
+    tui.keys("Enter")  # enter in a field submits the form
+    tui.wait(lambda s: "STOPPED" in row(s, "e2e1"), "e2e1 created")
+    tui.keys("s")
+    tui.wait(lambda s: "RUNNING" in row(s, "e2e1"), "e2e1 running")
+    tui.keys("e")
+    tui.wait_text("root@e2e1")
+    tui.type("hostname")
+    tui.keys("Enter")
+    tui.wait(lambda s: "e2e1" in [line.strip() for line in s.splitlines()], "hostname's output")
+    tui.type("exit")
+    tui.keys("Enter")
+    # The TUI is back, and the container still runs.
+    screen = tui.wait_text("1 container, 1 running")
+    assert "RUNNING" in row(screen, "e2e1")
+    assert lxpy.state("e2e1") == "RUNNING"
+    tui.keys("q")
+    tui.wait_text("TUI-EXITED 0")
