@@ -5,10 +5,12 @@ recorder for the command it would run (tests/test_tui_tmux.py runs them for real
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
@@ -59,6 +61,12 @@ async def settle(
             return
         assert time.monotonic() < deadline, f"not in time: {messages(app)} {rows(app)}"
         app.fleet.poll()
+
+
+async def press_until(app: LxpyApp, pilot: Pilot[None], key: str, name: str, state: str) -> None:
+    """Press `key`, then wait until the table shows `name` in `state`."""
+    await pilot.press(key)
+    await settle(app, pilot, lambda: state_of(app, name) == state)
 
 
 def rows(app: LxpyApp) -> dict[str, list[str]]:
@@ -131,8 +139,7 @@ async def test_start_stop_and_destroy_change_real_state(lxpy: Lxpy) -> None:
         await settle(app, pilot, lambda: state_of(app, "c1") == "STOPPED")
         assert lxpy.state("c1") == "STOPPED"
 
-        await pilot.press("s")
-        await settle(app, pilot, lambda: state_of(app, "c1") == "RUNNING")
+        await press_until(app, pilot, "s", "c1", "RUNNING")
         await pilot.press("ctrl+d")
         await pilot.press("c", "x", "enter")  # the wrong name: nothing happens
         assert "c1" in lxpy.run("ls").stdout
@@ -234,7 +241,46 @@ async def test_keys_come_from_the_settings_file(lxpy: Lxpy) -> None:
         await pilot.press("s")
         await settle(app, pilot, lambda: True)
         assert lxpy.state("c1") == "STOPPED"
-        await pilot.press("x")
-        await settle(app, pilot, lambda: state_of(app, "c1") == "RUNNING")
+        await press_until(app, pilot, "x", "c1", "RUNNING")
         await pilot.press("e")
         assert terminal.commands[-1][-4:] == ["attach", "c1", "--", "/bin/sh"]
+
+
+async def test_freeze_toggles_and_restart_gives_a_new_init(lxpy: Lxpy) -> None:
+    make(lxpy, "c1", start=("c1",))
+    pid = json.loads(lxpy.run("info", "c1", "--format", "json").stdout)["pid"]
+    async with tui(lxpy) as (app, pilot):
+        await select(app, pilot, "c1")
+        await press_until(app, pilot, "p", "c1", "FROZEN")
+        assert lxpy.state("c1") == "FROZEN"
+        await press_until(app, pilot, "p", "c1", "RUNNING")
+        await pilot.press("r")
+        assert state_of(app, "c1") == "restarting…"
+        await settle(app, pilot, lambda: state_of(app, "c1") == "RUNNING")
+        assert not messages(app)
+    assert json.loads(lxpy.run("info", "c1", "--format", "json").stdout)["pid"] != pid
+
+
+SNAPSHOT = os.path.join(os.path.dirname(__file__), "snapshots", "main_screen.svg")
+
+
+async def test_the_main_screen_matches_its_snapshot(lxpy: Lxpy, tmp_path: Path) -> None:
+    """The layout at 80x24, compared with the committed SVG. After a deliberate change,
+    LXPY_UPDATE_SNAPSHOTS=1 writes the new one (look at it before committing it)."""
+    make(lxpy, "api", "db", "web")
+    for name in ("api", "db", "web"):
+        lxpy.run("config", "set", name, 'created="2026-01-01T00:00:00Z"')
+    async with tui(lxpy) as (app, pilot):
+        await select(app, pilot, "db")
+        await settle(app, pilot, lambda: "db" in str(app.fleet.query_one("#detail-info").render()))
+        svg = app.export_screenshot()
+    if os.environ.get("LXPY_UPDATE_SNAPSHOTS"):
+        with open(SNAPSHOT, "w") as f:
+            f.write(svg)
+    with open(SNAPSHOT) as f:
+        expected = f.read()
+    if svg != expected:
+        seen = tmp_path / "main_screen.seen.svg"
+        with open(seen, "w") as f:
+            f.write(svg)
+        raise AssertionError(f"the main screen changed: compare {SNAPSHOT} with {seen}")
