@@ -16,7 +16,7 @@ def main() -> None:
 
         sys.exit(monitor_main(argv[1:]))
     launcher = None
-    if command_word(argv) in ("start", "restart"):
+    if command_word(argv) in ("start", "restart", "autostart"):
         from lxpy.runtime.launcher import Launcher
 
         launcher = Launcher.fork()

@@ -142,6 +142,20 @@ class Api:
 
         return [manifest.load(name, where) for name, where in manifest.available().items()]
 
+    def autostart_plan(self, everything: bool = False) -> list[tuple[str, float]]:
+        """(name, seconds to wait after starting it) of each autostart container (of every
+        container with `everything`), in start order: `autostart_order`, then the name. A
+        container whose config cannot be read is left out: `ls` shows why."""
+        found = []
+        for name in self.names():
+            try:
+                cfg = store.load(self.paths, name)
+            except LxpyError:
+                continue
+            if cfg.autostart or everything:
+                found.append((cfg.autostart_order, name, cfg.autostart_delay))
+        return [(name, delay) for _, name, delay in sorted(found)]
+
     def containers(self, with_stats: bool = False) -> list[ContainerInfo]:
         return [self.info(name, with_stats) for name in self.names()]
 

@@ -168,6 +168,20 @@ def _args_stop(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", "--kill", action="store_true", help="kill at once, no clean shutdown")
 
 
+def _args_autostart(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stop", action="store_true", help="stop them instead, in reverse order")
+    p.add_argument("-a", "--all", action="store_true", help="every container, not only autostart")
+    p.add_argument(
+        "-t",
+        "--timeout",
+        type=seconds,
+        default=30.0,
+        metavar="S",
+        help="per container: seconds before SIGKILL on --stop, for systemd's boot on start",
+    )
+    p.add_argument("-l", "--list", action="store_true", help="print the order and exit")
+
+
 def _args_restart(p: argparse.ArgumentParser) -> None:
     _names(p)
     p.add_argument("-t", "--timeout", type=seconds, default=30.0)
@@ -206,6 +220,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "start": ("start containers", _args_start),
     "stop": ("stop containers cleanly through their init", _args_stop),
     "restart": ("stop, then start", _args_restart),
+    "autostart": ("start the autostart containers in order (--stop: stop them)", _args_autostart),
     "destroy": ("delete containers", _args_destroy),
     "freeze": ("freeze every process of containers in place", _names),
     "unfreeze": ("let frozen containers run on", _names),
@@ -559,6 +574,32 @@ def _each(args: argparse.Namespace, action: Callable[[str], object], verb: str) 
     return 1 if failed else 0
 
 
+def _cmd_autostart(api: Api, args: argparse.Namespace) -> int:
+    """At host boot and shutdown (contrib/lxpy.service, contrib/lxpy.init), like
+    lxc-autostart: start in `autostart_order`, waiting each one's `autostart_delay`;
+    --stop goes in reverse order."""
+    import time
+
+    plan = api.autostart_plan(args.all)
+    if args.list:
+        for name, delay in plan:
+            print(f"{name}  (then {delay:g} s)" if delay else name)
+        return 0
+    if args.stop:
+        args.names = [name for name, _ in reversed(plan) if api.info(name).state != "STOPPED"]
+        return _each(args, lambda name: api.stop(name, args.timeout), "stop")
+    delays = dict(plan)
+    args.names = [name for name, _ in plan if api.info(name).state == "STOPPED"]
+
+    def start(name: str) -> None:
+        api.start(name, args.timeout)
+        print(f"started {name}")
+        if delays[name] and name != args.names[-1]:
+            time.sleep(delays[name])
+
+    return _each(args, start, "start")
+
+
 def _cmd_start(api: Api, args: argparse.Namespace) -> int:
     def start(name: str) -> None:
         _, booted = api.start(name, 0 if args.no_wait else args.wait)
@@ -702,6 +743,7 @@ COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "config": _cmd_config,
     "top": _cmd_top,
     "tui": _cmd_tui,
+    "autostart": _cmd_autostart,
 }
 
 
