@@ -406,6 +406,29 @@ class Api:
             raise StateError(f"container {name!r} is frozen", hint=f"`lxpy unfreeze {name}`")
         return live.init
 
+    def file_push(
+        self,
+        name: str,
+        source: str,
+        dest: str,
+        recursive: bool = False,
+        uid: int = 0,
+        gid: int = 0,
+        mode: int | None = None,
+    ) -> int:
+        """Copy a host file (or tree) into the container, running or not; the container's
+        side is resolved inside it. Returns how many files and links were copied."""
+        from lxpy.runtime import files
+
+        with files.container_root(self.paths, name) as root:
+            return files.push(root, source, dest, recursive, files.Owner(uid, gid, mode))
+
+    def file_pull(self, name: str, source: str, dest: str, recursive: bool = False) -> int:
+        from lxpy.runtime import files
+
+        with files.container_root(self.paths, name) as root:
+            return files.pull(root, source, dest, recursive)
+
     def console_socket(self, name: str) -> str:
         """The control socket of a running container's monitor (its console is there)."""
         store.require(self.paths, name)

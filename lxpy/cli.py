@@ -182,6 +182,17 @@ def _args_autostart(p: argparse.ArgumentParser) -> None:
     p.add_argument("-l", "--list", action="store_true", help="print the order and exit")
 
 
+def _args_file(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("push", "pull"))
+    p.add_argument("name")
+    p.add_argument("source", metavar="SRC")
+    p.add_argument("dest", metavar="DST")
+    p.add_argument("-r", "--recursive", action="store_true", help="copy a directory")
+    p.add_argument("--uid", type=int, default=0, help="push: owner inside (default 0)")
+    p.add_argument("--gid", type=int, default=0, help="push: group inside (default 0)")
+    p.add_argument("--mode", help="push: octal mode of files (default: the source's)")
+
+
 def _args_restart(p: argparse.ArgumentParser) -> None:
     _names(p)
     p.add_argument("-t", "--timeout", type=seconds, default=30.0)
@@ -234,6 +245,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "port": ("forward host ports to a container: add, rm, ls", _args_port),
     "config": ("show, get, set, unset or edit a container's config", _args_config),
     "top": ("live CPU, memory, pids and traffic of the running containers", _args_top),
+    "file": ("copy files into (push) or out of (pull) a container", _args_file),
     "tui": ("the fleet app (also: lxpy alone, on a terminal)", lambda p: None),
 }
 ALIASES = {"list": "ls"}
@@ -715,6 +727,26 @@ def _cmd_console(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_file(api: Api, args: argparse.Namespace) -> int:
+    if args.action == "pull":
+        count = api.file_pull(args.name, args.source, args.dest, args.recursive)
+        print(f"pulled {count} file(s)", file=sys.stderr)
+        return 0
+    mode = None
+    if args.mode is not None:
+        try:
+            mode = int(args.mode, 8)
+        except ValueError:
+            raise UsageError(f"--mode {args.mode}: expected an octal mode like 644") from None
+        if not 0 <= mode <= 0o7777:
+            raise UsageError(f"--mode {args.mode}: expected an octal mode like 644")
+    count = api.file_push(
+        args.name, args.source, args.dest, args.recursive, args.uid, args.gid, mode
+    )
+    print(f"pushed {count} file(s)", file=sys.stderr)
+    return 0
+
+
 def _cmd_tui(api: Api, args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the TUI needs a terminal", hint="`lxpy ls` lists containers in scripts")
@@ -744,6 +776,7 @@ COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "top": _cmd_top,
     "tui": _cmd_tui,
     "autostart": _cmd_autostart,
+    "file": _cmd_file,
 }
 
 

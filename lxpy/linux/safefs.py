@@ -80,7 +80,7 @@ def write_all(fd: int, data: bytes) -> None:
 def replace_in(
     dirfd: int,
     name: str,
-    data: bytes,
+    data: bytes | int,
     mode: int = 0o644,
     uid: int = 0,
     gid: int = 0,
@@ -88,7 +88,8 @@ def replace_in(
 ) -> None:
     """Create or replace `name` in the directory `dirfd` through a temp file and a rename:
     readers see the old file or the new one, never half of one, and a symlink at `name` is
-    replaced, not followed. With `fsync`, the data and the rename are on disk on return."""
+    replaced, not followed. With `fsync`, the data and the rename are on disk on return.
+    `data` is the content, or a readable fd to copy it from."""
     tmp = f".{name}.tmp{os.getpid()}"
     try:
         fd = os.open(
@@ -98,7 +99,11 @@ def replace_in(
             dir_fd=dirfd,
         )
         try:
-            write_all(fd, data)
+            if isinstance(data, bytes):
+                write_all(fd, data)
+            else:
+                while os.sendfile(fd, data, None, 1 << 24):
+                    pass
             os.fchown(fd, uid, gid)
             os.fchmod(fd, mode)
             if fsync:

@@ -1,0 +1,219 @@
+"""`lxpy file push|pull`: copy files into and out of a container, resolved inside it.
+
+Every path on the container's side is resolved by the kernel inside the container's root
+(openat2 RESOLVE_IN_ROOT), from an fd for that root, one step at a time. A symlink the
+container plants, or swaps in while the copy runs (the race of CVE-2018-15664 in `docker
+cp`), resolves inside the container, never on the host. Files land through a rename in an
+already resolved directory, so a symlink at the destination is replaced, not followed; a
+pulled tree is walked through directory fds that never follow a symlink.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lxpy import store
+from lxpy.errors import LxpyError, StateError, UsageError
+from lxpy.images import storage
+from lxpy.linux import safefs
+from lxpy.linux.syscalls import O_PATH
+from lxpy.paths import Paths
+from lxpy.runtime.state import read_live
+
+
+@dataclass(frozen=True)
+class Owner:
+    """What pushed files get inside: `uid`/`gid` (root's by default), `mode` (the source's
+    permission bits by default)."""
+
+    uid: int = 0
+    gid: int = 0
+    mode: int | None = None
+
+
+@contextlib.contextmanager
+def container_root(paths: Paths, name: str) -> Iterator[int]:
+    """An fd for the container's `/`: init's root, mounts and all, while it runs; otherwise
+    its rootfs directory or its overlay, mounted detached, with the container locked so it
+    cannot start on the same overlay meanwhile."""
+    store.require(paths, name)
+    live = read_live(paths, name)
+    if live.init is not None:
+        fd = os.open(f"/proc/{live.init.pid}/root", O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            if not live.init.alive():  # the pid was reused before the open: not its root
+                raise StateError(f"container {name!r} stopped meanwhile", hint="try again")
+            yield fd
+        finally:
+            os.close(fd)
+        return
+    with store.locked(paths, name):
+        if read_live(paths, name).active:
+            raise StateError(f"container {name!r} started meanwhile", hint="try again")
+        layers = storage.overlay_layers(paths, name, store.load(paths, name))
+        fd = storage.mount_detached(layers) if layers else safefs.open_tree(paths.rootfs(name))
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+
+
+def _is_dir_inside(root: int, rel: str) -> bool:
+    try:
+        os.close(safefs.open_in(root, rel, O_PATH | os.O_DIRECTORY))
+    except OSError:
+        return False
+    return True
+
+
+def _dir_in(root: int, rel: str) -> int:
+    """A readable fd for the existing directory `rel` inside the root."""
+    try:
+        return safefs.open_in(root, rel, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise UsageError(f"{rel or '/'}: no such directory in the container") from None
+    except NotADirectoryError:
+        raise UsageError(f"{rel}: not a directory in the container") from None
+
+
+def push(root: int, source: str, dest: str, recursive: bool, owner: Owner) -> int:
+    """Copy the host's `source` to `dest` inside; into it when it is a directory there (as
+    cp does). Returns how many files and links were copied."""
+    try:
+        st = os.stat(source)  # the host user's own path: a symlink there is followed
+    except OSError as e:
+        raise UsageError(f"{source}: {e.strerror}") from None
+    dest = dest.rstrip("/") or "/"
+    if _is_dir_inside(root, dest):
+        dest = f"{dest.rstrip('/')}/{os.path.basename(source.rstrip('/'))}"
+    if stat.S_ISDIR(st.st_mode):
+        if not recursive:
+            raise UsageError(f"{source} is a directory", hint="-r copies a directory")
+        return _push_tree(root, source, dest, owner)
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{source}: not a regular file or a directory")
+    parent, name = os.path.split(dest)
+    dirfd = _dir_in(root, parent)
+    try:
+        _push_file(dirfd, name, source, st, owner)
+    finally:
+        os.close(dirfd)
+    return 1
+
+
+def _push_file(dirfd: int, name: str, source: str, st: os.stat_result, owner: Owner) -> None:
+    mode = owner.mode if owner.mode is not None else stat.S_IMODE(st.st_mode)
+    with open(source, "rb") as f:
+        safefs.replace_in(dirfd, name, f.fileno(), mode, owner.uid, owner.gid)
+
+
+def _push_tree(root: int, source: str, dest: str, owner: Owner) -> int:
+    copied = 0
+    for where, dirs, files in os.walk(source):
+        inside = os.path.normpath(f"{dest}/{os.path.relpath(where, source)}")
+        made = safefs.makedirs(root, inside)
+        dirfd = os.open(f"/proc/self/fd/{made}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        os.close(made)
+        try:
+            os.fchown(dirfd, owner.uid, owner.gid)
+            os.fchmod(dirfd, stat.S_IMODE(os.stat(where).st_mode))
+            for name in sorted(dirs + files):
+                path = f"{where}/{name}"
+                st = os.lstat(path)
+                if stat.S_ISLNK(st.st_mode):
+                    # Made in the resolved directory: its target is text, never followed here.
+                    safefs.symlink(root, f"{inside}/{name}", os.readlink(path))
+                    os.chown(name, owner.uid, owner.gid, dir_fd=dirfd, follow_symlinks=False)
+                elif stat.S_ISREG(st.st_mode):
+                    _push_file(dirfd, name, path, st, owner)
+                else:
+                    continue  # directories come round in the walk; devices and fifos stay
+                copied += 1
+        finally:
+            os.close(dirfd)
+    return copied
+
+
+def pull(root: int, source: str, dest: str, recursive: bool) -> int:
+    """Copy `source` from inside to the host's `dest` (into it when it is a directory)."""
+    try:
+        fd = safefs.open_in(root, source, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise UsageError(f"{source}: {e.strerror} in the container") from None
+    try:
+        st = os.fstat(fd)
+        if os.path.isdir(dest):
+            dest = os.path.join(dest, os.path.basename(source.rstrip("/")) or "rootfs")
+        if stat.S_ISDIR(st.st_mode):
+            if not recursive:
+                raise UsageError(f"{source} is a directory", hint="-r copies a directory")
+            return _pull_tree(fd, dest)
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"{source}: not a regular file or a directory in the container")
+        _pull_file(fd, dest, st)
+        return 1
+    finally:
+        os.close(fd)
+
+
+def _pull_file(fd: int, dest: str, st: os.stat_result, dir_fd: int | None = None) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        out = os.open(dest, flags, stat.S_IMODE(st.st_mode) & 0o777, dir_fd=dir_fd)
+    except OSError as e:
+        raise LxpyError(f"{dest}: {e.strerror}") from None
+    try:
+        while os.sendfile(out, fd, None, 1 << 24):
+            pass
+    finally:
+        os.close(out)
+
+
+def _pull_tree(top: int, dest: str) -> int:
+    """The tree under `top` into the host's `dest`. Both sides go through directory fds:
+    fwalk opens each directory inside relative to its parent's fd and skips one that was
+    swapped for a symlink; on the host each directory is made, then opened with O_NOFOLLOW
+    relative to its parent's, so no symlink the container sent can lead a write elsewhere."""
+    os.makedirs(dest, exist_ok=True)
+    ours = {".": os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)}
+    copied = 0
+    try:
+        for where, dirs, files, dirfd in os.fwalk(".", dir_fd=top, follow_symlinks=False):
+            here = ours.get(where)
+            if here is None:
+                continue  # it was a symlink when we looked: made as one, not descended
+            os.fchmod(here, stat.S_IMODE(os.fstat(dirfd).st_mode) & 0o777)
+            for name in sorted(dirs + files):
+                copied += _pull_entry(dirfd, here, name, os.path.join(where, name), ours)
+    finally:
+        for fd in ours.values():
+            os.close(fd)
+    return copied
+
+
+def _pull_entry(dirfd: int, here: int, name: str, where: str, ours: dict[str, int]) -> int:
+    st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+    if stat.S_ISDIR(st.st_mode):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, 0o700, dir_fd=here)
+        ours[where] = os.open(
+            name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=here
+        )
+        return 0
+    if stat.S_ISLNK(st.st_mode):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=here)
+        os.symlink(os.readlink(name, dir_fd=dirfd), name, dir_fd=here)
+        return 1
+    if stat.S_ISREG(st.st_mode):
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
+        try:
+            _pull_file(fd, name, os.fstat(fd), dir_fd=here)
+        finally:
+            os.close(fd)
+        return 1
+    return 0  # devices, fifos and sockets stay behind
