@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lxpy.images.progress import Progress
     from lxpy.linux.proc import ProcessRef
     from lxpy.runtime.launcher import Launcher
+    from lxpy.runtime.snapshots import Snapshot
     from lxpy.runtime.stats import Stats
 
 
@@ -405,6 +406,37 @@ class Api:
         if live.state is State.FROZEN:
             raise StateError(f"container {name!r} is frozen", hint=f"`lxpy unfreeze {name}`")
         return live.init
+
+    def clone(self, source: str, target: str, snapshot: bool = False) -> ContainerConfig:
+        """A new machine from `source`; with `snapshot`, standing on a frozen layer of it."""
+        from lxpy.runtime import clone
+
+        return clone.clone(self.paths, source, target, snapshot)
+
+    def rename(self, old: str, new: str) -> None:
+        from lxpy.runtime import clone
+
+        clone.rename(self.paths, old, new)
+
+    def snapshot(self, name: str, snap: str | None = None) -> Snapshot:
+        from lxpy.runtime import snapshots
+
+        return snapshots.take(self.paths, name, snap)
+
+    def snapshots(self, name: str) -> list[Snapshot]:
+        from lxpy.runtime import snapshots
+
+        return snapshots.listing(self.paths, name)
+
+    def restore(self, name: str, snap: str) -> None:
+        from lxpy.runtime import snapshots
+
+        snapshots.restore(self.paths, name, snap)
+
+    def remove_snapshot(self, name: str, snap: str) -> None:
+        from lxpy.runtime import snapshots
+
+        snapshots.remove(self.paths, name, snap)
 
     def file_push(
         self,

@@ -193,6 +193,23 @@ def _args_file(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", help="push: octal mode of files (default: the source's)")
 
 
+def _args_clone(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", metavar="SRC")
+    p.add_argument("target", metavar="DST")
+    p.add_argument(
+        "-s", "--snapshot", action="store_true", help="stand on SRC's layers instead of a copy"
+    )
+
+
+def _args_rename(p: argparse.ArgumentParser) -> None:
+    p.add_argument("old", metavar="OLD")
+    p.add_argument("new", metavar="NEW")
+
+
+def _args_snapshot(p: argparse.ArgumentParser) -> None:
+    p.add_argument("words", nargs="+", metavar="[ls|rm|restore] NAME [SNAP]")
+
+
 def _args_restart(p: argparse.ArgumentParser) -> None:
     _names(p)
     p.add_argument("-t", "--timeout", type=seconds, default=30.0)
@@ -246,6 +263,9 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "config": ("show, get, set, unset or edit a container's config", _args_config),
     "top": ("live CPU, memory, pids and traffic of the running containers", _args_top),
     "file": ("copy files into (push) or out of (pull) a container", _args_file),
+    "clone": ("a new container from another (--snapshot: on its layers)", _args_clone),
+    "rename": ("give a stopped container a new name", _args_rename),
+    "snapshot": ("take, list, remove or restore snapshots", _args_snapshot),
     "tui": ("the fleet app (also: lxpy alone, on a terminal)", lambda p: None),
 }
 ALIASES = {"list": "ls"}
@@ -747,6 +767,53 @@ def _cmd_file(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_clone(api: Api, args: argparse.Namespace) -> int:
+    import time
+
+    began = time.monotonic()
+    api.clone(args.source, args.target, args.snapshot)
+    kind = "snapshot clone" if args.snapshot else "clone"
+    print(
+        f"{kind} {args.target} of {args.source} in {time.monotonic() - began:.2f} s",
+        file=sys.stderr,
+    )
+    print(args.target)
+    return 0
+
+
+def _cmd_rename(api: Api, args: argparse.Namespace) -> int:
+    api.rename(args.old, args.new)
+    return 0
+
+
+SNAPSHOT_ACTIONS = ("ls", "rm", "restore")
+
+
+def _cmd_snapshot(api: Api, args: argparse.Namespace) -> int:
+    """`snapshot NAME [SNAP]` takes one; `snapshot ls|rm|restore NAME ...` (a container named
+    like an action is taken with `snapshot NAME SNAP` or `snapshot ls ls`)."""
+    words = args.words
+    action = words[0] if words[0] in SNAPSHOT_ACTIONS and len(words) > 1 else "take"
+    rest = words if action == "take" else words[1:]
+    wanted = {"take": (1, 2), "ls": (1, 1), "rm": (2, 2), "restore": (2, 2)}[action]
+    if not wanted[0] <= len(rest) <= wanted[1]:
+        raise UsageError(
+            "usage: lxpy snapshot NAME [SNAP] | snapshot ls NAME | snapshot rm|restore NAME SNAP"
+        )
+    if action == "ls":
+        rows = [("SNAPSHOT", "CREATED", "LAYERS")]
+        for snap in api.snapshots(rest[0]):
+            rows.append((snap.name, snap.created, str(len(snap.layers))))
+        _table(rows)
+    elif action == "rm":
+        api.remove_snapshot(rest[0], rest[1])
+    elif action == "restore":
+        api.restore(rest[0], rest[1])
+    else:
+        print(api.snapshot(rest[0], rest[1] if len(rest) > 1 else None).name)
+    return 0
+
+
 def _cmd_tui(api: Api, args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the TUI needs a terminal", hint="`lxpy ls` lists containers in scripts")
@@ -777,6 +844,9 @@ COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "tui": _cmd_tui,
     "autostart": _cmd_autostart,
     "file": _cmd_file,
+    "clone": _cmd_clone,
+    "rename": _cmd_rename,
+    "snapshot": _cmd_snapshot,
 }
 
 

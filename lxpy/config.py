@@ -114,11 +114,13 @@ class PortForward:
 
 @dataclass(frozen=True)
 class Storage:
-    """How the rootfs is kept: a plain directory, or an overlay whose lower layer is a cached
-    image (`image` names it as "KEY/BUILD" under the image store)."""
+    """How the rootfs is kept: a plain directory, or an overlay whose lower layers are frozen
+    layers (`layers`, top first, each "CONTAINER/ID": a snapshot's or a clone's, kept in that
+    container's directory) over a cached image (`image`, "KEY/BUILD" in the image store)."""
 
     kind: str = "dir"
     image: str = ""
+    layers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -182,9 +184,11 @@ class ContainerConfig:
 
     def to_dict(self) -> dict[str, Any]:
         limits = self.limits.to_dict()
-        storage: dict[str, str] = {"kind": self.storage.kind}
+        storage: dict[str, Any] = {"kind": self.storage.kind}
         if self.storage.image:
             storage["image"] = self.storage.image
+        if self.storage.layers:
+            storage["layers"] = list(self.storage.layers)
         return {
             "template": self.template,
             "created": self.created,
@@ -418,7 +422,7 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
         cgroup=r.get(init_doc, "init", "cgroup", str, "auto", _one_of(CGROUP_VIEWS)),
     )
     storage_doc = r.get(doc, "", "storage", dict, {})
-    r.table(storage_doc, "storage", {"kind", "image"})
+    r.table(storage_doc, "storage", {"kind", "image", "layers"})
     storage_kind = r.get(storage_doc, "storage", "kind", str, "dir", _one_of(STORAGE_KINDS))
     storage = Storage(
         kind=storage_kind,
@@ -430,7 +434,12 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
             "",
             lambda v: _check_image(v, storage_kind),
         ),
+        layers=tuple(r.get(storage_doc, "storage", "layers", list, [], _check_layers)),
     )
+    if storage.kind == "overlay" and not (storage.image or storage.layers):
+        raise r.fail("storage", "kind", "an overlay needs an image or layers under it")
+    if storage.kind == "dir" and storage.layers:
+        raise r.fail("storage", "layers", "only an overlay has layers")
     nics = []
     for entry in r.get(doc, "", "network", list, []):
         if not isinstance(entry, dict):
@@ -510,6 +519,16 @@ def _check_image(value: str, kind: str) -> str | None:
     # KEY/BUILD as the image store names them; nothing that could climb out of it.
     if not re.fullmatch(r"[a-z0-9][a-z0-9.+_-]*/[0-9A-Za-z.-]+", value) or ".." in value:
         return "expected an image as KEY/BUILD"
+    return None
+
+
+def _check_layers(value: list[Any]) -> str | None:
+    # CONTAINER/ID, both plain names: nothing that could climb out of the containers' dirs.
+    for ref in value:
+        if not isinstance(ref, str) or not re.fullmatch(
+            r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?/[0-9a-f]{8,32}", ref
+        ):
+            return 'expected layers like "web/6745f0a1c3"'
     return None
 
 

@@ -251,3 +251,59 @@ def test_unified_cgroup_view_as_on_a_pure_v2_host(deb: Lxpy) -> None:
     assert system_running(deb, "uni") == "running"
     failed = attach(deb, "uni", "systemctl", "--failed", "--no-legend", "--plain")
     assert failed.stdout.strip() == ""
+
+
+ZONES = "/usr/share/zoneinfo/Europe/Paris"  # tzdata's
+
+
+def test_snapshot_then_restore_brings_a_removed_package_back(deb: Lxpy) -> None:
+    create_and_start(deb, "snappy")
+    assert system_running(deb, "snappy") == "running"
+    deb.run("snapshot", "snappy", "before")  # running: frozen while its changes are copied
+    assert attach(deb, "snappy", "apt-get", "remove", "-y", "tzdata").returncode == 0
+    assert attach(deb, "snappy", "test", "-e", ZONES).returncode == 1
+    deb.run("stop", "snappy")
+    began = time.monotonic()
+    deb.run("snapshot", "snappy", "after")
+    assert time.monotonic() - began < 1.0  # stopped: a rename, not a copy
+    deb.run("snapshot", "restore", "snappy", "before")
+    deb.run("start", "snappy")
+    assert system_running(deb, "snappy") == "running"
+    status = attach(deb, "snappy", "dpkg-query", "-W", "-f=${Status}", "tzdata").stdout
+    assert status == "install ok installed"
+    assert attach(deb, "snappy", "test", "-e", ZONES).returncode == 0
+    deb.run("stop", "snappy")
+    deb.run("snapshot", "restore", "snappy", "after")  # and forward again
+    deb.run("start", "snappy")
+    assert attach(deb, "snappy", "test", "-e", ZONES).returncode == 1
+
+
+def test_a_snapshot_clone_is_instant_and_boots_beside_its_origin(deb: Lxpy) -> None:
+    create_and_start(deb, "origin")
+    assert system_running(deb, "origin") == "running"
+    deb.run("stop", "origin")
+    containers = deb.paths.containers
+    before = tree_size(containers)
+    began = time.monotonic()
+    deb.run("clone", "--snapshot", "origin", "twin")
+    took = time.monotonic() - began
+    added = tree_size(containers) - before
+    assert took < 1.0, f"clone took {took:.2f} s"
+    assert added < 10 * 2**20, f"clone added {added} bytes"
+    starts = [subprocess.Popen([*lx_argv(deb), "start", n]) for n in ("origin", "twin")]
+    assert [p.wait(timeout=60) for p in starts] == [0, 0]
+    assert system_running(deb, "origin") == system_running(deb, "twin") == "running"
+
+    def facts(name: str) -> tuple[str, str, list[str]]:
+        info = json.loads(deb.run("info", name, "--format", "json").stdout)
+        machine_id = attach(deb, name, "cat", "/etc/machine-id").stdout.strip()
+        return attach(deb, name, "hostname").stdout.strip(), machine_id, info["ipv4"]
+
+    origin, twin = facts("origin"), facts("twin")
+    assert origin[0] == "origin" and twin[0] == "twin"
+    assert origin[1] != twin[1] and len(twin[1]) == 32
+    assert origin[2] and twin[2] and origin[2] != twin[2]
+    refused = deb.run("destroy", "--force", "origin", check=False)
+    assert refused.returncode != 0 and "twin stand(s) on its layers" in refused.stderr
+    deb.run("destroy", "--force", "twin")
+    deb.run("destroy", "--force", "origin")

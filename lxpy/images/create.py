@@ -198,7 +198,7 @@ def _make_rootfs(partial: str, image: cache.Image | None, kind: str, progress: P
 def _open_rootfs(partial: str, image: cache.Image | None, kind: str) -> int:
     if kind == "overlay" and image is not None:
         overlay = f"{partial}/overlay"
-        return storage.mount_detached((image.rootfs, f"{overlay}/upper", f"{overlay}/work"))
+        return storage.mount_detached(((image.rootfs,), f"{overlay}/upper", f"{overlay}/work"))
     return safefs.open_tree(f"{partial}/rootfs")
 
 

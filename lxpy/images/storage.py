@@ -21,24 +21,39 @@ from lxpy.errors import LxpyError, NotFound
 from lxpy.linux import syscalls
 from lxpy.paths import Paths
 
+Layers = tuple[tuple[str, ...], str, str]  # (lower dirs, top first; upper; work)
 
-def overlay_layers(paths: Paths, name: str, cfg: ContainerConfig) -> tuple[str, str, str] | None:
-    """(lower, upper, work) for an overlay container, None for a plain directory."""
+
+def layer_dir(paths: Paths, ref: str) -> str:
+    """Where the frozen layer "CONTAINER/ID" lives: in the directory of the container that
+    made it (which therefore cannot go while another container stands on it)."""
+    owner, _, layer = ref.partition("/")
+    return f"{paths.container_dir(owner)}/layers/{layer}"
+
+
+def overlay_layers(paths: Paths, name: str, cfg: ContainerConfig) -> Layers | None:
+    """The overlay's directories, None for a plain directory."""
     if cfg.storage.kind != "overlay":
         return None
-    lower = f"{paths.images}/{cfg.storage.image}/rootfs"
-    if not os.path.isdir(lower):
-        raise NotFound(
-            f"container {name!r} stands on image {cfg.storage.image}, which is missing",
-            hint="restore the image directory under the image store, or recreate the container",
-        )
+    lowers = [layer_dir(paths, ref) for ref in cfg.storage.layers]
+    if cfg.storage.image:
+        image = f"{paths.images}/{cfg.storage.image}/rootfs"
+        if not os.path.isdir(image):
+            raise NotFound(
+                f"container {name!r} stands on image {cfg.storage.image}, which is missing",
+                hint="restore the image directory under the image store, or recreate it",
+            )
+        lowers.append(image)
+    for lower in lowers:
+        if not os.path.isdir(lower):
+            raise NotFound(f"container {name!r} stands on the layer {lower}, which is missing")
     overlay = f"{paths.container_dir(name)}/overlay"
-    return lower, f"{overlay}/upper", f"{overlay}/work"
+    return tuple(lowers), f"{overlay}/upper", f"{overlay}/work"
 
 
-def overlay_options(layers: tuple[str, str, str]) -> list[tuple[str, str | None]]:
-    lower, upper, work = layers
-    return [("lowerdir+", lower), ("upperdir", upper), ("workdir", work)]
+def overlay_options(layers: Layers) -> list[tuple[str, str | None]]:
+    lowers, upper, work = layers
+    return [*(("lowerdir+", lower) for lower in lowers), ("upperdir", upper), ("workdir", work)]
 
 
 def make_overlay_dirs(container_dir: str) -> None:
@@ -50,7 +65,7 @@ def make_overlay_dirs(container_dir: str) -> None:
     os.mkdir(f"{container_dir}/overlay/work", 0o700)
 
 
-def mount_detached(layers: tuple[str, str, str]) -> int:
+def mount_detached(layers: Layers) -> int:
     """The overlay as a detached mount: an fd to its root, usable with safefs."""
     try:
         return syscalls.fsmount_new("overlay", overlay_options(layers))

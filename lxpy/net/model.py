@@ -216,6 +216,18 @@ def address_for(paths: Paths, network: Network, container: str, nic: Nic) -> str
     return address
 
 
+def rename(paths: Paths, old: str, new: str, cfg: ContainerConfig) -> None:
+    """At rename: the container keeps its addresses under its new name."""
+    for nic in cfg.network:
+        if nic.network not in names(paths):
+            continue
+        with lock(paths, nic.network):
+            kept = kept_addresses(paths, nic.network)
+            if old in kept:
+                kept[new] = kept.pop(old)
+                write_addresses(paths, nic.network, kept)
+
+
 def forget(paths: Paths, container: str, cfg: ContainerConfig) -> None:
     """At destroy: the container's kept addresses go back to the pool."""
     for nic in cfg.network:

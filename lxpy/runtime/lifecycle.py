@@ -51,7 +51,9 @@ def monitor_spec(paths: Paths, name: str, cfg: ContainerConfig) -> dict[str, obj
         "name": name,
         "rootfs": paths.rootfs(name),
         "overlay": None if layers is None else storage.overlay_options(layers),
-        "cgroup_view": cgroup_view(cfg, [paths.rootfs(name)] if layers is None else [*layers[:2]]),
+        "cgroup_view": cgroup_view(
+            cfg, [paths.rootfs(name)] if layers is None else [*reversed(layers[0]), layers[1]]
+        ),
         "hostname": cfg.hostname,
         "uuid": cfg.uuid,
         "command": list(cfg.init.command),
@@ -347,10 +349,17 @@ def _stop_directly(
 
 
 def destroy(paths: Paths, name: str, force: bool = False) -> None:
+    from lxpy.images import layers
     from lxpy.linux import safefs
 
     store.require(paths, name)
     with store.locked(paths, name):
+        users = layers.dependents(paths, name)
+        if users:
+            raise StateError(
+                f"cannot destroy {name}: {', '.join(users)} stand(s) on its layers",
+                hint=f"clones made with --snapshot need their origin: destroy {users[0]} first",
+            )
         live = read_live(paths, name)
         if live.active:
             if not force:
@@ -362,6 +371,8 @@ def destroy(paths: Paths, name: str, force: bool = False) -> None:
             cfg: ContainerConfig | None = store.load(paths, name)
         except LxpyError:
             cfg = None
+        # Whose layers it stood on (a --snapshot clone's origin): some may be needed no more.
+        owners = layers.stood_on(paths, name)
         safefs.remove_tree(paths.container_dir(name))
         try:
             os.unlink(paths.config_cache(name))
@@ -375,3 +386,7 @@ def destroy(paths: Paths, name: str, force: bool = False) -> None:
             os.unlink(paths.lock_file(name))
         except FileNotFoundError:
             pass
+    for owner in owners:
+        if store.exists(paths, owner):
+            with store.locked(paths, owner):
+                layers.prune(paths, owner)

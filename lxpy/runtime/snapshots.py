@@ -1,0 +1,131 @@
+"""Snapshots: `lxpy snapshot NAME [SNAP]`, `snapshot ls|rm|restore NAME SNAP`.
+
+A snapshot is a frozen layer (see `images.layers`) and the config the container had then,
+in `containers/NAME/snapshots/SNAP/`. Taking one of a stopped container moves its changes
+into the layer, so it costs a rename; a running one is frozen (the cgroup freezer) while
+its changes are copied, so the snapshot is consistent. Restoring puts the snapshot's config
+back and an empty layer of changes on top of its layers: instant, and repeatable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lxpy import config, store
+from lxpy.config import ContainerConfig
+from lxpy.errors import AlreadyExists, NotFound, StateError
+from lxpy.images import layers
+from lxpy.linux import safefs
+from lxpy.linux.cgroups import ContainerCgroups
+from lxpy.names import validate
+from lxpy.paths import Paths
+from lxpy.runtime.state import State, read_live
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    name: str
+    created: str
+    layers: tuple[str, ...]
+
+
+@contextlib.contextmanager
+def frozen(paths: Paths, name: str) -> Iterator[bool]:
+    """The container held still (if it runs) for as long as the block lasts; yields whether
+    it runs. One that was frozen already stays frozen."""
+    live = read_live(paths, name)
+    if not live.active:
+        yield False
+        return
+    cgroups = ContainerCgroups(paths.instance, name)
+    thaw = live.state is not State.FROZEN
+    if thaw and not cgroups.freeze(wait=10.0):
+        cgroups.thaw()
+        raise StateError(f"container {name!r} did not freeze within 10 s", hint="try again")
+    try:
+        yield True
+    finally:
+        if thaw:
+            cgroups.thaw()
+
+
+def take(paths: Paths, name: str, snap: str | None = None) -> Snapshot:
+    store.require(paths, name)
+    with store.locked(paths, name):
+        taken = layers.snapshot_names(paths, name)
+        snap = validate(snap) if snap else _next_name(taken)
+        if snap in taken:
+            raise AlreadyExists(f"{name} has a snapshot named {snap!r}")
+        cfg = store.load(paths, name)
+        with frozen(paths, name) as running:
+            snapshot_cfg = layers.freeze(paths, name, cfg, running)
+        if not running:
+            config.save(paths.config_file(name), snapshot_cfg)  # it stands on the layer now
+        created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        where = layers.snapshot_dir(paths, name, snap)
+        os.makedirs(layers.snapshot_dir(paths, name), mode=0o700, exist_ok=True)
+        partial = f"{where}.partial"
+        os.mkdir(partial, 0o700)
+        config.save(f"{partial}/config.toml", snapshot_cfg)
+        with open(f"{partial}/created", "w") as f:
+            f.write(created + "\n")
+        os.rename(partial, where)
+    return Snapshot(snap, created, snapshot_cfg.storage.layers)
+
+
+def _next_name(taken: list[str]) -> str:
+    index = 0
+    while f"snap{index}" in taken:
+        index += 1
+    return f"snap{index}"
+
+
+def listing(paths: Paths, name: str) -> list[Snapshot]:
+    store.require(paths, name)
+    found = []
+    for snap in layers.snapshot_names(paths, name):
+        try:
+            with open(f"{layers.snapshot_dir(paths, name, snap)}/created") as f:
+                created = f.read().strip()
+        except OSError:
+            created = "?"
+        cfg = layers.snapshot_config(paths, name, snap)
+        found.append(Snapshot(snap, created, cfg.storage.layers))
+    # Layer ids grow with time: they order snapshots taken within the same second.
+    return sorted(found, key=lambda s: (s.created, s.layers[:1], s.name))
+
+
+def _require(paths: Paths, name: str, snap: str) -> ContainerConfig:
+    if snap not in layers.snapshot_names(paths, name):
+        raise NotFound(f"{name} has no snapshot {snap!r}", hint=f"`lxpy snapshot ls {name}`")
+    return layers.snapshot_config(paths, name, snap)
+
+
+def restore(paths: Paths, name: str, snap: str) -> None:
+    """The rootfs and the config as they were when `snap` was taken (stopped only)."""
+    store.require(paths, name)
+    with store.locked(paths, name):
+        snapshot_cfg = _require(paths, name, snap)
+        if read_live(paths, name).active:
+            raise StateError(f"container {name!r} is running", hint=f"`lxpy stop {name}` first")
+        current = store.load(paths, name)
+        if current.storage.kind == "dir":
+            # Its files were copied into the snapshot's layer; the directory becomes the
+            # overlay's mount point again.
+            safefs.remove_tree(paths.rootfs(name))
+            os.mkdir(paths.rootfs(name), 0o755)
+        layers.fresh_upper(paths, name)
+        config.save(paths.config_file(name), snapshot_cfg)
+        layers.prune(paths, name)
+
+
+def remove(paths: Paths, name: str, snap: str) -> None:
+    store.require(paths, name)
+    with store.locked(paths, name):
+        _require(paths, name, snap)
+        safefs.remove_tree(layers.snapshot_dir(paths, name, snap))
+        layers.prune(paths, name)
