@@ -14,7 +14,7 @@ mode=${1:-}
 # mmdebstrap (debootstrap as the fallback) and the archive keyring: the debian template.
 # dnsmasq-base, nftables, iproute2: networks (DHCP and DNS, NAT, and the tests' `ip`).
 PACKAGES="python3 python3-venv busybox-static tmux mmdebstrap debootstrap debian-archive-keyring
-dnsmasq-base nftables iproute2"
+dnsmasq-base nftables iproute2 tar zstd"
 
 if [ "$(id -u)" != 0 ]; then
     echo "install.sh: run it as root (sudo $0 $*)" >&2

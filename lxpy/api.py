@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from lxpy import store
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from lxpy.config import PortForward
+    from lxpy.images.archive import Counted
     from lxpy.images.cache import Image
     from lxpy.images.create import Created, Request
     from lxpy.images.manifest import Template
@@ -88,8 +92,16 @@ class Api:
     def names(self) -> list[str]:
         return store.names_on_disk(self.paths)
 
-    def info(self, name: str, with_stats: bool = False) -> ContainerInfo:
-        """One container; `with_stats` adds its live figures (disk included) if it runs."""
+    def info(
+        self,
+        name: str,
+        with_stats: bool = False,
+        disk: bool = True,
+        earlier: Stats | None = None,
+    ) -> ContainerInfo:
+        """One container; `with_stats` adds its live figures if it runs (the disk use of its
+        own layer too, unless not `disk`; the CPU percent since `earlier`, a previous
+        sample of it, when given)."""
         store.require(self.paths, name)
         cfg: ContainerConfig | None = None
         error = None
@@ -99,6 +111,16 @@ class Api:
             error = str(e)
         live = read_live(self.paths, name)
         uptime = None if live.started is None else max(0.0, time.time() - live.started)
+        sample = None
+        if with_stats and live.active and cfg is not None:
+            from lxpy.runtime import stats
+
+            sample = stats.sample(self.paths, name, cfg, live.started, disk).since(earlier)
+        oom_kills = None
+        if sample is not None:
+            oom_kills = sample.oom_kills
+        elif live.active:
+            oom_kills = ContainerCgroups(self.paths.instance, name).oom_kills()
         return ContainerInfo(
             name=name,
             state=live.state,
@@ -110,16 +132,9 @@ class Api:
             config=cfg,
             config_error=error,
             ipv4=self._addresses(name, cfg) if cfg is not None and live.active else (),
-            oom_kills=ContainerCgroups(self.paths.instance, name).oom_kills()
-            if live.active
-            else None,
-            stats=self._stats(name, cfg, live.started) if with_stats and live.active else None,
+            oom_kills=oom_kills,
+            stats=sample,
         )
-
-    def _stats(self, name: str, cfg: ContainerConfig | None, started: float | None) -> Stats | None:
-        from lxpy.runtime import stats
-
-        return None if cfg is None else stats.sample(self.paths, name, cfg, started, disk=True)
 
     def _addresses(self, name: str, cfg: ContainerConfig) -> tuple[str, ...]:
         """Its addresses now: those published for it in its networks' DNS while it runs."""
@@ -437,6 +452,47 @@ class Api:
         from lxpy.runtime import snapshots
 
         snapshots.remove(self.paths, name, snap)
+
+    def export(
+        self, name: str, path: str, snapshots: bool = False, progress: Callable[[int], None] = print
+    ) -> Counted:
+        """Write the container (and with `snapshots`, its snapshots) to one archive; a
+        running container is frozen while its files are read."""
+        from lxpy.images import archive, layers, storage
+        from lxpy.runtime import files
+        from lxpy.runtime.snapshots import frozen
+
+        cfg = store.load(self.paths, name)
+        snaps = [
+            (snap, layers.snapshot_config(self.paths, name, snap))
+            for snap in (layers.snapshot_names(self.paths, name) if snapshots else [])
+        ]
+
+        @contextlib.contextmanager
+        def root_of(snap: str | None) -> Iterator[int]:
+            if snap is None:
+                with files.container_root(self.paths, name) as fd:
+                    yield fd
+                return
+            snap_cfg = dict(snaps)[snap]
+            lowers = storage.overlay_layers(self.paths, name, snap_cfg)
+            assert lowers is not None  # a snapshot always stands on layers
+            fd = storage.open_lowers(lowers[0])
+            try:
+                yield fd
+            finally:
+                os.close(fd)
+
+        with frozen(self.paths, name):
+            return archive.export(root_of, name, cfg, snaps, path, progress)
+
+    def import_(
+        self, path: str, name: str | None = None, progress: Callable[[int], None] = print
+    ) -> tuple[str, Counted]:
+        """A new container from an export (named as in it, or `name`)."""
+        from lxpy.images import archive
+
+        return archive.import_(self.paths, path, name, progress)
 
     def file_push(
         self,

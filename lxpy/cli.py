@@ -210,6 +210,17 @@ def _args_snapshot(p: argparse.ArgumentParser) -> None:
     p.add_argument("words", nargs="+", metavar="[ls|rm|restore] NAME [SNAP]")
 
 
+def _args_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name")
+    p.add_argument("file", metavar="FILE", help="FILE.tar.zst (zstd), FILE.tar.gz or FILE.tar")
+    p.add_argument("--snapshots", action="store_true", help="its snapshots too")
+
+
+def _args_import(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("name", nargs="?", help="the new container's name (default: the archive's)")
+
+
 def _args_restart(p: argparse.ArgumentParser) -> None:
     _names(p)
     p.add_argument("-t", "--timeout", type=seconds, default=30.0)
@@ -265,6 +276,8 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "file": ("copy files into (push) or out of (pull) a container", _args_file),
     "clone": ("a new container from another (--snapshot: on its layers)", _args_clone),
     "rename": ("give a stopped container a new name", _args_rename),
+    "export": ("write a container (and its snapshots) to one archive", _args_export),
+    "import": ("a new container from an export", _args_import),
     "snapshot": ("take, list, remove or restore snapshots", _args_snapshot),
     "tui": ("the fleet app (also: lxpy alone, on a terminal)", lambda p: None),
 }
@@ -781,6 +794,45 @@ def _cmd_clone(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _transfer_progress(verb: str) -> Callable[[int], None]:
+    """On a terminal, the bytes done so far, rewritten in place twice a second."""
+    import time
+
+    last = [0.0]
+
+    def show(done: int) -> None:
+        now = time.monotonic()
+        if sys.stderr.isatty() and now - last[0] >= 0.5:
+            last[0] = now
+            sys.stderr.write(f"\r\x1b[K{verb} {units.size(done)}")
+            sys.stderr.flush()
+
+    return show
+
+
+def _report_transfer(verb: str, name: str, counted: Any, where: str) -> None:
+    rate = counted.bytes / counted.seconds / 1e6 if counted.seconds > 0 else 0.0
+    end = "\r\x1b[K" if sys.stderr.isatty() else ""
+    print(
+        f"{end}{verb} {name}: {counted.files} files, {units.size(counted.bytes)} in "
+        f"{counted.seconds:.1f} s ({rate:.0f} MB/s) {where}",
+        file=sys.stderr,
+    )
+
+
+def _cmd_export(api: Api, args: argparse.Namespace) -> int:
+    counted = api.export(args.name, args.file, args.snapshots, _transfer_progress("exported"))
+    _report_transfer("exported", args.name, counted, f"to {args.file}")
+    return 0
+
+
+def _cmd_import(api: Api, args: argparse.Namespace) -> int:
+    name, counted = api.import_(args.file, args.name, _transfer_progress("imported"))
+    _report_transfer("imported", name, counted, f"from {args.file}")
+    print(name)
+    return 0
+
+
 def _cmd_rename(api: Api, args: argparse.Namespace) -> int:
     api.rename(args.old, args.new)
     return 0
@@ -846,6 +898,8 @@ COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "file": _cmd_file,
     "clone": _cmd_clone,
     "rename": _cmd_rename,
+    "export": _cmd_export,
+    "import": _cmd_import,
     "snapshot": _cmd_snapshot,
 }
 

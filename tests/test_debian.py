@@ -307,3 +307,27 @@ def test_a_snapshot_clone_is_instant_and_boots_beside_its_origin(deb: Lxpy) -> N
     assert refused.returncode != 0 and "twin stand(s) on its layers" in refused.stderr
     deb.run("destroy", "--force", "twin")
     deb.run("destroy", "--force", "origin")
+
+
+def test_export_and_import_round_trip_a_debian_container(deb: Lxpy, tmp_path: Path) -> None:
+    from tests.test_archive import manifest
+
+    create_and_start(deb, "mover")
+    assert system_running(deb, "mover") == "running"
+    deb.run("stop", "mover")
+    first = str(tmp_path / "mover.tar.zst")
+    result = deb.run("export", "mover", first, timeout=300)
+    assert "MB/s" in result.stderr
+    deb.run("destroy", "mover")
+    deb.run("import", first, timeout=300)
+    deb.run("start", "mover")
+    assert system_running(deb, "mover") == "running"
+    assert attach(deb, "mover", "systemctl", "--failed", "--no-legend").stdout.strip() == ""
+    deb.run("stop", "mover")
+    second = str(tmp_path / "again.tar.zst")
+    deb.run("export", "mover", second, timeout=300)
+    before, after = manifest(first), manifest(second)
+    # The same files, owners, modes, links and xattrs; only what the boot wrote may differ.
+    changed = {n for n in before.keys() & after.keys() if before[n] != after[n]}
+    assert before.keys() - after.keys() == set()
+    assert all(n.startswith(("rootfs/var/", "rootfs/etc/machine-id")) for n in changed), changed

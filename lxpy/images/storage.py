@@ -77,6 +77,17 @@ def mount_detached(layers: Layers) -> int:
         ) from None
 
 
+def open_lowers(lowers: tuple[str, ...]) -> int:
+    """An fd for the read-only tree of `lowers` stacked (a snapshot's layers): the one
+    directory itself, or an overlay without an upper layer, mounted detached."""
+    if len(lowers) == 1:
+        return os.open(lowers[0], os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        return syscalls.fsmount_new("overlay", [("lowerdir+", lower) for lower in lowers])
+    except OSError as e:
+        raise LxpyError(f"cannot mount the layers {', '.join(lowers)}: {e.strerror}") from None
+
+
 def copy_tree(source: str, target: str) -> None:
     """A full independent copy keeping owners, modes, xattrs, capabilities and hard links;
     reflinked where the filesystem can (btrfs, xfs)."""

@@ -26,7 +26,6 @@ from textual.worker import get_current_worker
 
 from lxpy.api import Api
 from lxpy.errors import LxpyError, one_line
-from lxpy.images.create import Request
 from lxpy.runtime.state import State
 from lxpy.tui import settings as tui_settings
 from lxpy.tui.create import CreateScreen
@@ -35,6 +34,10 @@ from lxpy.tui.dialogs import ConfirmDestroy, ConfirmStop, HelpScreen
 from lxpy.tui.fleet import COLUMN_KEYS, COLUMNS, Detail, Fleet, Row, arrange
 from lxpy.tui.settings import ACTIONS, Settings
 from lxpy.tui.table import FleetTable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from lxpy.images.create import Request
 
 # Shown in the footer; the others are in the help screen and the command palette.
 IN_FOOTER = {"start", "stop", "attach", "console", "create", "destroy", "help", "quit"}

@@ -116,11 +116,14 @@ class Fleet:
         infos = {}
         for name in self.api.names():
             try:
-                info = self.api.info(name)
+                # One read of each container: state, config and figures together.
+                info = self.api.info(
+                    name, with_stats=True, disk=False, earlier=self.earlier.get(name)
+                )
             except LxpyError:
                 continue  # destroyed meanwhile
             infos[name] = info
-            sample = self._sample(info)
+            sample = self._keep(info)
             cfg = info.config
             release = cfg.parameters.get("release") if cfg else None
             template = info.template or "?"
@@ -144,16 +147,11 @@ class Fleet:
             self.earlier.pop(gone, None)
         return rows
 
-    def _sample(self, info: ContainerInfo) -> Stats | None:
-        name = info.name
-        if info.state not in (State.RUNNING, State.FROZEN, State.STOPPING):
-            self.earlier.pop(name, None)
-            return None
-        try:
-            sample = self.api.stats(name, earlier=self.earlier.get(name))
-        except LxpyError:
-            sample = None
+    def _keep(self, info: ContainerInfo) -> Stats | None:
+        """The sample `info` brought, remembered for the next CPU percent and the graphs."""
+        name, sample = info.name, info.stats
         if sample is None:
+            self.earlier.pop(name, None)
             return None
         self.earlier[name] = sample
         if sample.cpu_percent is not None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from lxpy.runtime.state import State
 from lxpy.tui.fleet import COLUMNS, Row
@@ -60,7 +62,10 @@ class FleetTable(DataTable[str | Text]):
                 continue
             for column, value in cells.items():
                 if self.get_cell(row.name, column) != value:
-                    self.update_cell(row.name, column, value, update_width=True)
+                    # Measuring a whole column again is most of a refresh's cost: only when
+                    # the new text would not fit.
+                    wider = cell_len(str(value)) > self.columns[ColumnKey(column)].content_width
+                    self.update_cell(row.name, column, value, update_width=wider)
         order = {name: index for index, name in enumerate(wanted)}
         self.sort("name", key=lambda name: order[str(name)])
         if selected in order:

@@ -1,0 +1,594 @@
+#!/usr/bin/env python3
+"""Benchmark of the fleet TUI (`lxpy tui`) with many containers: start-up and idle refresh cost.
+
+Measures, with --containers busybox containers (no network: `--network none`), all running
+(the figures with targets), and all stopped (informative; skipped with --no-stopped):
+
+* start until the first painted table: `lxpy --root ROOT tui` spawned on a pseudo-terminal
+  of a fixed size (stdin, stdout and stderr: textual writes to stderr), timed from just
+  before the spawn until its output (escape sequences removed) holds the header's subtitle
+  "N containers, M running" and the name of the last table row that fits the screen; then
+  `q` is typed and the process must exit (killed after 5 s). Median of --runs, after one
+  untimed warm-up (which also finds how many rows fit). Also: the time to the first byte
+  of output, and from the `q` to the exit (informative).
+* the refresh loop's cost: the TUI started the same way, left alone for --settle seconds,
+  then its CPU time (utime + stime of all its threads, from /proc/PID/stat, plus any
+  children) over an idle window of --window seconds, as percent of one core; the pty is
+  drained all along. Median of --cpu-runs windows, each in a fresh TUI.
+
+LXC has no TUI: lxpy only, nothing to set side by side. The harness, the isolation (private
+work dir, lxpy --root inside it, `lxpybench-<token>` names) and the cleanup with its leak
+checks are those of bench/run.py, imported from it; the `finally` also kills (by pid) a TUI
+still running.
+
+Standard library only. Needs root, a static busybox, and lxpy installed with its TUI
+(textual).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import errno
+import fcntl
+import json
+import os
+import platform
+import re
+import secrets
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from run import (
+    MS,
+    Bench,
+    BenchError,
+    Metric,
+    Terminated,
+    _terminate,
+    bytecode_env,
+    cleanup,
+    default_lxpy,
+    execute,
+    fmt,
+    log,
+    memory_mib,
+    parent_of,
+    pids,
+    read_bytes,
+    version,
+)
+
+SIZE = "100x30"  # columns x lines of the pseudo-terminal
+TERM = "xterm-256color"
+PAINT_TIMEOUT = 30.0  # from the spawn until the table must be on the screen
+QUIT_TIMEOUT = 5.0  # from the `q` until the TUI must have exited (then it is killed)
+LAYOUT_WAIT = 2.0  # warm-up: how long to keep reading after the first table (a refresh)
+SETTLE_SECONDS = 1.0  # after the starts: let every init finish its rc scripts
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+READ_SIZE = 1 << 16
+# Terminal escapes (CSI, OSC, DCS, two-byte ESC x) in the TUI's output: removed before the
+# search, so that the text of one screen line reads as it would on the screen.
+ESCAPES = re.compile(
+    rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|P[^\x1b]*\x1b\\|[@-Z\\-_])"
+)
+
+
+# -- the TUI on a pseudo-terminal --------------------------------------------------------------
+def _take_terminal() -> None:
+    """In the child, after setsid: the pty becomes its controlling terminal, as in a real
+    terminal window (and it gets SIGHUP when the bench closes the master)."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+@dataclass
+class Tui:
+    """One `lxpy tui` process on a pty, its output read as it comes."""
+
+    proc: subprocess.Popen[bytes]
+    master: int
+    begin: float  # perf_counter just before the spawn
+    keep: bool = True  # keep the text (to search it); off: count the bytes only
+    text: str = ""
+    pending: bytes = b""  # an escape sequence cut in two by a read
+    received: int = 0  # bytes read
+    first_byte: float | None = None  # seconds after begin
+    eof: bool = False
+
+    @classmethod
+    def spawn(cls, bench: Bench, columns: int, lines: int) -> Tui:
+        master, slave = os.openpty()
+        try:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+            env = dict(bench.lxpy_env if bench.lxpy_env is not None else os.environ)
+            for key in ("COLUMNS", "LINES", "COLORTERM", "NO_COLOR", "TERM_PROGRAM"):
+                env.pop(key, None)  # the size comes from the pty, the colours from TERM
+            env = {k: v for k, v in env.items() if not k.startswith("TEXTUAL")}
+            env["TERM"] = TERM
+            cmd = [*bench.lxpy_cmd, "--root", bench.lxpy_root, "tui"]
+            begin = time.perf_counter()
+            proc = subprocess.Popen(
+                cmd,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_take_terminal,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        return cls(proc, master, begin)
+
+    def pump(self, timeout: float) -> bool:
+        """Read what the TUI wrote within `timeout` seconds; False if nothing came."""
+        if self.eof:
+            time.sleep(max(timeout, 0.0))
+            return False
+        if not select.select([self.master], [], [], max(timeout, 0.0))[0]:
+            return False
+        try:
+            chunk = os.read(self.master, READ_SIZE)
+        except OSError as e:
+            if e.errno != errno.EIO:  # EIO: every slave fd is closed, the TUI is gone
+                raise
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            return False
+        if self.first_byte is None:
+            self.first_byte = time.perf_counter() - self.begin
+        self.received += len(chunk)
+        if self.keep:
+            data = self.pending + chunk
+            cut = data.rfind(b"\x1b")
+            # A trailing escape without its end waits for the next read.
+            if cut >= 0 and len(data) - cut < 256 and not ESCAPES.match(data, cut):
+                data, self.pending = data[:cut], data[cut:]
+            else:
+                self.pending = b""
+            self.text += ESCAPES.sub(b"", data).decode(errors="replace")
+        return True
+
+    def wait_for(self, needles: Sequence[str], timeout: float) -> dict[str, float]:
+        """Read until every needle is in the text; when each first appeared (seconds after
+        the spawn, taken when the read that completed it returned)."""
+        found: dict[str, float] = {}
+        searched = 0
+        deadline = time.perf_counter() + timeout
+        while True:
+            now = time.perf_counter()
+            for needle in needles:
+                if needle not in found and self.text.find(needle, searched) >= 0:
+                    found[needle] = now - self.begin
+            if len(found) == len(needles):
+                return found
+            searched = max(0, len(self.text) - max(len(n) for n in needles))
+            if self.proc.poll() is not None:
+                raise BenchError(
+                    f"the TUI exited with status {self.proc.returncode} before its table was "
+                    f"painted; its screen:\n{self.text[-3000:]}"
+                )
+            if now > deadline:
+                missing = [n for n in needles if n not in found]
+                raise BenchError(
+                    f"no {missing} on the TUI's screen after {timeout:g}s; it showed:\n"
+                    f"{self.text[-3000:]}"
+                )
+            self.pump(min(0.5, deadline - now))
+
+    def drain(self, seconds: float) -> None:
+        """Keep reading (the TUI would block on a full pty otherwise) for `seconds`."""
+        end = time.perf_counter() + seconds
+        while (left := end - time.perf_counter()) > 0:
+            self.pump(left)
+
+    def quit(self) -> tuple[int, float]:
+        """Type `q`; (exit status, seconds from the key to the exit). Killed (by pid) after
+        QUIT_TIMEOUT, which fails the run."""
+        os.write(self.master, b"q")
+        typed = time.perf_counter()
+        pidfd = os.pidfd_open(self.proc.pid)
+        try:
+            while True:
+                left = typed + QUIT_TIMEOUT - time.perf_counter()
+                if left <= 0:
+                    raise BenchError(f"the TUI did not exit within {QUIT_TIMEOUT:g}s of `q`")
+                readable = select.select(
+                    [pidfd] + ([] if self.eof else [self.master]), [], [], left
+                )
+                if pidfd in readable[0]:
+                    break
+                self.pump(0)
+        finally:
+            os.close(pidfd)
+        seconds = time.perf_counter() - typed
+        return self.proc.wait(), seconds
+
+    def kill(self) -> None:
+        """The TUI and anything it started, by pid; then reaped. Also closes the pty."""
+        if self.proc.returncode is None:
+            for pid in [*descendants(self.proc.pid), self.proc.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            self.proc.wait()
+        if self.master >= 0:
+            os.close(self.master)
+            self.master = -1
+
+
+# -- /proc ------------------------------------------------------------------------------------
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, theirs, ...)."""
+    parents: dict[int, int] = {}
+    for p in pids():
+        parent = parent_of(p)
+        if parent is not None:
+            parents[p] = parent
+    found: list[int] = []
+    level = [pid]
+    while level:
+        level = [p for p, parent in parents.items() if parent in level]
+        found += level
+    return found
+
+
+def cpu_ticks(pid: int, children: bool = True, thread: int | None = None) -> int:
+    """utime + stime of every thread of `pid` (/proc/PID/stat sums them), in clock ticks;
+    with `children`, also of its waited-for children (cutime, cstime); with `thread`, of that
+    thread alone (/proc/PID/task/TID/stat)."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    raw = read_bytes(path)
+    if raw is None:
+        raise BenchError(f"process {pid} is gone")
+    fields = raw[raw.rindex(b")") + 2 :].split()  # fields[0] is the state (field 3)
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    return utime + stime + (cutime + cstime if children and thread is None else 0)
+
+
+def tree_ticks(pid: int) -> tuple[int, list[int]]:
+    """CPU ticks of `pid` (with its reaped children) plus those of its live descendants."""
+    below = descendants(pid)
+    total = cpu_ticks(pid)
+    for p in below:
+        with contextlib.suppress(BenchError):  # it exited meanwhile
+            total += cpu_ticks(p, children=False)
+    return total, below
+
+
+# -- the bench ---------------------------------------------------------------------------------
+@dataclass
+class TuiBench(Bench):
+    columns: int = 100
+    lines: int = 30
+    notes: list[str] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
+    running_tui: Tui | None = None  # killed by the `finally` if still there
+
+    def note(self, text: str) -> None:
+        log(text)
+        self.notes.append(text)
+
+    def names(self, count: int) -> list[str]:
+        return [self.name("lxpy", i) for i in range(count)]
+
+    def tui(self) -> Tui:
+        tui = Tui.spawn(self, self.columns, self.lines)
+        self.running_tui = tui
+        return tui
+
+    def done(self, tui: Tui) -> tuple[int, float]:
+        """Quit it with `q`, make sure it is gone, close its pty."""
+        try:
+            status, seconds = tui.quit()
+        finally:
+            tui.kill()
+            self.running_tui = None
+        if status != 0:
+            raise BenchError(f"the TUI exited with status {status}:\n{tui.text[-3000:]}")
+        return status, seconds
+
+
+def subtitle(count: int, running: int) -> str:
+    return f"{count} container{'' if count == 1 else 's'}, {running} running"
+
+
+def rows_shown(bench: TuiBench, count: int, running: int) -> int:
+    """Untimed warm-up: start the TUI, wait for its table, keep reading for LAYOUT_WAIT
+    (a refresh), and count the rows that made it to the screen: names 0..k-1 all there."""
+    tui = bench.tui()
+    try:
+        tui.wait_for([subtitle(count, running), bench.name("lxpy", 0)], PAINT_TIMEOUT)
+        tui.drain(LAYOUT_WAIT)
+        shown = 0
+        while shown < count and bench.name("lxpy", shown) in tui.text:
+            shown += 1
+    finally:
+        bench.done(tui)
+    return shown
+
+
+def paint_run(bench: TuiBench, count: int, running: int, shown: int) -> dict[str, float]:
+    """One timed start: seconds to the first byte, to the painted table, from `q` to exit."""
+    last = bench.name("lxpy", shown - 1)
+    needles = [subtitle(count, running), bench.name("lxpy", 0), last]
+    tui = bench.tui()
+    try:
+        found = tui.wait_for(needles, PAINT_TIMEOUT)
+        painted = max(found.values())
+        bench.checks.setdefault(f"paint_needles_{running}_running", []).append(found)
+        first = tui.first_byte
+        _, quit_seconds = bench.done(tui)
+    finally:
+        if tui.proc.returncode is None:
+            tui.kill()
+    if shown < count and bench.name("lxpy", shown) in tui.text:
+        raise BenchError(f"row {shown + 1} reached the screen: the warm-up's row count is off")
+    return {"paint": painted, "first_byte": first or painted, "quit": quit_seconds}
+
+
+def cpu_run(
+    bench: TuiBench, count: int, running: int, settle: float, window: float
+) -> dict[str, Any]:
+    """One fresh TUI: its table, `settle` seconds, then its CPU over `window` idle seconds."""
+    tui = bench.tui()
+    try:
+        tui.wait_for([subtitle(count, running), bench.name("lxpy", 0)], PAINT_TIMEOUT)
+        tui.drain(settle)
+        tui.keep = False
+        pid = tui.proc.pid
+        ticks_before, below_before = tree_ticks(pid)
+        main_before = cpu_ticks(pid, thread=pid)
+        bytes_before = tui.received
+        began = time.monotonic()
+        tui.drain(window)
+        ticks_after, below_after = tree_ticks(pid)
+        main_after = cpu_ticks(pid, thread=pid)
+        elapsed = time.monotonic() - began
+        written = tui.received - bytes_before
+        rss, _pss = memory_mib(pid)
+        threads = len(os.listdir(f"/proc/{pid}/task"))
+        if tui.proc.poll() is not None:
+            raise BenchError(f"the TUI exited ({tui.proc.returncode}) during the window")
+        bench.done(tui)
+    finally:
+        if tui.proc.returncode is None:
+            tui.kill()
+    cpu = (ticks_after - ticks_before) / CLK_TCK
+    main = (main_after - main_before) / CLK_TCK
+    return {
+        "percent": cpu / elapsed * 100,
+        "main_thread_percent": main / elapsed * 100,
+        "other_percent": (cpu - main) / elapsed * 100,
+        "cpu_seconds": cpu,
+        "window_seconds": elapsed,
+        "output_bytes_per_second": written / elapsed,
+        "vm_rss_mib": rss,
+        "threads": threads,
+        "children": sorted(set(below_before) | set(below_after)),
+    }
+
+
+def figures(
+    bench: TuiBench,
+    args: argparse.Namespace,
+    running: int,
+    add: Callable[[Metric], Metric],
+) -> None:
+    """The figures with `running` of the containers running (all, or none)."""
+    count = args.containers
+    case = "running" if running else "stopped"
+    target = running == count
+    shown = rows_shown(bench, count, running)
+    if shown < 1:
+        raise BenchError(f"the TUI showed no row of {count} {case} containers")
+    bench.checks[f"rows_on_screen_{case}"] = shown
+    log(f"{case}: the TUI shows {shown} of {count} rows on a {bench.columns}x{bench.lines} pty")
+
+    paint = add(
+        Metric(
+            f"paint_{case}",
+            f"start until the table is painted, {count} {case}",
+            "ms",
+            "<= 1 s" if target else "",
+            "lxpy" if target else None,
+            1000.0 if target else None,
+        )
+    )
+    first = add(Metric(f"first_byte_{case}", "  start until the first byte of output", "ms"))
+    quits = add(Metric(f"quit_{case}", "  from `q` until the TUI exited", "ms"))
+    log(f"{case}: TUI start, {args.runs} timed runs")
+    for _ in range(args.runs):
+        run = paint_run(bench, count, running, shown)
+        paint.lxpy.append(run["paint"] * MS)
+        first.lxpy.append(run["first_byte"] * MS)
+        quits.lxpy.append(run["quit"] * MS)
+
+    cpu = add(
+        Metric(
+            f"cpu_{case}",
+            f"refresh loop, {count} {case} (% of one core)",
+            "%",
+            "<= 10% of one core" if target else "",
+            "lxpy" if target else None,
+            10.0 if target else None,
+        )
+    )
+    main = add(Metric(f"cpu_main_{case}", "  of which the UI thread (textual)", "%"))
+    other = add(Metric(f"cpu_other_{case}", "  of which the others (poll workers, I/O)", "%"))
+    rss = add(Metric(f"rss_{case}", "  TUI VmRSS after the window", "MiB"))
+    out = add(Metric(f"output_{case}", "  TUI output while idle", "KiB/s"))
+    log(
+        f"{case}: refresh loop, {args.cpu_runs} windows of {args.window:g}s "
+        f"(after {args.settle:g}s to settle), a fresh TUI each"
+    )
+    windows = []
+    for _ in range(args.cpu_runs):
+        window = cpu_run(bench, count, running, args.settle, args.window)
+        windows.append(window)
+        cpu.lxpy.append(window["percent"])
+        main.lxpy.append(window["main_thread_percent"])
+        other.lxpy.append(window["other_percent"])
+        rss.lxpy.append(window["vm_rss_mib"])
+        out.lxpy.append(window["output_bytes_per_second"] / 1024)
+        log(f"  {window['percent']:.2f}% of one core ({window['cpu_seconds']:.2f} s CPU)")
+    bench.checks[f"cpu_windows_{case}"] = windows
+    children = sorted({pid for w in windows for pid in w["children"]})
+    if children:
+        bench.note(f"{case}: the TUI had child processes during a window: {children}")
+
+
+def measure(bench: TuiBench, args: argparse.Namespace, metrics: list[Metric]) -> None:
+    def add(metric: Metric) -> Metric:
+        metrics.append(metric)
+        return metric
+
+    count = args.containers
+    log(f"creating {count} busybox containers, no network")
+    for i in range(count):
+        bench.create("lxpy", i)
+    if not args.no_stopped:
+        figures(bench, args, 0, add)
+    log(f"starting all {count}")
+    bench.lxpy("start", *bench.names(count), timeout=600)
+    time.sleep(SETTLE_SECONDS)
+    listed = json.loads(bench.lxpy("ls", "--format", "json").stdout)
+    up = sum(1 for c in listed if c["state"] == "RUNNING")
+    if len(listed) != count or up != count:
+        raise BenchError(f"lxpy ls: {len(listed)} containers, {up} running; expected {count}")
+    figures(bench, args, count, add)
+    bench.note(
+        "LXC has no TUI: lxpy only, no side-by-side; the TUI refreshes every 1.5 s "
+        "(tui.toml's default)"
+    )
+
+
+# -- output ------------------------------------------------------------------------------------
+def table(metrics: Sequence[Metric]) -> str:
+    """run.table without the LXC columns."""
+    rows = [("metric", "lxpy", "target", "met")]
+    for m in metrics:
+        met = {True: "yes", False: "NO", None: ""}[m.met]
+        rows.append((m.label, fmt(m.lxpy_median, m.unit), m.target, met))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = []
+    for n, r in enumerate(rows):
+        cells = [r[0].ljust(widths[0]), r[1].rjust(widths[1]), r[2].ljust(widths[2]), r[3]]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+# -- main --------------------------------------------------------------------------------------
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    add = p.add_argument
+    add("--runs", type=int, default=7, help="timed TUI starts per case (>= 5; default 7)")
+    add("--containers", type=int, default=50, help="containers (default 50)")
+    add("--cpu-runs", type=int, default=3, help="idle windows per case, a TUI each (default 3)")
+    add("--window", type=float, default=30.0, help="seconds of each idle window (default 30)")
+    add("--settle", type=float, default=5.0, help="seconds before a window (default 5)")
+    add("--size", default=SIZE, help=f"the pty, COLUMNSxLINES (default {SIZE})")
+    add("--no-stopped", action="store_true", help="skip the informative all-stopped case")
+    add("--json", metavar="FILE", help="also write every sample and the medians to FILE")
+    add("--lxpy", metavar="CMD", help="the lxpy command (default as bench/run.py)")
+    add("--env-as-is", action="store_true", help="lxpy in this environment (see run.py)")
+    add("--check", action="store_true", help="exit status 2 when a target is missed")
+    args = p.parse_args(argv)
+    if args.runs < 5:
+        p.error("--runs: at least 5 (medians of fewer samples mean little)")
+    if not 1 <= args.containers <= 100:
+        p.error("--containers: 1 to 100")
+    if args.cpu_runs < 1 or args.window < 5 or args.settle < 0:
+        p.error("--cpu-runs: at least 1; --window: at least 5 s; --settle: not negative")
+    size = re.fullmatch(r"(\d+)x(\d+)", args.size)
+    if size is None or int(size[1]) < 40 or int(size[2]) < 16:
+        p.error("--size: COLUMNSxLINES, at least 40x16")
+    args.columns, args.lines = int(size[1]), int(size[2])
+    return args
+
+
+def prepare(args: argparse.Namespace) -> TuiBench:
+    cmd = args.lxpy.split() if args.lxpy else default_lxpy()
+    if os.geteuid() != 0:
+        raise BenchError("run it as root: lxpy needs it")
+    execute([*cmd, "--version"], timeout=30)
+    token = secrets.token_hex(3)
+    workdir = tempfile.mkdtemp(prefix=f"lxpybench-{token}-")  # contains Bench.prefix
+    bench = TuiBench(cmd, token, workdir, columns=args.columns, lines=args.lines)
+    if not args.env_as_is:
+        bench.lxpy_env = bytecode_env(f"{bench.workdir}/pycache")
+    os.mkdir(bench.lxpy_root, 0o700)  # no LXC path: run.cleanup then leaves LXC alone
+    return bench
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        bench = prepare(args)
+    except (BenchError, OSError) as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 1
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
+    began, when, load = time.monotonic(), datetime.datetime.now(datetime.UTC), os.getloadavg()
+    log(f"work dir {bench.workdir}, container prefix {bench.prefix}")
+    metrics: list[Metric] = []
+    error: str | None = None
+    try:
+        measure(bench, args, metrics)
+    except (BenchError, OSError, KeyError, ValueError, KeyboardInterrupt, Terminated) as e:
+        error = str(e) if isinstance(e, BenchError) else f"{type(e).__name__}: {e}"
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
+        if bench.running_tui is not None:
+            bench.running_tui.kill()
+        problems = cleanup(bench)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    elapsed = time.monotonic() - began
+    lxpy_version = version([*bench.lxpy_cmd, "--version"])
+    print(
+        f"lxpy ({lxpy_version}) TUI, lxpy only (LXC has no TUI): median of {args.runs} starts "
+        f"and {args.cpu_runs} idle windows of {args.window:g}s, {args.containers} containers, "
+        f"{args.size} pty; {when:%Y-%m-%d %H:%M} UTC, {platform.node()}, kernel "
+        f"{platform.release()}, {os.cpu_count()} CPUs, load {load[0]:.2f} -> "
+        f"{os.getloadavg()[0]:.2f}, bench took {elapsed:.0f}s"
+    )
+    clean = "nothing left behind (containers, mounts, cgroups, processes, files)"
+    print("\n".join([table(metrics), *(f"note: {text}" for text in bench.notes)]))
+    print(f"cleanup: {clean}" if not problems else "cleanup: see stderr")
+    for line in [*([f"FAILED: {error}"] if error else []), *(f"cleanup: {p}" for p in problems)]:
+        print(f"bench: {line}", file=sys.stderr)
+    if args.json:
+        doc: dict[str, Any] = {"date": when.isoformat(timespec="seconds")}
+        doc.update(host=platform.node(), kernel=platform.release(), cpus=os.cpu_count())
+        doc.update(loadavg=[load, os.getloadavg()], lxpy_version=lxpy_version)
+        doc.update(runs=args.runs, cpu_runs=args.cpu_runs, window=args.window)
+        doc.update(settle=args.settle, size=args.size, term=TERM, clk_tck=CLK_TCK)
+        doc.update(containers=args.containers, seconds=round(elapsed, 1))
+        doc.update(lxpy_env_as_is=args.env_as_is, checks=bench.checks, notes=bench.notes)
+        doc.update(error=error, cleanup_problems=problems)
+        doc.update(metrics=[m.to_json() for m in metrics])
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as out:
+            out.write(json.dumps(doc, indent=2) + "\n")
+    missed = args.check and any(m.met is False for m in metrics)
+    return 1 if error or problems else 2 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
