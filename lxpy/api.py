@@ -21,7 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from lxpy.config import PortForward
+    from lxpy.config import PortForward, SharedFolder
     from lxpy.images.archive import Counted
     from lxpy.images.cache import Image
     from lxpy.images.create import Created, Request
@@ -493,6 +493,61 @@ class Api:
         from lxpy.images import archive
 
         return archive.import_(self.paths, path, name, progress)
+
+    def mount_add(self, name: str, source: str, path: str, readonly: bool = False) -> SharedFolder:
+        """Share the host folder `source` at `path` inside: saved in config.toml, and mounted
+        at once if the container runs."""
+        from lxpy import config
+        from lxpy.config import SharedFolder, check_mount_path
+        from lxpy.runtime import mounts
+
+        source = os.path.abspath(source)
+        if not os.path.isdir(source):
+            raise UsageError(f"{source}: not a directory on the host")
+        problem = check_mount_path(path)
+        if problem:
+            raise UsageError(f"{path}: {problem}")
+        folder = SharedFolder(source, "/" + "/".join(p for p in path.split("/") if p), readonly)
+        store.require(self.paths, name)
+        with store.locked(self.paths, name):
+            cfg = store.load(self.paths, name)
+            if any(m.path == folder.path for m in cfg.mounts):
+                raise UsageError(f"{name} shares a folder at {folder.path} already")
+            live = read_live(self.paths, name)
+            if live.init is not None:
+                mounts.attach(live.init, folder)
+            config.save(
+                self.paths.config_file(name), cfg.with_changes(mounts=(*cfg.mounts, folder))
+            )
+        return folder
+
+    def mount_rm(self, name: str, path: str) -> None:
+        from lxpy import config
+        from lxpy.runtime import mounts
+
+        store.require(self.paths, name)
+        with store.locked(self.paths, name):
+            cfg = store.load(self.paths, name)
+            wanted = "/" + "/".join(p for p in path.split("/") if p)
+            kept = tuple(m for m in cfg.mounts if m.path != wanted)
+            if len(kept) == len(cfg.mounts):
+                raise UsageError(
+                    f"{name} shares no folder at {wanted}", hint=f"`lxpy mount ls {name}`"
+                )
+            live = read_live(self.paths, name)
+            if live.init is not None:
+                mounts.detach(live.init, wanted)
+            config.save(self.paths.config_file(name), cfg.with_changes(mounts=kept))
+
+    def shared_folders(self, name: str) -> list[tuple[SharedFolder, bool]]:
+        """Each shared folder, and whether it is mounted inside now."""
+        from lxpy.runtime import mounts
+
+        cfg = store.load(self.paths, name)
+        live = read_live(self.paths, name)
+        return [
+            (m, live.init is not None and mounts.mounted(live.init, m.path)) for m in cfg.mounts
+        ]
 
     def file_push(
         self,

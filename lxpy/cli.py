@@ -221,6 +221,13 @@ def _args_import(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="the new container's name (default: the archive's)")
 
 
+def _args_mount(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("add", "rm", "ls"))
+    p.add_argument("name", nargs="?")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="add: HOSTPATH PATH; rm: PATH")
+    p.add_argument("--readonly", action="store_true", help="add: read-only inside")
+
+
 def _args_restart(p: argparse.ArgumentParser) -> None:
     _names(p)
     p.add_argument("-t", "--timeout", type=seconds, default=30.0)
@@ -277,6 +284,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "clone": ("a new container from another (--snapshot: on its layers)", _args_clone),
     "rename": ("give a stopped container a new name", _args_rename),
     "export": ("write a container (and its snapshots) to one archive", _args_export),
+    "mount": ("share host folders with a container: add, rm, ls", _args_mount),
     "import": ("a new container from an export", _args_import),
     "snapshot": ("take, list, remove or restore snapshots", _args_snapshot),
     "tui": ("the fleet app (also: lxpy alone, on a terminal)", lambda p: None),
@@ -833,6 +841,27 @@ def _cmd_import(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_mount(api: Api, args: argparse.Namespace) -> int:
+    wanted = {"add": 2, "rm": 1, "ls": 0}[args.action]
+    if (args.action != "ls" and not args.name) or len(args.paths) != wanted:
+        raise UsageError(
+            "usage: lxpy mount add NAME HOSTPATH PATH [--readonly] | mount rm NAME PATH | "
+            "mount ls [NAME]"
+        )
+    if args.action == "add":
+        api.mount_add(args.name, args.paths[0], args.paths[1], args.readonly)
+    elif args.action == "rm":
+        api.mount_rm(args.name, args.paths[0])
+    else:
+        rows = [("CONTAINER", "HOST PATH", "PATH", "MODE", "MOUNTED")]
+        for name in [args.name] if args.name else api.names():
+            for folder, active in api.shared_folders(name):
+                mode = "ro" if folder.readonly else "rw"
+                rows.append((name, folder.source, folder.path, mode, "yes" if active else "-"))
+        _table(rows)
+    return 0
+
+
 def _cmd_rename(api: Api, args: argparse.Namespace) -> int:
     api.rename(args.old, args.new)
     return 0
@@ -899,6 +928,7 @@ COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
     "clone": _cmd_clone,
     "rename": _cmd_rename,
     "export": _cmd_export,
+    "mount": _cmd_mount,
     "import": _cmd_import,
     "snapshot": _cmd_snapshot,
 }

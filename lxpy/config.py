@@ -90,6 +90,15 @@ class Nic:
 
 
 @dataclass(frozen=True)
+class SharedFolder:
+    """A host directory bind-mounted at `path` inside (`lxpy mount add`)."""
+
+    source: str
+    path: str
+    readonly: bool = False
+
+
+@dataclass(frozen=True)
 class PortForward:
     """HOSTPORT:PORT/PROTO: the host's port relayed to the container's eth0 address."""
 
@@ -175,6 +184,7 @@ class ContainerConfig:
     storage: Storage = field(default_factory=Storage)
     network: tuple[Nic, ...] = ()
     ports: tuple[PortForward, ...] = ()
+    mounts: tuple[SharedFolder, ...] = ()
     # The template parameters it was created with (release, packages, ...), for the record.
     parameters: Mapping[str, str | bool | list[str]] = field(default_factory=dict)
     # Started by `lxpy autostart` (at host boot), lowest order first, waiting `delay` s after.
@@ -210,6 +220,10 @@ class ContainerConfig:
                 {"name": n.network, **({"ipv4": n.ipv4} if n.ipv4 else {})} for n in self.network
             ],
             "ports": [str(p) for p in self.ports],
+            "mounts": [
+                {"source": m.source, "path": m.path, **({"readonly": True} if m.readonly else {})}
+                for m in self.mounts
+            ],
             "limits": limits,
         }
 
@@ -406,6 +420,7 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
             "storage",
             "network",
             "ports",
+            "mounts",
             "limits",
         },
     )
@@ -452,6 +467,20 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
             )
         )
     ports = tuple(PortForward.parse(p) for p in r.get(doc, "", "ports", list, [], _check_ports))
+    mounts = []
+    for entry in r.get(doc, "", "mounts", list, []):
+        if not isinstance(entry, dict):
+            raise r.fail("", "mounts", "expected [[mounts]] tables")
+        r.table(entry, "mounts", {"source", "path", "readonly"})
+        mounts.append(
+            SharedFolder(
+                source=r.get(entry, "mounts", "source", str, check=_check_source),
+                path=r.get(entry, "mounts", "path", str, check=check_mount_path),
+                readonly=r.get(entry, "mounts", "readonly", bool, False),
+            )
+        )
+    if len({m.path for m in mounts}) != len(mounts):
+        raise r.fail("", "mounts", "two shared folders at the same path")
     parameters = r.get(doc, "", "parameters", dict, {})
     for key in parameters:
         r.get(parameters, "parameters", key, (str, bool, list))
@@ -475,6 +504,7 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
         storage=storage,
         network=tuple(nics),
         ports=ports,
+        mounts=tuple(mounts),
         parameters=parameters,
         autostart=r.get(doc, "", "autostart", bool, False),
         autostart_order=r.get(doc, "", "autostart_order", int, 0),
@@ -484,6 +514,20 @@ def _validate(path: str, doc: dict[str, Any], text: str | Callable[[], str]) -> 
 
 def _check_delay(value: float) -> str | None:
     return None if 0 <= value <= 3600 else "must be between 0 and 3600 seconds"
+
+
+def _check_source(value: str) -> str | None:
+    return None if value.startswith("/") else "expected an absolute host path"
+
+
+def check_mount_path(value: str) -> str | None:
+    """What is wrong with `value` as the place of a shared folder inside, or None."""
+    parts = [p for p in value.split("/") if p]
+    if not value.startswith("/") or not parts or ".." in parts or "." in parts:
+        return "expected an absolute path inside the container, not / and without . or .."
+    if parts[0] in ("proc", "sys", "dev", "run"):
+        return f"/{parts[0]} is the container's own (mounted at each start)"
+    return None
 
 
 def _check_ports(value: list[Any]) -> str | None:

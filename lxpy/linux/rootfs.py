@@ -126,12 +126,14 @@ def setup(
     overlay: list[tuple[str, str | None]] | None,
     host_files: dict[str, str],
     notify_socket: str | None = None,
+    shared: list[tuple[str, str, bool]] | None = None,
 ) -> None:
     """Mount the root (a bind of `rootfs`, or the overlay whose options are given), build
     /dev, /proc, /sys, /sys/fs/cgroup and /run in it, and pivot into it.
 
     `host_files` go to /run/host (read-only inside), systemd's place for what the container
     manager tells the guest; `notify_socket` (the monitor's) is bound at /run/host/notify.
+    `shared` folders, (host source, path inside, read-only), are mounted last.
     """
     syscalls.mount(None, "/", None, MS_REC | MS_SLAVE)
     if overlay is None:
@@ -152,12 +154,31 @@ def setup(
         _setup_proc(root)
         _setup_sys(root, hierarchies)
         _setup_run(root, host_files, notify_socket)
+        for source, path, readonly in shared or ():
+            _setup_shared(root, source, path, readonly)
         os.fchdir(root)
         syscalls.pivot_root(".", ".")
         syscalls.umount2(".", syscalls.MNT_DETACH)
         os.chdir("/")
     finally:
         os.close(root)
+
+
+def _setup_shared(root: int, source: str, path: str, readonly: bool) -> None:
+    """A host folder, cloned as a detached tree from this (still the host's) view and moved
+    onto its place inside, made if missing with every component resolved inside the root."""
+    try:
+        tree = syscalls.clone_tree(source, readonly)
+    except OSError as e:
+        raise OSError(e.errno, f"shared folder {source}: {e.strerror}") from None
+    try:
+        target = safefs.makedirs(root, path)
+        try:
+            syscalls.move_mount_to(tree, target)
+        finally:
+            os.close(target)
+    finally:
+        os.close(tree)
 
 
 def _setup_dev(root: int, console: str) -> None:

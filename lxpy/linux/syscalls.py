@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import struct
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -56,9 +57,20 @@ MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MOVE_MOUNT_T_EMPTY_PATH = 0x40
 AT_SYMLINK_NOFOLLOW = 0x100
 STATX_MNT_ID = 0x1000
+OPEN_TREE_CLONE = 1
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
 
 # Syscalls numbered from 424 on are the same on every architecture.
-_COMMON = {"move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "openat2": 437}
+_COMMON = {
+    "open_tree": 428,
+    "move_mount": 429,
+    "fsopen": 430,
+    "fsconfig": 431,
+    "fsmount": 432,
+    "openat2": 437,
+    "mount_setattr": 442,
+}
 _SYSCALLS = {
     "x86_64": {"pivot_root": 155, "bpf": 321, **_COMMON},
     "aarch64": {"pivot_root": 41, "bpf": 280, **_COMMON},
@@ -213,6 +225,33 @@ def fsmount_new(fstype: str, options: list[tuple[str, str | None]], attrs: int =
         )
     finally:
         os.close(fs)
+
+
+def clone_tree(path: str, readonly: bool = False) -> int:
+    """A detached copy of the mount tree at `path` (a recursive bind, not attached yet), as
+    an fd for `move_mount_to`; read-only all through with `readonly`."""
+    flags = OPEN_TREE_CLONE | os.O_CLOEXEC | AT_RECURSIVE
+    fd = _check(
+        _sys("open_tree", ctypes.c_int(-100), ctypes.c_char_p(_b(path)), ctypes.c_uint(flags)), path
+    )
+    if readonly:
+        attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY, 0, 0, 0)  # set, clear, propagation, userns
+        try:
+            _check(
+                _sys(
+                    "mount_setattr",
+                    ctypes.c_int(fd),
+                    ctypes.c_char_p(b""),
+                    ctypes.c_uint(AT_EMPTY_PATH | AT_RECURSIVE),
+                    ctypes.c_char_p(attr),
+                    ctypes.c_size_t(len(attr)),
+                ),
+                path,
+            )
+        except BaseException:
+            os.close(fd)
+            raise
+    return fd
 
 
 def move_mount_to(mount_fd: int, target_fd: int) -> None:

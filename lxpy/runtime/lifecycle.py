@@ -64,6 +64,7 @@ def monitor_spec(paths: Paths, name: str, cfg: ContainerConfig) -> dict[str, obj
         "instance": paths.instance,
         "limits": limits.settings(cfg.limits),
         "stop_timeout": DEFAULT_STOP_TIMEOUT,
+        "mounts": [(m.source, m.path, m.readonly) for m in cfg.mounts],
         # systemd says when its boot is done (sd_notify READY=1): `start` can wait for it.
         "notify_socket": f"{paths.run_dir(name)}/{NOTIFY_SOCKET}"
         if cfg.init.kind == "systemd"

@@ -106,6 +106,7 @@ def run_child(
             None if overlay is None else [(k, v) for k, v in overlay],  # type: ignore[attr-defined]
             host_files(str(spec["uuid"])),
             notify,
+            [(str(s), str(p), bool(r)) for s, p, r in spec.get("mounts", ())],  # type: ignore[attr-defined]
         )
         step = "setting the hostname"
         socket.sethostname(str(spec["hostname"]))

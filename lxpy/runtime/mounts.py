@@ -1,0 +1,80 @@
+"""Shared folders: host directories bind-mounted into a container (`lxpy mount`).
+
+At start the child that becomes init mounts them (`linux.rootfs.setup`); into a running
+container they go live: the host side is cloned as a detached mount tree here, in the
+host's namespace, and a short-lived child joins the container's mount namespace and moves
+it onto the target, which it creates resolving every component inside the container. The
+mounts exist only in the container's namespace: the host's view of its rootfs never has
+them, so a destroy cannot reach the shared files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from lxpy.config import SharedFolder
+from lxpy.errors import LxpyError
+from lxpy.linux import safefs, syscalls
+from lxpy.linux.proc import ProcessRef
+from lxpy.linux.syscalls import O_PATH
+
+
+def _in_namespace(init: ProcessRef, action: str, work: Callable[[], None]) -> None:
+    """Run `work()` in a child inside init's mount namespace (root and cwd at its /)."""
+    ns = os.open(f"/proc/{init.pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # ends in _exit whatever happens: it must never run on as the CLI
+        try:
+            os.close(read)
+            syscalls.setns(ns, syscalls.CLONE_NEWNS)
+            work()
+            os._exit(0)
+        except BaseException as e:
+            detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            os.write(write, detail.encode(errors="replace")[:2000])
+        finally:
+            os._exit(1)
+    os.close(write)
+    os.close(ns)
+    with os.fdopen(read, "rb") as f:
+        failure = f.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise LxpyError(f"cannot {action}: {failure or 'failed'}")
+
+
+def attach(init: ProcessRef, folder: SharedFolder) -> None:
+    """Mount `folder` into the running container whose init is `init`."""
+    tree = syscalls.clone_tree(folder.source, folder.readonly)
+
+    def move() -> None:
+        root = os.open("/", O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        target = safefs.makedirs(root, folder.path)
+        syscalls.move_mount_to(tree, target)
+
+    try:
+        _in_namespace(init, f"mount {folder.source} at {folder.path}", move)
+    finally:
+        os.close(tree)
+
+
+def detach(init: ProcessRef, path: str) -> None:
+    def unmount() -> None:
+        try:
+            syscalls.umount2(path, syscalls.MNT_DETACH | syscalls.UMOUNT_NOFOLLOW)
+        except OSError as e:
+            if e.errno != 22:  # EINVAL: not mounted there (any more)
+                raise
+
+    _in_namespace(init, f"unmount {path}", unmount)
+
+
+def mounted(init: ProcessRef, path: str) -> bool:
+    """Whether something is mounted at `path` in the container now."""
+    try:
+        with open(f"/proc/{init.pid}/mountinfo") as f:
+            return any(line.split()[4] == path for line in f)
+    except OSError:
+        return False
