@@ -24,7 +24,7 @@ CAPABILITY = struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0)
 
 def manifest(tar_path: str) -> dict[str, tuple[object, ...]]:
     """Every rootfs member: kind, mode, owner, size, link, xattrs and a digest of its data."""
-    found = {}
+    found: dict[str, tuple[object, ...]] = {}
     raw = (
         subprocess.run(["zstd", "-dc", tar_path], capture_output=True, check=True).stdout
         if tar_path.endswith(".zst")

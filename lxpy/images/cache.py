@@ -106,7 +106,7 @@ def users(paths: Paths) -> dict[str, list[str]]:
             cfg = store.load(paths, name)
         except LxpyError:
             continue
-        if cfg.storage.kind == "overlay":
+        if cfg.storage.image:
             found.setdefault(cfg.storage.image, []).append(name)
     return found
 
