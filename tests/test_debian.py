@@ -178,7 +178,7 @@ def _host_user() -> tuple[str, int, int] | None:
     return None
 
 
-def test_openssh_and_dev_user(deb: Lxpy) -> None:
+def test_openssh_and_dev_user(deb: Lxpy, tmp_path: Path) -> None:
     host = _host_user()
     name = host[0] if host else "alice"
     create_and_start(deb, "vm", "--packages", "openssh-server", "--user", name)
@@ -193,6 +193,19 @@ def test_openssh_and_dev_user(deb: Lxpy) -> None:
     assert attach(deb, "vm", "sudo", "-n", "true", user=name).returncode == 0
     home = attach(deb, "vm", "sh", "-c", "echo $HOME; test -O $HOME && echo owner", user=name)
     assert home.stdout.split() == [f"/home/{name}", "owner"]
+    # A shared folder of the host user's files: theirs inside too, writable by them.
+    share = tmp_path / "src"
+    share.mkdir()
+    (share / "main.c").write_text("int main(void) { return 0; }\n")
+    uid, gid = (host[1], host[2]) if host else (1000, 1000)
+    for path in (share, share / "main.c"):
+        os.chown(path, uid, gid)
+    deb.run("mount", "add", "vm", str(share), f"/home/{name}/src")
+    owner = attach(deb, "vm", "stat", "-c", "%U", f"/home/{name}/src/main.c").stdout.strip()
+    assert owner == name
+    wrote = attach(deb, "vm", "touch", f"/home/{name}/src/new.c", user=name)
+    assert wrote.returncode == 0, wrote.stderr
+    assert (share / "new.c").stat().st_uid == uid
 
 
 def test_second_create_comes_from_the_cache(deb: Lxpy) -> None:
