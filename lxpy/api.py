@@ -267,7 +267,6 @@ class Api:
     def port_add(self, name: str, text: str) -> PortForward:
         """Forward a host port (HOSTPORT:PORT[/tcp|/udp]): at once if it runs, and from its
         next start on. A taken host port is refused and nothing is saved."""
-        from lxpy import config
         from lxpy.config import PortForward
 
         try:
@@ -283,12 +282,11 @@ class Api:
                 raise UsageError(f"{name} has no NIC to forward to")
             if read_live(self.paths, name).active:
                 self._ask(name, "port add " + lifecycle.forward_to(self.paths, name, cfg, forward))
-            config.save(self.paths.config_file(name), cfg.with_changes(ports=(*cfg.ports, forward)))
+            store.save(self.paths, name, cfg.with_changes(ports=(*cfg.ports, forward)))
         return forward
 
     def port_rm(self, name: str, key: str) -> None:
         """Stop forwarding HOSTPORT[/proto] (or the whole HOSTPORT:PORT[/proto])."""
-        from lxpy import config
         from lxpy.config import PortForward
 
         if ":" in key:
@@ -305,7 +303,7 @@ class Api:
                 raise UsageError(f"{name} does not forward host port {key}")
             if read_live(self.paths, name).active:
                 self._ask(name, f"port rm {key}")
-            config.save(self.paths.config_file(name), cfg.with_changes(ports=kept))
+            store.save(self.paths, name, cfg.with_changes(ports=kept))
 
     def _ask(self, name: str, request: str) -> None:
         from lxpy.runtime import control
@@ -497,7 +495,6 @@ class Api:
     def mount_add(self, name: str, source: str, path: str, readonly: bool = False) -> SharedFolder:
         """Share the host folder `source` at `path` inside: saved in config.toml, and mounted
         at once if the container runs."""
-        from lxpy import config
         from lxpy.config import SharedFolder, check_mount_path
         from lxpy.runtime import mounts
 
@@ -516,13 +513,10 @@ class Api:
             live = read_live(self.paths, name)
             if live.init is not None:
                 mounts.attach(live.init, folder)
-            config.save(
-                self.paths.config_file(name), cfg.with_changes(mounts=(*cfg.mounts, folder))
-            )
+            store.save(self.paths, name, cfg.with_changes(mounts=(*cfg.mounts, folder)))
         return folder
 
     def mount_rm(self, name: str, path: str) -> None:
-        from lxpy import config
         from lxpy.runtime import mounts
 
         store.require(self.paths, name)
@@ -537,7 +531,7 @@ class Api:
             live = read_live(self.paths, name)
             if live.init is not None:
                 mounts.detach(live.init, wanted)
-            config.save(self.paths.config_file(name), cfg.with_changes(mounts=kept))
+            store.save(self.paths, name, cfg.with_changes(mounts=kept))
 
     def shared_folders(self, name: str) -> list[tuple[SharedFolder, bool]]:
         """Each shared folder, and whether it is mounted inside now."""

@@ -605,7 +605,7 @@ def load(path: str, cache: str | None = None) -> ContainerConfig:
         st = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:
         raise ConfigError(f"{path}: missing") from None
-    key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sys.hexversion)
+    key = _key(st)
     doc = _cached(cache, key) if cache else None
     if doc is None:
         text = _read_text(path)
@@ -614,6 +614,10 @@ def load(path: str, cache: str | None = None) -> ContainerConfig:
             _store(cache, key, doc)
         return _validate(path, doc, text)
     return _validate(path, doc, lambda: _read_text(path))
+
+
+def _key(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sys.hexversion)
 
 
 def _cached(cache: str, key: tuple[int, ...]) -> dict[str, Any] | None:
@@ -650,8 +654,12 @@ def dump(cfg: ContainerConfig) -> str:
     return tomli_w.dumps(cfg.to_dict())
 
 
-def save(path: str, cfg: ContainerConfig) -> None:
+def save(path: str, cfg: ContainerConfig, cache: str | None = None) -> None:
+    """Write `cfg`; with `cache`, its parsed form goes there too, so the next load (often
+    right after: a clone, a snapshot) needs no tomllib."""
     write_atomic(path, dump(cfg).encode())
+    if cache:
+        _store(cache, _key(os.stat(path, follow_symlinks=False)), cfg.to_dict())
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o600, fsync: bool = True) -> None:

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lxpy import config
+from lxpy import config, store
 from lxpy.config import ContainerConfig
 from lxpy.errors import ConfigError, UsageError
 from lxpy.paths import Paths
@@ -113,5 +113,5 @@ def apply(paths: Paths, name: str, old: ContainerConfig, new: ContainerConfig) -
             # Put back what was there: the file and the running limits stay in step.
             ContainerCgroups(paths.instance, name).apply_limits(limits.settings(old.limits))
             raise UsageError(f"cannot apply the limits to {name}: {e}") from None
-    config.save(paths.config_file(name), new)
+    store.save(paths, name, new)
     return running and new.with_changes(limits=old.limits) != old

@@ -48,6 +48,10 @@ def load(paths: Paths, name: str) -> ContainerConfig:
     return config.load(paths.config_file(name), cache=paths.config_cache(name))
 
 
+def save(paths: Paths, name: str, cfg: ContainerConfig) -> None:
+    config.save(paths.config_file(name), cfg, cache=paths.config_cache(name))
+
+
 @contextlib.contextmanager
 def locked(paths: Paths, name: str, timeout: float = 10.0) -> Iterator[None]:
     """Hold the container's lock: one lxpy command at a time changes one container."""

@@ -120,3 +120,17 @@ def test_rename_keeps_the_address_and_takes_the_new_hostname(lxpy: Lxpy) -> None
     lxpy.run("start", "new")
     assert lxpy.state("new") == "RUNNING"
     lxpy.run("stop", "new")
+
+
+def test_clones_of_an_unchanged_container_share_its_layers(lxpy: Lxpy) -> None:
+    lxpy.run("create", "base", "--network", "none")
+    lxpy.run("snapshot", "base")
+    layers = layers_of(lxpy, "base")
+    for index in range(3):
+        lxpy.run("clone", "--snapshot", "base", f"c{index}")
+    # Nothing changed in between: no new layer for each clone (overlayfs stacks at most 500).
+    assert layers_of(lxpy, "base") == layers
+    stacks = {lxpy.run("config", "get", f"c{i}", "storage.layers").stdout for i in range(3)}
+    assert len(stacks) == 1
+    for index in range(3):
+        lxpy.run("destroy", f"c{index}")

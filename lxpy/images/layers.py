@@ -50,9 +50,14 @@ def freeze(paths: Paths, name: str, cfg: ContainerConfig, running: bool) -> Cont
     overlay on it. Running (and frozen by the caller), the upper or rootfs is copied, and
     the container itself stays as it is: the returned config is the snapshot's alone.
     """
-    ref, where = _new(paths, name)
     base = paths.container_dir(name)
     source = f"{base}/overlay/upper" if cfg.storage.kind == "overlay" else paths.rootfs(name)
+    if cfg.storage.kind == "overlay" and not os.listdir(source):
+        # Nothing changed since its layers: they are this state already. (Clone after clone
+        # of an unchanged container would otherwise stack empty layers, and overlayfs
+        # takes at most 500.)
+        return cfg
+    ref, where = _new(paths, name)
     if running:
         storage.copy_tree(source, _made(where))
     else:

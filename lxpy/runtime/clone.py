@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
-import uuid
 from collections.abc import Callable, Iterator
 
 from lxpy import config, store
@@ -46,14 +45,14 @@ def clone(paths: Paths, source: str, target: str, snapshot: bool = False) -> Con
                 if snapshot:
                     stood = layers.freeze(paths, source, cfg, running)
                     if not running:
-                        config.save(paths.config_file(source), stood)
+                        store.save(paths, source, stood)
                     storage.make_overlay_dirs(partial)
                     kept = stood.storage
                 else:
                     kept = _copy(paths, source, cfg, partial, target)
             created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             new = cfg.with_changes(
-                uuid=uuid.uuid4().hex,
+                uuid=os.urandom(16).hex(),  # not the uuid module: it loads `platform`
                 hostname=target,
                 created=created,
                 storage=kept,
@@ -174,7 +173,7 @@ def rename(paths: Paths, old: str, new: str) -> None:
             path = f"{layers.snapshot_dir(paths, new, snap)}/config.toml"
             config.save(path, moved(config.load(path)))
         renamed = moved(cfg)
-        config.save(paths.config_file(new), renamed)
+        store.save(paths, new, renamed)
         if cfg.network:
             from lxpy.net import model
 

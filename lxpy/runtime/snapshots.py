@@ -64,7 +64,7 @@ def take(paths: Paths, name: str, snap: str | None = None) -> Snapshot:
         with frozen(paths, name) as running:
             snapshot_cfg = layers.freeze(paths, name, cfg, running)
         if not running:
-            config.save(paths.config_file(name), snapshot_cfg)  # it stands on the layer now
+            store.save(paths, name, snapshot_cfg)  # it stands on the layer now
         created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         where = layers.snapshot_dir(paths, name, snap)
         os.makedirs(layers.snapshot_dir(paths, name), mode=0o700, exist_ok=True)
@@ -119,7 +119,7 @@ def restore(paths: Paths, name: str, snap: str) -> None:
             safefs.remove_tree(paths.rootfs(name))
             os.mkdir(paths.rootfs(name), 0o755)
         layers.fresh_upper(paths, name)
-        config.save(paths.config_file(name), snapshot_cfg)
+        store.save(paths, name, snapshot_cfg)
         layers.prune(paths, name)
 
 
