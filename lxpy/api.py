@@ -469,7 +469,7 @@ class Api:
         @contextlib.contextmanager
         def root_of(snap: str | None) -> Iterator[int]:
             if snap is None:
-                with files.container_root(self.paths, name) as fd:
+                with files.container_root(self.paths, name, lock=False) as fd:
                     yield fd
                 return
             snap_cfg = dict(snaps)[snap]
@@ -481,7 +481,8 @@ class Api:
             finally:
                 os.close(fd)
 
-        with frozen(self.paths, name):
+        # Locked: a snapshot taken meanwhile would thaw it, or find it frozen and not freeze.
+        with store.locked(self.paths, name), frozen(self.paths, name):
             return archive.export(root_of, name, cfg, snaps, path, progress)
 
     def import_(

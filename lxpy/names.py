@@ -75,6 +75,10 @@ def validate(name: str) -> str:
     return name
 
 
+def is_valid(name: str) -> bool:
+    return isinstance(name, str) and bool(_LABEL.fullmatch(name))
+
+
 def generate(taken: set[str]) -> str:
     """A readable name not in `taken`, like `brave-otter`."""
     for _ in range(200):

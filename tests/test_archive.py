@@ -148,7 +148,27 @@ MARKER = "lxpy-import-test-marker"
             "through a symlink the archive made",
         ),
         ([(entry("rootfs/shadow", tarfile.LNKTYPE, "/etc/shadow"), b"")], "hard link"),
-        ([(entry("rootfs/root/sda", tarfile.BLKTYPE), b"")], "device node outside /dev"),
+        (
+            # A file, replaced by a symlink to /, hard-linked under a second name, written
+            # through: the second name must not pass for a directory.
+            [
+                (entry("rootfs/a"), b"x"),
+                (entry("rootfs/a", tarfile.SYMTYPE, "/"), b""),
+                (entry("rootfs/b", tarfile.LNKTYPE, "rootfs/a"), b""),
+                (entry(f"rootfs/b/snapshots/s1/{MARKER}"), b"x"),
+            ],
+            "hard link",
+        ),
+        (
+            [
+                (entry("rootfs/a", tarfile.SYMTYPE, "/"), b""),
+                (entry("rootfs/c", tarfile.SYMTYPE, "a"), b""),
+                (entry(f"rootfs/c/{MARKER}"), b"x"),
+            ],
+            "through a symlink the archive made",
+        ),
+        ([(entry("rootfs/root/tty", tarfile.CHRTYPE), b"")], "device node outside /dev"),
+        ([(entry("rootfs/dev/sda", tarfile.BLKTYPE), b"")], "a kind an export never holds"),
         ([(entry("rootfs/x"), b""), (entry("config.toml"), b"#" * 70000)], "at most 65536"),
         ([(entry(f"elsewhere/{MARKER}"), b"x")], "not part of an lxpy export"),
     ],

@@ -16,6 +16,7 @@ anything of it lands anywhere else; what it made so far is removed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import posixpath
 import shutil
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from lxpy import config, store
-from lxpy.config import ContainerConfig, Storage
+from lxpy.config import ContainerConfig, Nic, Storage
 from lxpy.errors import LxpyError, UsageError
 from lxpy.linux import safefs
 from lxpy.names import validate
@@ -301,8 +302,9 @@ def import_(
         finally:
             os.close(target.fd)
         chosen = _check(partial, meta, name, path)
-        _settle(paths, partial, chosen, meta)
-        store.commit_partial(paths, partial, chosen)
+        with store.locked(paths, chosen):
+            _settle(paths, partial, chosen, meta)
+            store.commit_partial(paths, partial, chosen)
     except BaseException:
         safefs.remove_tree(partial)
         raise
@@ -322,6 +324,8 @@ def _where(member: tarfile.TarInfo) -> str:
     if raw.startswith("/") or "\\" in raw or "\0" in raw:
         raise _bad(member, "an absolute or odd path")
     parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if not parts:
+        raise _bad(member, "an empty path")
     if ".." in parts:
         raise _bad(member, "a path that climbs out with ..")
     rel = "/".join(parts)
@@ -370,16 +374,17 @@ def _member(
         meta[rel] = f.read()
         return
     if member.isdir():
-        fd = safefs.makedirs(target.fd, rel)
-        os.close(fd)
+        os.close(_dir(target, rel, member))
         target.dirs.append((rel, member))
         return
     if not root or rel == root:
         raise _bad(member, "only directories and configs outside a rootfs")
-    dirfd = _dir(target, parent)
+    dirfd = _dir(target, parent, member)
     try:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(leaf, dir_fd=dirfd)  # an earlier member of the same name
+        # Whatever it was, it is not that any more: a hard link may not name it now.
+        target.files.discard(rel)
         if member.issym():
             os.symlink(member.linkname, leaf, dir_fd=dirfd)
             os.chown(leaf, member.uid, member.gid, dir_fd=dirfd, follow_symlinks=False)
@@ -389,7 +394,7 @@ def _member(
             if source not in target.files or _tree_root(source) != _tree_root(rel):
                 raise _bad(member, "a hard link to something the archive did not bring")
             src_parent, _, src_leaf = source.rpartition("/")
-            srcfd = _dir(target, src_parent)
+            srcfd = _dir(target, src_parent, member)
             try:
                 os.link(src_leaf, leaf, src_dir_fd=srcfd, dst_dir_fd=dirfd, follow_symlinks=False)
             finally:
@@ -398,12 +403,10 @@ def _member(
             _write(tar, member, dirfd, leaf)
             target.files.add(rel)
             size[1] += member.size
-        elif member.ischr() or member.isblk() or member.isfifo():
-            if not member.isfifo() and not rel.startswith(f"{root}/dev/"):
+        elif member.ischr() or member.isfifo():
+            if member.ischr() and not rel.startswith(f"{root}/dev/"):
                 raise _bad(member, "a device node outside /dev")
-            kind = (
-                stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO
-            )
+            kind = stat.S_IFCHR if member.ischr() else stat.S_IFIFO
             os.mknod(
                 leaf,
                 kind | (member.mode & 0o7777),
@@ -419,8 +422,16 @@ def _member(
     size[0] += 1
 
 
-def _dir(target: _Target, rel: str) -> int:
-    made = safefs.makedirs(target.fd, rel, 0o700)
+def _dir(target: _Target, rel: str, member: tarfile.TarInfo) -> int:
+    """A readable fd for the directory `rel` of the new tree, made if missing. An export
+    never goes through a symlink, so no path here may: one the archive made (even under a
+    second, hard-linked name) ends the import."""
+    try:
+        made = safefs.makedirs(target.fd, rel, 0o700, resolve=safefs.NO_LINKS)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.EXDEV, errno.ENOTDIR):
+            raise _bad(member, "a path through a symlink the archive made") from None
+        raise
     try:
         return os.open(f"/proc/self/fd/{made}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     finally:
@@ -448,16 +459,31 @@ def _write(tar: tarfile.TarFile, member: tarfile.TarInfo, dirfd: int, leaf: str)
         os.close(fd)
 
 
+# What a container's files may carry in: capabilities, ACLs, user attributes. Not trusted.*
+# (overlayfs keeps its own state there, and these trees become overlay layers) nor other
+# security.* labels, which are the host's policy to set.
+XATTRS_KEPT = (
+    "user.",
+    "security.capability",
+    "system.posix_acl_access",
+    "system.posix_acl_default",
+)
+
+
 def _set_xattrs(fd: int, member: tarfile.TarInfo) -> None:
     for key, value in member.pax_headers.items():
-        if key.startswith(XATTR):
-            os.setxattr(fd, key[len(XATTR) :], value.encode("utf-8", "surrogateescape"))
+        name = key[len(XATTR) :]
+        if key.startswith(XATTR) and name.startswith(XATTRS_KEPT):
+            os.setxattr(fd, name, value.encode("utf-8", "surrogateescape"))
 
 
 def _finish_dirs(target: _Target) -> None:
     for rel, member in sorted(target.dirs, key=lambda d: d[0].count("/"), reverse=True):
         fd = safefs.open_in(
-            target.fd, rel, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+            target.fd,
+            rel,
+            os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+            resolve=safefs.NO_LINKS,
         )
         try:
             os.fchown(fd, member.uid, member.gid)
@@ -505,20 +531,48 @@ def _parse(meta: dict[str, Any], key: str, path: str) -> ContainerConfig:
         raise BadArchive(f"{path}: {key}: {e}") from None
 
 
+def _untrusted(cfg: ContainerConfig) -> ContainerConfig:
+    """An archive's config without what reaches beyond the container: shared host folders,
+    host ports, autostart at boot, pinned addresses. Those are the importer's to give."""
+    return cfg.with_changes(
+        mounts=(),
+        ports=(),
+        autostart=False,
+        network=tuple(Nic(nic.network) for nic in cfg.network),
+    )
+
+
 def _settle(paths: Paths, partial: str, name: str, meta: dict[str, Any]) -> None:
     """The imported tree as a container: its rootfs a plain directory (an export is merged),
-    each snapshot's tree a layer its snapshot stands on."""
+    each snapshot's tree a layer its snapshot stands on. Through fds for `partial`, with no
+    symlink allowed anywhere: it holds what the archive made."""
     import datetime
 
-    cfg = _parse(meta, "config.toml", "archive")
+    cfg = _untrusted(_parse(meta, "config.toml", "archive"))
     config.save(f"{partial}/config.toml", cfg.with_changes(storage=Storage("dir")))
     created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for index, snap in enumerate(meta["snapshots"]):
-        layer = f"{int(time.time() * 1000):x}{index:04x}"
-        os.makedirs(f"{partial}/layers", mode=0o700, exist_ok=True)
-        os.rename(f"{partial}/snapshots/{snap}/rootfs", f"{partial}/layers/{layer}")
-        snap_cfg = _parse(meta, f"snapshots/{snap}/config.toml", "archive")
-        stood = snap_cfg.with_changes(storage=Storage("overlay", "", (f"{name}/{layer}",)))
-        config.save(f"{partial}/snapshots/{snap}/config.toml", stood)
-        with open(f"{partial}/snapshots/{snap}/created", "w") as f:
-            f.write(created + "\n")
+    top = safefs.open_tree(partial)
+    try:
+        for index, snap in enumerate(meta["snapshots"]):
+            layer = f"{int(time.time() * 1000):x}{index:04x}"
+            kept = _open_dir(top, "layers", create=True)
+            here = _open_dir(top, f"snapshots/{snap}")
+            try:
+                os.rename("rootfs", layer, src_dir_fd=here, dst_dir_fd=kept)
+                snap_cfg = _untrusted(_parse(meta, f"snapshots/{snap}/config.toml", "archive"))
+                stood = snap_cfg.with_changes(storage=Storage("overlay", "", (f"{name}/{layer}",)))
+                safefs.replace_in(here, "config.toml", config.dump(stood).encode())
+                safefs.replace_in(here, "created", f"{created}\n".encode())
+            finally:
+                os.close(kept)
+                os.close(here)
+    finally:
+        os.close(top)
+
+
+def _open_dir(top: int, rel: str, create: bool = False) -> int:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    if create:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(rel, 0o700, dir_fd=top)
+    return safefs.open_in(top, rel, flags, resolve=safefs.NO_LINKS)

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 
-from lxpy import store
+from lxpy import names, store
 from lxpy.config import ContainerConfig, Storage
 from lxpy.errors import LxpyError
 from lxpy.images import storage
@@ -47,8 +47,9 @@ def freeze(paths: Paths, name: str, cfg: ContainerConfig, running: bool) -> Cont
 
     Stopped, the change is moved, not copied: an overlay's upper becomes the layer and a
     fresh empty one goes on top; a plain rootfs becomes the layer and the container an
-    overlay on it. Running (and frozen by the caller), the upper or rootfs is copied, and
-    the container itself stays as it is: the returned config is the snapshot's alone.
+    overlay on it (its config saved so). Running (and frozen by the caller), the upper or
+    rootfs is copied, and the container itself stays as it is: the returned config is the
+    snapshot's alone.
     """
     base = paths.container_dir(name)
     source = f"{base}/overlay/upper" if cfg.storage.kind == "overlay" else paths.rootfs(name)
@@ -58,16 +59,20 @@ def freeze(paths: Paths, name: str, cfg: ContainerConfig, running: bool) -> Cont
         # takes at most 500.)
         return cfg
     ref, where = _new(paths, name)
-    if running:
-        storage.copy_tree(source, _made(where))
-    else:
-        os.rename(source, where)
-        if cfg.storage.kind == "dir":
-            os.mkdir(paths.rootfs(name), 0o755)
-        fresh_upper(paths, name)
     below = cfg.storage.layers if cfg.storage.kind == "overlay" else ()
     image = cfg.storage.image if cfg.storage.kind == "overlay" else ""
-    return cfg.with_changes(storage=Storage("overlay", image, (ref, *below)))
+    stood = cfg.with_changes(storage=Storage("overlay", image, (ref, *below)))
+    if running:
+        storage.copy_tree(source, _made(where))
+        return stood
+    # The config names the layer before the move: a crash in between leaves a start that
+    # says which layer is missing, never changes that no config names (and prune deletes).
+    store.save(paths, name, stood)
+    os.rename(source, where)
+    if cfg.storage.kind == "dir":
+        os.mkdir(paths.rootfs(name), 0o755)
+    fresh_upper(paths, name)
+    return stood
 
 
 def _made(where: str) -> str:
@@ -148,8 +153,11 @@ def snapshot_names(paths: Paths, name: str) -> list[str]:
         entries = os.listdir(snapshot_dir(paths, name))
     except FileNotFoundError:
         return []
+    # A name that is not a label is no snapshot: a half-written one ("SNAP.partial").
     return sorted(
-        e for e in entries if os.path.isfile(f"{snapshot_dir(paths, name, e)}/config.toml")
+        e
+        for e in entries
+        if names.is_valid(e) and os.path.isfile(f"{snapshot_dir(paths, name, e)}/config.toml")
     )
 
 

@@ -229,28 +229,28 @@ def fsmount_new(fstype: str, options: list[tuple[str, str | None]], attrs: int =
 
 def clone_tree(path: str, readonly: bool = False) -> int:
     """A detached copy of the mount tree at `path` (a recursive bind, not attached yet), as
-    an fd for `move_mount_to`; read-only all through with `readonly`."""
+    an fd for `move_mount_to`. It is made a slave: mounts under it on the host still show
+    through it, none made through it reach the host. Read-only all through with `readonly`."""
     flags = OPEN_TREE_CLONE | os.O_CLOEXEC | AT_RECURSIVE
-    fd = _check(
-        _sys("open_tree", ctypes.c_int(-100), ctypes.c_char_p(_b(path)), ctypes.c_uint(flags)), path
-    )
-    if readonly:
-        attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY, 0, 0, 0)  # set, clear, propagation, userns
-        try:
-            _check(
-                _sys(
-                    "mount_setattr",
-                    ctypes.c_int(fd),
-                    ctypes.c_char_p(b""),
-                    ctypes.c_uint(AT_EMPTY_PATH | AT_RECURSIVE),
-                    ctypes.c_char_p(attr),
-                    ctypes.c_size_t(len(attr)),
-                ),
-                path,
-            )
-        except BaseException:
-            os.close(fd)
-            raise
+    at_fdcwd = ctypes.c_int(-100)
+    fd = _check(_sys("open_tree", at_fdcwd, ctypes.c_char_p(_b(path)), ctypes.c_uint(flags)), path)
+    # struct mount_attr: attr_set, attr_clr, propagation, userns_fd
+    attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY if readonly else 0, 0, MS_SLAVE, 0)
+    try:
+        _check(
+            _sys(
+                "mount_setattr",
+                ctypes.c_int(fd),
+                ctypes.c_char_p(b""),
+                ctypes.c_uint(AT_EMPTY_PATH | AT_RECURSIVE),
+                ctypes.c_char_p(attr),
+                ctypes.c_size_t(len(attr)),
+            ),
+            path,
+        )
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
 
 

@@ -20,6 +20,7 @@ from lxpy.images import layers, storage
 from lxpy.linux import safefs
 from lxpy.names import validate
 from lxpy.paths import Paths
+from lxpy.runtime.files import container_root
 from lxpy.runtime.snapshots import frozen
 from lxpy.runtime.state import read_live
 
@@ -44,8 +45,6 @@ def clone(paths: Paths, source: str, target: str, snapshot: bool = False) -> Con
             with frozen(paths, source) as running:
                 if snapshot:
                     stood = layers.freeze(paths, source, cfg, running)
-                    if not running:
-                        store.save(paths, source, stood)
                     storage.make_overlay_dirs(partial)
                     kept = stood.storage
                 else:
@@ -65,6 +64,7 @@ def clone(paths: Paths, source: str, target: str, snapshot: bool = False) -> Con
         except BaseException:
             if os.path.isdir(partial):
                 safefs.remove_tree(partial)
+            layers.prune(paths, source)  # a layer copied for it that nothing names now
             raise
         try:
             retarget(paths, target, new, cfg)
@@ -86,21 +86,11 @@ def _copy(paths: Paths, source: str, cfg: ContainerConfig, partial: str, target:
     return kept
 
 
-@contextlib.contextmanager
-def _root(paths: Paths, name: str, cfg: ContainerConfig) -> Iterator[int]:
-    found = storage.overlay_layers(paths, name, cfg)
-    fd = storage.mount_detached(found) if found else safefs.open_tree(paths.rootfs(name))
-    try:
-        yield fd
-    finally:
-        os.close(fd)
-
-
 def retarget(paths: Paths, name: str, new: ContainerConfig, old: ContainerConfig) -> None:
-    """The files inside that name the machine: /etc/hostname, the 127.0.1.1 line of
-    /etc/hosts, /etc/machine-id; each changed only where it still says what the template
-    wrote, written inside the rootfs through the confined calls."""
-    with _root(paths, name, new) as root:
+    """For `name`, whose config is `new` by now, the files inside that name the machine:
+    /etc/hostname, the 127.0.1.1 line of /etc/hosts, /etc/machine-id; each changed only
+    where it still says what the template wrote, written through the confined calls."""
+    with container_root(paths, name, lock=False) as root:  # the caller holds the lock
         _replace(
             root,
             "etc/hostname",
@@ -154,9 +144,6 @@ def rename(paths: Paths, old: str, new: str) -> None:
                 hint="clones made with --snapshot name their origin",
             )
         cfg = store.load(paths, old)
-        os.rename(paths.container_dir(old), paths.container_dir(new))
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(paths.config_cache(old))
 
         def moved(c: ContainerConfig) -> ContainerConfig:
             refs = tuple(
@@ -165,14 +152,22 @@ def rename(paths: Paths, old: str, new: str) -> None:
             )
             hostname = new if c.hostname == old else c.hostname
             return c.with_changes(
-                storage=c.storage.__class__(c.storage.kind, c.storage.image, refs),
-                hostname=hostname,
+                storage=Storage(c.storage.kind, c.storage.image, refs), hostname=hostname
             )
 
-        for snap in layers.snapshot_names(paths, new):
-            path = f"{layers.snapshot_dir(paths, new, snap)}/config.toml"
-            config.save(path, moved(config.load(path)))
+        # Every config read and rebuilt before anything moves: a bad one stops the rename
+        # while the container is still whole under its old name.
+        snaps = [
+            (snap, moved(layers.snapshot_config(paths, old, snap)))
+            for snap in layers.snapshot_names(paths, old)
+        ]
         renamed = moved(cfg)
+        os.rename(paths.container_dir(old), paths.container_dir(new))
+        for stale in (paths.config_cache(old), paths.lock_file(old)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(stale)
+        for snap, snap_cfg in snaps:
+            config.save(f"{layers.snapshot_dir(paths, new, snap)}/config.toml", snap_cfg)
         store.save(paths, new, renamed)
         if cfg.network:
             from lxpy.net import model
@@ -180,5 +175,5 @@ def rename(paths: Paths, old: str, new: str) -> None:
             model.rename(paths, old, new, cfg)
         try:
             retarget(paths, new, renamed, cfg)
-        except LxpyError:
+        except (LxpyError, OSError):
             pass  # the machine's own files are the guest's business once it has changed them

@@ -36,10 +36,10 @@ class Owner:
 
 
 @contextlib.contextmanager
-def container_root(paths: Paths, name: str) -> Iterator[int]:
+def container_root(paths: Paths, name: str, lock: bool = True) -> Iterator[int]:
     """An fd for the container's `/`: init's root, mounts and all, while it runs; otherwise
-    its rootfs directory or its overlay, mounted detached, with the container locked so it
-    cannot start on the same overlay meanwhile."""
+    its rootfs directory or its overlay, mounted detached, with the container locked (unless
+    the caller holds the lock: not `lock`) so it cannot start on the same overlay meanwhile."""
     store.require(paths, name)
     live = read_live(paths, name)
     if live.init is not None:
@@ -51,7 +51,7 @@ def container_root(paths: Paths, name: str) -> Iterator[int]:
         finally:
             os.close(fd)
         return
-    with store.locked(paths, name):
+    with store.locked(paths, name) if lock else contextlib.nullcontext():
         if read_live(paths, name).active:
             raise StateError(f"container {name!r} started meanwhile", hint="try again")
         layers = storage.overlay_layers(paths, name, store.load(paths, name))
@@ -141,7 +141,7 @@ def _push_tree(root: int, source: str, dest: str, owner: Owner) -> int:
 def pull(root: int, source: str, dest: str, recursive: bool) -> int:
     """Copy `source` from inside to the host's `dest` (into it when it is a directory)."""
     try:
-        fd = safefs.open_in(root, source, os.O_RDONLY | os.O_CLOEXEC)
+        fd = safefs.open_in(root, source, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as e:
         raise UsageError(f"{source}: {e.strerror} in the container") from None
     try:
@@ -176,33 +176,38 @@ def _pull_file(fd: int, dest: str, st: os.stat_result, dir_fd: int | None = None
 def _pull_tree(top: int, dest: str) -> int:
     """The tree under `top` into the host's `dest`. Both sides go through directory fds:
     fwalk opens each directory inside relative to its parent's fd and skips one that was
-    swapped for a symlink; on the host each directory is made, then opened with O_NOFOLLOW
-    relative to its parent's, so no symlink the container sent can lead a write elsewhere."""
+    swapped for a symlink; on the host each directory is opened again, when its turn comes,
+    with no symlink allowed on the way, so none the container sent can lead a write away."""
     os.makedirs(dest, exist_ok=True)
-    ours = {".": os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)}
+    base = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     copied = 0
     try:
         for where, dirs, files, dirfd in os.fwalk(".", dir_fd=top, follow_symlinks=False):
-            here = ours.get(where)
-            if here is None:
+            try:
+                here = safefs.open_in(
+                    base,
+                    where,
+                    os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC,
+                    resolve=safefs.NO_LINKS,
+                )
+            except OSError:
                 continue  # it was a symlink when we looked: made as one, not descended
-            os.fchmod(here, stat.S_IMODE(os.fstat(dirfd).st_mode) & 0o777)
-            for name in sorted(dirs + files):
-                copied += _pull_entry(dirfd, here, name, os.path.join(where, name), ours)
+            try:
+                os.fchmod(here, stat.S_IMODE(os.fstat(dirfd).st_mode) & 0o777)
+                for name in sorted(dirs + files):
+                    copied += _pull_entry(dirfd, here, name)
+            finally:
+                os.close(here)
     finally:
-        for fd in ours.values():
-            os.close(fd)
+        os.close(base)
     return copied
 
 
-def _pull_entry(dirfd: int, here: int, name: str, where: str, ours: dict[str, int]) -> int:
+def _pull_entry(dirfd: int, here: int, name: str) -> int:
     st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
     if stat.S_ISDIR(st.st_mode):
         with contextlib.suppress(FileExistsError):
             os.mkdir(name, 0o700, dir_fd=here)
-        ours[where] = os.open(
-            name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=here
-        )
         return 0
     if stat.S_ISLNK(st.st_mode):
         with contextlib.suppress(FileNotFoundError):
@@ -210,10 +215,23 @@ def _pull_entry(dirfd: int, here: int, name: str, where: str, ours: dict[str, in
         os.symlink(os.readlink(name, dir_fd=dirfd), name, dir_fd=here)
         return 1
     if stat.S_ISREG(st.st_mode):
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
+        fd = _open_regular(name, dirfd)
+        if fd is None:
+            return 0  # no longer a regular file
         try:
             _pull_file(fd, name, os.fstat(fd), dir_fd=here)
         finally:
             os.close(fd)
         return 1
     return 0  # devices, fifos and sockets stay behind
+
+
+def _open_regular(name: str, dirfd: int | None = None) -> int | None:
+    """`name` opened for reading if it is a regular file now; non-blocking, so a fifo the
+    container swapped in meanwhile cannot hang the copy."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    fd = os.open(name, flags, dir_fd=dirfd)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 
 from lxpy.config import SharedFolder
-from lxpy.errors import LxpyError
+from lxpy.errors import LxpyError, StateError
 from lxpy.linux import safefs, syscalls
 from lxpy.linux.proc import ProcessRef
 from lxpy.linux.syscalls import O_PATH
@@ -23,6 +23,9 @@ from lxpy.linux.syscalls import O_PATH
 def _in_namespace(init: ProcessRef, action: str, work: Callable[[], None]) -> None:
     """Run `work()` in a child inside init's mount namespace (root and cwd at its /)."""
     ns = os.open(f"/proc/{init.pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    if not init.alive():  # the pid was reused before the open: not the container's namespace
+        os.close(ns)
+        raise StateError("the container stopped meanwhile", hint="try again")
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # ends in _exit whatever happens: it must never run on as the CLI
@@ -62,8 +65,13 @@ def attach(init: ProcessRef, folder: SharedFolder) -> None:
 
 def detach(init: ProcessRef, path: str) -> None:
     def unmount() -> None:
+        root = os.open("/", O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        # No symlink on the way: one swapped in would aim the unmount at another mount.
+        target = safefs.open_in(root, path, O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+        # From inside it: this process's /proc is the container's, where /proc/self is not.
+        os.fchdir(target)
         try:
-            syscalls.umount2(path, syscalls.MNT_DETACH | syscalls.UMOUNT_NOFOLLOW)
+            syscalls.umount2(".", syscalls.MNT_DETACH)
         except OSError as e:
             if e.errno != 22:  # EINVAL: not mounted there (any more)
                 raise
@@ -73,8 +81,10 @@ def detach(init: ProcessRef, path: str) -> None:
 
 def mounted(init: ProcessRef, path: str) -> bool:
     """Whether something is mounted at `path` in the container now."""
+    escaped = path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011")
+    escaped = escaped.replace("\n", "\\012")
     try:
         with open(f"/proc/{init.pid}/mountinfo") as f:
-            return any(line.split()[4] == path for line in f)
+            return any(line.split()[4] == escaped for line in f)
     except OSError:
         return False

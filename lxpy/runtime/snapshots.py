@@ -63,8 +63,6 @@ def take(paths: Paths, name: str, snap: str | None = None) -> Snapshot:
         cfg = store.load(paths, name)
         with frozen(paths, name) as running:
             snapshot_cfg = layers.freeze(paths, name, cfg, running)
-        if not running:
-            store.save(paths, name, snapshot_cfg)  # it stands on the layer now
         created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         where = layers.snapshot_dir(paths, name, snap)
         os.makedirs(layers.snapshot_dir(paths, name), mode=0o700, exist_ok=True)

@@ -93,10 +93,18 @@ class FleetScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="poll")
     def _poll(self, selected: str | None) -> None:
-        rows = self.fleet.poll()
-        detail = self.fleet.detail(selected) if selected else None
+        try:
+            rows = self.fleet.poll()
+            detail = self.fleet.detail(selected) if selected else None
+        except Exception as e:  # a refresh that fails must not take the app down
+            self.app.call_from_thread(self._failed, e)
+            return
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._polled, rows, detail)
+
+    def _failed(self, error: Exception) -> None:
+        message = one_line(error) if isinstance(error, LxpyError) else f"lxpy: {error!r}"
+        self.notify(message, severity="error", timeout=10)
 
     def _polled(self, rows: list[Row], detail: Detail | None) -> None:
         self.rows = rows
@@ -134,7 +142,11 @@ class FleetScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="detail")
     def _load_detail(self, name: str) -> None:
-        detail = self.fleet.detail(name)
+        try:
+            detail = self.fleet.detail(name)
+        except Exception as e:
+            self.app.call_from_thread(self._failed, e)
+            return
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._detail_loaded, name, detail)
 

@@ -4,6 +4,7 @@ the selected one. No textual here: the model is tested without a terminal."""
 from __future__ import annotations
 
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -101,17 +102,22 @@ class Detail:
 
 
 class Fleet:
-    """Polls the core API. Used from one worker thread at a time (it keeps the previous
-    samples, for CPU percent and the graphs)."""
+    """Polls the core API from worker threads; keeps the previous samples (for the CPU
+    percent and the graphs) behind a lock, as a poll and a detail may overlap."""
 
     def __init__(self, api: Api) -> None:
         self.api = api
+        self.lock = threading.Lock()
         self.earlier: dict[str, Stats] = {}
         self.cpu: dict[str, deque[float]] = {}
         self.memory: dict[str, deque[float]] = {}
         self.infos: dict[str, ContainerInfo] = {}
 
     def poll(self) -> list[Row]:
+        with self.lock:
+            return self._poll()
+
+    def _poll(self) -> list[Row]:
         rows = []
         infos = {}
         for name in self.api.names():
@@ -162,20 +168,18 @@ class Fleet:
 
     def detail(self, name: str) -> Detail | None:
         """The last poll's figures of `name`, with its console's tail read now."""
-        info = self.infos.get(name)
+        with self.lock:
+            info = self.infos.get(name)
+            stats = self.earlier.get(name)
+            cpu = tuple(self.cpu.get(name, ()))
+            memory = tuple(self.memory.get(name, ()))
         if info is None:
             return None
         try:
             log = self.api.console_log(name)
         except LxpyError:
             log = b""
-        return Detail(
-            info=info,
-            stats=self.earlier.get(name),
-            cpu_history=tuple(self.cpu.get(name, ())),
-            memory_history=tuple(self.memory.get(name, ())),
-            console=console_tail(log),
-        )
+        return Detail(info, stats, cpu, memory, console_tail(log))
 
 
 BARS = " ▁▂▃▄▅▆▇█"
