@@ -52,6 +52,7 @@ from run import (
     _terminate,
     bytecode_env,
     cleanup,
+    common_options,
     default_lxpy,
     execute,
     interleaved,
@@ -300,10 +301,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="LXC's debian cache: its own /var/cache/lxc (default; warm after the first run) "
         "or one in the work dir (a cold first create every run, deleted afterwards)",
     )
-    add("--json", metavar="FILE", help="also write every sample and the medians to FILE")
-    add("--lxpy", metavar="CMD", help="the lxpy command (default as bench/run.py)")
-    add("--env-as-is", action="store_true", help="lxpy in this environment (see run.py)")
-    add("--check", action="store_true", help="exit status 2 when a target is missed")
+    common_options(p)
     args = p.parse_args(argv)
     args.releases = [r for r in args.releases.split(",") if r]
     if args.runs < 1 or not args.releases:

@@ -49,10 +49,12 @@ from run import (
     Metric,
     Result,
     Terminated,
+    Verdict,
     _terminate,
     bytecode_env,
     cleanup,
     cmdline,
+    common_options,
     default_lxpy,
     execute,
     interleaved,
@@ -283,15 +285,8 @@ def setup_cost(bench: NetBench, runs: int, add: Callable[[Metric], Metric]) -> N
 
 
 # -- figure 2: many containers started at once -------------------------------------------------
-@dataclass
-class Reach(Metric):
+class Reach(Verdict):
     """Met when every run reached every container (by name for lxpy) and the checks passed."""
-
-    verdict: bool | None = None
-
-    @property
-    def met(self) -> bool | None:
-        return self.verdict
 
 
 def reach_all(
@@ -498,10 +493,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add = p.add_argument
     add("--runs", type=int, default=5, help="timed runs per figure (>= 5; default 5)")
     add("--containers", type=int, default=20, help="started at once, of each kind (default 20)")
-    add("--json", metavar="FILE", help="also write every sample and the medians to FILE")
-    add("--lxpy", metavar="CMD", help="the lxpy command (default as bench/run.py)")
-    add("--env-as-is", action="store_true", help="lxpy in this environment (see run.py)")
-    add("--check", action="store_true", help="exit status 2 when a target is missed")
+    common_options(p)
     args = p.parse_args(argv)
     if args.runs < 5:
         p.error("--runs: at least 5 (medians of fewer samples mean little)")

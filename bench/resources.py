@@ -58,6 +58,7 @@ from run import (
     _terminate,
     bytecode_env,
     cleanup,
+    common_options,
     default_lxpy,
     execute,
     interleaved,
@@ -396,10 +397,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add = p.add_argument
     add("--runs", type=int, default=7, help="timed runs per figure (>= 5; default 7)")
     add("--containers", type=int, default=20, help="running, of each kind (default 20)")
-    add("--json", metavar="FILE", help="also write every sample and the medians to FILE")
-    add("--lxpy", metavar="CMD", help="the lxpy command (default as bench/run.py)")
-    add("--env-as-is", action="store_true", help="lxpy in this environment (see run.py)")
-    add("--check", action="store_true", help="exit status 2 when a target is missed")
+    common_options(p)
     args = p.parse_args(argv)
     if args.runs < 5:
         p.error("--runs: at least 5 (medians of fewer samples mean little)")

@@ -405,6 +405,17 @@ class Metric:
         }
 
 
+@dataclass
+class Verdict(Metric):
+    """A figure whose target is a check that passed or failed, not a limit."""
+
+    verdict: bool | None = None
+
+    @property
+    def met(self) -> bool | None:
+        return self.verdict
+
+
 MS = 1000.0
 
 
@@ -700,6 +711,15 @@ def preflight(lxpy_cmd: Sequence[str]) -> None:
     if not os.path.exists("/usr/share/lxc/templates/lxc-busybox"):
         raise BenchError("LXC's busybox template is missing (/usr/share/lxc/templates)")
     execute([*lxpy_cmd, "--version"], timeout=30)
+
+
+def common_options(p: argparse.ArgumentParser) -> None:
+    """The options every side-by-side bench takes besides its own."""
+    add = p.add_argument
+    add("--json", metavar="FILE", help="also write every sample and the medians to FILE")
+    add("--lxpy", metavar="CMD", help="the lxpy command (default as bench/run.py)")
+    add("--env-as-is", action="store_true", help="lxpy in this environment (see run.py)")
+    add("--check", action="store_true", help="exit status 2 when a target is missed")
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

@@ -58,6 +58,7 @@ from run import (
     _terminate,
     bytecode_env,
     cleanup,
+    common_options,
     default_lxpy,
     execute,
     fmt,
@@ -504,10 +505,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add("--settle", type=float, default=5.0, help="seconds before a window (default 5)")
     add("--size", default=SIZE, help=f"the pty, COLUMNSxLINES (default {SIZE})")
     add("--no-stopped", action="store_true", help="skip the informative all-stopped case")
-    add("--json", metavar="FILE", help="also write every sample and the medians to FILE")
-    add("--lxpy", metavar="CMD", help="the lxpy command (default as bench/run.py)")
-    add("--env-as-is", action="store_true", help="lxpy in this environment (see run.py)")
-    add("--check", action="store_true", help="exit status 2 when a target is missed")
+    common_options(p)
     args = p.parse_args(argv)
     if args.runs < 5:
         p.error("--runs: at least 5 (medians of fewer samples mean little)")
