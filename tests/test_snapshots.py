@@ -118,7 +118,8 @@ def test_rename_keeps_the_address_and_takes_the_new_hostname(lxpy: Lxpy) -> None
     # Its snapshots came along, standing on its own (renamed) layers.
     lxpy.run("snapshot", "restore", "new", "s1")
     lxpy.run("start", "new")
-    assert lxpy.state("new") == "RUNNING"
+    # Taken as "old", its files are renamed on the way back.
+    assert sh(lxpy, "new", "hostname; cat /etc/hostname") == "new\nnew\n"
     lxpy.run("stop", "new")
 
 

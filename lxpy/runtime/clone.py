@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from lxpy import config, store
 from lxpy.config import ContainerConfig, Nic, Storage
@@ -20,7 +20,7 @@ from lxpy.images import layers, storage
 from lxpy.linux import safefs
 from lxpy.names import validate
 from lxpy.paths import Paths
-from lxpy.runtime.files import container_root
+from lxpy.runtime.identity import retarget
 from lxpy.runtime.snapshots import frozen
 from lxpy.runtime.state import read_live
 
@@ -86,49 +86,6 @@ def _copy(paths: Paths, source: str, cfg: ContainerConfig, partial: str, target:
     return kept
 
 
-def retarget(paths: Paths, name: str, new: ContainerConfig, old: ContainerConfig) -> None:
-    """For `name`, whose config is `new` by now, the files inside that name the machine:
-    /etc/hostname, the 127.0.1.1 line of /etc/hosts, /etc/machine-id; each changed only
-    where it still says what the template wrote, written through the confined calls."""
-    with container_root(paths, name, lock=False) as root:  # the caller holds the lock
-        _replace(
-            root,
-            "etc/hostname",
-            lambda text: f"{new.hostname}\n" if text.strip() == old.hostname else text,
-        )
-        _replace(root, "etc/hosts", lambda text: _hosts(text, old.hostname, new.hostname))
-        _replace(
-            root,
-            "etc/machine-id",
-            lambda text: f"{new.uuid}\n" if text.strip() == old.uuid else text,
-        )
-
-
-def _hosts(text: str, old: str, new: str) -> str:
-    lines = []
-    for line in text.splitlines(keepends=True):
-        fields = line.split()
-        if fields and fields[0] == "127.0.1.1" and old in fields[1:]:
-            line = "\t".join([fields[0], *(new if f == old else f for f in fields[1:])]) + "\n"
-        lines.append(line)
-    return "".join(lines)
-
-
-def _replace(root: int, rel: str, change: Callable[[str], str]) -> None:
-    try:
-        fd = safefs.open_in(root, rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return  # not there (or a symlink): nothing of ours to change
-    try:
-        st = os.fstat(fd)
-        text = os.read(fd, 1 << 16).decode(errors="replace")
-    finally:
-        os.close(fd)
-    changed = change(text)
-    if changed != text:
-        safefs.write_file(root, rel, changed.encode(), st.st_mode & 0o7777, st.st_uid, st.st_gid)
-
-
 def rename(paths: Paths, old: str, new: str) -> None:
     validate(new)
     store.require(paths, old)
@@ -150,18 +107,18 @@ def rename(paths: Paths, old: str, new: str) -> None:
                 f"{new}/{r.partition('/')[2]}" if r.partition("/")[0] == old else r
                 for r in c.storage.layers
             )
-            hostname = new if c.hostname == old else c.hostname
-            return c.with_changes(
-                storage=Storage(c.storage.kind, c.storage.image, refs), hostname=hostname
-            )
+            return c.with_changes(storage=Storage(c.storage.kind, c.storage.image, refs))
 
         # Every config read and rebuilt before anything moves: a bad one stops the rename
         # while the container is still whole under its old name.
+        # Snapshots keep the hostname their files say: a restore renames those files then.
         snaps = [
             (snap, moved(layers.snapshot_config(paths, old, snap)))
             for snap in layers.snapshot_names(paths, old)
         ]
         renamed = moved(cfg)
+        if renamed.hostname == old:
+            renamed = renamed.with_changes(hostname=new)
         os.rename(paths.container_dir(old), paths.container_dir(new))
         for stale in (paths.config_cache(old), paths.lock_file(old)):
             with contextlib.suppress(FileNotFoundError):

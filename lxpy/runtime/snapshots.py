@@ -117,8 +117,14 @@ def restore(paths: Paths, name: str, snap: str) -> None:
             safefs.remove_tree(paths.rootfs(name))
             os.mkdir(paths.rootfs(name), 0o755)
         layers.fresh_upper(paths, name)
-        store.save(paths, name, snapshot_cfg)
+        # Still the same machine: taken under an older name, its files are renamed now.
+        restored = snapshot_cfg.with_changes(hostname=current.hostname)
+        store.save(paths, name, restored)
         layers.prune(paths, name)
+        if snapshot_cfg.hostname != current.hostname:
+            from lxpy.runtime.identity import retarget
+
+            retarget(paths, name, restored, snapshot_cfg)
 
 
 def remove(paths: Paths, name: str, snap: str) -> None:
