@@ -36,15 +36,12 @@ Standard library only. Needs root, LXC with /usr/share/lxc/templates/lxc-debian,
 from __future__ import annotations
 
 import argparse
-import datetime
 import glob
 import json
 import os
-import platform
 import re
 import resource
 import secrets
-import signal
 import sys
 import tempfile
 import time
@@ -62,17 +59,16 @@ from run import (
     Kind,
     Metric,
     Result,
-    Terminated,
     Verdict,
-    _terminate,
     bytecode_env,
     cleanup,
     common_options,
+    conclude,
+    conduct,
     default_lxpy,
     execute,
     interleaved,
     log,
-    table,
     version,
 )
 
@@ -552,58 +548,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _terminate)
-    began, when, load = time.monotonic(), datetime.datetime.now(datetime.UTC), os.getloadavg()
     log(f"work dir {bench.workdir}, container prefix {bench.prefix}")
-    metrics: list[Metric] = []
-    error: str | None = None
-    try:
+
+    def work(metrics: list[Metric]) -> None:
         for directory in (bench.lxpy_root, bench.lxcpath):
             os.mkdir(directory, 0o700)
         with open(bench.lxc_config, "w") as f:
             f.write(LXC_CONFIG)
         measure(bench, args.runs, args.io_runs, metrics)
-    except (BenchError, OSError, KeyError, ValueError, KeyboardInterrupt, Terminated) as e:
-        error = str(e) if isinstance(e, BenchError) else f"{type(e).__name__}: {e}"
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
-        problems = teardown(bench)
-        problems += cleanup(bench)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    elapsed = time.monotonic() - began
+
+    session = conduct(work, lambda: [*teardown(bench), *cleanup(bench)])
     lxc_version = version(["lxc-start", "--version"])
     lxpy_version = version([*bench.lxpy_cmd, "--version"])
     print(
         f"lxpy ({lxpy_version}) vs LXC {lxc_version}, Debian {args.release}: median of "
-        f"{args.runs} clones, {args.io_runs} exports/imports; {when:%Y-%m-%d %H:%M} UTC, "
-        f"{platform.node()}, kernel {platform.release()}, {os.cpu_count()} CPUs, load "
-        f"{load[0]:.2f} -> {os.getloadavg()[0]:.2f}, bench took {elapsed:.0f}s"
+        f"{args.runs} clones, {args.io_runs} exports/imports; {session.stamp()}"
     )
-    lines = [table(metrics), *(f"note: {text}" for text in bench.notes)]
-    if not problems:
-        lines.append(
-            "cleanup: nothing left behind (containers, archives, mounts, cgroups, processes)"
-        )
-    print("\n".join(lines))
-    failures = [f"\nbench: FAILED: {error}"] if error else []
-    failures += [f"bench: cleanup: {problem}" for problem in problems]
-    if failures:
-        print("\n".join(failures), file=sys.stderr)
-    if args.json:
-        doc: dict[str, Any] = {"date": when.isoformat(timespec="seconds")}
-        doc.update(host=platform.node(), kernel=platform.release(), cpus=os.cpu_count())
-        doc.update(loadavg=[load, os.getloadavg()], seconds=round(elapsed, 1))
-        doc.update(lxpy_version=lxpy_version, lxc_version=lxc_version, release=args.release)
-        doc.update(runs=args.runs, io_runs=args.io_runs, lxpy_env_as_is=args.env_as_is)
-        doc.update(checks=bench.checks, notes=bench.notes, error=error, cleanup_problems=problems)
-        doc.update(metrics=[m.to_json() for m in metrics])
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as out:
-            out.write(json.dumps(doc, indent=2) + "\n")
-    if error or problems:
-        return 1
-    return 2 if args.check and any(m.met is False for m in metrics) else 0
+    extra: dict[str, Any] = dict(
+        lxpy_version=lxpy_version, lxc_version=lxc_version, release=args.release
+    )
+    extra.update(runs=args.runs, io_runs=args.io_runs, checks=bench.checks)
+    clean = "containers, archives, mounts, cgroups, processes"
+    return conclude(session, bench.notes, clean, args, extra)
 
 
 if __name__ == "__main__":

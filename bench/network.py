@@ -24,14 +24,11 @@ Standard library only. Needs root, LXC with lxc-net, dnsmasq, nftables and a sta
 from __future__ import annotations
 
 import argparse
-import datetime
 import ipaddress
 import json
 import os
-import platform
 import re
 import secrets
-import signal
 import sys
 import tempfile
 import time
@@ -48,20 +45,19 @@ from run import (
     Kind,
     Metric,
     Result,
-    Terminated,
     Verdict,
-    _terminate,
     bytecode_env,
     cleanup,
     cmdline,
     common_options,
+    conclude,
+    conduct,
     default_lxpy,
     execute,
     interleaved,
     log,
     pids,
     preflight,
-    table,
     version,
 )
 
@@ -537,53 +533,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BenchError, OSError) as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _terminate)
-    began, when, load = time.monotonic(), datetime.datetime.now(datetime.UTC), os.getloadavg()
     log(f"work dir {bench.workdir}, container prefix {bench.prefix}")
-    metrics: list[Metric] = []
-    error: str | None = None
-    try:
-        measure(bench, args.runs, args.containers, metrics)
-    except (BenchError, OSError, KeyError, ValueError, KeyboardInterrupt, Terminated) as e:
-        error = str(e) if isinstance(e, BenchError) else f"{type(e).__name__}: {e}"
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
-        problems = teardown(bench)
-        problems += cleanup(bench)
-        problems += network_leftovers(bench)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    elapsed = time.monotonic() - began
-    lxc_version, lxpy_version = (
-        version(["lxc-start", "--version"]),
-        version([*bench.lxpy_cmd, "--version"]),
+    session = conduct(
+        lambda metrics: measure(bench, args.runs, args.containers, metrics),
+        lambda: [*teardown(bench), *cleanup(bench), *network_leftovers(bench)],
     )
+    lxc_version = version(["lxc-start", "--version"])
+    lxpy_version = version([*bench.lxpy_cmd, "--version"])
     print(
         f"lxpy ({lxpy_version}) vs LXC {lxc_version} (lxc-net): median of {args.runs} runs, "
-        f"{args.containers} at once; {when:%Y-%m-%d %H:%M} UTC, {platform.node()}, kernel "
-        f"{platform.release()}, {os.cpu_count()} CPUs, load {load[0]:.2f} -> "
-        f"{os.getloadavg()[0]:.2f}, bench took {elapsed:.0f}s"
+        f"{args.containers} at once; {session.stamp()}"
     )
-    clean = "nothing left behind (containers, networks, lxc-net, mounts, cgroups, processes)"
-    print("\n".join([table(metrics), *(f"note: {text}" for text in bench.notes)]))
-    print(f"cleanup: {clean}" if not problems else "cleanup: see stderr")
-    for line in [*([f"FAILED: {error}"] if error else []), *(f"cleanup: {p}" for p in problems)]:
-        print(f"bench: {line}", file=sys.stderr)
-    if args.json:
-        lxc_net = dict(vars(bench.lxc_net)) if bench.lxc_net else {}
-        lxc_net.pop("leases_before", None)
-        doc: dict[str, Any] = {"date": when.isoformat(timespec="seconds")}
-        doc.update(host=platform.node())
-        doc.update(kernel=platform.release(), cpus=os.cpu_count(), loadavg=[load, os.getloadavg()])
-        doc.update(lxpy_version=lxpy_version, lxc_version=lxc_version, lxc_net=lxc_net)
-        doc.update(runs=args.runs, containers=args.containers, seconds=round(elapsed, 1))
-        doc.update(checks=bench.checks, notes=bench.notes, error=error, cleanup_problems=problems)
-        doc.update(metrics=[m.to_json() for m in metrics])
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as out:
-            out.write(json.dumps(doc, indent=2) + "\n")
-    missed = args.check and any(m.met is False for m in metrics)
-    return 1 if error or problems else 2 if missed else 0
+    lxc_net = dict(vars(bench.lxc_net)) if bench.lxc_net else {}
+    lxc_net.pop("leases_before", None)
+    extra: dict[str, Any] = dict(
+        lxpy_version=lxpy_version, lxc_version=lxc_version, lxc_net=lxc_net
+    )
+    extra.update(runs=args.runs, containers=args.containers, checks=bench.checks)
+    clean = "containers, networks, lxc-net, mounts, cgroups, processes"
+    return conclude(session, bench.notes, clean, args, extra)
 
 
 if __name__ == "__main__":

@@ -27,14 +27,11 @@ Standard library only. Needs root, LXC (lxc-create & co., lxc-top) and a static 
 from __future__ import annotations
 
 import argparse
-import datetime
 import fcntl
 import json
 import os
-import platform
 import secrets
 import shutil
-import signal
 import statistics
 import struct
 import subprocess
@@ -54,17 +51,16 @@ from run import (
     Kind,
     Metric,
     Result,
-    Terminated,
-    _terminate,
     bytecode_env,
     cleanup,
     common_options,
+    conclude,
+    conduct,
     default_lxpy,
     execute,
     interleaved,
     log,
     preflight,
-    table,
     version,
     wait_exactly,
 )
@@ -430,48 +426,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BenchError, OSError) as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _terminate)
-    began, when, load = time.monotonic(), datetime.datetime.now(datetime.UTC), os.getloadavg()
     log(f"work dir {bench.workdir}, container prefix {bench.prefix}, lxpy's python {bench.python}")
-    metrics: list[Metric] = []
-    error: str | None = None
-    try:
-        measure(bench, args.runs, args.containers, metrics)
-    except (BenchError, OSError, KeyError, ValueError, KeyboardInterrupt, Terminated) as e:
-        error = str(e) if isinstance(e, BenchError) else f"{type(e).__name__}: {e}"
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
-        problems = cleanup(bench)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    elapsed = time.monotonic() - began
+    session = conduct(
+        lambda metrics: measure(bench, args.runs, args.containers, metrics), lambda: cleanup(bench)
+    )
     lxc_version = version(["lxc-start", "--version"])
     lxpy_version = version([*bench.lxpy_cmd, "--version"])
     print(
         f"lxpy ({lxpy_version}) vs LXC {lxc_version}: median of {args.runs} runs, "
-        f"{args.containers} running of each; {when:%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-        f"kernel {platform.release()}, {os.cpu_count()} CPUs, load {load[0]:.2f} -> "
-        f"{os.getloadavg()[0]:.2f}, bench took {elapsed:.0f}s"
+        f"{args.containers} running of each; {session.stamp()}"
     )
-    clean = "nothing left behind (containers, mounts, cgroups, processes, files)"
-    print("\n".join([table(metrics), *(f"note: {text}" for text in bench.notes)]))
-    print(f"cleanup: {clean}" if not problems else "cleanup: see stderr")
-    for line in [*([f"FAILED: {error}"] if error else []), *(f"cleanup: {p}" for p in problems)]:
-        print(f"bench: {line}", file=sys.stderr)
-    if args.json:
-        doc: dict[str, Any] = {"date": when.isoformat(timespec="seconds")}
-        doc.update(host=platform.node(), kernel=platform.release(), cpus=os.cpu_count())
-        doc.update(loadavg=[load, os.getloadavg()], lxpy_version=lxpy_version)
-        doc.update(lxc_version=lxc_version, lxpy_python=bench.python, runs=args.runs)
-        doc.update(containers=args.containers, seconds=round(elapsed, 1))
-        doc.update(lxpy_env_as_is=args.env_as_is, checks=bench.checks, notes=bench.notes)
-        doc.update(error=error, cleanup_problems=problems)
-        doc.update(metrics=[m.to_json() for m in metrics], api_processes=bench.api_samples)
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as out:
-            out.write(json.dumps(doc, indent=2) + "\n")
-    missed = args.check and any(m.met is False for m in metrics)
-    return 1 if error or problems else 2 if missed else 0
+    extra: dict[str, Any] = dict(
+        lxpy_version=lxpy_version, lxc_version=lxc_version, lxpy_python=bench.python
+    )
+    extra.update(runs=args.runs, containers=args.containers, checks=bench.checks)
+    extra.update(api_processes=bench.api_samples)
+    clean = "containers, mounts, cgroups, processes, files"
+    return conclude(session, bench.notes, clean, args, extra)
 
 
 if __name__ == "__main__":

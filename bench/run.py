@@ -767,6 +767,78 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated(f"signal {signum}")
 
 
+@dataclass
+class Session:
+    """One run of a bench: its figures, what went wrong, when and where it ran."""
+
+    began: float
+    when: datetime.datetime
+    load: tuple[float, float, float]
+    metrics: list[Metric] = field(default_factory=list)
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.began
+
+    def stamp(self) -> str:
+        return (
+            f"{self.when:%Y-%m-%d %H:%M} UTC, {platform.node()}, kernel {platform.release()}, "
+            f"{os.cpu_count()} CPUs, load {self.load[0]:.2f} -> {os.getloadavg()[0]:.2f}, "
+            f"bench took {self.elapsed:.0f}s"
+        )
+
+
+def conduct(work: Callable[[list[Metric]], None], tidy: Callable[[], list[str]]) -> Session:
+    """Run `work` (which adds the figures), then `tidy` (the cleanup, returning what it
+    found left over) whatever happened, with SIGTERM/SIGHUP turned into a clean stop and
+    SIGINT held off during the cleanup."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
+    session = Session(time.monotonic(), datetime.datetime.now(datetime.UTC), os.getloadavg())
+    try:
+        work(session.metrics)
+    except (BenchError, OSError, KeyError, ValueError, KeyboardInterrupt, Terminated) as e:
+        session.error = str(e) if isinstance(e, BenchError) else f"{type(e).__name__}: {e}"
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
+        session.problems = tidy()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return session
+
+
+def conclude(
+    session: Session,
+    notes: Sequence[str],
+    clean: str,
+    args: argparse.Namespace,
+    extra: dict[str, Any],
+) -> int:
+    """The table, the notes and the cleanup's verdict; the JSON (`extra` on top of what
+    every bench records) with --json; the exit status (2: a target missed, with --check)."""
+    print("\n".join([table(session.metrics), *(f"note: {text}" for text in notes)]))
+    print(
+        f"cleanup: nothing left behind ({clean})" if not session.problems else "cleanup: see stderr"
+    )
+    failed = [f"FAILED: {session.error}"] if session.error else []
+    for line in [*failed, *(f"cleanup: {p}" for p in session.problems)]:
+        print(f"bench: {line}", file=sys.stderr)
+    if args.json:
+        doc: dict[str, Any] = {"date": session.when.isoformat(timespec="seconds")}
+        doc.update(host=platform.node(), kernel=platform.release(), cpus=os.cpu_count())
+        doc.update(loadavg=[session.load, os.getloadavg()], seconds=round(session.elapsed, 1))
+        doc.update(lxpy_env_as_is=args.env_as_is, error=session.error)
+        doc.update(cleanup_problems=session.problems, notes=list(notes), **extra)
+        doc.update(metrics=[m.to_json() for m in session.metrics])
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as out:
+            out.write(json.dumps(doc, indent=2) + "\n")
+    if session.error or session.problems:
+        return 1
+    return 2 if args.check and any(m.met is False for m in session.metrics) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     lxpy_cmd = args.lxpy.split() if args.lxpy else default_lxpy()

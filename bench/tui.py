@@ -29,12 +29,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import errno
 import fcntl
 import json
 import os
-import platform
 import re
 import secrets
 import select
@@ -54,11 +52,11 @@ from run import (
     Bench,
     BenchError,
     Metric,
-    Terminated,
-    _terminate,
     bytecode_env,
     cleanup,
     common_options,
+    conclude,
+    conduct,
     default_lxpy,
     execute,
     fmt,
@@ -541,51 +539,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BenchError, OSError) as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _terminate)
-    began, when, load = time.monotonic(), datetime.datetime.now(datetime.UTC), os.getloadavg()
     log(f"work dir {bench.workdir}, container prefix {bench.prefix}")
-    metrics: list[Metric] = []
-    error: str | None = None
-    try:
-        measure(bench, args, metrics)
-    except (BenchError, OSError, KeyError, ValueError, KeyboardInterrupt, Terminated) as e:
-        error = str(e) if isinstance(e, BenchError) else f"{type(e).__name__}: {e}"
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
+
+    def tidy() -> list[str]:
         if bench.running_tui is not None:
             bench.running_tui.kill()
-        problems = cleanup(bench)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    elapsed = time.monotonic() - began
+        return cleanup(bench)
+
+    session = conduct(lambda metrics: measure(bench, args, metrics), tidy)
     lxpy_version = version([*bench.lxpy_cmd, "--version"])
     print(
         f"lxpy ({lxpy_version}) TUI, lxpy only (LXC has no TUI): median of {args.runs} starts "
         f"and {args.cpu_runs} idle windows of {args.window:g}s, {args.containers} containers, "
-        f"{args.size} pty; {when:%Y-%m-%d %H:%M} UTC, {platform.node()}, kernel "
-        f"{platform.release()}, {os.cpu_count()} CPUs, load {load[0]:.2f} -> "
-        f"{os.getloadavg()[0]:.2f}, bench took {elapsed:.0f}s"
+        f"{args.size} pty; {session.stamp()}"
     )
-    clean = "nothing left behind (containers, mounts, cgroups, processes, files)"
-    print("\n".join([table(metrics), *(f"note: {text}" for text in bench.notes)]))
-    print(f"cleanup: {clean}" if not problems else "cleanup: see stderr")
-    for line in [*([f"FAILED: {error}"] if error else []), *(f"cleanup: {p}" for p in problems)]:
-        print(f"bench: {line}", file=sys.stderr)
-    if args.json:
-        doc: dict[str, Any] = {"date": when.isoformat(timespec="seconds")}
-        doc.update(host=platform.node(), kernel=platform.release(), cpus=os.cpu_count())
-        doc.update(loadavg=[load, os.getloadavg()], lxpy_version=lxpy_version)
-        doc.update(runs=args.runs, cpu_runs=args.cpu_runs, window=args.window)
-        doc.update(settle=args.settle, size=args.size, term=TERM, clk_tck=CLK_TCK)
-        doc.update(containers=args.containers, seconds=round(elapsed, 1))
-        doc.update(lxpy_env_as_is=args.env_as_is, checks=bench.checks, notes=bench.notes)
-        doc.update(error=error, cleanup_problems=problems)
-        doc.update(metrics=[m.to_json() for m in metrics])
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as out:
-            out.write(json.dumps(doc, indent=2) + "\n")
-    missed = args.check and any(m.met is False for m in metrics)
-    return 1 if error or problems else 2 if missed else 0
+    extra: dict[str, Any] = dict(lxpy_version=lxpy_version, runs=args.runs, cpu_runs=args.cpu_runs)
+    extra.update(window=args.window, settle=args.settle, size=args.size, term=TERM)
+    extra.update(clk_tck=CLK_TCK, containers=args.containers, checks=bench.checks)
+    clean = "containers, mounts, cgroups, processes, files"
+    return conclude(session, bench.notes, clean, args, extra)
 
 
 if __name__ == "__main__":
