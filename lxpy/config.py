@@ -231,6 +231,13 @@ class ContainerConfig:
         return replace(self, **changes)
 
 
+def timestamp() -> str:
+    """Now, as configs and snapshots record it (`created`)."""
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 # -- reading ----------------------------------------------------------------------------------
 
 

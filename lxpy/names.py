@@ -67,7 +67,7 @@ _NOUNS = (
 
 def validate(name: str) -> str:
     """Return `name` if it is a DNS label (a-z, 0-9, '-', 1-63 chars), else raise InvalidName."""
-    if not isinstance(name, str) or not _LABEL.fullmatch(name):
+    if not is_valid(name):
         raise InvalidName(
             f"invalid container name {name!r}",
             hint="use 1-63 characters a-z, 0-9 and '-', not starting or ending with '-'",

@@ -31,6 +31,7 @@ from typing import IO, Any
 from lxpy import config, store
 from lxpy.config import ContainerConfig, Nic, Storage
 from lxpy.errors import LxpyError, UsageError
+from lxpy.images import layers
 from lxpy.linux import safefs
 from lxpy.names import validate
 from lxpy.paths import Paths
@@ -427,15 +428,11 @@ def _dir(target: _Target, rel: str, member: tarfile.TarInfo) -> int:
     never goes through a symlink, so no path here may: one the archive made (even under a
     second, hard-linked name) ends the import."""
     try:
-        made = safefs.makedirs(target.fd, rel, 0o700, resolve=safefs.NO_LINKS)
+        return safefs.make_dir(target.fd, rel, 0o700, resolve=safefs.NO_LINKS)
     except OSError as e:
         if e.errno in (errno.ELOOP, errno.EXDEV, errno.ENOTDIR):
             raise _bad(member, "a path through a symlink the archive made") from None
         raise
-    try:
-        return os.open(f"/proc/self/fd/{made}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    finally:
-        os.close(made)
 
 
 def _write(tar: tarfile.TarFile, member: tarfile.TarInfo, dirfd: int, leaf: str) -> None:
@@ -546,15 +543,14 @@ def _settle(paths: Paths, partial: str, name: str, meta: dict[str, Any]) -> None
     """The imported tree as a container: its rootfs a plain directory (an export is merged),
     each snapshot's tree a layer its snapshot stands on. Through fds for `partial`, with no
     symlink allowed anywhere: it holds what the archive made."""
-    import datetime
 
     cfg = _untrusted(_parse(meta, "config.toml", "archive"))
     config.save(f"{partial}/config.toml", cfg.with_changes(storage=Storage("dir")))
-    created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = config.timestamp()
     top = safefs.open_tree(partial)
     try:
-        for index, snap in enumerate(meta["snapshots"]):
-            layer = f"{int(time.time() * 1000):x}{index:04x}"
+        for snap in meta["snapshots"]:
+            layer = layers.new_id()
             kept = _open_dir(top, "layers", create=True)
             here = _open_dir(top, f"snapshots/{snap}")
             try:

@@ -9,7 +9,6 @@ interrupted create never shows up as a container and the next create cleans it u
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import time
 import uuid
@@ -205,7 +204,7 @@ def _open_rootfs(partial: str, image: cache.Image | None, kind: str) -> int:
 def _config(name: str, resolved: Resolved, where: Storage) -> ContainerConfig:
     return ContainerConfig(
         template=resolved.template.name,
-        created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created=config.timestamp(),
         uuid=uuid.uuid4().hex,
         hostname=name,
         parameters=dict(resolved.values),

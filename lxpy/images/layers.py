@@ -24,9 +24,14 @@ from lxpy.paths import Paths
 SNAPSHOTS = "snapshots"
 
 
+def new_id() -> str:
+    """A fresh layer id, sortable by time (snapshots taken in the same second keep order)."""
+    return f"{int(time.time() * 1000):x}{os.urandom(2).hex()}"
+
+
 def _new(paths: Paths, owner: str) -> tuple[str, str]:
-    """A fresh layer id of `owner` (sortable by time) and its directory, not made yet."""
-    layer = f"{int(time.time() * 1000):x}{os.urandom(2).hex()}"
+    """A fresh layer id of `owner` and its directory, not made yet."""
+    layer = new_id()
     where = f"{paths.container_dir(owner)}/layers"
     os.makedirs(where, mode=0o700, exist_ok=True)
     return f"{owner}/{layer}", f"{where}/{layer}"

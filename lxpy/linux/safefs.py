@@ -63,6 +63,15 @@ def makedirs(rootfd: int, rel: str, mode: int = 0o755, resolve: int = IN_ROOT) -
         raise
 
 
+def make_dir(rootfd: int, rel: str, mode: int = 0o755, resolve: int = IN_ROOT) -> int:
+    """`makedirs`, but a readable fd: O_PATH fds cannot serve the *at calls that write."""
+    made = makedirs(rootfd, rel, mode, resolve)
+    try:
+        return os.open(f"/proc/self/fd/{made}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    finally:
+        os.close(made)
+
+
 def _split(rel: str) -> tuple[str, str]:
     rel = rel.strip("/")
     parent, _, name = rel.rpartition("/")
@@ -126,10 +135,7 @@ def write_file(
 ) -> None:
     """Atomically create or replace the file `rel` inside the root."""
     parent, name = _split(rel)
-    dirfd = makedirs(rootfd, parent)
-    # O_PATH fds cannot be written through: reopen the directory for the *at calls.
-    real = os.open(f"/proc/self/fd/{dirfd}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    os.close(dirfd)
+    real = make_dir(rootfd, parent)
     try:
         replace_in(real, name, data, mode, uid, gid)
     finally:
@@ -139,9 +145,7 @@ def write_file(
 def symlink(rootfd: int, rel: str, target: str) -> None:
     """Create or replace the symlink `rel` inside the root (its target is not followed here)."""
     parent, name = _split(rel)
-    dirfd = makedirs(rootfd, parent)
-    real = os.open(f"/proc/self/fd/{dirfd}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    os.close(dirfd)
+    real = make_dir(rootfd, parent)
     try:
         try:
             os.symlink(target, name, dir_fd=real)

@@ -9,7 +9,6 @@ a rename and an empty directory, and the origin cannot go while the clone needs 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 from collections.abc import Iterator
 
@@ -49,7 +48,7 @@ def clone(paths: Paths, source: str, target: str, snapshot: bool = False) -> Con
                     kept = stood.storage
                 else:
                     kept = _copy(paths, source, cfg, partial, target)
-            created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            created = config.timestamp()
             new = cfg.with_changes(
                 uuid=os.urandom(16).hex(),  # not the uuid module: it loads `platform`
                 hostname=target,

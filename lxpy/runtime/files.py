@@ -115,9 +115,7 @@ def _push_tree(root: int, source: str, dest: str, owner: Owner) -> int:
     copied = 0
     for where, dirs, files in os.walk(source):
         inside = os.path.normpath(f"{dest}/{os.path.relpath(where, source)}")
-        made = safefs.makedirs(root, inside)
-        dirfd = os.open(f"/proc/self/fd/{made}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        os.close(made)
+        dirfd = safefs.make_dir(root, inside)
         try:
             os.fchown(dirfd, owner.uid, owner.gid)
             os.fchmod(dirfd, stat.S_IMODE(os.stat(where).st_mode))

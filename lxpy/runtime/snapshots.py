@@ -10,7 +10,6 @@ back and an empty layer of changes on top of its layers: instant, and repeatable
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,7 +62,7 @@ def take(paths: Paths, name: str, snap: str | None = None) -> Snapshot:
         cfg = store.load(paths, name)
         with frozen(paths, name) as running:
             snapshot_cfg = layers.freeze(paths, name, cfg, running)
-        created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = config.timestamp()
         where = layers.snapshot_dir(paths, name, snap)
         os.makedirs(layers.snapshot_dir(paths, name), mode=0o700, exist_ok=True)
         partial = f"{where}.partial"
