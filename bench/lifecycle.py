@@ -60,6 +60,7 @@ from run import (
     Metric,
     Result,
     Verdict,
+    at_least_five,
     bytecode_env,
     cleanup,
     common_options,
@@ -511,13 +512,16 @@ def teardown(bench: LifecycleBench) -> list[str]:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     add = p.add_argument
-    add("--runs", type=int, default=7, help="timed snapshot clones of each (>= 5; default 7)")
+    add(
+        "--runs",
+        type=at_least_five,
+        default=7,
+        help="timed snapshot clones of each (>= 5; default 7)",
+    )
     add("--io-runs", type=int, default=3, help="timed exports and imports (>= 3; default 3)")
     add("--release", default="trixie", help="Debian release of the sources (default trixie)")
     common_options(p)
     args = p.parse_args(argv)
-    if args.runs < 5:
-        p.error("--runs: at least 5 (medians of fewer samples mean little)")
     if not 3 <= args.io_runs <= 20:
         p.error("--io-runs: 3 to 20")
     if args.runs > 40:

@@ -46,6 +46,7 @@ from run import (
     Metric,
     Result,
     Verdict,
+    at_least_five,
     bytecode_env,
     cleanup,
     cmdline,
@@ -487,12 +488,10 @@ def network_leftovers(bench: NetBench) -> list[str]:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     add = p.add_argument
-    add("--runs", type=int, default=5, help="timed runs per figure (>= 5; default 5)")
+    add("--runs", type=at_least_five, default=5, help="timed runs per figure (>= 5; default 5)")
     add("--containers", type=int, default=20, help="started at once, of each kind (default 20)")
     common_options(p)
     args = p.parse_args(argv)
-    if args.runs < 5:
-        p.error("--runs: at least 5 (medians of fewer samples mean little)")
     if not 2 <= args.containers <= 100:
         p.error("--containers: 2 to 100")
     return args

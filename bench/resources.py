@@ -51,6 +51,7 @@ from run import (
     Kind,
     Metric,
     Result,
+    at_least_five,
     bytecode_env,
     cleanup,
     common_options,
@@ -391,12 +392,10 @@ def measure(bench: ResBench, runs: int, count: int, metrics: list[Metric]) -> No
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     add = p.add_argument
-    add("--runs", type=int, default=7, help="timed runs per figure (>= 5; default 7)")
+    add("--runs", type=at_least_five, default=7, help="timed runs per figure (>= 5; default 7)")
     add("--containers", type=int, default=20, help="running, of each kind (default 20)")
     common_options(p)
     args = p.parse_args(argv)
-    if args.runs < 5:
-        p.error("--runs: at least 5 (medians of fewer samples mean little)")
     if not 1 <= args.containers <= 100:
         p.error("--containers: 1 to 100")
     return args

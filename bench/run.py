@@ -713,6 +713,17 @@ def preflight(lxpy_cmd: Sequence[str]) -> None:
     execute([*lxpy_cmd, "--version"], timeout=30)
 
 
+def at_least_five(text: str) -> int:
+    """--runs: a median of fewer samples means little."""
+    try:
+        runs = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if runs < 5:
+        raise argparse.ArgumentTypeError("at least 5 (medians of fewer samples mean little)")
+    return runs
+
+
 def common_options(p: argparse.ArgumentParser) -> None:
     """The options every side-by-side bench takes besides its own."""
     add = p.add_argument
@@ -724,7 +735,9 @@ def common_options(p: argparse.ArgumentParser) -> None:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("--runs", type=int, default=7, help="timed runs per figure (>= 5; default 7)")
+    p.add_argument(
+        "--runs", type=at_least_five, default=7, help="timed runs per figure (>= 5; default 7)"
+    )
     p.add_argument(
         "--containers",
         type=int,
@@ -754,8 +767,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--check", action="store_true", help="exit with status 2 when a target is missed"
     )
     args = p.parse_args(argv)
-    if args.runs < 5:
-        p.error("--runs: at least 5 (medians of fewer samples mean little)")
     if args.containers < args.runs + 1:
         p.error(f"--containers: at least --runs + 1 ({args.runs + 1})")
     if not 0 <= args.running <= args.containers:

@@ -52,6 +52,7 @@ from run import (
     Bench,
     BenchError,
     Metric,
+    at_least_five,
     bytecode_env,
     cleanup,
     common_options,
@@ -496,7 +497,7 @@ def table(metrics: Sequence[Metric]) -> str:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     add = p.add_argument
-    add("--runs", type=int, default=7, help="timed TUI starts per case (>= 5; default 7)")
+    add("--runs", type=at_least_five, default=7, help="timed TUI starts per case (>= 5; default 7)")
     add("--containers", type=int, default=50, help="containers (default 50)")
     add("--cpu-runs", type=int, default=3, help="idle windows per case, a TUI each (default 3)")
     add("--window", type=float, default=30.0, help="seconds of each idle window (default 30)")
@@ -505,8 +506,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add("--no-stopped", action="store_true", help="skip the informative all-stopped case")
     common_options(p)
     args = p.parse_args(argv)
-    if args.runs < 5:
-        p.error("--runs: at least 5 (medians of fewer samples mean little)")
     if not 1 <= args.containers <= 100:
         p.error("--containers: 1 to 100")
     if args.cpu_runs < 1 or args.window < 5 or args.settle < 0:
