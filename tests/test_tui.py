@@ -8,7 +8,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from textual.worker import WorkerCancelled
 
 from lxpy.api import Api
 from lxpy.tui.app import LxpyApp
+from lxpy.tui.fleet import Row
 from lxpy.tui.settings import Settings
 from lxpy.tui.settings import load as load_settings
 from tests.conftest import Lxpy
@@ -82,6 +83,30 @@ def state_of(app: LxpyApp, name: str) -> str:
     return rows(app)[name][2]
 
 
+def drawn_states(app: LxpyApp, name: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every state the table is drawn with for `name` from now on, in order: a transient
+    label lasts as long as its action, which may be over before a key press returns, so
+    a test asserts that it was drawn rather than samples the table once."""
+    drawn: list[str] = []
+    table = app.fleet.table
+    show = table.show
+
+    def recording(
+        shown: Sequence[Row], transient: Mapping[str, str], marked: Collection[str]
+    ) -> None:
+        for row in shown:
+            if row.name == name:
+                drawn.append(transient.get(name) or str(row.state))
+        show(shown, transient, marked)
+
+    monkeypatch.setattr(table, "show", recording)
+    return drawn
+
+
+def drawn_before(drawn: list[str], first: str, then: str) -> bool:
+    return first in drawn and then in drawn[drawn.index(first) :]
+
+
 async def select(app: LxpyApp, pilot: Pilot[None], name: str) -> None:
     table = app.fleet.table
     table.move_cursor(row=table.get_row_index(name))
@@ -120,13 +145,16 @@ async def test_the_table_lists_real_containers(lxpy: Lxpy) -> None:
         assert "web" in info and "busybox" in info
 
 
-async def test_start_stop_and_destroy_change_real_state(lxpy: Lxpy) -> None:
+async def test_start_stop_and_destroy_change_real_state(
+    lxpy: Lxpy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make(lxpy, "c1")
     async with tui(lxpy) as (app, pilot):
         await select(app, pilot, "c1")
+        drawn = drawn_states(app, "c1", monkeypatch)
         await pilot.press("s")
-        assert state_of(app, "c1") == "starting…"
         await settle(app, pilot, lambda: state_of(app, "c1") == "RUNNING")
+        assert drawn_before(drawn, "starting…", "RUNNING"), drawn
         assert lxpy.state("c1") == "RUNNING"
 
         await pilot.press("S")
@@ -246,7 +274,9 @@ async def test_keys_come_from_the_settings_file(lxpy: Lxpy) -> None:
         assert terminal.commands[-1][-4:] == ["attach", "c1", "--", "/bin/sh"]
 
 
-async def test_freeze_toggles_and_restart_gives_a_new_init(lxpy: Lxpy) -> None:
+async def test_freeze_toggles_and_restart_gives_a_new_init(
+    lxpy: Lxpy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make(lxpy, "c1", start=("c1",))
     pid = json.loads(lxpy.run("info", "c1", "--format", "json").stdout)["pid"]
     async with tui(lxpy) as (app, pilot):
@@ -254,9 +284,10 @@ async def test_freeze_toggles_and_restart_gives_a_new_init(lxpy: Lxpy) -> None:
         await press_until(app, pilot, "p", "c1", "FROZEN")
         assert lxpy.state("c1") == "FROZEN"
         await press_until(app, pilot, "p", "c1", "RUNNING")
+        drawn = drawn_states(app, "c1", monkeypatch)
         await pilot.press("r")
-        assert state_of(app, "c1") == "restarting…"
-        await settle(app, pilot, lambda: state_of(app, "c1") == "RUNNING")
+        await settle(app, pilot, lambda: drawn_before(drawn, "restarting…", "RUNNING"))
+        assert state_of(app, "c1") == "RUNNING", drawn
         assert not messages(app)
     assert json.loads(lxpy.run("info", "c1", "--format", "json").stdout)["pid"] != pid
 
