@@ -13,7 +13,8 @@ from lxpy.config import ContainerConfig
 from lxpy.errors import LxpyError, StateError, UsageError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.paths import Paths
-from lxpy.runtime import CONTROL_SOCKET, lifecycle
+from lxpy.runtime import lifecycle
+from lxpy.runtime.rundir import CONTROL_SOCKET
 from lxpy.runtime.state import State, not_running, read_live
 
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from lxpy.images.manifest import Template
     from lxpy.images.progress import Progress
     from lxpy.linux.proc import ProcessRef
+    from lxpy.runtime.control import Request as ControlRequest
     from lxpy.runtime.launcher import Launcher
     from lxpy.runtime.snapshots import Snapshot
     from lxpy.runtime.stats import Stats
@@ -281,13 +283,14 @@ class Api:
             if not cfg.network:
                 raise UsageError(f"{name} has no NIC to forward to")
             if read_live(self.paths, name).active:
-                self._ask(name, "port add " + lifecycle.forward_to(self.paths, name, cfg, forward))
+                self._ask(name, lifecycle.forward_to(self.paths, name, cfg, forward))
             store.save(self.paths, name, cfg.with_changes(ports=(*cfg.ports, forward)))
         return forward
 
     def port_rm(self, name: str, key: str) -> None:
         """Stop forwarding HOSTPORT[/proto] (or the whole HOSTPORT:PORT[/proto])."""
         from lxpy.config import PortForward
+        from lxpy.runtime.control import PortRemove
 
         if ":" in key:
             try:
@@ -302,18 +305,19 @@ class Api:
             if len(kept) == len(cfg.ports):
                 raise UsageError(f"{name} does not forward host port {key}")
             if read_live(self.paths, name).active:
-                self._ask(name, f"port rm {key}")
+                self._ask(name, PortRemove(key))
             store.save(self.paths, name, cfg.with_changes(ports=kept))
 
-    def _ask(self, name: str, request: str) -> None:
+    def _ask(self, name: str, request: ControlRequest) -> None:
         from lxpy.runtime import control
 
         try:
             reply = control.ask(f"{self.paths.run_dir(name)}/{CONTROL_SOCKET}", request)
         except OSError as e:
             raise StateError(f"{name}'s monitor did not answer: {e.strerror}") from None
-        if not reply.startswith("ok"):
-            raise StateError(f"{name}: {reply.removeprefix('error ').strip()}")
+        error = control.Reply.decode(reply).error
+        if error is not None:
+            raise StateError(f"{name}: {error}")
 
     # -- images ---------------------------------------------------------------------------
     def images(self) -> list[tuple[Image, list[str]]]:

@@ -19,7 +19,7 @@ ESCAPE = b"\x01"
 
 def read_log(socket_path: str) -> bytes:
     try:
-        return control.ask(socket_path, "log").encode(errors="replace")
+        return control.ask(socket_path, control.Log()).encode(errors="replace")
     except OSError as e:
         raise _unreachable(e) from None
 
@@ -47,7 +47,7 @@ def _unreachable(e: OSError) -> StateError:
 
 def interact(socket_path: str) -> None:
     try:
-        sock = control.connect(socket_path, "console")
+        sock = control.connect(socket_path, control.Console())
     except OSError as e:
         raise _unreachable(e) from None
     sock.setblocking(True)

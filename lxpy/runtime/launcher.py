@@ -24,7 +24,7 @@ import struct
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the launcher must stay small
 if TYPE_CHECKING:
-    from typing import Any
+    from lxpy.runtime.spec import MonitorSpec
 
 _FD = struct.Struct("i")
 # A request is one SOCK_SEQPACKET message: the marshal'd spec, its report pipe attached.
@@ -47,14 +47,14 @@ class Launcher:
         theirs.close()
         return cls(pid, ours)
 
-    def launch(self, spec: dict[str, Any]) -> int:
+    def launch(self, spec: MonitorSpec) -> int:
         """Ask for a monitor; return the fd its one-line report will arrive on, a pipe of
         this request's own, open until the next launch or close."""
         self._close_report()
         self.report, report_w = os.pipe()
         try:
             self.requests.sendmsg(
-                [marshal.dumps(spec)],
+                [marshal.dumps(dict(spec))],  # dict(): marshal is typed to take no TypedDict
                 [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _FD.pack(report_w))],
             )
         finally:

@@ -16,14 +16,9 @@ from lxpy.errors import LxpyError, StartError, StateError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
 from lxpy.paths import Paths
-from lxpy.runtime import CONTROL_SOCKET, DEFAULT_PATH, NOTIFY_SOCKET, READY_MARK, limits
-from lxpy.runtime.state import (
-    STOPPING_MARK,
-    Live,
-    State,
-    not_running,
-    read_live,
-)
+from lxpy.runtime import DEFAULT_PATH, limits
+from lxpy.runtime.rundir import CONTROL_SOCKET, NOTIFY_SOCKET, READY_MARK, STOPPING_MARK, State
+from lxpy.runtime.state import Live, not_running, read_live
 from lxpy.runtime.teardown import teardown
 
 TYPE_CHECKING = False
@@ -31,7 +26,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from lxpy.net.networks import Plug
+    from lxpy.runtime.control import PortAdd
     from lxpy.runtime.launcher import Launcher
+    from lxpy.runtime.spec import MonitorSpec
 
 DEFAULT_STOP_TIMEOUT = 30.0
 # How long `start` waits for the monitor to report; bootstrapping is done by then, so this
@@ -41,12 +38,25 @@ START_REPORT_TIMEOUT = 60.0
 BOOT_WAIT_SECONDS = 30.0
 
 
-def monitor_spec(paths: Paths, name: str, cfg: ContainerConfig) -> dict[str, object]:
-    """What the monitor needs, as plain data: it imports neither tomllib nor dataclasses."""
+def monitor_spec(
+    paths: Paths,
+    name: str,
+    cfg: ContainerConfig,
+    published: list[str],
+    eth0: str | None,
+    netns: int,
+    gate: int,
+) -> MonitorSpec:
+    """What the monitor needs, as plain data: it imports neither tomllib nor dataclasses.
+
+    `published`: see published_files. With a NIC: `eth0`, its address, and `netns` and `gate`,
+    fds of ours that the monitor opens through /proc (the namespace being wired and the read
+    end of the gate); None and -1 without one."""
     # Here, not at the top: `lxpy ls` and the other commands that import this need neither.
     from lxpy.images import storage
 
     layers = storage.overlay_layers(paths, name, cfg)
+    fds = f"/proc/{os.getpid()}/fd"
     return {
         "name": name,
         "rootfs": paths.rootfs(name),
@@ -69,6 +79,11 @@ def monitor_spec(paths: Paths, name: str, cfg: ContainerConfig) -> dict[str, obj
         "notify_socket": f"{paths.run_dir(name)}/{NOTIFY_SOCKET}"
         if cfg.init.kind == "systemd"
         else None,
+        "netns": None if netns < 0 else f"{fds}/{netns}",
+        "gate": None if gate < 0 else f"{fds}/{gate}",
+        "dns_files": published,
+        "ports": [] if eth0 is None else [(p.proto, p.host_port, eth0, p.port) for p in cfg.ports],
+        "dnsmasq": dnsmasq_commands(paths, cfg),
     }
 
 
@@ -109,37 +124,32 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
         if os.path.lexists(run) or cgroups.exists() or any(map(os.path.exists, published)):
             teardown(run, cgroups, published)
         os.mkdir(run, 0o700)
-        spec = monitor_spec(paths, name, cfg)
         plugs: list[Plug] = []
-        held: list[int] = []  # what the monitor opens through our fd table
-        gate = -1
+        # What the monitor opens through our fd table (the namespace, the gate's read end),
+        # and the gate's write end.
+        netns = gate_r = gate = -1
         try:
             if cfg.network:
-                from lxpy.linux import netns
+                from lxpy.linux import netns as namespaces
                 from lxpy.net import networks
 
                 plugs = networks.plan(paths, name, cfg)
-                held.append(netns.new())
+                netns = namespaces.new()
                 gate_r, gate = os.pipe2(os.O_CLOEXEC)
-                held.append(gate_r)
-                spec["netns"] = f"/proc/{os.getpid()}/fd/{held[0]}"
-                spec["gate"] = f"/proc/{os.getpid()}/fd/{gate_r}"
-                spec["dns_files"] = published
-                eth0 = plugs[0].address
-                spec["ports"] = [(p.proto, p.host_port, eth0, p.port) for p in cfg.ports]
-                spec["dnsmasq"] = dnsmasq_commands(paths, cfg)
             elif cfg.ports:
                 raise StartError(
                     f"container {name!r} forwards ports but has no NIC",
                     hint="give it a network (network = [{ name = ... }] in config.toml)",
                 )
+            eth0 = plugs[0].address if plugs else None
+            spec = monitor_spec(paths, name, cfg, published, eth0, netns, gate_r)
             # The NICs are wired while the monitor prepares the container (loading pyroute2
             # alone takes ~100 ms); init is held at the gate until they are in place, so it
             # never boots without its eth0. A closed gate without a byte fails the start.
             with _monitor(spec, launcher) as report:
                 try:
                     if plugs:
-                        networks.wire(paths, name, plugs, held[0])
+                        networks.wire(paths, name, plugs, netns)
                         os.write(gate, b"1")
                 finally:
                     if gate >= 0:
@@ -152,10 +162,9 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
             teardown(run, cgroups, published)
             raise
         finally:
-            if gate >= 0:
-                os.close(gate)
-            for fd in held:
-                os.close(fd)
+            for fd in (gate, gate_r, netns):
+                if fd >= 0:
+                    os.close(fd)
 
 
 def published_files(paths: Paths, name: str, cfg: ContainerConfig) -> list[str]:
@@ -171,18 +180,21 @@ def published_files(paths: Paths, name: str, cfg: ContainerConfig) -> list[str]:
     ]
 
 
-def forward_to(paths: Paths, name: str, cfg: ContainerConfig, port: PortForward) -> str:
-    """A running container's relay for `port`: "proto host-port eth0's-address port"."""
+def forward_to(paths: Paths, name: str, cfg: ContainerConfig, port: PortForward) -> PortAdd:
+    """The request that relays `port` to a running container's eth0."""
     from lxpy.net import dnsmasq, model
+    from lxpy.runtime.control import PortAdd
 
     eth0 = dnsmasq.published_addresses(model.run_dir(paths, cfg.network[0].network), name)
     if not eth0:
         raise StateError(f"{name} has no address on {cfg.network[0].network} yet")
-    return f"{port.proto} {port.host_port} {eth0[0]} {port.port}"
+    return PortAdd(port.proto, port.host_port, eth0[0], port.port)
 
 
 def dnsmasq_commands(paths: Paths, cfg: ContainerConfig) -> list[tuple[str, list[str]]]:
     """(run dir, argv) of each network's dnsmasq: the monitor starts one again if it dies."""
+    if not cfg.network:
+        return []
     from lxpy.net import dnsmasq, model
 
     found = {}
@@ -213,7 +225,7 @@ def wait_booted(paths: Paths, name: str, timeout: float = BOOT_WAIT_SECONDS) -> 
 
 
 @contextlib.contextmanager
-def _monitor(spec: dict[str, object], launcher: Launcher | None) -> Iterator[int]:
+def _monitor(spec: MonitorSpec, launcher: Launcher | None) -> Iterator[int]:
     """A monitor launched for `spec`; yields the fd its one-line report arrives on."""
     if launcher is not None:
         yield launcher.launch(spec)
@@ -223,7 +235,7 @@ def _monitor(spec: dict[str, object], launcher: Launcher | None) -> Iterator[int
     try:
         pid = os.posix_spawn(
             sys.executable,
-            [sys.executable, "-I", "-m", "lxpy", "monitor", str(spec["name"])],
+            [sys.executable, "-I", "-m", "lxpy", "monitor", spec["name"]],
             {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"},
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, spec_r, 0),
@@ -238,14 +250,14 @@ def _monitor(spec: dict[str, object], launcher: Launcher | None) -> Iterator[int
         os.close(status_w)
     try:
         with os.fdopen(spec_w, "wb") as f:
-            f.write(marshal.dumps(spec))
+            f.write(marshal.dumps(dict(spec)))  # dict(): marshal is typed to take no TypedDict
         yield status_r
     finally:
         os.close(status_r)
         os.waitpid(pid, 0)
 
 
-def _result(report: str, name: str, spec: dict[str, object]) -> int:
+def _result(report: str, name: str, spec: MonitorSpec) -> int:
     """init's pid from the monitor's one-line report, or the failure it reports."""
     word, _, rest = report.strip().partition(" ")
     if word == "ok" and rest.isdigit():
@@ -308,10 +320,10 @@ def _stop_through_monitor(run: str, monitor: ProcessRef, timeout: float, force: 
         return False
     try:
         try:
-            reply = control.ask(f"{run}/{CONTROL_SOCKET}", f"stop {timeout} {int(force)}")
+            reply = control.ask(f"{run}/{CONTROL_SOCKET}", control.Stop(timeout, force))
         except OSError:
             return False
-        if not reply.startswith("ok"):
+        if not control.Reply.decode(reply).ok:
             return False
         # The monitor kills everything at the timeout, then needs a moment to clean up.
         return wait_gone(pidfd, timeout + 10) and not os.path.isdir(run)

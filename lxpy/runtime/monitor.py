@@ -5,7 +5,8 @@ init starts again; SIGINT: halt or poweroff, so the container stops). It holds t
 pty master, keeps a ring buffer and a size-capped log of it, and serves a control socket.
 
 Its memory is a benchmark target: it imports only the standard library modules it needs and
-receives its settings from `lxpy start` as a marshal'd dict (no tomllib, no dataclasses).
+receives its settings from `lxpy start` as a marshal'd dict (its spec, in runtime/spec.py;
+no tomllib, no dataclasses).
 The child that becomes init imports its own modules after the fork.
 """
 
@@ -23,8 +24,17 @@ import time
 from lxpy.linux import syscalls
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
-from lxpy.runtime import CONTROL_SOCKET, READY_MARK, control
+from lxpy.runtime import control
 from lxpy.runtime.proxy import Proxy
+from lxpy.runtime.rundir import (
+    CONTROL_SOCKET,
+    INIT_PID,
+    MONITOR_PID,
+    READY_MARK,
+    STARTED_AT,
+    STOPPING_MARK,
+    State,
+)
 from lxpy.runtime.teardown import teardown
 
 RING_BYTES = 128 * 1024
@@ -44,7 +54,10 @@ DNSMASQ_CHECK_SECONDS = 5.0
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 MB of RSS
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    from lxpy.runtime.spec import MonitorSpec
 
 
 class StartFailed(Exception):
@@ -62,10 +75,10 @@ class Client:
 
 
 class Monitor:
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: MonitorSpec) -> None:
         self.spec = spec
-        self.name: str = spec["name"]
-        self.run_dir: str = spec["run_dir"]
+        self.name = spec["name"]
+        self.run_dir = spec["run_dir"]
         self.cgroups = ContainerCgroups(spec["instance"], self.name)
         self.init: ProcessRef | None = None
         self.stopping = False
@@ -87,16 +100,17 @@ class Monitor:
 
     # -- setup ----------------------------------------------------------------------------
     def prepare(self) -> None:
-        ProcessRef.of(os.getpid()).write(f"{self.run_dir}/monitor.pid")
+        ProcessRef.of(os.getpid()).write(f"{self.run_dir}/{MONITOR_PID}")
         self.origin = self.cgroups.own_cgroups()
         self.cgroups.create(self.spec["limits"])
-        if self.spec.get("netns"):
+        netns, gate = self.spec["netns"], self.spec["gate"]
+        if netns is not None and gate is not None:
             # The namespace `lxpy start` wired the NICs into (it holds it until we report);
             # kept for every init of this run, so eth0 survives a guest reboot.
-            self.netns = os.open(self.spec["netns"], os.O_RDONLY | os.O_CLOEXEC)
+            self.netns = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
             # Non-blocking open: a pipe whose writer `lxpy start` closed already (its wiring
             # failed) would block an O_RDONLY open forever.
-            self.gate = os.open(self.spec["gate"], os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            self.gate = os.open(gate, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             os.set_blocking(self.gate, True)
         self.master, self.slave = os.openpty()
         os.set_blocking(self.master, False)
@@ -107,13 +121,14 @@ class Monitor:
         # old slave fd can no longer name it, but the path still opens the same pty.
         self.console = os.ttyname(self.slave)
         self.listener = control.listen(f"{self.run_dir}/{CONTROL_SOCKET}")
-        for proto, host_port, address, port in self.spec.get("ports", ()):
+        for proto, host_port, address, port in self.spec["ports"]:
             self.forward(proto, host_port, address, port)
-        if self.spec.get("notify_socket"):
+        notify_socket = self.spec["notify_socket"]
+        if notify_socket:
             self.notify = socket.socket(
                 socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
             )
-            self.notify.bind(self.spec["notify_socket"])
+            self.notify.bind(notify_socket)
 
     def forward(self, proto: str, host_port: int, address: str, port: int) -> None:
         try:
@@ -134,11 +149,7 @@ class Monitor:
                 self.note(f"dnsmasq of {os.path.basename(run)} is gone: starting it again")
                 # Our children go to the container's pid namespace (see start_init) and
                 # would sit in our cgroup: dnsmasq belongs to the host, where we came from.
-                own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    syscalls.setns(own, syscalls.CLONE_NEWPID)
-                finally:
-                    os.close(own)
+                _children_in_own_pid_namespace()
                 try:
                     dnsmasq.start(run, argv, lambda: self.cgroups.move_to(self.origin))
                 except Exception as e:  # another monitor's restart won the race, say
@@ -171,11 +182,7 @@ class Monitor:
         # The monitor enters a fresh pid namespace for its next child, which becomes PID 1.
         # After a reboot, first point "pid namespace for children" back at our own: unshare
         # refuses while it still names the old container's.
-        own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            syscalls.setns(own, syscalls.CLONE_NEWPID)
-        finally:
-            os.close(own)
+        _children_in_own_pid_namespace()
         syscalls.unshare(syscalls.CLONE_NEWPID)
         console = self.console
         rfd, wfd = os.pipe()
@@ -219,8 +226,8 @@ class Monitor:
             self.note(f"init ended at once: {describe(status)}")
             raise StartFailed(f"init exited at once ({describe(status)})")
         self.init = init
-        init.write(f"{self.run_dir}/init.pid")
-        with open(f"{self.run_dir}/started", "w") as f:
+        init.write(f"{self.run_dir}/{INIT_PID}")
+        with open(f"{self.run_dir}/{STARTED_AT}", "w") as f:
             f.write(f"{time.time()}\n")
         self.note(f"init started (pid {pid} on the host)")
 
@@ -311,56 +318,68 @@ class Monitor:
             if len(client.buf) > control.MAX_REQUEST:
                 self.drop(client)
             return
-        line, _, rest = client.buf.partition(b"\n")
+        line, _, client.buf = client.buf.partition(b"\n")
         try:
-            verb, args = control.parse(line)
+            request = control.parse(line)
         except control.ProtocolError:
             self.drop(client)
             return
-        self.answer(client, verb, args, rest)
-
-    def answer(self, client: Client, verb: str, args: list[str], rest: bytes) -> None:
         client.sock.setblocking(True)
         client.sock.settimeout(2)
+        keep = False
         try:
-            if verb == "state":
-                state = "STOPPING" if self.stopping else ("RUNNING" if self.init else "STARTING")
-                pid = self.init.pid if self.init else 0
-                client.sock.sendall(f"{state} {pid}\n".encode())
-            elif verb == "stop":
-                timeout = float(args[0]) if args else 30.0
-                force = len(args) > 1 and args[1] == "1"
-                client.sock.sendall(b"ok\n")
-                self.begin_stop(timeout, force)
-            elif verb == "port" and len(args) == 5 and args[0] == "add":
-                self.forward(args[1], int(args[2]), args[3], int(args[4]))
-                client.sock.sendall(b"ok\n")
-            elif verb == "port" and len(args) == 2 and args[0] == "rm":
-                gone = self.proxy.remove(args[1])
-                client.sock.sendall(b"ok\n" if gone else b"error no such forward\n")
-            elif verb in ("log", "console"):
-                client.sock.sendall(bytes(self.ring))
-                if verb == "console":
-                    client.sock.setblocking(False)
-                    client.console = True
-                    if rest:
-                        os.write(self.master, rest)
-                    return
+            keep = _HANDLERS[type(request)](self, client, request)
         except StartFailed as e:  # a port forward that cannot listen
             try:
-                client.sock.sendall(f"error {e}\n".encode())
+                client.sock.sendall(control.Reply(str(e)).encode())
             except OSError:
                 pass
-        except (OSError, ValueError):
+        except OSError:
             pass
-        self.drop(client)
+        if not keep:
+            self.drop(client)
+
+    # The requests' handlers (see _HANDLERS); each returns whether the client stays.
+    def tell_state(self, client: Client, request: control.StateRequest) -> bool:
+        state = State.RUNNING if self.init else State.STARTING
+        if self.stopping:
+            state = State.STOPPING
+        client.sock.sendall(control.StateReply(state, self.init.pid if self.init else 0).encode())
+        return False
+
+    def stop_on_request(self, client: Client, request: control.Stop) -> bool:
+        client.sock.sendall(control.Reply().encode())
+        self.begin_stop(request.timeout, request.force)
+        return False
+
+    def send_log(self, client: Client, request: control.Log) -> bool:
+        client.sock.sendall(bytes(self.ring))
+        return False
+
+    def open_console(self, client: Client, request: control.Console) -> bool:
+        client.sock.sendall(bytes(self.ring))
+        client.sock.setblocking(False)
+        client.console = True
+        if client.buf:  # typed in right behind the request
+            os.write(self.master, client.buf)
+        return True
+
+    def add_port(self, client: Client, request: control.PortAdd) -> bool:
+        self.forward(request.proto, request.host_port, request.address, request.port)
+        client.sock.sendall(control.Reply().encode())
+        return False
+
+    def remove_port(self, client: Client, request: control.PortRemove) -> bool:
+        gone = self.proxy.remove(request.key)
+        client.sock.sendall(control.Reply(None if gone else "no such forward").encode())
+        return False
 
     # -- lifecycle ------------------------------------------------------------------------
     def begin_stop(self, timeout: float, force: bool) -> None:
         if self.init is None:
             return
         if not self.stopping:
-            ProcessRef.of(os.getpid()).write(f"{self.run_dir}/stopping")
+            ProcessRef.of(os.getpid()).write(f"{self.run_dir}/{STOPPING_MARK}")
             self.note("stopping" + (" (forced)" if force else ""))
         self.stopping = True
         if force or timeout <= 0:
@@ -391,7 +410,7 @@ class Monitor:
         if pidfd is None:
             return
         try:
-            timeout = self.spec.get("stop_timeout", 30.0)
+            timeout = self.spec["stop_timeout"]
             self.begin_stop(timeout, False)
             if not wait_gone(pidfd, timeout):
                 self.kill_everything()
@@ -415,7 +434,7 @@ class Monitor:
     def init_exited(self, status: int) -> bool:
         self.init = None
         try:
-            os.unlink(f"{self.run_dir}/init.pid")
+            os.unlink(f"{self.run_dir}/{INIT_PID}")
         except FileNotFoundError:
             pass
         rebooted = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGHUP
@@ -469,7 +488,7 @@ class Monitor:
         ]
         if self.deadline is not None:
             waits.append(self.deadline - now)
-        if self.spec.get("dnsmasq"):
+        if self.spec["dnsmasq"]:
             waits.append(self.dnsmasq_due - now)
         timeout = max(0.0, min(waits)) if waits else None
         poller = select.poll()  # not select(): it fails past fd 1023
@@ -483,7 +502,7 @@ class Monitor:
         if wake_r in ready:
             signals = os.read(wake_r, 64)
             if signal.SIGTERM in signals or signal.SIGINT in signals:
-                self.begin_stop(self.spec.get("stop_timeout", 30.0), False)
+                self.begin_stop(self.spec["stop_timeout"], False)
             running = self.reap()
         if self.master in ready:
             self.read_console()
@@ -497,7 +516,7 @@ class Monitor:
                 self.serve(client)
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.kill_everything()
-        if self.spec.get("dnsmasq") and time.monotonic() >= self.dnsmasq_due:
+        if self.spec["dnsmasq"] and time.monotonic() >= self.dnsmasq_due:
             self.supervise_dnsmasq()
         for client in list(self.clients.values()):
             if not client.console and time.monotonic() - client.since > CLIENT_IDLE_SECONDS:
@@ -519,12 +538,32 @@ class Monitor:
         if self.netns >= 0:
             os.close(self.netns)  # the last holder once init is gone: its veths go with it
             self.netns = -1
-        teardown(self.run_dir, self.cgroups, self.spec.get("dns_files", ()))
+        teardown(self.run_dir, self.cgroups, self.spec["dns_files"])
         self.note("stopped")
+
+
+# What the monitor does for each request.
+_HANDLERS: dict[type[control.Request], Callable[[Monitor, Client, Any], bool]] = {
+    control.StateRequest: Monitor.tell_state,
+    control.Stop: Monitor.stop_on_request,
+    control.Log: Monitor.send_log,
+    control.Console: Monitor.open_console,
+    control.PortAdd: Monitor.add_port,
+    control.PortRemove: Monitor.remove_port,
+}
 
 
 def _note_signal(signum: int, frame: object) -> None:
     """Signals are handled in the loop through the wakeup fd."""
+
+
+def _children_in_own_pid_namespace() -> None:
+    """Point "pid namespace for children" back at the monitor's own."""
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        syscalls.setns(own, syscalls.CLONE_NEWPID)
+    finally:
+        os.close(own)
 
 
 def describe(status: int) -> str:
@@ -559,7 +598,7 @@ def main(argv: list[str]) -> int:
     return serve(spec, STATUS_FD)
 
 
-def serve(spec: dict[str, Any], status_fd: int) -> int:
+def serve(spec: MonitorSpec, status_fd: int) -> int:
     """Run the monitor in this process until the container stops for good."""
     # Whatever `lxpy start`'s caller had open must not stay open for the container's life:
     # a script waiting for EOF on a pipe would hang until the container stops.

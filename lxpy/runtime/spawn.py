@@ -21,6 +21,10 @@ from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import reset_signals
 from lxpy.runtime import DEFAULT_PATH
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this before it forks
+if TYPE_CHECKING:
+    from lxpy.runtime.spec import MonitorSpec
+
 NAMESPACES = (
     syscalls.CLONE_NEWNS
     | syscalls.CLONE_NEWUTS
@@ -75,7 +79,7 @@ def take_console() -> None:
 
 
 def run_child(
-    spec: dict[str, object],
+    spec: MonitorSpec,
     console: str,
     errfd: int,
     cgroups: ContainerCgroups,
@@ -95,21 +99,20 @@ def run_child(
         else:
             syscalls.unshare(NAMESPACES)
         step = "setting up the root filesystem"
-        overlay = spec.get("overlay")
-        notify = str(spec["notify_socket"]) if spec.get("notify_socket") else None
+        notify = spec["notify_socket"]
         rootfs.setup(
-            str(spec["rootfs"]),
+            spec["rootfs"],
             console,
             cgroups.hierarchies
-            if spec.get("cgroup_view") != "unified"
+            if spec["cgroup_view"] != "unified"
             else [h for h in cgroups.hierarchies if h.version == 2],
-            None if overlay is None else [(k, v) for k, v in overlay],  # type: ignore[attr-defined]
-            host_files(str(spec["uuid"])),
+            spec["overlay"],
+            host_files(spec["uuid"]),
             notify,
-            [(str(s), str(p), bool(r)) for s, p, r in spec.get("mounts", ())],  # type: ignore[attr-defined]
+            spec["mounts"],
         )
         step = "setting the hostname"
-        socket.sethostname(str(spec["hostname"]))
+        socket.sethostname(spec["hostname"])
         step = "bringing up loopback"
         loopback_up()
         step = "dropping capabilities"
@@ -123,9 +126,9 @@ def run_child(
                 raise OSError(0, "`lxpy start` could not wire the NICs")
         os.closerange(3, errfd)
         os.closerange(errfd + 1, 65536)
-        command = [str(c) for c in spec["command"]]  # type: ignore[attr-defined]
+        command = spec["command"]
         step = f"executing {command[0]}"
-        env = init_environment(str(spec["uuid"]))
+        env = init_environment(spec["uuid"])
         if notify:
             env["NOTIFY_SOCKET"] = NOTIFY_PATH
         os.execve(command[0], command, env)

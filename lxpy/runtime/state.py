@@ -7,7 +7,6 @@ get reused and a host reboot leaves stale files behind.
 
 from __future__ import annotations
 
-import enum
 import os
 from dataclasses import dataclass
 
@@ -15,19 +14,8 @@ from lxpy.errors import StateError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef
 from lxpy.paths import Paths
-
-MONITOR_PID = "monitor.pid"
-INIT_PID = "init.pid"
-STOPPING_MARK = "stopping"
-STARTED_AT = "started"
-
-
-class State(enum.StrEnum):
-    RUNNING = "RUNNING"
-    STOPPED = "STOPPED"
-    FROZEN = "FROZEN"
-    STARTING = "STARTING"
-    STOPPING = "STOPPING"
+from lxpy.runtime.rundir import INIT_PID, MONITOR_PID, STARTED_AT, STOPPING_MARK
+from lxpy.runtime.rundir import State as State  # defined beside the names, for the monitor
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,37 @@
+"""The monitor spec: what `lxpy start` hands a monitor (marshal'd, through the launcher or on
+an exec'd monitor's stdin), built by `lifecycle.monitor_spec` alone.
+
+For the type checker only: at run time the spec is a plain dict and this module is empty, so
+neither the monitor nor `lxpy start` imports typing for it.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing this module costs nothing
+if TYPE_CHECKING:
+    from typing import Any, TypedDict
+
+    class MonitorSpec(TypedDict):
+        name: str
+        rootfs: str
+        overlay: list[tuple[str, str | None]] | None  # mount options; None: a plain directory
+        cgroup_view: str  # "unified" (the v2 hierarchy alone) or "host"
+        hostname: str
+        uuid: str
+        command: list[str]
+        halt_signal: int
+        run_dir: str
+        console_log: str
+        monitor_log: str
+        instance: str
+        limits: dict[str, Any]
+        stop_timeout: float
+        mounts: list[tuple[str, str, bool]]  # (host source, path inside, read-only)
+        notify_socket: str | None  # for an init that reports readiness (systemd)
+        # With a NIC: the namespace `lxpy start` wires and the pipe init waits at until it
+        # has, both as /proc paths to `lxpy start`'s fds.
+        netns: str | None
+        gate: str | None
+        dns_files: list[str]  # the container's files in its networks' dnsmasq directories
+        ports: list[tuple[str, int, str, int]]  # (proto, host port, address, port)
+        dnsmasq: list[tuple[str, list[str]]]  # (network run dir, argv) to restart one
