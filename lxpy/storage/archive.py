@@ -483,11 +483,7 @@ def _write(tar: tarfile.TarFile, member: tarfile.TarInfo, dirfd: int, leaf: str)
         assert source is not None
         while chunk := source.read(CHUNK):
             safefs.write_all(fd, chunk)
-        # Owner first: a chown clears file capabilities, which the xattrs then bring back.
-        os.fchown(fd, member.uid, member.gid)
-        os.fchmod(fd, member.mode & 0o7777)
-        _set_xattrs(fd, member)
-        os.utime(fd, (member.mtime, member.mtime))
+        _set_attributes(fd, member)
     finally:
         os.close(fd)
 
@@ -503,11 +499,16 @@ XATTRS_KEPT = (
 )
 
 
-def _set_xattrs(fd: int, member: tarfile.TarInfo) -> None:
+def _set_attributes(fd: int, member: tarfile.TarInfo) -> None:
+    """The member's owner, mode, xattrs and time on what `fd` names."""
+    # Owner first: a chown clears file capabilities, which the xattrs then bring back.
+    os.fchown(fd, member.uid, member.gid)
+    os.fchmod(fd, member.mode & 0o7777)
     for key, value in member.pax_headers.items():
         name = key[len(XATTR) :]
         if key.startswith(XATTR) and name.startswith(XATTRS_KEPT):
             os.setxattr(fd, name, value.encode("utf-8", "surrogateescape"))
+    os.utime(fd, (member.mtime, member.mtime))
 
 
 def _finish_dirs(target: _Target) -> None:
@@ -519,10 +520,7 @@ def _finish_dirs(target: _Target) -> None:
             resolve=safefs.NO_LINKS,
         )
         try:
-            os.fchown(fd, member.uid, member.gid)
-            os.fchmod(fd, member.mode & 0o7777)
-            _set_xattrs(fd, member)
-            os.utime(fd, (member.mtime, member.mtime))
+            _set_attributes(fd, member)
         finally:
             os.close(fd)
 
