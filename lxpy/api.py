@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxpy import store
@@ -23,16 +22,16 @@ if TYPE_CHECKING:
     from typing import Any
 
     from lxpy.config import PortForward, SharedFolder
-    from lxpy.images.archive import Counted
+    from lxpy.create import Created, Request
     from lxpy.images.cache import Image
-    from lxpy.images.create import Created, Request
     from lxpy.images.manifest import Template
     from lxpy.images.progress import Progress
     from lxpy.linux.proc import ProcessRef
     from lxpy.runtime.control import Request as ControlRequest
     from lxpy.runtime.launcher import Launcher
-    from lxpy.runtime.snapshots import Snapshot
     from lxpy.runtime.stats import Stats
+    from lxpy.storage.archive import Counted
+    from lxpy.storage.snapshots import Snapshot
 
 
 @dataclass(frozen=True)
@@ -190,7 +189,7 @@ class Api:
 
     # -- changing -------------------------------------------------------------------------
     def create(self, request: Request, progress: Progress | None = None) -> Created:
-        from lxpy.images.create import create
+        from lxpy.create import create
 
         return create(self.paths, request, progress)
 
@@ -233,7 +232,7 @@ class Api:
     def remove_network(self, name: str) -> None:
         from lxpy.net import networks
 
-        networks.remove(self.paths, name)
+        networks.remove(self.paths, name, lambda c: read_live(self.paths, c).active)
 
     # -- config ---------------------------------------------------------------------------
     def config_text(self, name: str) -> str:
@@ -425,33 +424,37 @@ class Api:
         return live.init
 
     def clone(self, source: str, target: str, snapshot: bool = False) -> ContainerConfig:
-        """A new machine from `source`; with `snapshot`, standing on a frozen layer of it."""
-        from lxpy.runtime import clone
+        """A new machine from `source`; with `snapshot`, standing on a sealed layer of it."""
+        from lxpy.runtime import hold
+        from lxpy.storage import clone
 
-        return clone.clone(self.paths, source, target, snapshot)
+        return clone.clone(self.paths, hold, source, target, snapshot)
 
     def rename(self, old: str, new: str) -> None:
-        from lxpy.runtime import clone
+        from lxpy.runtime import hold
+        from lxpy.storage import clone
 
-        clone.rename(self.paths, old, new)
+        clone.rename(self.paths, hold, old, new)
 
     def snapshot(self, name: str, snap: str | None = None) -> Snapshot:
-        from lxpy.runtime import snapshots
+        from lxpy.runtime import hold
+        from lxpy.storage import snapshots
 
-        return snapshots.take(self.paths, name, snap)
+        return snapshots.take(self.paths, hold, name, snap)
 
     def snapshots(self, name: str) -> list[Snapshot]:
-        from lxpy.runtime import snapshots
+        from lxpy.storage import snapshots
 
         return snapshots.listing(self.paths, name)
 
     def restore(self, name: str, snap: str) -> None:
-        from lxpy.runtime import snapshots
+        from lxpy.runtime import hold
+        from lxpy.storage import snapshots
 
-        snapshots.restore(self.paths, name, snap)
+        snapshots.restore(self.paths, hold, name, snap)
 
     def remove_snapshot(self, name: str, snap: str) -> None:
-        from lxpy.runtime import snapshots
+        from lxpy.storage import snapshots
 
         snapshots.remove(self.paths, name, snap)
 
@@ -459,41 +462,17 @@ class Api:
         self, name: str, path: str, snapshots: bool = False, progress: Callable[[int], None] = print
     ) -> Counted:
         """Write the container (and with `snapshots`, its snapshots) to one archive; a
-        running container is frozen while its files are read."""
-        from lxpy.images import archive, layers, storage
-        from lxpy.runtime import files
-        from lxpy.runtime.snapshots import frozen
+        running container is paused while its files are read."""
+        from lxpy.runtime import hold
+        from lxpy.storage import archive
 
-        cfg = store.load(self.paths, name)
-        snaps = [
-            (snap, layers.snapshot_config(self.paths, name, snap))
-            for snap in (layers.snapshot_names(self.paths, name) if snapshots else [])
-        ]
-
-        @contextlib.contextmanager
-        def root_of(snap: str | None) -> Iterator[int]:
-            if snap is None:
-                with files.container_root(self.paths, name, lock=False) as fd:
-                    yield fd
-                return
-            snap_cfg = dict(snaps)[snap]
-            lowers = storage.overlay_layers(self.paths, name, snap_cfg)
-            assert lowers is not None  # a snapshot always stands on layers
-            fd = storage.open_lowers(lowers[0])
-            try:
-                yield fd
-            finally:
-                os.close(fd)
-
-        # Locked: a snapshot taken meanwhile would thaw it, or find it frozen and not freeze.
-        with store.locked(self.paths, name), frozen(self.paths, name):
-            return archive.export(root_of, name, cfg, snaps, path, progress)
+        return archive.export(self.paths, hold, name, path, snapshots, progress)
 
     def import_(
         self, path: str, name: str | None = None, progress: Callable[[int], None] = print
     ) -> tuple[str, Counted]:
         """A new container from an export (named as in it, or `name`)."""
-        from lxpy.images import archive
+        from lxpy.storage import archive
 
         return archive.import_(self.paths, path, name, progress)
 

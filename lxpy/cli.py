@@ -310,7 +310,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def _cmd_create(api: Api, args: argparse.Namespace) -> int:
-    from lxpy.images.create import Request
+    from lxpy.create import Request
 
     settings: dict[str, str] = {}
     for item in args.set:
@@ -372,7 +372,7 @@ def _nics(given: list[str] | None) -> tuple[tuple[str, str], ...] | None:
 
 
 def _dry_run(api: Api, request: Any) -> int:
-    from lxpy.images.create import resolve
+    from lxpy.create import resolve
 
     resolved = resolve(request)
     print(f"template: {resolved.template.name}")

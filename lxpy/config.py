@@ -123,7 +123,7 @@ class PortForward:
 
 @dataclass(frozen=True)
 class Storage:
-    """How the rootfs is kept: a plain directory, or an overlay whose lower layers are frozen
+    """How the rootfs is kept: a plain directory, or an overlay whose lower layers are sealed
     layers (`layers`, top first, each "CONTAINER/ID": a snapshot's or a clone's, kept in that
     container's directory) over a cached image (`image`, "KEY/BUILD" in the image store)."""
 

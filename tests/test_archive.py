@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lxpy.images.archive import METADATA
+from lxpy.storage.archive import METADATA
 from tests.conftest import Lxpy
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lxpy.images.cache import tree_size
+from lxpy.storage.trees import tree_size
 from tests.conftest import Lxpy, temporary_root
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

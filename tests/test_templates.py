@@ -106,9 +106,9 @@ def test_empty_renders_are_skipped_and_links_rendered(tmp_path: Path) -> None:
 @pytest.mark.parametrize("hostile", ["hostname-link", "etc-link"])
 def test_create_render_refuses_a_hostile_rootfs(tmp_path: Path, hostile: str) -> None:
     """/etc/hostname -> a host file, or /etc -> /etc: nothing on the host changes."""
+    from lxpy import create
     from lxpy.config import Storage
     from lxpy.errors import UnsafePath
-    from lxpy.images import create
 
     victim = tmp_path / "victim"
     victim.write_text("host file\n")
@@ -151,11 +151,11 @@ def test_parameters_are_typed_and_checked() -> None:
 
 def test_ubuntu_extends_debian_and_runs_debootstrap(tmp_path: Path) -> None:
     """The Ubuntu mirror is out of reach here: the exact command is what can be checked."""
-    from lxpy.images import create
+    from lxpy import create
 
     resolved = create.resolve(create.Request("ubuntu", "u1", {"packages": "openssh-server"}))
     assert resolved.init.kind == "systemd"
-    assert resolved.template.layers[0].parent.name == "debian"
+    assert resolved.template.file_trees[0].parent.name == "debian"
     plan = resolved.plan
     assert plan is not None
     argv = plan.command("/T", "/D", plan.method)
@@ -177,7 +177,7 @@ def test_ubuntu_extends_debian_and_runs_debootstrap(tmp_path: Path) -> None:
 
 
 def test_debian_plan_keys_the_cache() -> None:
-    from lxpy.images import create
+    from lxpy import create
 
     def key(**settings: str) -> str:
         plan = create.resolve(create.Request("debian", "d", settings)).plan
@@ -219,7 +219,7 @@ def test_hostile_user_template_is_refused(
 
 def test_systemd_258_gets_the_unified_cgroup_view(tmp_path: Path) -> None:
     from lxpy.config import ContainerConfig, InitConfig
-    from lxpy.images import inspect
+    from lxpy.runtime import guest
     from lxpy.runtime.lifecycle import cgroup_view
 
     lower, upper = tmp_path / "lower", tmp_path / "upper"
@@ -227,7 +227,7 @@ def test_systemd_258_gets_the_unified_cgroup_view(tmp_path: Path) -> None:
     (lower / "usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-257.so").touch()
     (upper / "usr/lib/systemd").mkdir(parents=True)
     roots = [str(upper), str(lower)]
-    assert inspect.systemd_version(roots) == 257
+    assert guest.systemd_version(roots) == 257
 
     def view(cgroup: str = "auto", kind: str = "systemd") -> str:
         init = InitConfig(kind=kind, cgroup=cgroup)
@@ -237,7 +237,7 @@ def test_systemd_258_gets_the_unified_cgroup_view(tmp_path: Path) -> None:
     assert view("unified") == "unified"
     # An upgrade inside the container puts the new library in the upper layer.
     (upper / "usr/lib/systemd/libsystemd-shared-258.so").touch()
-    assert inspect.systemd_version(roots) == 258
+    assert guest.systemd_version(roots) == 258
     assert view() == "unified"
     assert view("host") == "host"
     assert view(kind="busybox") == "host"

@@ -26,6 +26,7 @@ from lxpy.images.plan import Plan
 from lxpy.images.progress import Progress
 from lxpy.linux import safefs
 from lxpy.paths import Paths
+from lxpy.storage.trees import tree_size
 
 _BUILD = re.compile(r"\d{8}T\d{6}Z(\.\d+)?")
 
@@ -208,28 +209,6 @@ def prune(paths: Paths, key: str) -> list[Image]:
         for image in gone:
             safefs.remove_tree(image.path)
     return gone
-
-
-def tree_size(path: str) -> int:
-    """Bytes allocated under `path`, each hard-linked inode once, not crossing mounts."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    top = os.lstat(path).st_dev
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in dirnames + filenames:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except FileNotFoundError:
-                continue
-            if st.st_dev != top:
-                if name in dirnames:
-                    dirnames.remove(name)
-                continue
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            total += st.st_blocks * 512
-    return total
 
 
 def _clean_partials(directory: str) -> None:

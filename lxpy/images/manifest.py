@@ -136,7 +136,7 @@ class Template:
     links: Mapping[str, str] = field(default_factory=dict)  # path -> target (may use params)
 
     # Rendered in order, later ones overriding: an extended template's files, then its own.
-    layers: tuple[Path, ...] = ()
+    file_trees: tuple[Path, ...] = ()
 
     @property
     def files(self) -> Path:
@@ -220,18 +220,18 @@ def _raw(name: str, directory: Path, depth: int = 0) -> tuple[dict[str, Any], tu
         raw = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise TemplateError(f"{path}: {e}") from None
-    layers = (directory / "files",)
+    file_trees = (directory / "files",)
     base = raw.get("template", {}).get("extends") if isinstance(raw.get("template"), dict) else None
     if base is None:
-        return raw, layers
+        return raw, file_trees
     if not isinstance(base, str) or depth >= MAX_EXTENDS or base == name:
         raise TemplateError(f"{path}: template.extends: not a template name, or a loop")
     parent_dir = available().get(base)
     if parent_dir is None:
         raise TemplateError(f"{path}: template.extends: unknown template {base!r}")
-    parent, parent_layers = _raw(base, parent_dir, depth + 1)
+    parent, parent_trees = _raw(base, parent_dir, depth + 1)
     parent.get("template", {}).pop("description", None)
-    return _merge(parent, raw), parent_layers + layers
+    return _merge(parent, raw), parent_trees + file_trees
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -246,7 +246,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def load(name: str, directory: Path) -> Template:
     path = directory / "template.toml"
-    raw, layers = _raw(name, directory)
+    raw, file_trees = _raw(name, directory)
     doc = _Doc(path, "", raw, {"template", "parameters", "bootstrap", "init", "files"})
     meta = doc.table_of("template", {"description", "extends"})
     parameters = _parameters(doc.table_of("parameters", set(doc.doc.get("parameters", {}))))
@@ -295,7 +295,7 @@ def load(name: str, directory: Path) -> Template:
     return Template(
         name=name,
         directory=directory,
-        layers=layers,
+        file_trees=file_trees,
         description=meta.text("description", ""),
         parameters=parameters,
         bootstrap=bootstrap,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxpy.config import ContainerConfig
@@ -110,12 +111,12 @@ def up(paths: Paths, network: Network) -> str:
     return run
 
 
-def remove(paths: Paths, name: str) -> None:
-    from lxpy.runtime.state import read_live
-
+def remove(paths: Paths, name: str, runs: Callable[[str], bool]) -> None:
+    """Remove the network; refused while `runs(container)` says one of its containers runs
+    (the caller asks the runtime, which net sits below)."""
     network = model.load(paths, name)
     with model.lock(paths, name):
-        running = [c for c in model.users(paths, name) if read_live(paths, c).active]
+        running = [c for c in model.users(paths, name) if runs(c)]
         if running:
             raise StateError(
                 f"network {name} is in use by running containers: {', '.join(running)}",

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from lxpy import store
 from lxpy.errors import LxpyError, StateError, UsageError
-from lxpy.images import storage
 from lxpy.linux import safefs
 from lxpy.linux.syscalls import O_PATH
 from lxpy.paths import Paths
 from lxpy.runtime.state import read_live
+from lxpy.storage.overlay import open_rootfs
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,7 @@ def container_root(paths: Paths, name: str, lock: bool = True) -> Iterator[int]:
     with store.locked(paths, name) if lock else contextlib.nullcontext():
         if read_live(paths, name).active:
             raise StateError(f"container {name!r} started meanwhile", hint="try again")
-        layers = storage.overlay_layers(paths, name, store.load(paths, name))
-        fd = storage.mount_detached(layers) if layers else safefs.open_tree(paths.rootfs(name))
+        fd = open_rootfs(paths, name, store.load(paths, name))
         try:
             yield fd
         finally:

@@ -53,16 +53,16 @@ def monitor_spec(
     fds of ours that the monitor opens through /proc (the namespace being wired and the read
     end of the gate); None and -1 without one."""
     # Here, not at the top: `lxpy ls` and the other commands that import this need neither.
-    from lxpy.images import storage
+    from lxpy.storage import overlay
 
-    layers = storage.overlay_layers(paths, name, cfg)
+    dirs = overlay.overlay_dirs(paths, name, cfg)
     fds = f"/proc/{os.getpid()}/fd"
     return {
         "name": name,
         "rootfs": paths.rootfs(name),
-        "overlay": None if layers is None else storage.overlay_options(layers),
+        "overlay": None if dirs is None else overlay.overlay_options(dirs),
         "cgroup_view": cgroup_view(
-            cfg, [paths.rootfs(name)] if layers is None else [*reversed(layers[0]), layers[1]]
+            cfg, [paths.rootfs(name)] if dirs is None else [*reversed(dirs[0]), dirs[1]]
         ),
         "hostname": cfg.hostname,
         "uuid": cfg.uuid,
@@ -93,10 +93,10 @@ def cgroup_view(cfg: ContainerConfig, roots: list[str]) -> str:
         return "host"
     if cfg.init.cgroup == "unified":
         return "unified"
-    from lxpy.images import inspect
+    from lxpy.runtime import guest
 
-    version = inspect.systemd_version(roots)
-    return "unified" if version is not None and version >= inspect.SYSTEMD_UNIFIED_ONLY else "host"
+    version = guest.systemd_version(roots)
+    return "unified" if version is not None and version >= guest.SYSTEMD_UNIFIED_ONLY else "host"
 
 
 def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
@@ -362,8 +362,8 @@ def _stop_directly(
 
 
 def destroy(paths: Paths, name: str, force: bool = False) -> None:
-    from lxpy.images import layers
     from lxpy.linux import safefs
+    from lxpy.storage import layers
 
     store.require(paths, name)
     with store.locked(paths, name):

@@ -66,7 +66,7 @@ def sample(
         tx_bytes=tx,
         oom_kills=cg.oom_kills(),
         uptime=None if started is None else max(0.0, time.time() - started),
-        disk=writable_layer_size(paths, name, cfg) if disk else None,
+        disk=_writable_size(paths, name, cfg) if disk else None,
     )
 
 
@@ -89,8 +89,7 @@ def _traffic(paths: Paths, name: str, cfg: ContainerConfig) -> tuple[int | None,
     return rx, tx
 
 
-def writable_layer_size(paths: Paths, name: str, cfg: ContainerConfig) -> int:
-    from lxpy.images.cache import tree_size
+def _writable_size(paths: Paths, name: str, cfg: ContainerConfig) -> int:
+    from lxpy.storage import overlay  # not at the top: only a disk figure needs it
 
-    base = paths.container_dir(name)
-    return tree_size(f"{base}/overlay/upper" if cfg.storage.kind == "overlay" else f"{base}/rootfs")
+    return overlay.writable_size(paths, name, cfg)

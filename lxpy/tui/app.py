@@ -37,7 +37,7 @@ from lxpy.tui.table import FleetTable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from lxpy.images.create import Request
+    from lxpy.create import Request
 
 # Shown in the footer; the others are in the help screen and the command palette.
 IN_FOOTER = {"start", "stop", "attach", "console", "create", "destroy", "help", "quit"}

@@ -20,7 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     # At run time only when the form is sent: with jinja2 behind it, it costs the TUI's
     # start ~50 ms.
-    from lxpy.images.create import Request
+    from lxpy.create import Request
 
 LIMIT_FIELDS = (("memory", "e.g. 2G"), ("cpus", "e.g. 1.5"), ("pids", "e.g. 2000"))
 
@@ -71,7 +71,7 @@ class CreateScreen(ModalScreen["Request | None"]):
 
     def request(self) -> Request:
         """The form as a create request, or the UsageError the CLI would give."""
-        from lxpy.images.create import Request
+        from lxpy.create import Request
 
         name = self._text("name") or self.suggested_name
         validate(name)

@@ -1,4 +1,5 @@
-"""A container's rootfs storage: a plain directory, or an overlay on a cached image.
+"""A container's rootfs storage: a plain directory, or an overlay on sealed layers and a
+cached image.
 
 Overlay layout in the container's directory:
 
@@ -21,17 +22,17 @@ from lxpy.errors import LxpyError, NotFound
 from lxpy.linux import syscalls
 from lxpy.paths import Paths
 
-Layers = tuple[tuple[str, ...], str, str]  # (lower dirs, top first; upper; work)
+OverlayDirs = tuple[tuple[str, ...], str, str]  # (lower dirs, top first; upper; work)
 
 
 def layer_dir(paths: Paths, ref: str) -> str:
-    """Where the frozen layer "CONTAINER/ID" lives: in the directory of the container that
+    """Where the sealed layer "CONTAINER/ID" lives: in the directory of the container that
     made it (which therefore cannot go while another container stands on it)."""
     owner, _, layer = ref.partition("/")
     return f"{paths.container_dir(owner)}/layers/{layer}"
 
 
-def overlay_layers(paths: Paths, name: str, cfg: ContainerConfig) -> Layers | None:
+def overlay_dirs(paths: Paths, name: str, cfg: ContainerConfig) -> OverlayDirs | None:
     """The overlay's directories, None for a plain directory."""
     if cfg.storage.kind != "overlay":
         return None
@@ -51,8 +52,8 @@ def overlay_layers(paths: Paths, name: str, cfg: ContainerConfig) -> Layers | No
     return tuple(lowers), f"{overlay}/upper", f"{overlay}/work"
 
 
-def overlay_options(layers: Layers) -> list[tuple[str, str | None]]:
-    lowers, upper, work = layers
+def overlay_options(dirs: OverlayDirs) -> list[tuple[str, str | None]]:
+    lowers, upper, work = dirs
     return [*(("lowerdir+", lower) for lower in lowers), ("upperdir", upper), ("workdir", work)]
 
 
@@ -65,13 +66,13 @@ def make_overlay_dirs(container_dir: str) -> None:
     os.mkdir(f"{container_dir}/overlay/work", 0o700)
 
 
-def mount_detached(layers: Layers) -> int:
+def mount_detached(dirs: OverlayDirs) -> int:
     """The overlay as a detached mount: an fd to its root, usable with safefs."""
     try:
-        return syscalls.fsmount_new("overlay", overlay_options(layers))
+        return syscalls.fsmount_new("overlay", overlay_options(dirs))
     except OSError as e:
         raise LxpyError(
-            f"cannot mount the overlay for {os.path.dirname(layers[1])}: {e.strerror}",
+            f"cannot mount the overlay for {os.path.dirname(dirs[1])}: {e.strerror}",
             hint="the kernel needs overlayfs, and the container's directory a filesystem "
             "that supports it (not overlayfs itself on older kernels)",
         ) from None
@@ -88,15 +89,18 @@ def open_lowers(lowers: tuple[str, ...]) -> int:
         raise LxpyError(f"cannot mount the layers {', '.join(lowers)}: {e.strerror}") from None
 
 
-def copy_tree(source: str, target: str) -> None:
-    """A full independent copy keeping owners, modes, xattrs, capabilities and hard links;
-    reflinked where the filesystem can (btrfs, xfs)."""
-    import subprocess
+def open_rootfs(paths: Paths, name: str, cfg: ContainerConfig) -> int:
+    """An fd for the `/` of a stopped container: its overlay, mounted detached, or its rootfs
+    directory. The caller holds its lock, so that it cannot start on the same overlay."""
+    from lxpy.linux import safefs  # not at the top: `lxpy start` needs none
 
-    result = subprocess.run(
-        ["cp", "-a", "--reflink=auto", "--one-file-system", f"{source}/.", target],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise LxpyError(f"copying the image failed: {result.stderr.strip()}")
+    dirs = overlay_dirs(paths, name, cfg)
+    return mount_detached(dirs) if dirs else safefs.open_tree(paths.rootfs(name))
+
+
+def writable_size(paths: Paths, name: str, cfg: ContainerConfig) -> int:
+    """Bytes of the container's own changes: its overlay's upper layer, or its whole rootfs."""
+    from lxpy.storage.trees import tree_size  # not at the top: `lxpy start` needs none
+
+    base = paths.container_dir(name)
+    return tree_size(f"{base}/overlay/upper" if cfg.storage.kind == "overlay" else f"{base}/rootfs")

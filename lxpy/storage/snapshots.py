@@ -1,28 +1,28 @@
 """Snapshots: `lxpy snapshot NAME [SNAP]`, `snapshot ls|rm|restore NAME SNAP`.
 
-A snapshot is a frozen layer (see `images.layers`) and the config the container had then,
-in `containers/NAME/snapshots/SNAP/`. Taking one of a stopped container moves its changes
-into the layer, so it costs a rename; a running one is frozen (the cgroup freezer) while
+A snapshot is a sealed layer (see `layers`) and the config the container had then, in
+`containers/NAME/snapshots/SNAP/`. Taking one of a stopped container moves its changes
+into the layer, so it costs a rename; a running one is paused (the cgroup freezer) while
 its changes are copied, so the snapshot is consistent. Restoring puts the snapshot's config
 back and an empty layer of changes on top of its layers: instant, and repeatable.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lxpy import config, store
 from lxpy.config import ContainerConfig
 from lxpy.errors import AlreadyExists, NotFound, StateError
-from lxpy.images import layers
 from lxpy.linux import safefs
-from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.names import validate
 from lxpy.paths import Paths
-from lxpy.runtime.state import State, read_live
+from lxpy.storage import layers
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from lxpy.storage import Runtime
 
 
 @dataclass(frozen=True)
@@ -32,27 +32,7 @@ class Snapshot:
     layers: tuple[str, ...]
 
 
-@contextlib.contextmanager
-def frozen(paths: Paths, name: str) -> Iterator[bool]:
-    """The container held still (if it runs) for as long as the block lasts; yields whether
-    it runs. One that was frozen already stays frozen."""
-    live = read_live(paths, name)
-    if not live.active:
-        yield False
-        return
-    cgroups = ContainerCgroups(paths.instance, name)
-    thaw = live.state is not State.FROZEN
-    if thaw and not cgroups.freeze(wait=10.0):
-        cgroups.thaw()
-        raise StateError(f"container {name!r} did not freeze within 10 s", hint="try again")
-    try:
-        yield True
-    finally:
-        if thaw:
-            cgroups.thaw()
-
-
-def take(paths: Paths, name: str, snap: str | None = None) -> Snapshot:
+def take(paths: Paths, runtime: Runtime, name: str, snap: str | None = None) -> Snapshot:
     store.require(paths, name)
     with store.locked(paths, name):
         taken = layers.snapshot_names(paths, name)
@@ -60,8 +40,8 @@ def take(paths: Paths, name: str, snap: str | None = None) -> Snapshot:
         if snap in taken:
             raise AlreadyExists(f"{name} has a snapshot named {snap!r}")
         cfg = store.load(paths, name)
-        with frozen(paths, name) as running:
-            snapshot_cfg = layers.freeze(paths, name, cfg, running)
+        with runtime.paused(paths, name) as running:
+            snapshot_cfg = layers.seal(paths, name, cfg, running)
         created = config.timestamp()
         where = layers.snapshot_dir(paths, name, snap)
         os.makedirs(layers.snapshot_dir(paths, name), mode=0o700, exist_ok=True)
@@ -102,12 +82,12 @@ def _require(paths: Paths, name: str, snap: str) -> ContainerConfig:
     return layers.snapshot_config(paths, name, snap)
 
 
-def restore(paths: Paths, name: str, snap: str) -> None:
+def restore(paths: Paths, runtime: Runtime, name: str, snap: str) -> None:
     """The rootfs and the config as they were when `snap` was taken (stopped only)."""
     store.require(paths, name)
     with store.locked(paths, name):
         snapshot_cfg = _require(paths, name, snap)
-        if read_live(paths, name).active:
+        if runtime.running(paths, name):
             raise StateError(f"container {name!r} is running", hint=f"`lxpy stop {name}` first")
         current = store.load(paths, name)
         if current.storage.kind == "dir":
@@ -121,7 +101,7 @@ def restore(paths: Paths, name: str, snap: str) -> None:
         store.save(paths, name, restored)
         layers.prune(paths, name)
         if snapshot_cfg.hostname != current.hostname:
-            from lxpy.runtime.identity import retarget
+            from lxpy.storage.identity import retarget
 
             retarget(paths, name, restored, snapshot_cfg)
 

@@ -31,10 +31,14 @@ from typing import IO, Any
 from lxpy import config, store
 from lxpy.config import ContainerConfig, Nic, Storage
 from lxpy.errors import LxpyError, UsageError
-from lxpy.images import layers
 from lxpy.linux import safefs
 from lxpy.names import validate
 from lxpy.paths import Paths
+from lxpy.storage import layers, overlay
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from lxpy.storage import Runtime
 
 FORMAT = 1
 METADATA = "lxpy-export.toml"
@@ -92,15 +96,35 @@ def _compressed_writer(path: str, named: str) -> Iterator[IO[bytes]]:
 
 
 def export(
-    root_of: Callable[[str | None], contextlib.AbstractContextManager[int]],
+    paths: Paths,
+    runtime: Runtime,
+    name: str,
+    path: str,
+    snapshots: bool,
+    progress: Callable[[int], None],
+) -> Counted:
+    """Write the container (and with `snapshots`, its snapshots) to one archive at `path`; a
+    running container is paused while its files are read. `progress` hears the bytes
+    written so far."""
+    cfg = store.load(paths, name)
+    snaps = [
+        (snap, layers.snapshot_config(paths, name, snap))
+        for snap in (layers.snapshot_names(paths, name) if snapshots else [])
+    ]
+    # Locked: a snapshot taken meanwhile would thaw it, or find it paused and not pause it.
+    with store.locked(paths, name), runtime.paused(paths, name):
+        return _write_archive(paths, runtime, name, cfg, snaps, path, progress)
+
+
+def _write_archive(
+    paths: Paths,
+    runtime: Runtime,
     name: str,
     cfg: ContainerConfig,
     snapshots: list[tuple[str, ContainerConfig]],
     path: str,
     progress: Callable[[int], None],
 ) -> Counted:
-    """Write `name` to `path`. `root_of(None)` gives an fd for its root, `root_of(SNAP)` one
-    for a snapshot's; `progress` hears the bytes written so far."""
     began = time.monotonic()
     total = [0, 0]
     partial = f"{path}.partial"
@@ -113,11 +137,11 @@ def export(
             meta = f'format = {FORMAT}\nname = "{name}"\nsnapshots = [{names}]\n'
             _add_bytes(tar, METADATA, meta.encode())
             _add_bytes(tar, "config.toml", config.dump(cfg).encode())
-            with root_of(None) as root:
+            with runtime.root(paths, name) as root:
                 _add_tree(tar, root, "rootfs", total, progress)
             for snap, snap_cfg in snapshots:
                 _add_bytes(tar, f"snapshots/{snap}/config.toml", config.dump(snap_cfg).encode())
-                with root_of(snap) as root:
+                with _snapshot_root(paths, name, snap_cfg) as root:
                     _add_tree(tar, root, f"snapshots/{snap}/rootfs", total, progress)
         os.rename(partial, path)
     except BaseException:
@@ -125,6 +149,18 @@ def export(
             os.unlink(partial)
         raise
     return Counted(total[0], total[1], time.monotonic() - began)
+
+
+@contextlib.contextmanager
+def _snapshot_root(paths: Paths, name: str, cfg: ContainerConfig) -> Iterator[int]:
+    """An fd for the tree a snapshot's layers make."""
+    dirs = overlay.overlay_dirs(paths, name, cfg)
+    assert dirs is not None  # a snapshot always stands on layers
+    fd = overlay.open_lowers(dirs[0])
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def _add_bytes(tar: tarfile.TarFile, arcname: str, data: bytes) -> None:
@@ -447,11 +483,7 @@ def _write(tar: tarfile.TarFile, member: tarfile.TarInfo, dirfd: int, leaf: str)
         assert source is not None
         while chunk := source.read(CHUNK):
             safefs.write_all(fd, chunk)
-        # Owner first: a chown clears file capabilities, which the xattrs then bring back.
-        os.fchown(fd, member.uid, member.gid)
-        os.fchmod(fd, member.mode & 0o7777)
-        _set_xattrs(fd, member)
-        os.utime(fd, (member.mtime, member.mtime))
+        _set_attributes(fd, member)
     finally:
         os.close(fd)
 
@@ -467,11 +499,16 @@ XATTRS_KEPT = (
 )
 
 
-def _set_xattrs(fd: int, member: tarfile.TarInfo) -> None:
+def _set_attributes(fd: int, member: tarfile.TarInfo) -> None:
+    """The member's owner, mode, xattrs and time on what `fd` names."""
+    # Owner first: a chown clears file capabilities, which the xattrs then bring back.
+    os.fchown(fd, member.uid, member.gid)
+    os.fchmod(fd, member.mode & 0o7777)
     for key, value in member.pax_headers.items():
         name = key[len(XATTR) :]
         if key.startswith(XATTR) and name.startswith(XATTRS_KEPT):
             os.setxattr(fd, name, value.encode("utf-8", "surrogateescape"))
+    os.utime(fd, (member.mtime, member.mtime))
 
 
 def _finish_dirs(target: _Target) -> None:
@@ -483,10 +520,7 @@ def _finish_dirs(target: _Target) -> None:
             resolve=safefs.NO_LINKS,
         )
         try:
-            os.fchown(fd, member.uid, member.gid)
-            os.fchmod(fd, member.mode & 0o7777)
-            _set_xattrs(fd, member)
-            os.utime(fd, (member.mtime, member.mtime))
+            _set_attributes(fd, member)
         finally:
             os.close(fd)
 

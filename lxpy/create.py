@@ -19,12 +19,14 @@ from typing import Any
 from lxpy import config, names, store
 from lxpy.config import ContainerConfig, InitConfig, Limits, Nic, Storage
 from lxpy.errors import UnsafePath, UsageError
-from lxpy.images import busybox, cache, manifest, render, storage, users
+from lxpy.images import busybox, cache, manifest, render, users
 from lxpy.images.manifest import InitKind, Template, Value
 from lxpy.images.plan import BUILTIN_LOCALES, Plan, host_arch
 from lxpy.images.progress import Progress, Silent
 from lxpy.linux import safefs
 from lxpy.paths import Paths
+from lxpy.storage import overlay
+from lxpy.storage.trees import copy_tree
 
 
 @dataclass(frozen=True)
@@ -186,18 +188,18 @@ def _make_rootfs(partial: str, image: cache.Image | None, kind: str, progress: P
         os.mkdir(f"{partial}/rootfs", 0o755)
         return "dir"
     if kind == "overlay":
-        storage.make_overlay_dirs(partial)
+        overlay.make_overlay_dirs(partial)
         return "overlay"
     progress.step(f"copying image {image.ref}")
     os.mkdir(f"{partial}/rootfs", 0o755)
-    storage.copy_tree(image.rootfs, f"{partial}/rootfs")
+    copy_tree(image.rootfs, f"{partial}/rootfs")
     return "dir"
 
 
 def _open_rootfs(partial: str, image: cache.Image | None, kind: str) -> int:
     if kind == "overlay" and image is not None:
-        overlay = f"{partial}/overlay"
-        return storage.mount_detached(((image.rootfs,), f"{overlay}/upper", f"{overlay}/work"))
+        where = f"{partial}/overlay"
+        return overlay.mount_detached(((image.rootfs,), f"{where}/upper", f"{where}/work"))
     return safefs.open_tree(f"{partial}/rootfs")
 
 
@@ -248,6 +250,8 @@ def _render(
         "domain": dns[1],
     }
     template = resolved.template
-    for files in template.layers[:-1]:
+    for files in template.file_trees[:-1]:
         render.render_tree(files, rootfd, context, template.file_modes)
-    render.render_tree(template.layers[-1], rootfd, context, template.file_modes, template.links)
+    render.render_tree(
+        template.file_trees[-1], rootfd, context, template.file_modes, template.links
+    )

@@ -16,8 +16,8 @@ _SHARED = re.compile(r"libsystemd-shared-(\d+)(?:[.~-][^/]*)?\.so")
 
 
 def systemd_version(roots: list[str]) -> int | None:
-    """systemd's major version in the tree(s) at `roots` (an overlay's layers), from the name
-    of its libsystemd-shared library, as systemd-nspawn finds it; None without systemd."""
+    """systemd's major version in the tree(s) at `roots` (an overlay's directories), from
+    the name of its libsystemd-shared library, as systemd-nspawn finds it; None without it."""
     found: int | None = None
     for root in roots:
         try:

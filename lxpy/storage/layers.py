@@ -1,8 +1,8 @@
-"""Frozen overlay layers: what snapshots and snapshot clones are made of.
+"""Sealed overlay layers: what snapshots and snapshot clones are made of.
 
-A layer is a directory `containers/OWNER/layers/ID` that never changes once made: a
+A layer is a directory `containers/OWNER/layers/ID` that never changes once sealed: a
 container's overlay upper moved aside (instant, for a stopped container), a copy of it (a
-running one, frozen meanwhile), or a plain rootfs taken over whole. Configs name layers as
+running one, paused meanwhile), or a plain rootfs taken over whole. Configs name layers as
 "OWNER/ID", top first, over the image. A layer stays while any config names it, the
 container's own, one of its snapshots', or a clone's; the owner cannot be destroyed or
 renamed while another container's configs name its layers.
@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from lxpy import names, store
 from lxpy.config import ContainerConfig, Storage
 from lxpy.errors import LxpyError
-from lxpy.images import storage
 from lxpy.linux import safefs
 from lxpy.paths import Paths
+from lxpy.storage.overlay import layer_dir
+from lxpy.storage.trees import copy_tree
 
 SNAPSHOTS = "snapshots"
 
@@ -47,12 +48,12 @@ def fresh_upper(paths: Paths, name: str) -> None:
     os.mkdir(f"{overlay}/work", 0o700)
 
 
-def freeze(paths: Paths, name: str, cfg: ContainerConfig, running: bool) -> ContainerConfig:
-    """Turn the container's current state into a layer; return its config standing on it.
+def seal(paths: Paths, name: str, cfg: ContainerConfig, running: bool) -> ContainerConfig:
+    """Seal the container's current state into a layer; return its config standing on it.
 
     Stopped, the change is moved, not copied: an overlay's upper becomes the layer and a
     fresh empty one goes on top; a plain rootfs becomes the layer and the container an
-    overlay on it (its config saved so). Running (and frozen by the caller), the upper or
+    overlay on it (its config saved so). Running (and paused by the caller), the upper or
     rootfs is copied, and the container itself stays as it is: the returned config is the
     snapshot's alone.
     """
@@ -68,7 +69,7 @@ def freeze(paths: Paths, name: str, cfg: ContainerConfig, running: bool) -> Cont
     image = cfg.storage.image if cfg.storage.kind == "overlay" else ""
     stood = cfg.with_changes(storage=Storage("overlay", image, (ref, *below)))
     if running:
-        storage.copy_tree(source, _made(where))
+        copy_tree(source, _made(where))
         return stood
     # The config names the layer before the move: a crash in between leaves a start that
     # says which layer is missing, never changes that no config names (and prune deletes).
@@ -97,7 +98,7 @@ def copy_own(
             refs.append(ref)  # another container's, shared as the origin shares it
             continue
         os.makedirs(f"{target_dir}/layers", mode=0o700, exist_ok=True)
-        storage.copy_tree(storage.layer_dir(paths, ref), _made(f"{target_dir}/layers/{layer}"))
+        copy_tree(layer_dir(paths, ref), _made(f"{target_dir}/layers/{layer}"))
         refs.append(f"{target}/{layer}")
     return Storage(cfg.storage.kind, cfg.storage.image, tuple(refs))
 

@@ -9,14 +9,16 @@ from collections.abc import Callable
 from lxpy.config import ContainerConfig
 from lxpy.linux import safefs
 from lxpy.paths import Paths
-from lxpy.runtime.files import container_root
+from lxpy.storage.overlay import open_rootfs
 
 
 def retarget(paths: Paths, name: str, new: ContainerConfig, old: ContainerConfig) -> None:
-    """For `name`, whose config is `new` by now, the files inside that name the machine:
-    /etc/hostname, the 127.0.1.1 line of /etc/hosts, /etc/machine-id; each changed only
-    where it still says what the template wrote, written through the confined calls."""
-    with container_root(paths, name, lock=False) as root:  # the caller holds the lock
+    """For `name`, stopped and locked by the caller, whose config is `new` by now, the files
+    inside that name the machine: /etc/hostname, the 127.0.1.1 line of /etc/hosts,
+    /etc/machine-id; each changed only where it still says what the template wrote,
+    written through the confined calls."""
+    root = open_rootfs(paths, name, new)
+    try:
         _replace(
             root,
             "etc/hostname",
@@ -28,6 +30,8 @@ def retarget(paths: Paths, name: str, new: ContainerConfig, old: ContainerConfig
             "etc/machine-id",
             lambda text: f"{new.uuid}\n" if text.strip() == old.uuid else text,
         )
+    finally:
+        os.close(root)
 
 
 def _hosts(text: str, old: str, new: str) -> str:

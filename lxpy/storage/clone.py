@@ -2,7 +2,7 @@
 
 A clone is a new machine: new name, hostname, uuid and machine-id (and with the name, a new
 MAC and its own address). A full clone copies everything it does not share with its origin
-anyway (the image); a `--snapshot` clone stands on a frozen layer of its origin, so it costs
+anyway (the image); a `--snapshot` clone stands on a sealed layer of its origin, so it costs
 a rename and an empty directory, and the origin cannot go while the clone needs it.
 """
 
@@ -15,13 +15,17 @@ from collections.abc import Iterator
 from lxpy import config, store
 from lxpy.config import ContainerConfig, Nic, Storage
 from lxpy.errors import AlreadyExists, LxpyError, StateError
-from lxpy.images import layers, storage
 from lxpy.linux import safefs
 from lxpy.names import validate
 from lxpy.paths import Paths
-from lxpy.runtime.identity import retarget
-from lxpy.runtime.snapshots import frozen
-from lxpy.runtime.state import read_live
+from lxpy.storage import layers
+from lxpy.storage.identity import retarget
+from lxpy.storage.overlay import make_overlay_dirs
+from lxpy.storage.trees import copy_tree
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from lxpy.storage import Runtime
 
 
 @contextlib.contextmanager
@@ -32,7 +36,9 @@ def _both_locked(paths: Paths, first: str, second: str) -> Iterator[None]:
         yield
 
 
-def clone(paths: Paths, source: str, target: str, snapshot: bool = False) -> ContainerConfig:
+def clone(
+    paths: Paths, runtime: Runtime, source: str, target: str, snapshot: bool = False
+) -> ContainerConfig:
     validate(target)
     store.require(paths, source)
     if store.exists(paths, target):
@@ -41,10 +47,10 @@ def clone(paths: Paths, source: str, target: str, snapshot: bool = False) -> Con
         cfg = store.load(paths, source)
         partial = store.new_partial(paths, target)
         try:
-            with frozen(paths, source) as running:
+            with runtime.paused(paths, source) as running:
                 if snapshot:
-                    stood = layers.freeze(paths, source, cfg, running)
-                    storage.make_overlay_dirs(partial)
+                    stood = layers.seal(paths, source, cfg, running)
+                    make_overlay_dirs(partial)
                     kept = stood.storage
                 else:
                     kept = _copy(paths, source, cfg, partial, target)
@@ -77,21 +83,21 @@ def _copy(paths: Paths, source: str, cfg: ContainerConfig, partial: str, target:
     base = paths.container_dir(source)
     if cfg.storage.kind == "dir":
         os.mkdir(f"{partial}/rootfs", 0o755)
-        storage.copy_tree(paths.rootfs(source), f"{partial}/rootfs")
+        copy_tree(paths.rootfs(source), f"{partial}/rootfs")
         return cfg.storage
     kept = layers.copy_own(paths, source, cfg, partial, target)
-    storage.make_overlay_dirs(partial)
-    storage.copy_tree(f"{base}/overlay/upper", f"{partial}/overlay/upper")
+    make_overlay_dirs(partial)
+    copy_tree(f"{base}/overlay/upper", f"{partial}/overlay/upper")
     return kept
 
 
-def rename(paths: Paths, old: str, new: str) -> None:
+def rename(paths: Paths, runtime: Runtime, old: str, new: str) -> None:
     validate(new)
     store.require(paths, old)
     if store.exists(paths, new):
         raise AlreadyExists(f"container {new!r} already exists", hint="pick another name")
     with _both_locked(paths, old, new):
-        if read_live(paths, old).active:
+        if runtime.running(paths, old):
             raise StateError(f"container {old!r} is running", hint=f"`lxpy stop {old}` first")
         users = layers.dependents(paths, old)
         if users:
