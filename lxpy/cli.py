@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from lxpy import __version__, units
 from lxpy.cmdline import command_word
-from lxpy.errors import LxpyError, PermissionDenied, UsageError, one_line
+from lxpy.errors import LxpyError, PermissionDenied, UsageError, describe
 
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
 TYPE_CHECKING = False
@@ -934,8 +934,10 @@ COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
 }
 
 
-def _error(e: LxpyError) -> None:
-    print(one_line(e), file=sys.stderr)
+def _error(e: Exception) -> None:
+    # Anything but an LxpyError is unexpected: its traceback tells where.
+    hint = "" if isinstance(e, LxpyError) else " (hint: --debug shows the traceback)"
+    print(describe(e) + hint, file=sys.stderr)
 
 
 def main(argv: Sequence[str], launcher: Launcher | None = None) -> int:
@@ -963,26 +965,14 @@ def main(argv: Sequence[str], launcher: Launcher | None = None) -> int:
 
         api = Api(Paths.from_env(args.root), launcher)
         return COMMANDS[args.command](api, args)
-    except LxpyError as e:
-        if args.debug:
-            raise
-        _error(e)
-        return e.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0  # `lxpy ls | head`: the reader has all it wanted
-    except OSError as e:
-        if args.debug:
-            raise
-        where = f": {e.filename}" if e.filename else ""
-        print(f"lxpy: {e.strerror or e}{where} (hint: --debug shows where)", file=sys.stderr)
-        return 1
     except Exception as e:
         if args.debug:
             raise
-        print(
-            f"lxpy: internal error: {e!r} (hint: run with --debug for the traceback)",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+        _error(e)
+        if isinstance(e, LxpyError):
+            return e.exit_code
+        return 1 if isinstance(e, OSError) else EXIT_INTERNAL

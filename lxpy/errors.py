@@ -17,9 +17,15 @@ class LxpyError(Exception):
         return self.message if self.hint is None else f"{self.message} (hint: {self.hint})"
 
 
-def one_line(e: LxpyError) -> str:
-    """`e` as the CLI prints it and the TUI shows it."""
-    return f"lxpy: {e}"
+def describe(e: BaseException) -> str:
+    """Any error as the one line both faces show: an LxpyError says what it is, an OSError
+    what failed and on which file; anything else is a bug in lxpy, named as one."""
+    if isinstance(e, LxpyError):
+        return f"lxpy: {e}"
+    if isinstance(e, OSError):
+        where = f": {e.filename}" if e.filename else ""
+        return f"lxpy: {e.strerror or e}{where}"
+    return f"lxpy: internal error: {e!r}"
 
 
 class InvalidName(LxpyError):
@@ -64,3 +70,21 @@ class StartError(LxpyError):
 
 class TemplateError(LxpyError):
     pass
+
+
+# Raised where importing more than this module would cost: the monitor's closure, the
+# child that becomes init, the cgroup layer.
+class StartFailed(StartError):
+    """The monitor could not start (or start again) init, or listen on a forwarded port."""
+
+
+class ProtocolError(LxpyError):
+    """A control socket request that does not parse."""
+
+
+class RootfsError(StartError):
+    """The rootfs cannot be set up: a mount point is a symlink or not a directory."""
+
+
+class LimitError(LxpyError):
+    """A limit this host's cgroup controllers cannot take."""

@@ -19,6 +19,7 @@ import os
 import signal
 import time
 
+from lxpy.errors import LimitError as LimitError
 from lxpy.linux import devices
 from lxpy.linux.devices import DEVICE_ALLOW
 
@@ -114,10 +115,6 @@ def _read(path: str) -> str:
 
 
 CPU_PERIOD_US = 100_000
-
-
-class LimitError(Exception):
-    """A limit this host's cgroup controllers cannot take."""
 
 
 def _cpu_count(cpus: str) -> int:

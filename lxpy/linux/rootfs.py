@@ -11,6 +11,7 @@ import errno
 import os
 import stat
 
+from lxpy.errors import RootfsError as RootfsError
 from lxpy.linux import safefs, syscalls
 from lxpy.linux.cgroups import CGROUP_ROOT, Hierarchy
 from lxpy.linux.syscalls import (
@@ -56,10 +57,6 @@ PROC_MASKED_DIRS = ("acpi", "scsi")
 
 def fd_path(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
-
-
-class RootfsError(Exception):
-    pass
 
 
 def _mount_target(root: int, rel: str) -> int:

@@ -22,6 +22,8 @@ import os
 import socket
 import struct
 
+from lxpy.errors import ProtocolError as ProtocolError
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this
 if TYPE_CHECKING:
     from typing import ClassVar, Self
@@ -31,10 +33,6 @@ if TYPE_CHECKING:
 MAX_REQUEST = 256
 # The timeout of a bare "stop" (lxpy's clients always send one).
 STOP_TIMEOUT = 30.0
-
-
-class ProtocolError(Exception):
-    pass
 
 
 class Request:

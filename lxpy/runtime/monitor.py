@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 
+from lxpy.errors import StartFailed
 from lxpy.linux import syscalls
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
@@ -58,10 +59,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from lxpy.runtime.spec import MonitorSpec
-
-
-class StartFailed(Exception):
-    pass
 
 
 class Client:

@@ -25,7 +25,7 @@ from textual.widgets.data_table import ColumnKey
 from textual.worker import get_current_worker
 
 from lxpy.api import Api
-from lxpy.errors import LxpyError, one_line
+from lxpy.errors import LxpyError, describe
 from lxpy.runtime.state import State
 from lxpy.tui import settings as tui_settings
 from lxpy.tui.create import CreateScreen
@@ -103,8 +103,7 @@ class FleetScreen(Screen[None]):
             self.app.call_from_thread(self._polled, rows, detail)
 
     def _failed(self, error: Exception) -> None:
-        message = one_line(error) if isinstance(error, LxpyError) else f"lxpy: {error!r}"
-        self.notify(message, severity="error", timeout=10)
+        self.notify(describe(error), severity="error", timeout=10)
 
     def _polled(self, rows: list[Row], detail: Detail | None) -> None:
         self.rows = rows
@@ -185,10 +184,8 @@ class FleetScreen(Screen[None]):
         for name in names:
             try:
                 call(name)
-            except LxpyError as e:
-                failures.append(one_line(e))
             except Exception as e:  # the app must survive whatever an action raises
-                failures.append(f"lxpy: internal error: {e!r}")
+                failures.append(describe(e))
             self.app.call_from_thread(self._finished, name)
         self.app.call_from_thread(self._report, verb, names, failures)
 
@@ -273,7 +270,7 @@ class FleetScreen(Screen[None]):
             else:
                 self.api.info(name)
         except LxpyError as e:
-            self.notify(one_line(e), severity="error", timeout=10)
+            self.notify(describe(e), severity="error", timeout=10)
             return
         command = ["attach", name, *(["--", *self.settings.shell] if self.settings.shell else [])]
         self._hand_over(command)
@@ -285,7 +282,7 @@ class FleetScreen(Screen[None]):
         try:
             self.api.console_socket(name)
         except LxpyError as e:
-            self.notify(one_line(e), severity="error", timeout=10)
+            self.notify(describe(e), severity="error", timeout=10)
             return
         self._hand_over(["console", name])
 
@@ -314,10 +311,8 @@ class FleetScreen(Screen[None]):
         step = partial(self.app.call_from_thread, self._create_step, name)
         try:
             self.api.create(request, _Progress(step))
-        except LxpyError as e:
-            self.app.call_from_thread(self._created, name, one_line(e))
-        except Exception as e:
-            self.app.call_from_thread(self._created, name, f"lxpy: internal error: {e!r}")
+        except Exception as e:  # the app must survive whatever a create raises
+            self.app.call_from_thread(self._created, name, describe(e))
         else:
             self.app.call_from_thread(self._created, name, None)
 

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
 from lxpy.configedit import limits_from_text
-from lxpy.errors import LxpyError, UsageError, one_line
+from lxpy.errors import LxpyError, UsageError, describe
 from lxpy.names import validate
 
 TYPE_CHECKING = False
@@ -95,7 +95,7 @@ class CreateScreen(ModalScreen["Request | None"]):
         try:
             request = self.request()
         except LxpyError as e:
-            self.query_one("#form-error", Label).update(one_line(e))
+            self.query_one("#form-error", Label).update(describe(e))
             return
         self.dismiss(request)
 
