@@ -1,4 +1,8 @@
-"""The one core API. The CLI and the TUI are thin faces over this; neither reads state itself."""
+"""The one core API. The CLI and the TUI are thin faces over this; neither reads state itself.
+
+The faces import nothing else from lxpy but `errors` and `units`: the types they show are
+exported here too, those whose modules `lxpy ls` must not load on first use (PEP 562).
+"""
 
 from __future__ import annotations
 
@@ -8,30 +12,68 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxpy import store
-from lxpy.config import ContainerConfig
-from lxpy.errors import LxpyError, StateError, UsageError
+from lxpy.config import ContainerConfig, Limits
+from lxpy.config import PortForward as PortForward
+from lxpy.config import SharedFolder as SharedFolder
+from lxpy.errors import LxpyError, StateError
 from lxpy.linux.cgroups import ContainerCgroups
-from lxpy.paths import Paths
+from lxpy.paths import Paths as Paths
 from lxpy.runtime import lifecycle
 from lxpy.runtime.rundir import CONTROL_SOCKET
-from lxpy.runtime.state import State, not_running, read_live
+from lxpy.runtime.state import State as State
+from lxpy.runtime.state import not_running, read_live
 
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
-    from lxpy.config import PortForward, SharedFolder
-    from lxpy.create import Created, Request
-    from lxpy.images.cache import Image
-    from lxpy.images.manifest import Template
-    from lxpy.images.progress import Progress
+    from lxpy.create import Created as Created
+    from lxpy.create import Request as Request
+    from lxpy.create import Resolved as Resolved
+    from lxpy.hostusage import HostUsage as HostUsage
+    from lxpy.images.cache import Image as Image
+    from lxpy.images.manifest import Template as Template
+    from lxpy.images.plan import Plan as Plan
+    from lxpy.images.progress import Progress as Progress
+    from lxpy.images.progress import Silent as Silent
+    from lxpy.images.progress import Terminal as Terminal
     from lxpy.linux.proc import ProcessRef
-    from lxpy.runtime.control import Request as ControlRequest
-    from lxpy.runtime.launcher import Launcher
-    from lxpy.runtime.stats import Stats
-    from lxpy.storage.archive import Counted
-    from lxpy.storage.snapshots import Snapshot
+    from lxpy.runtime.launcher import Launcher as Launcher
+    from lxpy.runtime.stats import Stats as Stats
+    from lxpy.storage.archive import Counted as Counted
+    from lxpy.storage.snapshots import Snapshot as Snapshot
+
+# The exports above whose modules load only when a face first asks for one.
+_LAZY = {
+    "Created": "lxpy.create",
+    "Request": "lxpy.create",
+    "Resolved": "lxpy.create",
+    "HostUsage": "lxpy.hostusage",
+    "Image": "lxpy.images.cache",
+    "Template": "lxpy.images.manifest",
+    "Plan": "lxpy.images.plan",
+    "Progress": "lxpy.images.progress",
+    "Silent": "lxpy.images.progress",
+    "Terminal": "lxpy.images.progress",
+    "Launcher": "lxpy.runtime.launcher",
+    "Stats": "lxpy.runtime.stats",
+    "Counted": "lxpy.storage.archive",
+    "Snapshot": "lxpy.storage.snapshots",
+}
+
+# The resource limits a container takes (`--memory`, the TUI's form fields, limits.KEY).
+LIMIT_KEYS: tuple[str, ...] = tuple(Limits().__dict__)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
@@ -46,7 +88,6 @@ class ContainerInfo:
     config: ContainerConfig | None
     config_error: str | None = None
     ipv4: tuple[str, ...] = ()
-    ipv6: tuple[str, ...] = ()
     oom_kills: int | None = None  # processes killed for its memory limit, this run
     stats: Stats | None = None  # when asked for, and it runs
 
@@ -58,7 +99,6 @@ class ContainerInfo:
             "template": self.template,
             "created": self.created,
             "ipv4": list(self.ipv4),
-            "ipv6": list(self.ipv6),
         }
         if self.stats is not None:
             data["stats"] = self.stats.to_json()
@@ -88,6 +128,40 @@ class Api:
     def __init__(self, paths: Paths, launcher: Launcher | None = None) -> None:
         self.paths = paths
         self.launcher = launcher
+
+    @classmethod
+    def for_root(cls, root: str | None = None, launcher: Launcher | None = None) -> Api:
+        """The API over the state kept under `root` (None: $LXPY_ROOT, else the system's)."""
+        return cls(Paths.from_env(root), launcher)
+
+    def settings_file(self, file_name: str) -> str:
+        """Where a settings file people edit lives (`tui.toml`): /etc/lxpy, or ROOT/etc."""
+        return f"{self.paths.etc}/{file_name}"
+
+    # -- checking what people type ----------------------------------------------------------
+    @staticmethod
+    def validate_name(name: str) -> str:
+        """`name` if it can name a container, else InvalidName saying why."""
+        from lxpy.names import validate
+
+        return validate(name)
+
+    @staticmethod
+    def limits_from_text(given: Mapping[str, str], option: Callable[[str], str]) -> dict[str, Any]:
+        """Limits typed as text (`--memory 2G`, a form's field), by LIMIT_KEYS key, as
+        config values, each checked like config.toml's; `option` names a key the way the
+        user gave it, for the error."""
+        from lxpy.configedit import limits_from_text
+
+        return limits_from_text(given, option)
+
+    @staticmethod
+    def config_value(text: str) -> Any:
+        """A value typed for `config set`: TOML (1.5, true, [..], "x") when it reads as
+        that, else the text itself."""
+        from lxpy.configedit import parse_value
+
+        return parse_value(text)
 
     # -- reading --------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -159,6 +233,18 @@ class Api:
 
         return [manifest.load(name, where) for name, where in manifest.available().items()]
 
+    def template(self, name: str) -> Template:
+        from lxpy.images import manifest
+
+        return manifest.find(name)
+
+    def host(self, earlier: HostUsage | None = None) -> HostUsage:
+        """The host's CPU, memory and load now; with `earlier` (a previous sample), the CPU
+        percent over the time between them."""
+        from lxpy import hostusage
+
+        return hostusage.sample(earlier)
+
     def autostart_plan(self, everything: bool = False) -> list[tuple[str, float]]:
         """(name, seconds to wait after starting it) of each autostart container (of every
         container with `everything`), in start order: `autostart_order`, then the name. A
@@ -193,6 +279,18 @@ class Api:
 
         return create(self.paths, request, progress)
 
+    def dry_run(self, request: Request) -> Resolved:
+        """What `create` would make of `request`, checked against its template; nothing
+        runs. Its `plan` (None for a template that bootstraps offline) names the image."""
+        from lxpy.create import resolve
+
+        return resolve(request)
+
+    def bootstrap_command(self, plan: Plan) -> list[str]:
+        """The exact command that bootstraps `plan`'s image into the cache."""
+        target = f"{self.paths.images}/{plan.key}/.partial-XXXX/rootfs"
+        return plan.command(target, self.paths.debs, plan.method)
+
     # -- networks -------------------------------------------------------------------------
     def networks(self) -> list[NetworkInfo]:
         from lxpy.net import model
@@ -200,8 +298,6 @@ class Api:
         return [self.network(name) for name in model.names(self.paths)]
 
     def network(self, name: str) -> NetworkInfo:
-        import os
-
         from lxpy.net import dnsmasq, model
 
         net = model.load(self.paths, name)
@@ -268,55 +364,15 @@ class Api:
     def port_add(self, name: str, text: str) -> PortForward:
         """Forward a host port (HOSTPORT:PORT[/tcp|/udp]): at once if it runs, and from its
         next start on. A taken host port is refused and nothing is saved."""
-        from lxpy.config import PortForward
+        from lxpy.runtime import ports
 
-        try:
-            forward = PortForward.parse(text)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-        store.require(self.paths, name)
-        with store.locked(self.paths, name):
-            cfg = store.load(self.paths, name)
-            if any(p.key == forward.key for p in cfg.ports):
-                raise UsageError(f"{name} already forwards host port {forward.key}")
-            if not cfg.network:
-                raise UsageError(f"{name} has no NIC to forward to")
-            if read_live(self.paths, name).active:
-                self._ask(name, lifecycle.forward_to(self.paths, name, cfg, forward))
-            store.save(self.paths, name, cfg.with_changes(ports=(*cfg.ports, forward)))
-        return forward
+        return ports.add(self.paths, name, text)
 
     def port_rm(self, name: str, key: str) -> None:
         """Stop forwarding HOSTPORT[/proto] (or the whole HOSTPORT:PORT[/proto])."""
-        from lxpy.config import PortForward
-        from lxpy.runtime.control import PortRemove
+        from lxpy.runtime import ports
 
-        if ":" in key:
-            try:
-                key = PortForward.parse(key).key
-            except ValueError as e:
-                raise UsageError(str(e)) from None
-        key = key if "/" in key else f"{key}/tcp"
-        store.require(self.paths, name)
-        with store.locked(self.paths, name):
-            cfg = store.load(self.paths, name)
-            kept = tuple(p for p in cfg.ports if p.key != key)
-            if len(kept) == len(cfg.ports):
-                raise UsageError(f"{name} does not forward host port {key}")
-            if read_live(self.paths, name).active:
-                self._ask(name, PortRemove(key))
-            store.save(self.paths, name, cfg.with_changes(ports=kept))
-
-    def _ask(self, name: str, request: ControlRequest) -> None:
-        from lxpy.runtime import control
-
-        try:
-            reply = control.ask(f"{self.paths.run_dir(name)}/{CONTROL_SOCKET}", request)
-        except OSError as e:
-            raise StateError(f"{name}'s monitor did not answer: {e.strerror}") from None
-        error = control.Reply.decode(reply).error
-        if error is not None:
-            raise StateError(f"{name}: {error}")
+        ports.remove(self.paths, name, key)
 
     # -- images ---------------------------------------------------------------------------
     def images(self) -> list[tuple[Image, list[str]]]:
@@ -357,27 +413,14 @@ class Api:
     def freeze(self, name: str) -> None:
         """Stop every process of the container in place (the cgroup freezer); `unfreeze`
         lets them go on, and `stop` works on a frozen container too."""
-        store.require(self.paths, name)
-        with store.locked(self.paths, name):
-            live = read_live(self.paths, name)
-            if live.state is State.FROZEN:
-                raise StateError(f"container {name!r} is already frozen")
-            if not live.active:
-                raise not_running(name)
-            cgroups = ContainerCgroups(self.paths.instance, name)
-            if not cgroups.freeze(wait=10.0):
-                cgroups.thaw()
-                raise StateError(
-                    f"container {name!r} did not freeze within 10 s",
-                    hint="a process in uninterruptible sleep (I/O) holds it up; try again",
-                )
+        from lxpy.runtime import hold
+
+        hold.freeze(self.paths, name)
 
     def unfreeze(self, name: str) -> None:
-        store.require(self.paths, name)
-        with store.locked(self.paths, name):
-            if read_live(self.paths, name).state is not State.FROZEN:
-                raise StateError(f"container {name!r} is not frozen")
-            ContainerCgroups(self.paths.instance, name).thaw()
+        from lxpy.runtime import hold
+
+        hold.unfreeze(self.paths, name)
 
     def destroy(self, name: str, force: bool = False) -> None:
         lifecycle.destroy(self.paths, name, force)
@@ -479,53 +522,20 @@ class Api:
     def mount_add(self, name: str, source: str, path: str, readonly: bool = False) -> SharedFolder:
         """Share the host folder `source` at `path` inside: saved in config.toml, and mounted
         at once if the container runs."""
-        from lxpy.config import SharedFolder, check_mount_path
         from lxpy.runtime import mounts
 
-        source = os.path.abspath(source)
-        if not os.path.isdir(source):
-            raise UsageError(f"{source}: not a directory on the host")
-        problem = check_mount_path(path)
-        if problem:
-            raise UsageError(f"{path}: {problem}")
-        folder = SharedFolder(source, "/" + "/".join(p for p in path.split("/") if p), readonly)
-        store.require(self.paths, name)
-        with store.locked(self.paths, name):
-            cfg = store.load(self.paths, name)
-            if any(m.path == folder.path for m in cfg.mounts):
-                raise UsageError(f"{name} shares a folder at {folder.path} already")
-            live = read_live(self.paths, name)
-            if live.init is not None:
-                mounts.attach(live.init, folder)
-            store.save(self.paths, name, cfg.with_changes(mounts=(*cfg.mounts, folder)))
-        return folder
+        return mounts.add(self.paths, name, source, path, readonly)
 
     def mount_rm(self, name: str, path: str) -> None:
         from lxpy.runtime import mounts
 
-        store.require(self.paths, name)
-        with store.locked(self.paths, name):
-            cfg = store.load(self.paths, name)
-            wanted = "/" + "/".join(p for p in path.split("/") if p)
-            kept = tuple(m for m in cfg.mounts if m.path != wanted)
-            if len(kept) == len(cfg.mounts):
-                raise UsageError(
-                    f"{name} shares no folder at {wanted}", hint=f"`lxpy mount ls {name}`"
-                )
-            live = read_live(self.paths, name)
-            if live.init is not None:
-                mounts.detach(live.init, wanted)
-            store.save(self.paths, name, cfg.with_changes(mounts=kept))
+        mounts.remove(self.paths, name, path)
 
     def shared_folders(self, name: str) -> list[tuple[SharedFolder, bool]]:
         """Each shared folder, and whether it is mounted inside now."""
         from lxpy.runtime import mounts
 
-        cfg = store.load(self.paths, name)
-        live = read_live(self.paths, name)
-        return [
-            (m, live.init is not None and mounts.mounted(live.init, m.path)) for m in cfg.mounts
-        ]
+        return mounts.listing(self.paths, name)
 
     def file_push(
         self,

@@ -11,7 +11,7 @@ import sys
 import time
 
 from lxpy import store
-from lxpy.config import ContainerConfig, PortForward
+from lxpy.config import ContainerConfig
 from lxpy.errors import LxpyError, StartError, StateError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from lxpy.net.networks import Plug
-    from lxpy.runtime.control import PortAdd
     from lxpy.runtime.launcher import Launcher
     from lxpy.runtime.spec import MonitorSpec
 
@@ -178,17 +177,6 @@ def published_files(paths: Paths, name: str, cfg: ContainerConfig) -> list[str]:
         for nic in cfg.network
         for path in dnsmasq.container_files(model.run_dir(paths, nic.network), name)
     ]
-
-
-def forward_to(paths: Paths, name: str, cfg: ContainerConfig, port: PortForward) -> PortAdd:
-    """The request that relays `port` to a running container's eth0."""
-    from lxpy.net import dnsmasq, model
-    from lxpy.runtime.control import PortAdd
-
-    eth0 = dnsmasq.published_addresses(model.run_dir(paths, cfg.network[0].network), name)
-    if not eth0:
-        raise StateError(f"{name} has no address on {cfg.network[0].network} yet")
-    return PortAdd(port.proto, port.host_port, eth0[0], port.port)
 
 
 def dnsmasq_commands(paths: Paths, cfg: ContainerConfig) -> list[tuple[str, list[str]]]:

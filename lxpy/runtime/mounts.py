@@ -13,11 +13,62 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from lxpy.config import SharedFolder
-from lxpy.errors import LxpyError, StateError
+from lxpy import store
+from lxpy.config import SharedFolder, check_mount_path
+from lxpy.errors import LxpyError, StateError, UsageError
 from lxpy.linux import safefs, syscalls
 from lxpy.linux.proc import ProcessRef
 from lxpy.linux.syscalls import O_PATH
+from lxpy.paths import Paths
+from lxpy.runtime.state import read_live
+
+
+def _inside(path: str) -> str:
+    """`path` as config.toml keeps it: absolute, no empty or trailing components."""
+    return "/" + "/".join(p for p in path.split("/") if p)
+
+
+def add(paths: Paths, name: str, source: str, path: str, readonly: bool = False) -> SharedFolder:
+    """Share the host folder `source` at `path` inside: saved in config.toml, and mounted
+    at once if the container runs."""
+    source = os.path.abspath(source)
+    if not os.path.isdir(source):
+        raise UsageError(f"{source}: not a directory on the host")
+    problem = check_mount_path(path)
+    if problem:
+        raise UsageError(f"{path}: {problem}")
+    folder = SharedFolder(source, _inside(path), readonly)
+    store.require(paths, name)
+    with store.locked(paths, name):
+        cfg = store.load(paths, name)
+        if any(m.path == folder.path for m in cfg.mounts):
+            raise UsageError(f"{name} shares a folder at {folder.path} already")
+        live = read_live(paths, name)
+        if live.init is not None:
+            attach(live.init, folder)
+        store.save(paths, name, cfg.with_changes(mounts=(*cfg.mounts, folder)))
+    return folder
+
+
+def remove(paths: Paths, name: str, path: str) -> None:
+    store.require(paths, name)
+    with store.locked(paths, name):
+        cfg = store.load(paths, name)
+        wanted = _inside(path)
+        kept = tuple(m for m in cfg.mounts if m.path != wanted)
+        if len(kept) == len(cfg.mounts):
+            raise UsageError(f"{name} shares no folder at {wanted}", hint=f"`lxpy mount ls {name}`")
+        live = read_live(paths, name)
+        if live.init is not None:
+            detach(live.init, wanted)
+        store.save(paths, name, cfg.with_changes(mounts=kept))
+
+
+def listing(paths: Paths, name: str) -> list[tuple[SharedFolder, bool]]:
+    """Each shared folder, and whether it is mounted inside now."""
+    cfg = store.load(paths, name)
+    live = read_live(paths, name)
+    return [(m, live.init is not None and mounted(live.init, m.path)) for m in cfg.mounts]
 
 
 def _in_namespace(init: ProcessRef, action: str, work: Callable[[], None]) -> None:

@@ -64,7 +64,7 @@ def _describe(detail: Detail) -> Text:
     release = cfg.parameters.get("release")
     text.append(f"template {cfg.template}{f' {release}' if isinstance(release, str) else ''}")
     text.append(f", init {cfg.init.kind}, {cfg.storage.kind}\n")
-    addresses = ", ".join(info.ipv4 + info.ipv6) or "-"
+    addresses = ", ".join(info.ipv4) or "-"
     nics = ", ".join(n.network for n in cfg.network) or "none"
     text.append(f"address {addresses} (network {nics})\n")
     if cfg.ports:
