@@ -16,7 +16,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
-from lxpy.api import Api
+from lxpy.api import Api, HostUsage
 from lxpy.tui.app import LxpyApp
 from lxpy.tui.fleet import Row
 from lxpy.tui.settings import Settings
@@ -260,7 +260,7 @@ async def test_keys_come_from_the_settings_file(lxpy: Lxpy) -> None:
     os.makedirs(lxpy.paths.etc)
     with open(f"{lxpy.paths.etc}/tui.toml", "w") as f:
         f.write('shell = ["/bin/sh"]\n[keys]\nstart = "x"\n')
-    settings = load_settings(lxpy.paths)
+    settings = load_settings(f"{lxpy.paths.etc}/tui.toml")
     assert settings.keys["start"] == "x" and settings.shell == ("/bin/sh",)
     make(lxpy, "c1")
     terminal = Recorder()
@@ -295,9 +295,14 @@ async def test_freeze_toggles_and_restart_gives_a_new_init(
 SNAPSHOT = os.path.join(os.path.dirname(__file__), "snapshots", "main_screen.svg")
 
 
-async def test_the_main_screen_matches_its_snapshot(lxpy: Lxpy, tmp_path: Path) -> None:
+async def test_the_main_screen_matches_its_snapshot(
+    lxpy: Lxpy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The layout at 80x24, compared with the committed SVG. After a deliberate change,
     LXPY_UPDATE_SNAPSHOTS=1 writes the new one (look at it before committing it)."""
+    # The host's figures differ from run to run: fixed ones here.
+    host = HostUsage(2, 12.0, 3 * 2**30, 8 * 2**30, (0.5, 0.4, 0.3), 0.0, 0.0)
+    monkeypatch.setattr(Api, "host", lambda self, earlier=None: host)
     make(lxpy, "api", "db", "web")
     for name in ("api", "db", "web"):
         lxpy.run("config", "set", name, 'created="2026-01-01T00:00:00Z"')

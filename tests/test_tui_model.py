@@ -9,9 +9,9 @@ import sys
 import pytest
 
 import lxpy
+from lxpy.api import Api, HostUsage, State
 from lxpy.errors import ConfigError
-from lxpy.runtime.state import State
-from lxpy.tui.fleet import Row, arrange, bars, console_tail
+from lxpy.tui.fleet import Row, arrange, bars, console_tail, host_line
 from lxpy.tui.settings import ACTIONS, parse
 
 
@@ -87,3 +87,21 @@ def test_tui_needs_a_terminal(tmp_path: object) -> None:
     # `lxpy` alone off a terminal is help, as before.
     result = subprocess.run(run, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert result.returncode == 0 and "COMMAND" in result.stdout
+
+
+def test_the_host_line_fits_80_columns() -> None:
+    host = HostUsage(64, 99.6, 1000 * 2**30, 1024 * 2**30, (120.5, 99.25, 80.0), 0.0, 0.0)
+    line = host_line(host)
+    assert line == ("host  CPU 100% of 64 · memory 1000.0 GiB of 1.0 TiB · load 120.50 99.25 80.00")
+    assert len(line) <= 78  # the widget's padding takes the other two
+    assert "CPU - of 2" in host_line(HostUsage(2, None, 0, 1, (0.0, 0.0, 0.0), 0.0, 0.0))
+
+
+def test_the_host_figures_come_from_the_api(tmp_path: object) -> None:
+    api = Api.for_root(str(tmp_path))
+    first = api.host()
+    assert first.cpu_percent is None and first.cpus >= 1
+    assert 0 < first.memory_used <= first.memory_total and len(first.load) == 3
+    later = api.host(first)
+    assert later.cpu_percent is None or 0.0 <= later.cpu_percent <= 100.0
+    assert later.all_seconds >= first.all_seconds

@@ -20,24 +20,23 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import Hit, Hits, Provider
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input
+from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.widgets.data_table import ColumnKey
 from textual.worker import get_current_worker
 
-from lxpy.api import Api
+from lxpy.api import Api, State
 from lxpy.errors import LxpyError, describe
-from lxpy.runtime.state import State
 from lxpy.tui import settings as tui_settings
 from lxpy.tui.create import CreateScreen
 from lxpy.tui.detail import DetailPane
 from lxpy.tui.dialogs import ConfirmDestroy, ConfirmStop, HelpScreen
-from lxpy.tui.fleet import COLUMN_KEYS, COLUMNS, Detail, Fleet, Row, arrange
+from lxpy.tui.fleet import COLUMN_KEYS, COLUMNS, Detail, Fleet, Row, arrange, host_line
 from lxpy.tui.settings import ACTIONS, Settings
 from lxpy.tui.table import FleetTable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from lxpy.create import Request
+    from lxpy.api import Request
 
 # Shown in the footer; the others are in the help screen and the command palette.
 IN_FOOTER = {"start", "stop", "attach", "console", "create", "destroy", "help", "quit"}
@@ -76,6 +75,7 @@ class FleetScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="host")
         yield FleetTable(id="fleet")
         yield FilterInput(placeholder="filter: any part of a name, state, template or address")
         yield DetailPane(id="detail")
@@ -132,6 +132,8 @@ class FleetScreen(Screen[None]):
         if self.marked:
             title += f", {len(self.marked)} marked"
         self.sub_title = title
+        if self.fleet.host is not None:
+            self.query_one("#host", Static).update(host_line(self.fleet.host))
 
     @on(DataTable.RowHighlighted)
     def highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -467,5 +469,5 @@ class LxpyApp(App[None]):
 
 
 def run(api: Api, root: str | None) -> int:
-    LxpyApp(api, tui_settings.load(api.paths), root).run()
+    LxpyApp(api, tui_settings.load(api.settings_file(tui_settings.FILE_NAME)), root).run()
     return 0

@@ -12,15 +12,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from lxpy.configedit import limits_from_text
+from lxpy.api import Api
 from lxpy.errors import LxpyError, UsageError, describe
-from lxpy.names import validate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     # At run time only when the form is sent: with jinja2 behind it, it costs the TUI's
     # start ~50 ms.
-    from lxpy.create import Request
+    from lxpy.api import Request
 
 LIMIT_FIELDS = (("memory", "e.g. 2G"), ("cpus", "e.g. 1.5"), ("pids", "e.g. 2000"))
 
@@ -71,16 +70,16 @@ class CreateScreen(ModalScreen["Request | None"]):
 
     def request(self) -> Request:
         """The form as a create request, or the UsageError the CLI would give."""
-        from lxpy.create import Request
+        from lxpy.api import Request
 
         name = self._text("name") or self.suggested_name
-        validate(name)
+        Api.validate_name(name)
         settings = {}
         if self._text("release"):
             settings["release"] = self._text("release")
         if self._text("packages"):
             settings["packages"] = self._text("packages")
-        limits = limits_from_text(
+        limits = Api.limits_from_text(
             {key: self._text(key) for key, _ in LIMIT_FIELDS if self._text(key)},
             lambda key: key,
         )

@@ -10,10 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lxpy import units
-from lxpy.api import Api, ContainerInfo
+from lxpy.api import Api, ContainerInfo, State
 from lxpy.errors import LxpyError
-from lxpy.runtime.state import State
-from lxpy.runtime.stats import Stats
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from lxpy.api import HostUsage, Stats
 
 HISTORY = 60  # samples kept per container for the detail pane's graphs
 CONSOLE_LINES = 8
@@ -112,6 +114,7 @@ class Fleet:
         self.cpu: dict[str, deque[float]] = {}
         self.memory: dict[str, deque[float]] = {}
         self.infos: dict[str, ContainerInfo] = {}
+        self.host: HostUsage | None = None
 
     def poll(self) -> list[Row]:
         with self.lock:
@@ -147,6 +150,7 @@ class Fleet:
                 )
             )
         self.infos = infos
+        self.host = self.api.host(self.host)
         for gone in set(self.cpu) - set(infos):
             self.cpu.pop(gone, None)
             self.memory.pop(gone, None)
@@ -180,6 +184,14 @@ class Fleet:
         except LxpyError:
             log = b""
         return Detail(info, stats, cpu, memory, console_tail(log))
+
+
+def host_line(host: HostUsage) -> str:
+    """The host's figures in one line of 80 columns, under the fleet's count."""
+    cpu = "-" if host.cpu_percent is None else f"{host.cpu_percent:.0f}%"
+    memory = f"{units.size(host.memory_used)} of {units.size(host.memory_total)}"
+    load = " ".join(f"{figure:.2f}" for figure in host.load)
+    return f"host  CPU {cpu} of {host.cpus} · memory {memory} · load {load}"
 
 
 BARS = " ▁▂▃▄▅▆▇█"

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxpy.errors import ConfigError
-from lxpy.paths import Paths
 
 FILE_NAME = "tui.toml"
 # action: (default keys, what it does). Keys are textual's names, comma-separated.
@@ -38,8 +37,8 @@ class Settings:
     refresh: float = DEFAULT_REFRESH
 
 
-def load(paths: Paths) -> Settings:
-    path = f"{paths.etc}/{FILE_NAME}"
+def load(path: str) -> Settings:
+    """The settings in the file at `path`; the defaults if there is none."""
     try:
         with open(path, "rb") as f:
             data = f.read()

@@ -10,7 +10,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from lxpy.runtime.state import State
+from lxpy.api import State
 from lxpy.tui.fleet import COLUMNS, Row
 
 STATE_STYLES = {
