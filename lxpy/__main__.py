@@ -1,12 +1,24 @@
 """Entry point. The monitor and the launcher come before the CLI's imports: both must stay
-small, and a monitor forked from the full CLI would carry all of its memory."""
+small, and a monitor forked from the full CLI would carry all of its memory. The two faces
+meet only here: the CLI is handed the TUI to run for `lxpy tui` (and `lxpy` on a terminal).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from lxpy.cmdline import command_word
+from lxpy.cli.cmdline import command_word
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from lxpy.api import Api
+
+
+def _tui(api: Api, root: str | None) -> int:
+    from lxpy.tui.app import run
+
+    return run(api, root)
 
 
 def main() -> None:
@@ -20,9 +32,9 @@ def main() -> None:
         from lxpy.runtime.launcher import Launcher
 
         launcher = Launcher.fork()
-    from lxpy.cli import main as cli_main
+    from lxpy.cli.main import main as cli_main
 
-    code = cli_main(argv, launcher)
+    code = cli_main(argv, launcher, _tui)
     # Skip interpreter teardown (module finalization is measurable in every command): there
     # is nothing left to release but memory, and the container lives in other processes.
     # Exiting also closes the launcher's request socket, which ends it.

@@ -185,7 +185,7 @@ else:
         return real_commit(*args)
     store.commit_partial = commit_partial
 
-from lxpy.cli import main
+from lxpy.cli.main import main
 sys.exit(main(sys.argv[2:]))
 """
 

@@ -1,4 +1,5 @@
-"""Reading the command word before argparse: the launcher is forked before any import."""
+"""Reading the command word before argparse: the launcher is forked before any import, and
+only that command's parser is built."""
 
 from __future__ import annotations
 

@@ -1,0 +1,366 @@
+"""Each command's arguments: one builder per command, every option with a help line that
+states its default. The command table (commands.py) names them; only the invoked
+command's builder runs."""
+
+from __future__ import annotations
+
+import argparse
+
+Parser = argparse.ArgumentParser
+
+# --sort key of `top`: the Stats field it orders by (largest first; names alphabetically).
+TOP_FIELDS = {
+    "name": "name",
+    "cpu": "cpu_percent",
+    "memory": "memory",
+    "pids": "pids",
+    "rx": "rx_bytes",
+    "tx": "tx_bytes",
+    "uptime": "uptime",
+}
+
+
+def seconds(text: str) -> float:
+    import math
+
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _name(p: Parser) -> None:
+    p.add_argument("name", metavar="NAME", help="the container")
+
+
+def names(p: Parser) -> None:
+    p.add_argument("names", nargs="+", metavar="NAME", help="one or more containers")
+
+
+def _stop_timeout(p: Parser) -> None:
+    p.add_argument(
+        "-t",
+        "--timeout",
+        type=seconds,
+        default=30.0,
+        metavar="S",
+        help="seconds a clean shutdown may take before SIGKILL (default: %(default)g)",
+    )
+
+
+def create(p: Parser) -> None:
+    p.add_argument("name", nargs="?", metavar="NAME", help="a DNS label (default: made up)")
+    p.add_argument(
+        "-t",
+        "--template",
+        default="busybox",
+        metavar="TEMPLATE",
+        help="see `lxpy templates` (default: %(default)s)",
+    )
+    p.add_argument(
+        "-r",
+        "--release",
+        help="the distribution release (--set release=...; default: the template's)",
+    )
+    p.add_argument(
+        "--mirror",
+        metavar="URL",
+        help="the package mirror (--set mirror=...; default: the template's)",
+    )
+    p.add_argument(
+        "--packages", metavar="A,B,C", help="extra packages installed at bootstrap (default: none)"
+    )
+    p.add_argument(
+        "--user",
+        metavar="NAME",
+        help="a dev-VM user with the host user's ids and sudo (default: none)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any template parameter, repeatable (`lxpy templates show TEMPLATE` lists them)",
+    )
+    p.add_argument(
+        "--storage",
+        choices=("overlay", "dir"),
+        default="overlay",
+        help="overlay on the cached image, or a full copy (default: %(default)s)",
+    )
+    p.add_argument(
+        "--network",
+        action="append",
+        metavar="NAME[=IPV4]",
+        help="a NIC on that network, eth0 first, repeatable; 'none': no NIC "
+        "(default: one NIC on the default network)",
+    )
+    limits = p.add_argument_group("limits (also `lxpy config set NAME limits.KEY=VALUE`)")
+    limits.add_argument(
+        "--memory", metavar="SIZE", help="memory limit, like 512M or 2G (default: none)"
+    )
+    limits.add_argument(
+        "--swap", metavar="SIZE", help="swap on top of the memory limit (default: none)"
+    )
+    limits.add_argument(
+        "--cpus", metavar="N", help="CPU time, in CPUs: 1.5 is one and a half (default: no limit)"
+    )
+    limits.add_argument(
+        "--cpuset", metavar="LIST", help="the CPUs it may run on, like 0-1 (default: all)"
+    )
+    limits.add_argument("--pids", metavar="N", help="most processes at once (default: 4096)")
+    limits.add_argument("--io-weight", metavar="N", help="block I/O weight, 1-10000 (default: 100)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the bootstrap plan and command, create nothing",
+    )
+
+
+def start(p: Parser) -> None:
+    names(p)
+    p.add_argument(
+        "--wait",
+        type=seconds,
+        default=30.0,
+        metavar="S",
+        help="wait up to S seconds for systemd to finish booting (default: %(default)g)",
+    )
+    p.add_argument("--no-wait", action="store_true", help="return as soon as init runs")
+
+
+def stop(p: Parser) -> None:
+    names(p)
+    _stop_timeout(p)
+    p.add_argument("-k", "--kill", action="store_true", help="kill at once, no clean shutdown")
+
+
+def restart(p: Parser) -> None:
+    names(p)
+    _stop_timeout(p)
+
+
+def autostart(p: Parser) -> None:
+    p.add_argument("--stop", action="store_true", help="stop them instead, in reverse order")
+    p.add_argument("-a", "--all", action="store_true", help="every container, not only autostart")
+    p.add_argument(
+        "-t",
+        "--timeout",
+        type=seconds,
+        default=30.0,
+        metavar="S",
+        help="per container: seconds before SIGKILL on --stop, for systemd's boot on start "
+        "(default: %(default)g)",
+    )
+    p.add_argument("-l", "--list", action="store_true", help="print the order and exit")
+
+
+def destroy(p: Parser) -> None:
+    names(p)
+    p.add_argument("-f", "--force", action="store_true", help="stop a running one first")
+
+
+def ls(p: Parser) -> None:
+    p.add_argument(
+        "-f",
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="a table, or JSON with each running container's figures (default: %(default)s)",
+    )
+
+
+def info(p: Parser) -> None:
+    _name(p)
+    p.add_argument(
+        "-f",
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="lines of text, or JSON with the whole config (default: %(default)s)",
+    )
+
+
+def attach(p: Parser) -> None:
+    _name(p)
+    p.add_argument(
+        "-u", "--user", metavar="USER", help="user name or uid inside the container (default: root)"
+    )
+    p.add_argument(
+        "-e",
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="an environment variable for the command, repeatable (default: a clean "
+        "environment, TERM passed on)",
+    )
+    p.add_argument(
+        "--cwd",
+        metavar="DIR",
+        help="the directory inside to run in (default: the user's home, else /)",
+    )
+    p.add_argument(
+        "cmd",
+        nargs="*",
+        metavar="-- CMD",
+        help="the command and its arguments (default: a login shell)",
+    )
+
+
+def console(p: Parser) -> None:
+    _name(p)
+    p.add_argument("--log", action="store_true", help="print the console buffer and exit")
+
+
+def templates(p: Parser) -> None:
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=("ls", "show"),
+        default="ls",
+        help="what to do (default: %(default)s)",
+    )
+    p.add_argument("template", nargs="?", metavar="NAME", help="show: the template")
+
+
+def cache(p: Parser) -> None:
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=("ls", "refresh", "rm"),
+        default="ls",
+        help="what to do (default: %(default)s)",
+    )
+    p.add_argument(
+        "images",
+        nargs="*",
+        metavar="KEY[/BUILD]",
+        help="rm: a key or one build; refresh: keys (default: every key)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="refresh: no progress display")
+
+
+def network(p: Parser) -> None:
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=("ls", "create", "rm", "show"),
+        default="ls",
+        help="what to do (default: %(default)s)",
+    )
+    p.add_argument("network", nargs="?", metavar="NAME", help="the network")
+    p.add_argument(
+        "--subnet", metavar="CIDR", help="create: an IPv4 subnet (default: a free private /24)"
+    )
+    p.add_argument("--domain", help="create: the DNS domain of its containers (default: lxpy)")
+
+
+def port(p: Parser) -> None:
+    p.add_argument("action", choices=("add", "rm", "ls"), help="what to do")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the container (ls: default every one)")
+    p.add_argument(
+        "forward",
+        nargs="?",
+        metavar="HOSTPORT:PORT[/tcp|/udp]",
+        help="add: the forward (default proto: tcp); rm: HOSTPORT[/PROTO] is enough",
+    )
+
+
+def config(p: Parser) -> None:
+    p.add_argument("action", choices=("show", "get", "set", "unset", "edit"), help="what to do")
+    _name(p)
+    p.add_argument(
+        "keys",
+        nargs="*",
+        metavar="KEY[=VALUE]",
+        help="dotted, like limits.memory or limits.memory=1G",
+    )
+
+
+def top(p: Parser) -> None:
+    p.add_argument(
+        "-i",
+        "--interval",
+        type=seconds,
+        default=2.0,
+        metavar="S",
+        help="seconds between tables, and the CPU percent's span (default: %(default)g)",
+    )
+    p.add_argument(
+        "-s",
+        "--sort",
+        choices=tuple(TOP_FIELDS),
+        default="cpu",
+        help="the column to sort by, largest first (default: %(default)s)",
+    )
+    p.add_argument("--once", action="store_true", help="print one table and exit")
+
+
+def file(p: Parser) -> None:
+    p.add_argument("action", choices=("push", "pull"), help="into the container, or out of it")
+    _name(p)
+    p.add_argument("source", metavar="SRC", help="push: a host path; pull: a path inside")
+    p.add_argument("dest", metavar="DST", help="push: a path inside; pull: a host path")
+    p.add_argument("-r", "--recursive", action="store_true", help="copy a directory")
+    p.add_argument("--uid", type=int, default=0, help="push: owner inside (default: %(default)s)")
+    p.add_argument("--gid", type=int, default=0, help="push: group inside (default: %(default)s)")
+    p.add_argument(
+        "--mode", metavar="OCTAL", help="push: the mode of files (default: the source's)"
+    )
+
+
+def clone(p: Parser) -> None:
+    p.add_argument("source", metavar="SRC", help="the container to clone")
+    p.add_argument("target", metavar="DST", help="the new container's name")
+    p.add_argument(
+        "-s",
+        "--snapshot",
+        action="store_true",
+        help="stand on a sealed layer of SRC instead of a copy",
+    )
+
+
+def rename(p: Parser) -> None:
+    p.add_argument("old", metavar="OLD", help="a stopped container")
+    p.add_argument("new", metavar="NEW", help="its new name")
+
+
+def snapshot(p: Parser) -> None:
+    p.usage = "%(prog)s NAME [SNAP]\n       %(prog)s ls NAME\n       %(prog)s rm|restore NAME SNAP"
+    p.add_argument(
+        "words",
+        nargs="+",
+        metavar="[ls|rm|restore] NAME [SNAP]",
+        help="NAME [SNAP] takes one (SNAP default: made up); ls, rm, restore as named",
+    )
+
+
+def export(p: Parser) -> None:
+    _name(p)
+    p.add_argument("file", metavar="FILE", help="FILE.tar.zst (zstd), FILE.tar.gz or FILE.tar")
+    p.add_argument("--snapshots", action="store_true", help="its snapshots too")
+
+
+def import_(p: Parser) -> None:
+    p.add_argument("file", metavar="FILE", help="an export: .tar.zst, .tar.gz or .tar")
+    p.add_argument(
+        "name", nargs="?", metavar="NAME", help="the new container's name (default: the archive's)"
+    )
+
+
+def mount(p: Parser) -> None:
+    p.usage = (
+        "%(prog)s add NAME HOSTPATH PATH [--readonly]\n"
+        "       %(prog)s rm NAME PATH\n"
+        "       %(prog)s ls [NAME]"
+    )
+    p.add_argument("action", choices=("add", "rm", "ls"), help="what to do")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the container (ls: default every one)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="add: HOSTPATH PATH; rm: PATH")
+    p.add_argument("--readonly", action="store_true", help="add: read-only inside")
+
+
+def nothing(p: Parser) -> None:
+    pass

@@ -1,0 +1,446 @@
+"""The one table of commands: what `lxpy --help` lists, what each `--help` says, the
+arguments each takes and the function that runs it. Data only, importable on its own (man
+pages and shell completion are made from it too).
+
+A handler is named, not imported ("lifecycle.start": `start` in lxpy/cli/lifecycle.py):
+a command loads only its own module.
+"""
+
+from __future__ import annotations
+
+from lxpy.cli import arguments
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lxpy.cli.arguments import Parser
+
+
+class Command:
+    """One subcommand. `description` is kept as written (lines of at most 76 columns);
+    each example is a command line and what it does."""
+
+    __slots__ = ("aliases", "arguments", "description", "examples", "handler", "name", "summary")
+
+    def __init__(
+        self,
+        name: str,
+        summary: str,
+        description: str,
+        examples: tuple[tuple[str, str], ...],
+        arguments: Callable[[Parser], None],
+        handler: str,
+        aliases: tuple[str, ...] = (),
+    ) -> None:
+        self.name = name
+        self.summary = summary
+        self.description = description
+        self.examples = examples
+        self.arguments = arguments
+        self.handler = handler
+        self.aliases = aliases
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "create",
+        "create a container from a template",
+        """\
+Build a container from a template (default busybox) and print its name;
+without NAME, a readable unique one is made up. A Debian-style template
+bootstraps into the image cache once; each container then stands on that
+image (or copies it, --storage dir). Limits given here are checked like
+config.toml's.""",
+        (
+            ("lxpy create", "a busybox container with a made-up name"),
+            ("lxpy create web -t debian -r trixie", "Debian trixie, named web"),
+            ("lxpy create db -t debian --memory 2G --cpus 1.5", "with limits"),
+        ),
+        arguments.create,
+        "containers.create",
+    ),
+    Command(
+        "start",
+        "start containers",
+        """\
+Start each container: its monitor takes over, init runs as PID 1 in new
+namespaces. For an init that reports its boot (systemd), wait for it to
+finish. On a failure during setup, the reason is printed and nothing is left
+behind.""",
+        (
+            ("lxpy start web", "start web and wait for its boot"),
+            ("lxpy start --no-wait web db", "return as soon as both inits run"),
+        ),
+        arguments.start,
+        "lifecycle.start",
+    ),
+    Command(
+        "stop",
+        "stop containers cleanly through their init",
+        """\
+Send each container's init the halt signal of its kind (init.halt_signal),
+wait for a clean shutdown, then SIGKILL every process still in its cgroup. A
+frozen container is thawed first.""",
+        (
+            ("lxpy stop web", "a clean shutdown, killed after 30 s"),
+            ("lxpy stop -t 120 db", "give a slow database two minutes"),
+            ("lxpy stop -k web db", "kill both at once"),
+        ),
+        arguments.stop,
+        "lifecycle.stop",
+    ),
+    Command(
+        "restart",
+        "stop, then start",
+        """\
+Stop each container cleanly (if it runs), then start it again with a new
+init.""",
+        (
+            ("lxpy restart web", "stop and start web"),
+            ("lxpy restart -t 5 web db", "kill what has not stopped after 5 s"),
+        ),
+        arguments.restart,
+        "lifecycle.restart",
+    ),
+    Command(
+        "autostart",
+        "start the autostart containers in order (--stop: stop them)",
+        """\
+Start every container whose config has autostart = true and is not running,
+by autostart_order then name, waiting autostart_delay seconds after each;
+--stop stops the running ones in reverse order. contrib/lxpy.service runs it
+at boot and shutdown.""",
+        (
+            ("lxpy autostart --list", "print the start order"),
+            ("lxpy autostart", "start them, as at boot"),
+            ("lxpy autostart --stop -t 60", "stop them, as at shutdown"),
+        ),
+        arguments.autostart,
+        "lifecycle.autostart",
+    ),
+    Command(
+        "destroy",
+        "delete containers",
+        """\
+Delete each container: its config, its files and its snapshots. A running
+one is refused without --force, and one that --snapshot clones stand on
+until they go. The delete never crosses a mount point: shared host folders
+stay intact.""",
+        (
+            ("lxpy destroy web", "delete a stopped container"),
+            ("lxpy destroy -f web db", "stop them first if they run"),
+        ),
+        arguments.destroy,
+        "lifecycle.destroy",
+    ),
+    Command(
+        "freeze",
+        "freeze every process of containers in place",
+        """\
+Stop every process of each container where it is (the cgroup freezer),
+without a signal; `lxpy unfreeze` lets them run on, and `lxpy stop` works on
+a frozen container too.""",
+        (
+            ("lxpy freeze web", "hold web still"),
+            ("lxpy freeze web db", "both"),
+        ),
+        arguments.names,
+        "lifecycle.freeze",
+    ),
+    Command(
+        "unfreeze",
+        "let frozen containers run on",
+        """\
+Let every process of each frozen container run on where it stopped.""",
+        (
+            ("lxpy unfreeze web", "web runs on"),
+            ("lxpy unfreeze web db", "both"),
+        ),
+        arguments.names,
+        "lifecycle.unfreeze",
+    ),
+    Command(
+        "ls",
+        "list containers",
+        """\
+List every container with its state (RUNNING, STOPPED, FROZEN, STARTING,
+STOPPING), init's host pid, addresses, template, uptime and creation time.""",
+        (
+            ("lxpy ls", "a table"),
+            ("lxpy ls -f json", "JSON, with each running container's figures"),
+        ),
+        arguments.ls,
+        "containers.ls",
+        aliases=("list",),
+    ),
+    Command(
+        "info",
+        "show one container",
+        """\
+One container: state, pid, template, addresses, rootfs, init, storage,
+limits and, while it runs, its CPU, memory, pids, network and disk figures.""",
+        (
+            ("lxpy info web", "as text"),
+            ("lxpy info web -f json", "as JSON, with the whole config"),
+        ),
+        arguments.info,
+        "containers.info",
+    ),
+    Command(
+        "attach",
+        "run a command (default: a login shell) inside",
+        """\
+Run CMD (default: a login shell found in the container) inside a running
+container, in its cgroup and all of its namespaces. With a terminal on
+stdin, a pty from the container's devpts is relayed; otherwise stdin, stdout
+and stderr go through pipes. The environment is clean: TERM is passed on,
+PATH is the container's. The exit status is CMD's.""",
+        (
+            ("lxpy attach web", "a login shell as root"),
+            ("lxpy attach web -- apt-get update", "one command"),
+            ("lxpy attach web -u app --cwd /srv -- ./run", "as app, in /srv"),
+        ),
+        arguments.attach,
+        "inside.attach",
+    ),
+    Command(
+        "console",
+        "connect to the console (Ctrl-a q detaches)",
+        """\
+Connect to a running container's console: the last 128 KiB are replayed,
+then it goes live. Ctrl-a q detaches, Ctrl-a a sends a literal Ctrl-a. --log
+prints the buffer (or a stopped container's console log) and exits.""",
+        (
+            ("lxpy console web", "the live console"),
+            ("lxpy console web --log", "what it printed, then exit"),
+        ),
+        arguments.console,
+        "inside.console",
+    ),
+    Command(
+        "templates",
+        "list templates, or show one's parameters",
+        """\
+ls (the default) lists the templates with their inits, bootstrap method,
+directory and description; they come from lxpy itself, /etc/lxpy/templates
+and ~/.config/lxpy/templates (the later directory wins for the same name).
+show prints one template's bootstrap method, inits and parameters.""",
+        (
+            ("lxpy templates", "every template"),
+            ("lxpy templates show debian", "debian's parameters, types and defaults"),
+        ),
+        arguments.templates,
+        "images.templates",
+    ),
+    Command(
+        "cache",
+        "list, refresh or remove cached images",
+        """\
+The image cache. ls (the default) lists each build with its release,
+architecture, package count, size, build time and users. refresh bootstraps
+a new build of each KEY (every key when none is given), then removes older
+builds no container uses. rm removes every build of KEY, or one build; it
+refuses while containers use it.""",
+        (
+            ("lxpy cache", "the cached images"),
+            ("lxpy cache refresh", "rebuild every image with today's packages"),
+            ("lxpy cache rm debian-trixie-amd64-minbase-0123abcd4567", "remove an image's builds"),
+        ),
+        arguments.cache,
+        "images.cache",
+    ),
+    Command(
+        "network",
+        "list, create, show or remove networks",
+        """\
+Managed networks: a bridge with the first address of its subnet, NAT, and a
+dnsmasq for DHCP and DNS (container.domain). show lists the kept addresses
+and leases; rm refuses while running containers use the network. The default
+network is made when first needed.""",
+        (
+            ("lxpy network", "every network"),
+            ("lxpy network create back --subnet 10.20.0.0/24", "a second network"),
+            ("lxpy network show back", "its addresses and leases"),
+        ),
+        arguments.network,
+        "network.network",
+    ),
+    Command(
+        "port",
+        "forward host ports to a container: add, rm, ls",
+        """\
+Forward a host port to the container's eth0 address, from the host's
+loopback and from other machines alike, while the container runs; saved in
+config.toml. A taken host port is refused.""",
+        (
+            ("lxpy port add web 8080:80", "host port 8080 to web's port 80"),
+            ("lxpy port rm web 8080", "stop forwarding it"),
+            ("lxpy port ls", "every forward"),
+        ),
+        arguments.port,
+        "network.port",
+    ),
+    Command(
+        "config",
+        "show, get, set, unset or edit a container's config",
+        """\
+Read or change config.toml by dotted keys. The whole file is checked before
+it is written; edit opens $EDITOR on a copy and keeps the old file if the
+new one is invalid. Limits apply at once to a running container, other
+changes at its next start.""",
+        (
+            ("lxpy config show web", "the whole file"),
+            ("lxpy config set web limits.memory=1G autostart=true", "two keys"),
+            ("lxpy config unset web limits.memory", "back to the default"),
+        ),
+        arguments.config,
+        "config.config",
+    ),
+    Command(
+        "top",
+        "live CPU, memory, pids and traffic of the running containers",
+        """\
+Like lxc-top: a table of the running containers every interval, with CPU
+percent (over that interval) and seconds, memory and limit, pids, network
+bytes and uptime.""",
+        (
+            ("lxpy top", "every 2 s, busiest first"),
+            ("lxpy top -s memory -i 5", "largest memory first, every 5 s"),
+            ("lxpy top --once", "one table, for scripts"),
+        ),
+        arguments.top,
+        "containers.top",
+    ),
+    Command(
+        "file",
+        "copy files into (push) or out of (pull) a container",
+        """\
+Copy a file (a tree with -r) into or out of a container, running or stopped;
+into DST when it is a directory. Paths inside are resolved inside the
+container: a symlink there never leads to the host. Pushed files belong to
+root (or --uid/--gid) and keep the source's mode (or --mode).""",
+        (
+            ("lxpy file push web site.conf /etc/nginx/conf.d/", "one file in"),
+            ("lxpy file pull -r web /var/log/nginx logs", "a directory out"),
+        ),
+        arguments.file,
+        "inside.file",
+    ),
+    Command(
+        "clone",
+        "a new container from another (--snapshot: on its layers)",
+        """\
+A new container from SRC with its own hostname, uuid, machine-id, MAC and
+address. --snapshot makes it stand on a sealed layer of SRC (instant), which
+SRC then cannot be destroyed or renamed without.""",
+        (
+            ("lxpy clone web web2", "a full copy"),
+            ("lxpy clone -s web web-test", "an instant clone on web's layers"),
+        ),
+        arguments.clone,
+        "storage.clone",
+    ),
+    Command(
+        "rename",
+        "give a stopped container a new name",
+        """\
+Rename a stopped container; it keeps its address and snapshots.""",
+        (("lxpy rename web frontend", "web is called frontend from now on"),),
+        arguments.rename,
+        "storage.rename",
+    ),
+    Command(
+        "export",
+        "write a container (and its snapshots) to one archive",
+        """\
+Write a container (config, whole tree with numeric owners, modes, hard
+links, xattrs and file capabilities) to an archive, compressed by its name:
+.tar.zst, .tar.gz or .tar. A running container is paused while its files are
+read.""",
+        (
+            ("lxpy export web web.tar.zst", "web in one file"),
+            ("lxpy export --snapshots web web.tar.gz", "with its snapshots"),
+        ),
+        arguments.export,
+        "storage.export",
+    ),
+    Command(
+        "mount",
+        "share host folders with a container: add, rm, ls",
+        """\
+Share a host folder at PATH inside: saved in config.toml, mounted at each
+start and at once into a running container, only in its own mount namespace
+(a destroy never touches the files).""",
+        (
+            ("lxpy mount add web /srv/www /var/www", "share /srv/www"),
+            ("lxpy mount add web /etc/ssl/certs /certs --readonly", "read-only"),
+            ("lxpy mount rm web /var/www", "stop sharing it"),
+        ),
+        arguments.mount,
+        "inside.mount",
+    ),
+    Command(
+        "import",
+        "a new container from an export",
+        """\
+Read an export back as a new container (named as in the archive, or NAME).
+Paths outside its trees, links it did not bring and device nodes outside
+/dev are refused, and a refused import leaves nothing behind.""",
+        (
+            ("lxpy import web.tar.zst", "as the container it was"),
+            ("lxpy import web.tar.zst web-copy", "under another name"),
+        ),
+        arguments.import_,
+        "storage.import_",
+    ),
+    Command(
+        "snapshot",
+        "take, list, remove or restore snapshots",
+        """\
+`lxpy snapshot NAME [SNAP]` takes a snapshot of NAME (named SNAP, or made
+up): an overlay layer, a rename for a stopped container, a copy made while
+it is paused for a running one. ls lists them, rm removes one, restore
+brings one back (stopped only: its rootfs and its config). A container named
+like an action is taken with `snapshot NAME SNAP`.""",
+        (
+            ("lxpy snapshot web before-upgrade", "take a snapshot"),
+            ("lxpy snapshot ls web", "web's snapshots"),
+            ("lxpy snapshot restore web before-upgrade", "go back to it"),
+        ),
+        arguments.snapshot,
+        "storage.snapshot",
+    ),
+    Command(
+        "tui",
+        "the fleet app (also: lxpy alone, on a terminal)",
+        """\
+A live table of every container, the selected one's config, addresses, CPU
+and memory history and console tail, the host's CPU, memory and load, and
+keys for every action (? lists them; ctrl+p opens the command palette). Its
+keys, attach shell and refresh interval are set in tui.toml (/etc/lxpy, or
+ROOT/etc).""",
+        (
+            ("lxpy", "the fleet app, on a terminal"),
+            ("lxpy --root /tmp/lab tui", "over another root's containers"),
+        ),
+        arguments.nothing,
+        "containers.tui",
+    ),
+)
+
+
+def find(word: str) -> Command | None:
+    """The command named (or aliased) `word`."""
+    for command in COMMANDS:
+        if word == command.name or word in command.aliases:
+            return command
+    return None
+
+
+def suggestions(word: str) -> list[str]:
+    """The commands closest to a mistyped `word`, best first."""
+    import difflib
+
+    words = [spelling for c in COMMANDS for spelling in (c.name, *c.aliases)]
+    return difflib.get_close_matches(word, words, n=3, cutoff=0.6)

@@ -1,0 +1,222 @@
+"""Making containers and looking at them: create, ls, info, top, and the TUI over them all."""
+
+from __future__ import annotations
+
+import sys
+
+from lxpy import units
+from lxpy.cli import output
+from lxpy.errors import LxpyError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from typing import Any
+
+    from lxpy.api import Api, Request, Stats
+
+
+def create(api: Api, args: Namespace) -> int:
+    from lxpy.api import Request
+
+    settings: dict[str, str] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
+        settings[key.strip()] = value
+    for key in ("release", "mirror", "packages", "user"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    request = Request(
+        args.template, args.name, settings, args.storage, _nics(args.network), _limits(api, args)
+    )
+    if args.dry_run:
+        return _dry_run(api, request)
+    progress = output.progress(args.quiet)
+    created = api.create(request, progress)
+    progress.close()
+    if not args.quiet:
+        if created.seconds >= 1.0:
+            source = f"image {created.image}" if created.image else "its bootstrap"
+            print(
+                f"created {created.name} from {args.template} ({source}) "
+                f"in {created.seconds:.1f} s",
+                file=sys.stderr,
+            )
+        if created.user is not None:
+            print(
+                f"user {created.user.name}: uid {created.user.uid}, gid {created.user.gid} "
+                f"({created.user.origin}), {len(created.user.keys)} SSH key(s)",
+                file=sys.stderr,
+            )
+    print(created.name)
+    return 0
+
+
+def _limits(api: Api, args: Namespace) -> dict[str, Any]:
+    """--memory 2G ... as config values, each checked like config.toml's."""
+    from lxpy.api import LIMIT_KEYS
+
+    given = {k: getattr(args, k) for k in LIMIT_KEYS if getattr(args, k) is not None}
+    return api.limits_from_text(given, lambda key: f"--{key.replace('_', '-')}")
+
+
+def _nics(given: list[str] | None) -> tuple[tuple[str, str], ...] | None:
+    """--network values as (network, pinned address); None: the default network."""
+    if given is None:
+        return None
+    if given == ["none"]:
+        return ()
+    nics = []
+    for item in given:
+        network, _, address = item.partition("=")
+        if not network or network == "none":
+            raise UsageError(f"--network {item!r}: expected NAME or NAME=IPV4, or just none")
+        nics.append((network, address))
+    return tuple(nics)
+
+
+def _dry_run(api: Api, request: Request) -> int:
+    resolved = api.dry_run(request)
+    print(f"template: {resolved.template.name}")
+    print(f"init:     {resolved.init.kind} ({' '.join(resolved.init.command)})")
+    for key, value in resolved.values.items():
+        print(f"  {key} = {resolved.template.parameters[key].show(value)}")
+    plan = resolved.plan
+    if plan is None:
+        print(f"bootstrap: {resolved.template.bootstrap.method} (offline, no image cache)")
+        return 0
+    import shlex
+
+    print(f"image:    {plan.key}")
+    print(f"command:  {shlex.join(api.bootstrap_command(plan))}")
+    return 0
+
+
+def ls(api: Api, args: Namespace) -> int:
+    infos = api.containers(with_stats=args.format == "json")
+    if args.format == "json":
+        import json
+
+        print(json.dumps([i.to_json() for i in infos], indent=2))
+        return 0
+    rows = [("NAME", "STATE", "PID", "IPV4", "TEMPLATE", "UPTIME", "CREATED")]
+    for i in infos:
+        rows.append(
+            (
+                i.name,
+                str(i.state),
+                str(i.pid or "-"),
+                ",".join(i.ipv4) or "-",
+                i.template or "?",
+                units.duration(i.uptime),
+                i.created or "?",
+            )
+        )
+    output.table(rows)
+    return 0
+
+
+def info(api: Api, args: Namespace) -> int:
+    info = api.info(args.name, with_stats=True)
+    if args.format == "json":
+        import json
+
+        print(json.dumps(info.to_json(detailed=True), indent=2))
+        return 0
+    print(f"Name:     {info.name}")
+    print(f"State:    {info.state}")
+    print(f"PID:      {info.pid or '-'}")
+    print(f"Template: {info.template or '?'}")
+    print(f"Created:  {info.created or '?'}")
+    print(f"Uptime:   {units.duration(info.uptime)}")
+    print(f"IPv4:     {', '.join(info.ipv4) or '-'}")
+    print(f"Rootfs:   {info.rootfs}")
+    if info.config is not None:
+        print(
+            f"Init:     {' '.join(info.config.init.command)} ({info.config.init.kind}, "
+            f"halts on {info.config.init.halt_signal})"
+        )
+        storage = info.config.storage
+        where = f" on image {storage.image}" if storage.image else ""
+        print(f"Storage:  {storage.kind}{where}")
+        release = info.config.parameters.get("release")
+        if release:
+            print(f"Release:  {release}")
+        limits = ", ".join(f"{k}={v}" for k, v in info.config.limits.to_dict().items())
+        print(f"Limits:   {limits or 'none'}")
+    if info.stats is not None:
+        s = info.stats
+        limit = f" of {units.size(s.memory_limit)}" if s.memory_limit else ""
+        print(f"CPU:      {s.cpu_seconds or 0:.1f} s in all")
+        print(f"Memory:   {units.size(s.memory)}{limit} (peak {units.size(s.memory_peak)})")
+        print(f"Pids:     {s.pids if s.pids is not None else '-'}")
+        print(f"Network:  received {units.size(s.rx_bytes)}, sent {units.size(s.tx_bytes)}")
+        print(f"Disk:     {units.size(s.disk)} in its own layer")
+        print(f"OOM kills: {s.oom_kills}")
+    if info.config_error:
+        print(f"Config:   {info.config_error}")
+    return 0
+
+
+def top(api: Api, args: Namespace) -> int:
+    """Like lxc-top: a table every interval (CPU % over that interval); --once prints one,
+    over a short first interval, and exits."""
+    import time
+
+    from lxpy.cli.arguments import TOP_FIELDS
+
+    earlier: dict[str, Stats] = {}
+    first = True
+    while True:
+        now = {}
+        for name in api.names():
+            try:
+                sample = api.stats(name, earlier=earlier.get(name))
+            except LxpyError:
+                continue  # destroyed or broken meanwhile: gone from the next table
+            if sample is not None:
+                now[name] = sample
+        if first:
+            earlier, first = now, False
+            time.sleep(min(args.interval, 0.5))
+            continue
+        attr = TOP_FIELDS[args.sort]
+        ordered = sorted(
+            now.items(),
+            key=lambda item: item[0] if attr == "name" else -(getattr(item[1], attr) or 0),
+        )
+        rows = [("NAME", "CPU%", "CPU S", "MEMORY", "LIMIT", "PIDS", "RX", "TX", "UPTIME")]
+        for name, s in ordered:
+            rows.append(
+                (
+                    name,
+                    "-" if s.cpu_percent is None else f"{s.cpu_percent:.1f}",
+                    f"{s.cpu_seconds or 0:.1f}",
+                    units.size(s.memory),
+                    units.size(s.memory_limit),
+                    str(s.pids if s.pids is not None else "-"),
+                    units.size(s.rx_bytes),
+                    units.size(s.tx_bytes),
+                    units.duration(s.uptime),
+                )
+            )
+        if not args.once and sys.stdout.isatty():
+            sys.stdout.write("\x1b[H\x1b[2J")
+        output.table(rows)
+        sys.stdout.flush()
+        if args.once:
+            return 0
+        earlier = now
+        time.sleep(args.interval)
+
+
+def tui(api: Api, args: Namespace) -> int:
+    """The other face, handed in by whoever runs the CLI (lxpy/__main__.py): the CLI never
+    imports it."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the TUI needs a terminal", hint="`lxpy ls` lists containers in scripts")
+    if args.tui is None:
+        raise UsageError("this program has no TUI", hint="`python -m lxpy` has")
+    return int(args.tui(api, args.root))

@@ -1,0 +1,80 @@
+"""Templates and the image cache: templates, cache."""
+
+from __future__ import annotations
+
+from lxpy.cli import output
+from lxpy.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from argparse import Namespace
+
+    from lxpy.api import Api
+
+
+def templates(api: Api, args: Namespace) -> int:
+    if args.action == "ls":
+        rows = [("NAME", "INIT", "BOOTSTRAP", "FROM", "DESCRIPTION")]
+        for t in api.templates():
+            rows.append(
+                (
+                    t.name,
+                    t.init_kind.replace("{{ init }}", "/".join(t.inits)),
+                    t.bootstrap.method,
+                    str(t.directory.parent),
+                    t.description,
+                )
+            )
+        output.table(rows)
+        return 0
+    if not args.template:
+        raise UsageError("`lxpy templates show` needs a template name")
+    t = api.template(args.template)
+    print(f"{t.name}: {t.description}")
+    print(f"from:      {t.directory}")
+    print(f"bootstrap: {t.bootstrap.method}")
+    for kind, init in t.inits.items():
+        print(
+            f"init:      {kind}: {' '.join(init.command)}, halt {init.halt_signal}, "
+            f"reboot {init.reboot_signal}"
+        )
+    if t.parameters:
+        params: list[tuple[str, ...]] = [("PARAMETER", "TYPE", "DEFAULT", "DESCRIPTION")]
+        for p in t.parameters.values():
+            kind = f"one of {'|'.join(p.choices)}" if p.choices else p.type
+            params.append((p.name, kind, p.show(p.default) or '""', p.description))
+        print()
+        output.table(params)
+    return 0
+
+
+def cache(api: Api, args: Namespace) -> int:
+    if args.action == "ls":
+        rows = [("IMAGE", "RELEASE", "ARCH", "PACKAGES", "SIZE", "BUILT", "USED BY")]
+        for image, users in api.images():
+            packages = image.plan.get("packages", [])
+            rows.append(
+                (
+                    image.ref,
+                    str(image.plan.get("suite", "?")),
+                    str(image.plan.get("arch", "?")),
+                    str(len(packages)) if isinstance(packages, list) else "?",
+                    f"{image.size / 2**20:.0f}M",
+                    image.built,
+                    ",".join(users) or "-",
+                )
+            )
+        output.table(rows)
+        return 0
+    if args.action == "rm":
+        if not args.images:
+            raise UsageError("`lxpy cache rm` needs KEY or KEY/BUILD (see `lxpy cache ls`)")
+        for selector in args.images:
+            for image in api.remove_image(selector):
+                print(f"removed {image.ref}")
+        return 0
+    progress = output.progress(args.quiet)
+    for image in api.refresh_images(args.images, progress):
+        progress.close()
+        print(image.ref)
+    return 0

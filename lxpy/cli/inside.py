@@ -1,0 +1,75 @@
+"""Reaching into a container: attach, console, file push/pull, shared folders."""
+
+from __future__ import annotations
+
+import sys
+
+from lxpy.cli import output
+from lxpy.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from argparse import Namespace
+
+    from lxpy.api import Api
+
+
+def attach(api: Api, args: Namespace) -> int:
+    command = list(args.cmd)
+    env = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--env {item!r}: expected KEY=VALUE")
+        env[key] = value
+    return int(api.attach(args.name, command or None, args.user, env, args.cwd))
+
+
+def console(api: Api, args: Namespace) -> int:
+    if args.log:
+        sys.stdout.buffer.write(api.console_log(args.name))
+        sys.stdout.flush()
+        return 0
+    api.console(args.name)
+    return 0
+
+
+def file(api: Api, args: Namespace) -> int:
+    if args.action == "pull":
+        count = api.file_pull(args.name, args.source, args.dest, args.recursive)
+        print(f"pulled {count} file(s)", file=sys.stderr)
+        return 0
+    mode = None
+    if args.mode is not None:
+        try:
+            mode = int(args.mode, 8)
+        except ValueError:
+            raise UsageError(f"--mode {args.mode}: expected an octal mode like 644") from None
+        if not 0 <= mode <= 0o7777:
+            raise UsageError(f"--mode {args.mode}: expected an octal mode like 644")
+    count = api.file_push(
+        args.name, args.source, args.dest, args.recursive, args.uid, args.gid, mode
+    )
+    print(f"pushed {count} file(s)", file=sys.stderr)
+    return 0
+
+
+def mount(api: Api, args: Namespace) -> int:
+    wanted = {"add": 2, "rm": 1, "ls": 0}[args.action]
+    if (args.action != "ls" and not args.name) or len(args.paths) != wanted:
+        raise UsageError(
+            "usage: lxpy mount add NAME HOSTPATH PATH [--readonly] | mount rm NAME PATH | "
+            "mount ls [NAME]"
+        )
+    if args.action == "add":
+        api.mount_add(args.name, args.paths[0], args.paths[1], args.readonly)
+    elif args.action == "rm":
+        api.mount_rm(args.name, args.paths[0])
+    else:
+        rows = [("CONTAINER", "HOST PATH", "PATH", "MODE", "MOUNTED")]
+        for name in [args.name] if args.name else api.names():
+            for folder, active in api.shared_folders(name):
+                mode = "ro" if folder.readonly else "rw"
+                rows.append((name, folder.source, folder.path, mode, "yes" if active else "-"))
+        output.table(rows)
+    return 0

@@ -1,0 +1,74 @@
+"""A container's files as a whole: clone, rename, snapshot, export, import."""
+
+from __future__ import annotations
+
+import sys
+
+from lxpy.cli import output
+from lxpy.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from argparse import Namespace
+
+    from lxpy.api import Api
+
+
+def clone(api: Api, args: Namespace) -> int:
+    import time
+
+    began = time.monotonic()
+    api.clone(args.source, args.target, args.snapshot)
+    kind = "snapshot clone" if args.snapshot else "clone"
+    print(
+        f"{kind} {args.target} of {args.source} in {time.monotonic() - began:.2f} s",
+        file=sys.stderr,
+    )
+    print(args.target)
+    return 0
+
+
+def rename(api: Api, args: Namespace) -> int:
+    api.rename(args.old, args.new)
+    return 0
+
+
+SNAPSHOT_ACTIONS = ("ls", "rm", "restore")
+
+
+def snapshot(api: Api, args: Namespace) -> int:
+    """`snapshot NAME [SNAP]` takes one; `snapshot ls|rm|restore NAME ...` (a container named
+    like an action is taken with `snapshot NAME SNAP` or `snapshot ls ls`)."""
+    words = args.words
+    action = words[0] if words[0] in SNAPSHOT_ACTIONS and len(words) > 1 else "take"
+    rest = words if action == "take" else words[1:]
+    wanted = {"take": (1, 2), "ls": (1, 1), "rm": (2, 2), "restore": (2, 2)}[action]
+    if not wanted[0] <= len(rest) <= wanted[1]:
+        raise UsageError(
+            "usage: lxpy snapshot NAME [SNAP] | snapshot ls NAME | snapshot rm|restore NAME SNAP"
+        )
+    if action == "ls":
+        rows = [("SNAPSHOT", "CREATED", "LAYERS")]
+        for snap in api.snapshots(rest[0]):
+            rows.append((snap.name, snap.created, str(len(snap.layers))))
+        output.table(rows)
+    elif action == "rm":
+        api.remove_snapshot(rest[0], rest[1])
+    elif action == "restore":
+        api.restore(rest[0], rest[1])
+    else:
+        print(api.snapshot(rest[0], rest[1] if len(rest) > 1 else None).name)
+    return 0
+
+
+def export(api: Api, args: Namespace) -> int:
+    counted = api.export(args.name, args.file, args.snapshots, output.transfer_progress("exported"))
+    output.report_transfer("exported", args.name, counted, f"to {args.file}")
+    return 0
+
+
+def import_(api: Api, args: Namespace) -> int:
+    name, counted = api.import_(args.file, args.name, output.transfer_progress("imported"))
+    output.report_transfer("imported", name, counted, f"from {args.file}")
+    print(name)
+    return 0
