@@ -33,6 +33,31 @@ def _name(p: Parser) -> None:
     p.add_argument("name", metavar="NAME", help="the container")
 
 
+def _actions(p: Parser, *choices: str) -> None:
+    """The first word: what to do; the first choice when left out."""
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=choices,
+        default=choices[0],
+        help="what to do (default: %(default)s)",
+    )
+
+
+def _format(p: Parser, plain: str, json: str) -> None:
+    p.add_argument(
+        "-f",
+        "--format",
+        choices=(plain, "json"),
+        default=plain,
+        help=f"{json} (default: %(default)s)",
+    )
+
+
+def _owner(p: Parser) -> None:
+    p.add_argument("name", nargs="?", metavar="NAME", help="the container (ls: default every one)")
+
+
 def names(p: Parser) -> None:
     p.add_argument("names", nargs="+", metavar="NAME", help="one or more containers")
 
@@ -162,24 +187,12 @@ def destroy(p: Parser) -> None:
 
 
 def ls(p: Parser) -> None:
-    p.add_argument(
-        "-f",
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="a table, or JSON with each running container's figures (default: %(default)s)",
-    )
+    _format(p, "table", "a table, or JSON with each running container's figures")
 
 
 def info(p: Parser) -> None:
     _name(p)
-    p.add_argument(
-        "-f",
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="lines of text, or JSON with the whole config (default: %(default)s)",
-    )
+    _format(p, "text", "lines of text, or JSON with the whole config")
 
 
 def attach(p: Parser) -> None:
@@ -215,24 +228,12 @@ def console(p: Parser) -> None:
 
 
 def templates(p: Parser) -> None:
-    p.add_argument(
-        "action",
-        nargs="?",
-        choices=("ls", "show"),
-        default="ls",
-        help="what to do (default: %(default)s)",
-    )
+    _actions(p, "ls", "show")
     p.add_argument("template", nargs="?", metavar="NAME", help="show: the template")
 
 
 def cache(p: Parser) -> None:
-    p.add_argument(
-        "action",
-        nargs="?",
-        choices=("ls", "refresh", "rm"),
-        default="ls",
-        help="what to do (default: %(default)s)",
-    )
+    _actions(p, "ls", "refresh", "rm")
     p.add_argument(
         "images",
         nargs="*",
@@ -243,13 +244,7 @@ def cache(p: Parser) -> None:
 
 
 def network(p: Parser) -> None:
-    p.add_argument(
-        "action",
-        nargs="?",
-        choices=("ls", "create", "rm", "show"),
-        default="ls",
-        help="what to do (default: %(default)s)",
-    )
+    _actions(p, "ls", "create", "rm", "show")
     p.add_argument("network", nargs="?", metavar="NAME", help="the network")
     p.add_argument(
         "--subnet", metavar="CIDR", help="create: an IPv4 subnet (default: a free private /24)"
@@ -259,7 +254,7 @@ def network(p: Parser) -> None:
 
 def port(p: Parser) -> None:
     p.add_argument("action", choices=("add", "rm", "ls"), help="what to do")
-    p.add_argument("name", nargs="?", metavar="NAME", help="the container (ls: default every one)")
+    _owner(p)
     p.add_argument(
         "forward",
         nargs="?",
@@ -357,7 +352,7 @@ def mount(p: Parser) -> None:
         "       %(prog)s ls [NAME]"
     )
     p.add_argument("action", choices=("add", "rm", "ls"), help="what to do")
-    p.add_argument("name", nargs="?", metavar="NAME", help="the container (ls: default every one)")
+    _owner(p)
     p.add_argument("paths", nargs="*", metavar="PATH", help="add: HOSTPATH PATH; rm: PATH")
     p.add_argument("--readonly", action="store_true", help="add: read-only inside")
 
