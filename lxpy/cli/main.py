@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from lxpy import __version__
 from lxpy.cli import commands
 from lxpy.cli.cmdline import command_word
-from lxpy.cli.output import error
 from lxpy.errors import LxpyError, PermissionDenied
 
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
@@ -134,6 +133,8 @@ def main(argv: Sequence[str], launcher: Launcher | None = None, tui: Tui | None 
     except Exception as e:
         if args.debug:
             raise
+        from lxpy.cli.output import error  # --version and --help need none of it
+
         error(e)
         if isinstance(e, LxpyError):
             return e.exit_code
