@@ -160,6 +160,7 @@ class Tui:
     def wait_for(self, needles: Sequence[str], timeout: float) -> dict[str, float]:
         """Read until every needle is in the text; when each first appeared (seconds after
         the spawn, taken when the read that completed it returned)."""
+        needles = list(dict.fromkeys(needles))  # one row on the screen: first = last
         found: dict[str, float] = {}
         searched = 0
         deadline = time.perf_counter() + timeout
