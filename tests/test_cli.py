@@ -1,43 +1,13 @@
-"""The CLI's face: lean start-up, one-line errors, exit codes."""
+"""The CLI's face: one-line errors, exit codes (its lean start-up: test_architecture)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import Lxpy
-
-HEAVY = ("textual", "jinja2", "pyroute2")
-
-
-def _modules_after(args: list[str], root: str) -> set[str]:
-    code = (
-        "import sys\n"
-        "from lxpy.cli import main\n"
-        "try:\n"
-        f"    main({args!r})\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "LXPY_ROOT": root},
-        check=False,
-    )
-    return set(proc.stderr.split())
-
-
-@pytest.mark.parametrize("args", [["--version"], ["ls"], ["ls", "--format", "json"]])
-def test_startup_stays_lean(args: list[str], tmp_path: object) -> None:
-    loaded = _modules_after(args, str(tmp_path))
-    assert "lxpy.cli" in loaded
-    assert not {m for m in loaded if m.split(".")[0] in HEAVY}
 
 
 def test_version() -> None:
