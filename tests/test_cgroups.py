@@ -144,11 +144,14 @@ def test_limits_on_v2(unified: ContainerCgroups) -> None:
     assert _read(unified, "cpuset", "cpuset.cpus", "ns") == "0-1"
     assert _read(unified, "io", "io.weight") == "default 500"
     unified.apply_limits({**LIFTED, "cpuset": "2"})
+    assert _read(unified, "cpuset", "cpuset.cpus", "ns") == "2"
+    unified.apply_limits(LIFTED)
     assert _read(unified, "pids", "pids.max") == "max"
     assert _read(unified, "memory", "memory.max") == "max"
     assert _read(unified, "memory", "memory.swap.max") == "max"
     assert _read(unified, "cpu", "cpu.max") == "max 100000"
-    assert _read(unified, "cpuset", "cpuset.cpus", "ns") == "2"
+    assert _read(unified, "cpuset", "cpuset.cpus") == "0-3"  # the root's cpuset.cpus.effective
+    assert _read(unified, "cpuset", "cpuset.cpus", "ns") == "0-3"
     assert _read(unified, "io", "io.weight") == "default 500"
 
 

@@ -391,7 +391,8 @@ LIMITS: dict[str, Limit] = {
     "cpuset": Limit(
         "this host has no cpuset controller for lxpy to use",
         v1=Files("cpuset", ("cpuset.cpus", _value(None)), unset_from="cpuset.cpus"),
-        v2=Files("cpuset", ("cpuset.cpus", _value(None)), unset_from="cpuset.cpus"),
+        # The v2 root has no cpuset.cpus, only what it grants.
+        v2=Files("cpuset", ("cpuset.cpus", _value(None)), unset_from="cpuset.cpus.effective"),
         nested=_cpu_count,
     ),
     "io_weight": Limit(
