@@ -248,3 +248,10 @@ def test_no_freezer_anywhere(tmp_path: Path) -> None:
     assert not cg.freeze(wait=0) and not cg.frozen()
     cg.thaw()
     cg.kill_all()  # nothing to kill, and no cgroup.kill to write
+
+
+def test_every_limit_the_runtime_sets_has_its_files() -> None:
+    from lxpy.config import Limits
+    from lxpy.runtime.limits import settings
+
+    assert set(cgroups.LIMITS) == set(settings(Limits()))

@@ -398,10 +398,7 @@ LIMITS: dict[str, Limit] = {
     "io_weight": Limit(
         "this host's block I/O controller takes no weights (no BFQ or CFQ)",
         # v1 takes 10-1000 where v2 takes 1-10000: the same scale, tenfold.
-        v1=Files(
-            "blkio",
-            (("blkio.weight", "blkio.bfq.weight"), _value(None, _tenth)),
-        ),
+        v1=Files("blkio", (("blkio.weight", "blkio.bfq.weight"), _value(None, _tenth))),
         v2=Files("io", ("io.weight", _value(None, lambda weight: f"default {int(weight)}"))),
     ),
 }
