@@ -62,5 +62,9 @@ class StartError(LxpyError):
     """Setting up or executing the container's init failed."""
 
 
+class UnsupportedArchitecture(LxpyError):
+    """lxpy lacks this machine's kernel numbers (syscalls, ioctls)."""
+
+
 class TemplateError(LxpyError):
     pass
