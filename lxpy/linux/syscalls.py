@@ -22,6 +22,7 @@ CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
 CLONE_NEWPID = 0x20000000
+CLONE_NEWUSER = 0x10000000
 # Every namespace a container has of its own.
 CONTAINER_NAMESPACES = (
     CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP
@@ -64,6 +65,7 @@ STATX_MNT_ID = 0x1000
 OPEN_TREE_CLONE = 1
 AT_RECURSIVE = 0x8000
 MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_IDMAP = 0x100000
 
 # The numbers that differ between architectures, from the kernel's tables: x86_64's
 # arch/x86/entry/syscalls/syscall_64.tbl; aarch64 uses include/uapi/asm-generic/unistd.h.
@@ -246,15 +248,18 @@ def fsmount_new(fstype: str, options: list[tuple[str, str | None]], attrs: int =
         os.close(fs)
 
 
-def clone_tree(path: str, readonly: bool = False) -> int:
+def clone_tree(path: str, readonly: bool = False, userns_fd: int = -1) -> int:
     """A detached copy of the mount tree at `path` (a recursive bind, not attached yet), as
     an fd for `move_mount_to`. It is made a slave: mounts under it on the host still show
-    through it, none made through it reach the host. Read-only all through with `readonly`."""
+    through it, none made through it reach the host. Read-only all through with `readonly`;
+    idmapped through the user namespace `userns_fd` when one is given (EINVAL: the
+    filesystem cannot be idmapped)."""
     flags = OPEN_TREE_CLONE | os.O_CLOEXEC | AT_RECURSIVE
     at_fdcwd = ctypes.c_int(-100)
     fd = _check(_sys("open_tree", at_fdcwd, ctypes.c_char_p(_b(path)), ctypes.c_uint(flags)), path)
+    attrs = (MOUNT_ATTR_RDONLY if readonly else 0) | (MOUNT_ATTR_IDMAP if userns_fd >= 0 else 0)
     # struct mount_attr: attr_set, attr_clr, propagation, userns_fd
-    attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY if readonly else 0, 0, MS_SLAVE, 0)
+    attr = struct.pack("QQQQ", attrs, 0, MS_SLAVE, max(userns_fd, 0))
     try:
         _check(
             _sys(
