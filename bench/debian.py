@@ -17,23 +17,19 @@ lxpy and LXC take turns (the order alternates every run). The harness, the isola
 work dir, lxpy --root and LXC lxcpath inside it, `lxpybench-<token>` names, LXC without
 network) and the cleanup with leak checks are those of bench/run.py, imported from it.
 
-Standard library only. Needs root, LXC with /usr/share/lxc/templates/lxc-debian, debootstrap
-(for LXC), mmdebstrap or debootstrap (for lxpy) and deb.debian.org.
+The standard library and psutil (run it with lxpy's venv, as run.py). Needs root, LXC with
+/usr/share/lxc/templates/lxc-debian, debootstrap (for LXC), mmdebstrap or debootstrap (for
+lxpy) and deb.debian.org.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import glob
 import json
 import os
-import platform
-import secrets
 import shutil
-import signal
 import sys
-import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -41,23 +37,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from run import (
-    LXC_CONFIG,
     LXC_TOOLS,
     Bench,
     BenchError,
     Kind,
     Metric,
     Result,
-    Terminated,
-    _terminate,
-    bytecode_env,
     cleanup,
     common_options,
+    conclude,
+    conduct,
     default_lxpy,
     execute,
     interleaved,
     log,
-    table,
     version,
 )
 
@@ -311,35 +304,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def report(bench: DebianBench, args: argparse.Namespace, metrics: list[Metric]) -> dict[str, Any]:
-    return {
-        "host": platform.node(),
-        "kernel": platform.release(),
-        "cpus": os.cpu_count(),
-        "lxc_version": version(["lxc-start", "--version"]),
-        "lxpy_version": version([*bench.lxpy_cmd, "--version"]),
-        "mmdebstrap": version(["dpkg-query", "-W", "-f", "${Version}", "mmdebstrap"]),
-        "debootstrap": version(["dpkg-query", "-W", "-f", "${Version}", "debootstrap"]),
-        "runs": args.runs,
-        "releases": args.releases,
-        "lxc_cache": bench.lxc_cache,
-        "lxpy_env_as_is": args.env_as_is,
-        "boot_checks": bench.boot_checks,
-        "notes": bench.notes,
-        "metrics": [m.to_json() for m in metrics],
-    }
-
-
 def prepare(args: argparse.Namespace) -> DebianBench:
     """Check the host, then make the work dir (its name carries the container prefix)."""
     cmd = args.lxpy.split() if args.lxpy else default_lxpy()
     preflight(cmd)
-    token = secrets.token_hex(3)
-    bench = DebianBench(cmd, token, tempfile.mkdtemp(prefix=f"lxpybench-{token}-"))
+    bench = DebianBench.in_new_workdir(cmd, args)
     if args.lxc_cache == "private":
         bench.lxc_cache, bench.private_cache = f"{bench.workdir}/lxc-cache", True
-    if not args.env_as_is:
-        bench.lxpy_env = bytecode_env(f"{bench.workdir}/pycache")
     return bench
 
 
@@ -350,50 +321,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _terminate)
-    began, when, load = time.monotonic(), datetime.datetime.now(datetime.UTC), os.getloadavg()
     log(f"work dir {bench.workdir}, container prefix {bench.prefix}, LXC cache {bench.lxc_cache}")
-    metrics: list[Metric] = []
-    error: str | None = None
-    try:
-        for directory in (bench.lxpy_root, bench.lxcpath):
-            os.mkdir(directory, 0o700)
-        with open(bench.lxc_config, "w") as f:
-            f.write(LXC_CONFIG)
+
+    def work(metrics: list[Metric]) -> None:
+        bench.make_roots()
         measure(bench, args.releases, args.runs, metrics)
-    except (BenchError, OSError, KeyError, ValueError, KeyboardInterrupt, Terminated) as e:
-        error = str(e) if isinstance(e, BenchError) else f"{type(e).__name__}: {e}"
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
-        problems = cleanup(bench)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    elapsed = time.monotonic() - began
-    doc = report(bench, args, metrics)
-    doc.update(date=when.isoformat(timespec="seconds"), seconds=round(elapsed, 1))
-    doc.update(loadavg=[load, os.getloadavg()], error=error, cleanup_problems=problems)
+
+    session = conduct(work, lambda: cleanup(bench))
+    lxc_version = version(["lxc-start", "--version"])
+    lxpy_version = version([*bench.lxpy_cmd, "--version"])
     print(
-        f"lxpy ({doc['lxpy_version']}) vs LXC {doc['lxc_version']} (lxc-debian), Debian "
-        f"{'+'.join(args.releases)}: median of {args.runs} runs; {when:%Y-%m-%d %H:%M} UTC, "
-        f"{doc['host']}, kernel {doc['kernel']}, {doc['cpus']} CPUs, load {load[0]:.2f} -> "
-        f"{os.getloadavg()[0]:.2f}, bench took {elapsed:.0f}s"
+        f"lxpy ({lxpy_version}) vs LXC {lxc_version} (lxc-debian), Debian "
+        f"{'+'.join(args.releases)}: median of {args.runs} runs; {session.stamp()}"
     )
-    lines = [table(metrics), *(f"note: {text}" for text in bench.notes)]
-    if not problems:
-        lines.append("cleanup: nothing left behind (mounts, cgroups, processes, containers, files)")
-    print("\n".join(lines))
-    failures = [f"\nbench: FAILED: {error}"] if error else []
-    failures += [f"bench: cleanup: {problem}" for problem in problems]
-    if failures:
-        print("\n".join(failures), file=sys.stderr)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
-    if error or problems:
-        return 1
-    return 2 if args.check and any(m.met is False for m in metrics) else 0
+    extra: dict[str, Any] = dict(lxc_version=lxc_version, lxpy_version=lxpy_version)
+    extra.update(
+        mmdebstrap=version(["dpkg-query", "-W", "-f", "${Version}", "mmdebstrap"]),
+        debootstrap=version(["dpkg-query", "-W", "-f", "${Version}", "debootstrap"]),
+    )
+    extra.update(runs=args.runs, releases=args.releases, lxc_cache=bench.lxc_cache)
+    extra.update(boot_checks=bench.boot_checks)
+    clean = "mounts, cgroups, processes, containers, files"
+    return conclude(session, bench.notes, clean, args, extra)
 
 
 if __name__ == "__main__":

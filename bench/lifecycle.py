@@ -29,8 +29,9 @@ imported from them. Before run.py's cleanup, every container is stopped, lxpy's 
 destroyed before their origin (lxpy refuses an origin that clones stand on), LXC's likewise,
 and every archive is deleted.
 
-Standard library only. Needs root, LXC with /usr/share/lxc/templates/lxc-debian, debootstrap
-(for LXC), mmdebstrap or debootstrap (for lxpy), zstd, and deb.debian.org.
+The standard library and psutil (run it with lxpy's venv, as run.py). Needs root, LXC with
+/usr/share/lxc/templates/lxc-debian, debootstrap (for LXC), mmdebstrap or debootstrap (for
+lxpy), zstd, and deb.debian.org.
 """
 
 from __future__ import annotations
@@ -41,19 +42,17 @@ import json
 import os
 import re
 import resource
-import secrets
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
 from debian import SETTLED, DebianBench
 from debian import preflight as debian_preflight
 from resources import interpreter
 from run import (
-    LXC_CONFIG,
     MS,
     BenchError,
     Kind,
@@ -61,7 +60,6 @@ from run import (
     Result,
     Verdict,
     at_least_five,
-    bytecode_env,
     cleanup,
     common_options,
     conclude,
@@ -221,17 +219,16 @@ class LifecycleBench(DebianBench):
 
 
 def filesystem(path: str) -> str:
-    """The filesystem `path` is on, e.g. "ext4 (/dev/vda, no journal)": from mountinfo (the
-    longest mount point above it) and, for ext4, /sys/fs/ext4/DEV/journal_task."""
-    best: tuple[str, str, str] = ("", "?", "?")
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            point, rest = fields[4], fields[fields.index("-") + 1 :]
-            inside = path == point or path.startswith(point.rstrip("/") + "/")
-            if inside and len(point) >= len(best[0]):
-                best = (point, rest[0], rest[1])
-    _, kind, source = best
+    """The filesystem `path` is on, e.g. "ext4 (/dev/vda, no journal)": the mount with the
+    longest mount point above it (the last such: a later mount on the same point hides the
+    earlier) and, for ext4, /sys/fs/ext4/DEV/journal_task."""
+    above = [
+        m
+        for m in psutil.disk_partitions(all=True)
+        if path == m.mountpoint or path.startswith(m.mountpoint.rstrip("/") + "/")
+    ]
+    mount = max(reversed(above), key=lambda m: len(m.mountpoint), default=None)
+    kind, source = (mount.fstype, mount.device) if mount else ("?", "?")
     if kind != "ext4":
         return f"{kind} ({source})"
     try:
@@ -536,12 +533,9 @@ def prepare(args: argparse.Namespace) -> LifecycleBench:
     debian_preflight(cmd)
     for tool in ("du", "zstd"):
         execute(["sh", "-c", f"command -v {tool}"], timeout=10)
-    token = secrets.token_hex(3)
-    bench = LifecycleBench(cmd, token, tempfile.mkdtemp(prefix=f"lxpybench-{token}-"))
+    bench = LifecycleBench.in_new_workdir(cmd, args)
     bench.release = args.release
     bench.python = interpreter(cmd)
-    if not args.env_as_is:
-        bench.lxpy_env = bytecode_env(f"{bench.workdir}/pycache")
     return bench
 
 
@@ -555,10 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"work dir {bench.workdir}, container prefix {bench.prefix}")
 
     def work(metrics: list[Metric]) -> None:
-        for directory in (bench.lxpy_root, bench.lxcpath):
-            os.mkdir(directory, 0o700)
-        with open(bench.lxc_config, "w") as f:
-            f.write(LXC_CONFIG)
+        bench.make_roots()
         measure(bench, args.runs, args.io_runs, metrics)
 
     session = conduct(work, lambda: [*teardown(bench), *cleanup(bench)])

@@ -18,7 +18,8 @@ LXC lxcpath inside it, `lxpybench-<token>` names) and the cleanup with its leak 
 those of bench/run.py, imported from it; before that cleanup, every container is stopped and
 the networks of the run's lxpy root are removed with `lxpy network rm`.
 
-Standard library only. Needs root, LXC with lxc-net, dnsmasq, nftables and a static busybox.
+The standard library and psutil (run it with lxpy's venv, as run.py). Needs root, LXC with
+lxc-net, dnsmasq, nftables and a static busybox.
 """
 
 from __future__ import annotations
@@ -28,9 +29,7 @@ import ipaddress
 import json
 import os
 import re
-import secrets
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,9 +46,8 @@ from run import (
     Result,
     Verdict,
     at_least_five,
-    bytecode_env,
     cleanup,
-    cmdline,
+    command_lines,
     common_options,
     conclude,
     conduct,
@@ -57,7 +55,6 @@ from run import (
     execute,
     interleaved,
     log,
-    pids,
     preflight,
     version,
 )
@@ -178,7 +175,7 @@ class LxcNet:
             if os.path.exists(f"{LXC_RUN}/{leftover}"):
                 problems.append(f"left behind: {LXC_RUN}/{leftover}")
         mark = f"--interface={self.bridge}"
-        dnsmasq = [pid for pid in pids() if mark in " ".join(cmdline(pid))]
+        dnsmasq = [pid for pid, args in command_lines().items() if mark in args]
         problems += [f"left behind: lxc-net's dnsmasq, pid {pid}" for pid in dnsmasq]
         return problems
 
@@ -505,11 +502,8 @@ def prepare(args: argparse.Namespace) -> NetBench:
         execute(["sh", "-c", f"command -v {tool}"], timeout=10)
     if not os.access(LXC_NET, os.X_OK):
         raise BenchError(f"{LXC_NET} is missing (apt-get install lxc)")
-    token = secrets.token_hex(3)
-    bench = NetBench(cmd, token, tempfile.mkdtemp(prefix=f"lxpybench-{token}-"))
+    bench = NetBench.in_new_workdir(cmd, args)
     bench.lxc_net = LxcNet.configured()
-    if not args.env_as_is:
-        bench.lxpy_env = bytecode_env(f"{bench.workdir}/pycache")
     os.chmod(bench.workdir, 0o711)
     os.mkdir(bench.lxpy_root, 0o711)
     os.mkdir(bench.lxcpath, 0o700)

@@ -21,7 +21,8 @@ The harness, the isolation (private work dir, lxpy --root and LXC lxcpath inside
 `lxpybench-<token>` names) and the cleanup with its leak checks are those of bench/run.py,
 imported from it.
 
-Standard library only. Needs root, LXC (lxc-create & co., lxc-top) and a static busybox.
+The standard library and psutil (run it with lxpy's venv, as run.py). Needs root, LXC
+(lxc-create & co., lxc-top) and a static busybox.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import argparse
 import fcntl
 import json
 import os
-import secrets
 import shutil
 import statistics
 import struct
@@ -44,7 +44,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from run import (
-    LXC_CONFIG,
     MS,
     Bench,
     BenchError,
@@ -52,7 +51,6 @@ from run import (
     Metric,
     Result,
     at_least_five,
-    bytecode_env,
     cleanup,
     common_options,
     conclude,
@@ -407,14 +405,9 @@ def prepare(args: argparse.Namespace) -> ResBench:
     if shutil.which("lxc-top") is None:
         raise BenchError("lxc-top is missing (apt-get install lxc)")
     python = interpreter(cmd)
-    token = secrets.token_hex(3)
-    bench = ResBench(cmd, token, tempfile.mkdtemp(prefix=f"lxpybench-{token}-"), python=python)
-    if not args.env_as_is:
-        bench.lxpy_env = bytecode_env(f"{bench.workdir}/pycache")
-    os.mkdir(bench.lxpy_root, 0o700)
-    os.mkdir(bench.lxcpath, 0o700)
-    with open(bench.lxc_config, "w") as f:
-        f.write(LXC_CONFIG)
+    bench = ResBench.in_new_workdir(cmd, args)
+    bench.python = python
+    bench.make_roots()
     return bench
 
 

@@ -18,7 +18,8 @@ private lxcpath (`-P`) inside it, and every container name carries a random
 `finally` stops and destroys every container of both kinds, checks that no mount, cgroup or
 process is left, and only then removes the work directory.
 
-Standard library only. Needs root, LXC (lxc-create & co.) and a static busybox.
+The standard library and psutil (lxpy's own dependency): run it with lxpy's venv,
+`.venv/bin/python bench/run.py`. Needs root, LXC (lxc-create & co.) and a static busybox.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any, Literal
+from typing import Any, Literal, Self
+
+import psutil
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -145,65 +148,40 @@ def log(text: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-# -- /proc helpers -----------------------------------------------------------------------------
-def pids() -> Iterator[int]:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            yield int(entry)
+# -- processes and mounts ----------------------------------------------------------------------
+def arguments(process: psutil.Process) -> list[str]:
+    """Its command line without the empty arguments that a rewritten one (a monitor's, with
+    the rest of its original area zeroed) ends in."""
+    return [arg for arg in process.cmdline() if arg]
 
 
-def read_bytes(path: str) -> bytes | None:
+def command_lines() -> dict[int, str]:
+    """Every process's arguments, joined by spaces ("" for kernel threads and zombies)."""
+    return {
+        p.pid: " ".join(arg for arg in p.info["cmdline"] or () if arg)
+        for p in psutil.process_iter(["cmdline"])
+    }
+
+
+def read_text(path: str) -> str:
+    """A /proc file psutil has no reader for; "" once its process is gone."""
     try:
         with open(path, "rb") as f:
-            return f.read()
-    except OSError:  # the process is gone, or it is a kernel thread
-        return None
-
-
-def cmdline(pid: int) -> list[str]:
-    raw = read_bytes(f"/proc/{pid}/cmdline") or b""
-    return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg]
-
-
-def status_field(pid: int, key: str) -> str | None:
-    raw = read_bytes(f"/proc/{pid}/status")
-    if raw is None:
-        return None
-    for line in raw.decode(errors="replace").splitlines():
-        name, _, value = line.partition(":")
-        if name == key:
-            return value.strip()
-    return None
-
-
-def parent_of(pid: int) -> int | None:
-    value = status_field(pid, "PPid")
-    return int(value) if value else None
-
-
-def kib_field(pid: int, path: str, key: str) -> int:
-    raw = read_bytes(path)
-    if raw is None:
-        raise BenchError(f"process {pid} is gone")
-    for line in raw.decode().splitlines():
-        name, _, value = line.partition(":")
-        if name == key:
-            return int(value.split()[0])
-    raise BenchError(f"no {key} in {path}")
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def memory_mib(pid: int) -> tuple[float, float]:
     """(VmRSS, Pss) of a process in MiB. Pss splits shared pages among their users."""
-    rss = kib_field(pid, f"/proc/{pid}/status", "VmRSS")
-    pss = kib_field(pid, f"/proc/{pid}/smaps_rollup", "Pss")
-    return rss / 1024, pss / 1024
+    memory = psutil.Process(pid).memory_full_info()
+    return memory.rss / MIB, memory.pss / MIB
 
 
 def mounts_matching(needles: Sequence[str]) -> list[str]:
-    raw = read_bytes("/proc/self/mountinfo") or b""
     return [
         line
-        for line in raw.decode(errors="replace").splitlines()
+        for line in read_text("/proc/self/mountinfo").splitlines()
         if any(needle in line for needle in needles)
     ]
 
@@ -240,6 +218,23 @@ class Bench:
     lxc_names: list[str] = field(default_factory=list)
     # LXC's shared `lxc.pivot` cgroups that existed before this run (see cleanup).
     pivots_before: set[str] = field(default_factory=lambda: set(lxc_pivots()))
+
+    @classmethod
+    def in_new_workdir(cls, lxpy_cmd: list[str], args: argparse.Namespace) -> Self:
+        """A bench in a work dir of its own, whose name carries the container prefix; lxpy
+        keeps its bytecode caches there unless --env-as-is (see bytecode_env)."""
+        token = secrets.token_hex(3)
+        bench = cls(lxpy_cmd, token, tempfile.mkdtemp(prefix=f"lxpybench-{token}-"))
+        if not args.env_as_is:
+            bench.lxpy_env = bytecode_env(f"{bench.workdir}/pycache")
+        return bench
+
+    def make_roots(self) -> None:
+        """lxpy's root and LXC's path in the work dir, and the config of LXC's containers."""
+        os.mkdir(self.lxpy_root, 0o700)
+        os.mkdir(self.lxcpath, 0o700)
+        with open(self.lxc_config, "w") as f:
+            f.write(LXC_CONFIG)
 
     @property
     def lxpy_root(self) -> str:
@@ -336,25 +331,21 @@ class Bench:
     def monitor_pid(self, kind: Kind, name: str) -> int:
         """The daemon whose child is the container's init, identified by its command line.
 
-        lxpy: `python -I -m lxpy monitor NAME`; LXC: `[lxc monitor] LXCPATH NAME`.
+        lxpy: `lxpy monitor NAME`; LXC: `[lxc monitor] LXCPATH NAME`.
         """
         init = self.init_pid(kind, name)
-        parent = parent_of(init)
-        candidates = []
-        for pid in pids():
-            args = cmdline(pid)
-            if kind == "lxpy":
-                ours = args[-3:] == ["lxpy", "monitor", name]
-            else:
-                ours = " ".join(args) == f"[lxc monitor] {self.lxcpath} {name}"
-            if ours and pid == parent:
-                candidates.append(pid)
-        if len(candidates) != 1:
+        parent = psutil.Process(init).parent()
+        args = arguments(parent) if parent else []
+        if kind == "lxpy":
+            ours = args[-3:] == ["lxpy", "monitor", name]
+        else:
+            ours = " ".join(args) == f"[lxc monitor] {self.lxcpath} {name}"
+        if parent is None or not ours:
             raise BenchError(
-                f"cannot find the monitor of {kind} {name} (init {init}, "
-                f"its parent {parent}): {candidates}"
+                f"cannot find the monitor of {kind} {name}: init {init}'s parent is "
+                f"{parent.pid if parent else None}, {args}"
             )
-        return candidates[0]
+        return int(parent.pid)
 
 
 # -- measurements ------------------------------------------------------------------------------
@@ -417,6 +408,7 @@ class Verdict(Metric):
 
 
 MS = 1000.0
+MIB = 1024.0 * 1024.0
 
 
 def interleaved(
@@ -538,11 +530,10 @@ def measure(bench: Bench, runs: int, containers: int, running: int, metrics: lis
 def our_processes(bench: Bench) -> dict[int, str]:
     """Processes of this run: by command line (work dir, token) or by cgroup."""
     found = {}
-    for pid in pids():
+    for pid, args in command_lines().items():
         if pid == os.getpid():
             continue
-        args = " ".join(cmdline(pid))
-        groups = (read_bytes(f"/proc/{pid}/cgroup") or b"").decode(errors="replace")
+        groups = read_text(f"/proc/{pid}/cgroup")
         if bench.prefix in args or bench.prefix in groups or f"/{bench.lxpy_instance}/" in groups:
             found[pid] = args
     return found
@@ -725,47 +716,31 @@ def at_least_five(text: str) -> int:
 
 
 def common_options(p: argparse.ArgumentParser) -> None:
-    """The options every side-by-side bench takes besides its own."""
+    """The options every bench takes besides its own."""
     add = p.add_argument
     add("--json", metavar="FILE", help="also write every sample and the medians to FILE")
-    add("--lxpy", metavar="CMD", help="the lxpy command (default as bench/run.py)")
-    add("--env-as-is", action="store_true", help="lxpy in this environment (see run.py)")
-    add("--check", action="store_true", help="exit status 2 when a target is missed")
-
-
-def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument(
-        "--runs", type=at_least_five, default=7, help="timed runs per figure (>= 5; default 7)"
-    )
-    p.add_argument(
-        "--containers",
-        type=int,
-        default=50,
-        help="containers of each kind for the ls figures (default 50)",
-    )
-    p.add_argument(
-        "--running",
-        type=int,
-        default=5,
-        help="of which running for the second ls figure (default 5; 0 skips it)",
-    )
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
-    p.add_argument(
+    add(
         "--lxpy",
         metavar="CMD",
-        help="the lxpy command (default: the repo's "
-        ".venv/bin/lxpy, else lxpy on PATH, else python -m lxpy)",
+        help="the lxpy command (default: the repo's .venv/bin/lxpy, else lxpy on PATH, "
+        "else python -m lxpy)",
     )
-    p.add_argument(
+    add(
         "--env-as-is",
         action="store_true",
         help="run lxpy in this environment unchanged (default: bytecode caching on, with "
         "PYTHONPYCACHEPREFIX in the work dir)",
     )
-    p.add_argument(
-        "--check", action="store_true", help="exit with status 2 when a target is missed"
-    )
+    add("--check", action="store_true", help="exit status 2 when a target is missed")
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    add = p.add_argument
+    add("--runs", type=at_least_five, default=7, help="timed runs per figure (>= 5; default 7)")
+    add("--containers", type=int, default=50, help="of each kind, for ls (default 50)")
+    add("--running", type=int, default=5, help="of which running, for ls (default 5; 0: none)")
+    common_options(p)
     args = p.parse_args(argv)
     if args.containers < args.runs + 1:
         p.error(f"--containers: at least --runs + 1 ({args.runs + 1})")
@@ -801,6 +776,11 @@ class Session:
         )
 
 
+# What ends a bench's work as a failed run (its cleanup still runs); psutil.Error: a process
+# being measured ended, or could not be read.
+FAILURES = (BenchError, OSError, psutil.Error, KeyError, ValueError, KeyboardInterrupt, Terminated)
+
+
 def conduct(work: Callable[[list[Metric]], None], tidy: Callable[[], list[str]]) -> Session:
     """Run `work` (which adds the figures), then `tidy` (the cleanup, returning what it
     found left over) whatever happened, with SIGTERM/SIGHUP turned into a clean stop and
@@ -810,7 +790,7 @@ def conduct(work: Callable[[list[Metric]], None], tidy: Callable[[], list[str]])
     session = Session(time.monotonic(), datetime.datetime.now(datetime.UTC), os.getloadavg())
     try:
         work(session.metrics)
-    except (BenchError, OSError, KeyError, ValueError, KeyboardInterrupt, Terminated) as e:
+    except FAILURES as e:
         session.error = str(e) if isinstance(e, BenchError) else f"{type(e).__name__}: {e}"
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
@@ -858,79 +838,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
+    bench = Bench.in_new_workdir(lxpy_cmd, args)
+    log(f"work dir {bench.workdir}, container prefix {bench.prefix}")
 
-    token = secrets.token_hex(3)
-    workdir = tempfile.mkdtemp(prefix=f"lxpybench-{token}-")  # contains Bench.prefix
-    bench = Bench(lxpy_cmd, token, workdir)
-    if not args.env_as_is:
-        bench.lxpy_env = bytecode_env(f"{workdir}/pycache")
-    began = time.monotonic()
-    when = datetime.datetime.now(datetime.UTC)
-    load_before = os.getloadavg()
-    log(f"work dir {workdir}, container prefix {bench.prefix}")
-    metrics: list[Metric] = []
-    error: str | None = None
-    try:
-        os.mkdir(bench.lxpy_root, 0o700)
-        os.mkdir(bench.lxcpath, 0o700)
-        with open(bench.lxc_config, "w") as f:
-            f.write(LXC_CONFIG)
+    def work(metrics: list[Metric]) -> None:
+        bench.make_roots()
         measure(bench, args.runs, args.containers, args.running, metrics)
-    except (BenchError, OSError, KeyboardInterrupt, Terminated) as e:
-        error = f"{type(e).__name__}: {e}" if not isinstance(e, BenchError) else str(e)
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
-        problems = cleanup(bench)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    elapsed = time.monotonic() - began
 
+    session = conduct(work, lambda: cleanup(bench))
     lxc_version = version(["lxc-start", "--version"])
     lxpy_version = version([*lxpy_cmd, "--version"])
     print(
         f"lxpy ({lxpy_version}) vs LXC {lxc_version}: median of {args.runs} runs, "
-        f"{args.containers} containers; {when:%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-        f"kernel {platform.release()}, {os.cpu_count()} CPUs, load "
-        f"{load_before[0]:.2f} -> {os.getloadavg()[0]:.2f}, bench took {elapsed:.0f}s"
+        f"{args.containers} containers; {session.stamp()}"
     )
-    print(table(metrics))
-    if error:
-        print(f"\nbench: FAILED: {error}", file=sys.stderr)
-    for problem in problems:
-        print(f"bench: cleanup: {problem}", file=sys.stderr)
-    if not problems:
-        print("cleanup: nothing left behind (mounts, cgroups, processes, containers, files)")
-
-    if args.json:
-        report = {
-            "date": when.isoformat(timespec="seconds"),
-            "host": platform.node(),
-            "kernel": platform.release(),
-            "cpus": os.cpu_count(),
-            "loadavg_before": load_before,
-            "loadavg_after": os.getloadavg(),
-            "lxpy_version": lxpy_version,
-            "lxc_version": lxc_version,
-            "runs": args.runs,
-            "lxpy_env_as_is": args.env_as_is,
-            "containers": args.containers,
-            "running": args.running,
-            "seconds": round(elapsed, 1),
-            "error": error,
-            "cleanup_problems": problems,
-            "metrics": [m.to_json() for m in metrics],
-        }
-        directory = os.path.dirname(os.path.abspath(args.json))
-        os.makedirs(directory, exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
-    if error or problems:
-        return 1
-    if args.check and any(m.met is False for m in metrics):
-        return 2
-    return 0
+    extra: dict[str, Any] = dict(lxpy_version=lxpy_version, lxc_version=lxc_version)
+    extra.update(runs=args.runs, containers=args.containers, running=args.running)
+    return conclude(session, [], "mounts, cgroups, processes, containers, files", args, extra)
 
 
 if __name__ == "__main__":

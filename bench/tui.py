@@ -12,7 +12,7 @@ Measures, with --containers busybox containers (no network: `--network none`), a
   untimed warm-up (which also finds how many rows fit). Also: the time to the first byte
   of output, and from the `q` to the exit (informative).
 * the refresh loop's cost: the TUI started the same way, left alone for --settle seconds,
-  then its CPU time (utime + stime of all its threads, from /proc/PID/stat, plus any
+  then its CPU time (user + system time of all its threads, psutil's cpu_times, plus any
   children) over an idle window of --window seconds, as percent of one core; the pty is
   drained all along. Median of --cpu-runs windows, each in a fresh TUI.
 
@@ -21,8 +21,8 @@ work dir, lxpy --root inside it, `lxpybench-<token>` names) and the cleanup with
 checks are those of bench/run.py, imported from it; the `finally` also kills (by pid) a TUI
 still running.
 
-Standard library only. Needs root, a static busybox, and lxpy installed with its TUI
-(textual).
+The standard library and psutil (run it with lxpy's venv, as run.py). Needs root, a static
+busybox, and lxpy installed with its TUI (textual).
 """
 
 from __future__ import annotations
@@ -34,26 +34,23 @@ import fcntl
 import json
 import os
 import re
-import secrets
 import select
-import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import termios
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
 from run import (
     MS,
     Bench,
     BenchError,
     Metric,
     at_least_five,
-    bytecode_env,
     cleanup,
     common_options,
     conclude,
@@ -63,9 +60,6 @@ from run import (
     fmt,
     log,
     memory_mib,
-    parent_of,
-    pids,
-    read_bytes,
     version,
 )
 
@@ -75,7 +69,7 @@ PAINT_TIMEOUT = 30.0  # from the spawn until the table must be on the screen
 QUIT_TIMEOUT = 5.0  # from the `q` until the TUI must have exited (then it is killed)
 LAYOUT_WAIT = 2.0  # warm-up: how long to keep reading after the first table (a refresh)
 SETTLE_SECONDS = 1.0  # after the starts: let every init finish its rc scripts
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+CLK_TCK = os.sysconf("SC_CLK_TCK")  # the CPU times' resolution, recorded in the JSON
 READ_SIZE = 1 << 16
 # Terminal escapes (CSI, OSC, DCS, two-byte ESC x) in the TUI's output: removed before the
 # search, so that the text of one screen line reads as it would on the screen.
@@ -166,6 +160,7 @@ class Tui:
     def wait_for(self, needles: Sequence[str], timeout: float) -> dict[str, float]:
         """Read until every needle is in the text; when each first appeared (seconds after
         the spawn, taken when the read that completed it returned)."""
+        needles = list(dict.fromkeys(needles))  # one row on the screen: first = last
         found: dict[str, float] = {}
         searched = 0
         deadline = time.perf_counter() + timeout
@@ -221,52 +216,40 @@ class Tui:
     def kill(self) -> None:
         """The TUI and anything it started, by pid; then reaped. Also closes the pty."""
         if self.proc.returncode is None:
-            for pid in [*descendants(self.proc.pid), self.proc.pid]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            tui = psutil.Process(self.proc.pid)
+            for process in [*tui.children(recursive=True), tui]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
             self.proc.wait()
         if self.master >= 0:
             os.close(self.master)
             self.master = -1
 
 
-# -- /proc ------------------------------------------------------------------------------------
-def descendants(pid: int) -> list[int]:
-    """Every live process below `pid` (children, theirs, ...)."""
-    parents: dict[int, int] = {}
-    for p in pids():
-        parent = parent_of(p)
-        if parent is not None:
-            parents[p] = parent
-    found: list[int] = []
-    level = [pid]
-    while level:
-        level = [p for p, parent in parents.items() if parent in level]
-        found += level
-    return found
+# -- processes --------------------------------------------------------------------------------
+def cpu_seconds(process: psutil.Process, children: bool = True) -> float:
+    """user + system time of every thread of `process`; with `children`, also of its
+    waited-for children."""
+    times = process.cpu_times()
+    reaped = times.children_user + times.children_system if children else 0.0
+    return float(times.user + times.system + reaped)
 
 
-def cpu_ticks(pid: int, children: bool = True, thread: int | None = None) -> int:
-    """utime + stime of every thread of `pid` (/proc/PID/stat sums them), in clock ticks;
-    with `children`, also of its waited-for children (cutime, cstime); with `thread`, of that
-    thread alone (/proc/PID/task/TID/stat)."""
-    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
-    raw = read_bytes(path)
-    if raw is None:
-        raise BenchError(f"process {pid} is gone")
-    fields = raw[raw.rindex(b")") + 2 :].split()  # fields[0] is the state (field 3)
-    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
-    return utime + stime + (cutime + cstime if children and thread is None else 0)
+def tree_seconds(pid: int) -> tuple[float, list[int]]:
+    """CPU seconds of `pid` (with its reaped children) plus those of its live descendants."""
+    top = psutil.Process(pid)
+    below = top.children(recursive=True)
+    total = cpu_seconds(top)
+    for process in below:
+        with contextlib.suppress(psutil.NoSuchProcess):  # it exited meanwhile
+            total += cpu_seconds(process, children=False)
+    return total, [process.pid for process in below]
 
 
-def tree_ticks(pid: int) -> tuple[int, list[int]]:
-    """CPU ticks of `pid` (with its reaped children) plus those of its live descendants."""
-    below = descendants(pid)
-    total = cpu_ticks(pid)
-    for p in below:
-        with contextlib.suppress(BenchError):  # it exited meanwhile
-            total += cpu_ticks(p, children=False)
-    return total, below
+def main_thread_seconds(pid: int) -> float:
+    """CPU seconds of the main thread of `pid` alone (a thread's id is the pid)."""
+    thread = next(t for t in psutil.Process(pid).threads() if t.id == pid)
+    return float(thread.user_time + thread.system_time)
 
 
 # -- the bench ---------------------------------------------------------------------------------
@@ -350,25 +333,25 @@ def cpu_run(
         tui.drain(settle)
         tui.keep = False
         pid = tui.proc.pid
-        ticks_before, below_before = tree_ticks(pid)
-        main_before = cpu_ticks(pid, thread=pid)
+        cpu_before, below_before = tree_seconds(pid)
+        main_before = main_thread_seconds(pid)
         bytes_before = tui.received
         began = time.monotonic()
         tui.drain(window)
-        ticks_after, below_after = tree_ticks(pid)
-        main_after = cpu_ticks(pid, thread=pid)
+        cpu_after, below_after = tree_seconds(pid)
+        main_after = main_thread_seconds(pid)
         elapsed = time.monotonic() - began
         written = tui.received - bytes_before
         rss, _pss = memory_mib(pid)
-        threads = len(os.listdir(f"/proc/{pid}/task"))
+        threads = psutil.Process(pid).num_threads()
         if tui.proc.poll() is not None:
             raise BenchError(f"the TUI exited ({tui.proc.returncode}) during the window")
         bench.done(tui)
     finally:
         if tui.proc.returncode is None:
             tui.kill()
-    cpu = (ticks_after - ticks_before) / CLK_TCK
-    main = (main_after - main_before) / CLK_TCK
+    cpu = cpu_after - cpu_before
+    main = main_after - main_before
     return {
         "percent": cpu / elapsed * 100,
         "main_thread_percent": main / elapsed * 100,
@@ -522,11 +505,8 @@ def prepare(args: argparse.Namespace) -> TuiBench:
     if os.geteuid() != 0:
         raise BenchError("run it as root: lxpy needs it")
     execute([*cmd, "--version"], timeout=30)
-    token = secrets.token_hex(3)
-    workdir = tempfile.mkdtemp(prefix=f"lxpybench-{token}-")  # contains Bench.prefix
-    bench = TuiBench(cmd, token, workdir, columns=args.columns, lines=args.lines)
-    if not args.env_as_is:
-        bench.lxpy_env = bytecode_env(f"{bench.workdir}/pycache")
+    bench = TuiBench.in_new_workdir(cmd, args)
+    bench.columns, bench.lines = args.columns, args.lines
     os.mkdir(bench.lxpy_root, 0o700)  # no LXC path: run.cleanup then leaves LXC alone
     return bench
 

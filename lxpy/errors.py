@@ -68,6 +68,10 @@ class StartError(LxpyError):
     """Setting up or executing the container's init failed."""
 
 
+class UnsupportedArchitecture(LxpyError):
+    """lxpy lacks this machine's kernel numbers (syscalls, ioctls)."""
+
+
 class TemplateError(LxpyError):
     pass
 

@@ -52,10 +52,15 @@ class Finding:
 
 
 class Host:
-    """Where the facts are read: "/" and the PATH, or a fake tree in tests."""
+    """Where the facts are read: "/" and the PATH, or a fake tree in tests; `probe`: the
+    directories whose filesystems are tried for idmapped mounts (a kernel fact, so always
+    tried for real), the state dir's among them."""
 
-    def __init__(self, root: str = "/", path: str | None = None) -> None:
+    def __init__(
+        self, root: str = "/", path: str | None = None, probe: tuple[str, ...] = ("/dev/shm",)
+    ) -> None:
         self.root = root
+        self.probe = probe
         self.path = (
             os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin") if path is None else path
         )
@@ -200,6 +205,68 @@ def filesystems(host: Host) -> list[Finding]:
     ]
 
 
+def idmapped_mounts(host: Host) -> list[Finding]:
+    from lxpy.linux import syscalls, userns
+
+    found = []
+    try:
+        ns = userns.mapped("0 1000000 65536", "0 1000000 65536")
+    except OSError as e:
+        return [
+            Finding(
+                "filesystems",
+                "idmapped mounts",
+                False,
+                f"no user namespace: {e.strerror or e}",
+                "enable user namespaces (see above)",
+                needed_for="unprivileged containers",
+            )
+        ]
+    try:
+        for path in host.probe:
+            existing = _existing(path)
+            kind = fstype(existing)
+            try:
+                os.close(syscalls.clone_tree(existing, userns_fd=ns))
+                ok, detail = True, f"{kind} ({existing})"
+            except OSError as e:
+                ok, detail = False, f"{kind} ({existing}): {e.strerror}"
+            found.append(
+                Finding(
+                    "filesystems",
+                    f"idmapped {kind}",
+                    ok,
+                    detail,
+                    f"a kernel that idmaps {kind} (6.x), or state on ext4, btrfs or xfs",
+                    needed_for="unprivileged containers",
+                )
+            )
+    finally:
+        os.close(ns)
+    return found
+
+
+def _existing(path: str) -> str:
+    """`path`, or its nearest ancestor that exists (the state dir may not be made yet)."""
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def fstype(path: str) -> str:
+    """The filesystem type of the mount holding `path` (the longest mount point over it)."""
+    best, fstype = "", "unknown"
+    real = os.path.realpath(path)
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            point = fields[1].replace("\\040", " ")
+            inside = real == point or real.startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best, fstype = point, fields[2]
+    return fstype
+
+
 def security(host: Host) -> list[Finding]:
     status = host.read("/proc/self/status") or ""
     return [
@@ -242,7 +309,7 @@ def programs(host: Host) -> list[Finding]:
     ]
 
 
-CHECKS = (kernel, namespaces, control_groups, filesystems, security, programs)
+CHECKS = (kernel, namespaces, control_groups, filesystems, idmapped_mounts, security, programs)
 
 
 def run(host: Host | None = None) -> list[Finding]:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import psutil
 import pytest
 
 from lxpy.linux import safefs
@@ -145,22 +146,23 @@ def in_pty(lx: Lxpy, *args: str) -> Iterator[PtyProcess]:
 
 
 def monitor_processes(root: str) -> list[int]:
-    """Monitors whose spec points into `root` (their cmdline only shows the name)."""
+    """Monitors in the root's cgroups (their cmdline only shows the container's name)."""
+    instance = Paths.for_root(root).instance
     found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().split(b"\0")
-            if b"monitor" not in cmd or b"lxpy" not in cmd:
-                continue
-            with open(f"/proc/{pid}/cgroup") as f:
-                if Paths.for_root(root).instance in f.read():
-                    found.append(int(pid))
-        except OSError:
-            continue
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if "monitor" in cmd and "lxpy" in cmd and instance in _cgroups_of(proc.pid):
+            found.append(proc.pid)
     return found
+
+
+def _cgroups_of(pid: int) -> str:
+    """/proc/PID/cgroup (psutil has no reader for it), or "" once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def instance_cgroups(instance: str) -> list[str]:
@@ -184,14 +186,10 @@ def network_leftovers(root: str) -> list[str]:
         tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
         if f"lxpy-{name}" in tables.split():
             found.append(f"nft table lxpy-{name}")
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if cmd.startswith(b"dnsmasq") and f"={root}/".encode() in cmd:
-            found.append(f"dnsmasq pid {pid}")
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or [""]
+        if cmd[0].startswith("dnsmasq") and any(f"={root}/" in arg for arg in cmd):
+            found.append(f"dnsmasq pid {proc.pid}")
     return found
 
 

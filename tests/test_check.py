@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from lxpy import hostcheck
-from lxpy.hostcheck import Finding, Host
+from lxpy.hostcheck import Finding, Host, fstype
 
 
 def by_item(findings: list[Finding]) -> dict[str, Finding]:
@@ -71,3 +71,20 @@ def test_a_dynamic_busybox_is_not_enough(tmp_path: Path) -> None:
     os.symlink(shutil.which("sh") or "/bin/sh", tmp_path / "bin" / "busybox")
     finding = by_item(hostcheck.run(host))["busybox (static)"]
     assert not finding.ok and finding.fix == "apt-get install busybox-static"
+
+
+def mount_count() -> int:
+    with open("/proc/self/mountinfo") as f:
+        return len(f.readlines())
+
+
+def test_idmapped_mounts_are_tried_on_each_filesystem(tmp_path: Path) -> None:
+    before = mount_count()
+    found = hostcheck.idmapped_mounts(Host(probe=(str(tmp_path / "not-made-yet"), "/proc")))
+    assert [(f.item, f.ok) for f in found] == [
+        (f"idmapped {fstype(str(tmp_path))}", True),
+        ("idmapped proc", False),
+    ]
+    assert found[0].detail.endswith(f"({tmp_path})")
+    assert "Invalid argument" in found[1].detail and found[1].needed_for
+    assert mount_count() == before  # the probes' detached trees are gone

@@ -1,49 +1,13 @@
-"""The CLI's face: lean start-up, one-line errors, exit codes."""
+"""The CLI's face: one-line errors, exit codes (its lean start-up: test_architecture)."""
 
 from __future__ import annotations
 
-import ast
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import Lxpy
-
-HEAVY = ("textual", "jinja2", "pyroute2", "psutil")
-
-
-def _modules_after(args: list[str], root: str) -> set[str]:
-    code = (
-        "import sys\n"
-        "from lxpy.cli.main import main\n"
-        "try:\n"
-        f"    main({args!r})\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "LXPY_ROOT": root},
-        check=False,
-    )
-    return set(proc.stderr.split())
-
-
-@pytest.mark.parametrize("args", [["--version"], ["ls"], ["ls", "--format", "json"]])
-def test_startup_stays_lean(args: list[str], tmp_path: object) -> None:
-    loaded = _modules_after(args, str(tmp_path))
-    assert "lxpy.cli" in loaded
-    assert not {m for m in loaded if m.split(".")[0] in HEAVY}
-    # typing costs every command ~9 ms; difflib is for a mistyped command only.
-    assert "typing" not in loaded and "difflib" not in loaded
-    # Only the invoked command's module: `ls` loads none of the others.
-    assert not {"lxpy.cli.lifecycle", "lxpy.cli.storage", "lxpy.cli.inside"} & loaded
 
 
 def test_version() -> None:
@@ -129,22 +93,6 @@ def test_help_lists_every_command_and_a_pipe_closed_early_is_quiet(lxpy: Lxpy) -
         check=True,
     )
     assert proc.stdout.startswith("NAME") and proc.stderr == ""
-
-
-def test_the_faces_import_only_the_api_errors_and_units() -> None:
-    allowed = {"lxpy", "lxpy.api", "lxpy.errors", "lxpy.units"}
-    root = Path(__file__).resolve().parent.parent / "lxpy"
-    for face in ("cli", "tui"):
-        for path in sorted((root / face).glob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.ImportFrom) and node.module:
-                    found = node.module
-                elif isinstance(node, ast.Import):
-                    found = node.names[0].name
-                else:
-                    continue
-                if found.startswith("lxpy") and not found.startswith(f"lxpy.{face}"):
-                    assert found in allowed, f"{path.name} imports {found}"
 
 
 def test_what_the_api_exports_on_first_use_is_there() -> None:

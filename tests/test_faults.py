@@ -15,6 +15,7 @@ import textwrap
 import time
 from collections.abc import Callable
 
+import psutil
 import pytest
 
 from lxpy.net import dnsmasq, model
@@ -67,7 +68,7 @@ def end_fake_monitor(pid_file: str) -> None:
             pid = int(f.read())
     except FileNotFoundError:
         return
-    if not wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 10):
+    if not wait_for(lambda: not psutil.pid_exists(pid), 10):
         os.kill(pid, 9)
 
 

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from lxpy.linux import safefs
@@ -75,9 +76,8 @@ def _has_open(pid: int, path: str) -> bool:
 def _dead(pid: int) -> bool:
     """Gone, or a zombie waiting for whichever reaper inherited it (the host's may be slow)."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-    except (FileNotFoundError, ProcessLookupError):
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
         return True
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import psutil
 import pytest
 
 from lxpy.linux import proc, safefs
@@ -34,7 +35,7 @@ def test_stop_is_clean(lxpy: Lxpy, running: str) -> None:
     pid = _init_pid(lxpy, running)
     lxpy.run("stop", running, "--timeout", "20")
     _assert_stopped_clean(lxpy, running)
-    assert not os.path.exists(f"/proc/{pid}")
+    assert not psutil.pid_exists(pid)
     log = lxpy.run("console", running, "--log").stdout
     assert "halt or poweroff" in log  # busybox init shut down through its own signal
 
@@ -104,10 +105,9 @@ def test_killed_init_means_stopped(lxpy: Lxpy, running: str) -> None:
 def test_killed_monitor_leaves_the_container_usable(lxpy: Lxpy, running: str) -> None:
     pid = _init_pid(lxpy, running)
     (monitor,) = monitor_processes(lxpy.root)
-    os.kill(monitor, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while os.path.exists(f"/proc/{monitor}/status") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    process = psutil.Process(monitor)
+    process.kill()
+    psutil.wait_procs([process], timeout=5)
     assert lxpy.state(running) == "RUNNING"
     listed = json.loads(lxpy.run("ls", "--format", "json").stdout)
     assert listed[0]["state"] == "RUNNING" and listed[0]["pid"] == pid
@@ -123,10 +123,10 @@ def test_stale_run_files_are_not_trusted(lxpy: Lxpy) -> None:
     run = lxpy.paths.run_dir("c1")
     os.makedirs(run)
     # A record of a live process that is not ours (this test), and one of a dead pid.
-    with open("/proc/self/stat") as f:
-        started = f.read().rsplit(")", 1)[1].split()[19]
+    started = proc.start_time(os.getpid())
+    assert started is not None
     with open(f"{run}/init.pid", "w") as f:
-        f.write(f"{os.getpid()} {int(started) + 1} {proc.boot_id()}\n")
+        f.write(f"{os.getpid()} {started + 1} {proc.boot_id()}\n")
     with open(f"{run}/monitor.pid", "w") as f:
         f.write("999999 1 x\n")
     assert lxpy.state("c1") == "STOPPED"

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import psutil
 import pytest
 
 from tests.conftest import Lxpy, instance_cgroups, monitor_processes
@@ -42,10 +43,9 @@ def test_state_and_json(lxpy: Lxpy, running: str) -> None:
     assert info["rootfs"] == lxpy.paths.rootfs(running)
     assert info["uptime"] >= 0
     assert info["config"]["init"]["kind"] == "busybox"
-    with open(f"/proc/{info['pid']}/environ", "rb") as f:
-        env = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
-    assert env[b"container"] == b"lxpy"
-    assert len(env[b"container_uuid"]) == 36
+    env = psutil.Process(info["pid"]).environ()
+    assert env["container"] == "lxpy"
+    assert len(env["container_uuid"]) == 36
     listed = json.loads(lxpy.run("ls", "--format", "json").stdout)
     assert [(c["name"], c["state"], c["pid"]) for c in listed] == [
         (running, "RUNNING", info["pid"])
@@ -75,16 +75,10 @@ def test_five_concurrent_starts_give_one_container(lxpy: Lxpy) -> None:
 def test_the_container_outlives_the_cli(lxpy: Lxpy, running: str) -> None:
     # Every CLI call above has exited; the container must still be there, owned by its monitor.
     info = json.loads(lxpy.run("info", running, "--format", "json").stdout)
-    with open(f"/proc/{info['pid']}/stat") as f:
-        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-    with open(f"/proc/{ppid}/cmdline", "rb") as f:
-        assert [part for part in f.read().split(b"\0") if part] == [
-            b"lxpy",
-            b"monitor",
-            running.encode(),
-        ]
+    monitor = psutil.Process(info["pid"]).parent()
+    assert [part for part in monitor.cmdline() if part] == ["lxpy", "monitor", running]
     # Detached from the CLI's session: closing its terminal never reaches the container.
-    assert os.getsid(ppid) != os.getsid(0)
+    assert os.getsid(monitor.pid) != os.getsid(0)
 
 
 def test_missing_init_fails_cleanly(lxpy: Lxpy) -> None:
@@ -149,6 +143,5 @@ def test_api_start_without_a_launcher_execs_the_monitor(lxpy: Lxpy) -> None:
     assert json.loads(lxpy.run("info", "c1", "--format", "json").stdout)["pid"] == int(pid)
     assert lxpy.run("attach", "c1", "--", "hostname").stdout.strip() == "c1"
     (monitor,) = monitor_processes(lxpy.root)
-    with open(f"/proc/{monitor}/cmdline", "rb") as f:
-        assert [p for p in f.read().split(b"\0") if p] == [b"lxpy", b"monitor", b"c1"]
+    assert [part for part in psutil.Process(monitor).cmdline() if part] == ["lxpy", "monitor", "c1"]
     lxpy.run("stop", "c1", "--kill")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import pkgutil
 import subprocess
 import sys
 
 import pytest
 
-import lxpy
 from lxpy.api import Api, HostUsage, State
 from lxpy.errors import ConfigError
 from lxpy.tui.fleet import Row, arrange, bars, console_tail, host_line
@@ -17,23 +15,6 @@ from lxpy.tui.settings import ACTIONS, parse
 
 def row(name: str, state: State = State.STOPPED, cpu: float | None = None) -> Row:
     return Row(name, state, "busybox", "", cpu, None, None, None, False)
-
-
-def test_the_core_never_imports_textual() -> None:
-    core = [
-        m.name
-        for m in pkgutil.walk_packages(lxpy.__path__, "lxpy.")
-        if not m.name.startswith("lxpy.tui") and m.name != "lxpy.__main__"
-    ]
-    code = (
-        "import importlib, sys\n"
-        f"for name in {core!r}:\n"
-        "    importlib.import_module(name)\n"
-        "print('textual' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert len(core) > 30
-    assert out.stdout.strip() == "False"
 
 
 def test_bars_use_a_fixed_scale() -> None:

@@ -30,10 +30,6 @@ class Timing:
     download_seconds: float
     tool: str
 
-    @property
-    def build_seconds(self) -> float:
-        return self.seconds - self.download_seconds
-
 
 def run(plan: Plan, target: str, debs: str, progress: Progress) -> Timing:
     """Bootstrap into `target` (a new empty directory). Raises TemplateError with the tool's

@@ -8,7 +8,9 @@ never share cgroups):
     <hierarchy>/I/monitor.NAME       the monitor, so an OOM inside never kills it
 
 The container sees `ns` as its root, so raising its own limits means writing files it cannot
-reach. Imported by the monitor: standard library only, no dataclasses.
+reach. What each operation reads and writes on v1 and on v2 is in the tables below (LIMITS,
+USAGE, OOM_KILLS, FREEZER, KILL, DEVICES, VERSIONS); the methods hold no version branches.
+Imported by the monitor: standard library only, no dataclasses.
 """
 
 from __future__ import annotations
@@ -26,8 +28,13 @@ from lxpy.linux.devices import DEVICE_ALLOW
 # Not `from typing import TYPE_CHECKING`: importing typing costs the monitor ~2 MB of RSS.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
+    from collections.abc import Callable, Iterator
+    from typing import Any, TypeVar
+
+    # A limit's value as one file takes it, given every limit (v1's memsw needs memory too);
+    # None leaves the file as it is.
+    Convert = Callable[[Any, dict[str, Any]], str | None]
+    E = TypeVar("E", bound="_Entry")
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -54,6 +61,12 @@ class Hierarchy:
             if not self.controllers:
                 opts.insert(0, "none")
         return ",".join(opts)
+
+    def listed_as(self) -> set[str]:
+        """What /proc/PID/cgroup names this hierarchy by (its line's middle field)."""
+        if not VERSIONS[self.version].named:
+            return set()
+        return set(self.controllers) | ({f"name={self.name}"} if self.name else set())
 
     def __repr__(self) -> str:
         return f"Hierarchy({self.mountpoint!r}, v{self.version}, {self.controllers})"
@@ -114,6 +127,26 @@ def _read(path: str) -> str:
         return f.read()
 
 
+def _int(path: str) -> int | None:
+    try:
+        return int(_read(path).strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _fields(path: str) -> dict[str, int]:
+    try:
+        lines = _read(path).splitlines()
+    except OSError:
+        return {}
+    found = {}
+    for line in lines:
+        key, _, value = line.partition(" ")
+        if value.strip().isdigit():
+            found[key] = int(value)
+    return found
+
+
 CPU_PERIOD_US = 100_000
 
 
@@ -132,6 +165,288 @@ def _host_hierarchies() -> tuple[Hierarchy, ...]:
     mountinfo three times per container per refresh, and the layout does not change under
     a running command."""
     return tuple(hierarchies())
+
+
+# -- the kinds of entry in the tables -------------------------------------------------------
+class _Entry:
+    """Files of one cgroup version, found in the hierarchy that holds `controller`; None: in
+    every hierarchy of that version (v2's core files are there with no controller enabled)."""
+
+    __slots__ = ("controller",)
+
+    def __init__(self, controller: str | None) -> None:
+        self.controller = controller
+
+    def held_by(self, h: Hierarchy) -> bool:
+        return self.controller is None or self.controller in h.controllers
+
+
+class Files(_Entry):
+    """One limit on one version: each payload file it writes, in order, with the conversion
+    of the value; a tuple of names is alternatives (v1 blkio: CFQ's or BFQ's weight), the
+    first present taken. `unset_from`: the hierarchy root's file a lifted limit copies."""
+
+    __slots__ = ("unset_from", "writes")
+
+    def __init__(
+        self,
+        controller: str,
+        *writes: tuple[str | tuple[str, ...], Convert],
+        unset_from: str | None = None,
+    ) -> None:
+        super().__init__(controller)
+        self.writes = writes
+        self.unset_from = unset_from
+
+
+class Limit:
+    """One limit of lxpy.runtime.limits.settings as each version's files take it. `refusal`:
+    the LimitError for a value set where no file takes it (None: such a host skips it).
+    `nested`: written in the namespace root too, in the order this measure gives, so that a
+    child never holds more than its parent."""
+
+    __slots__ = ("nested", "refusal", "versions")
+
+    def __init__(
+        self,
+        refusal: str | None,
+        v1: Files,
+        v2: Files,
+        nested: Callable[[str], int] | None = None,
+    ) -> None:
+        self.refusal = refusal
+        self.versions = {1: v1, 2: v2}
+        self.nested = nested
+
+    def refuse(self, value: object) -> None:
+        if value is not None and self.refusal is not None:
+            raise LimitError(self.refusal)
+
+
+class Counter(_Entry):
+    """A number the kernel keeps in a payload file: the whole file or one `field` of it,
+    times `scale`; `subtree`: summed over every cgroup below too; `unlimited`: from this
+    value up, the file means "no limit"."""
+
+    __slots__ = ("field", "file", "scale", "subtree", "unlimited")
+
+    def __init__(
+        self,
+        controller: str | None,
+        file: str,
+        field: str | None = None,
+        scale: int = 1,
+        subtree: bool = False,
+        unlimited: int | None = None,
+    ) -> None:
+        super().__init__(controller)
+        self.file, self.field, self.scale = file, field, scale
+        self.subtree, self.unlimited = subtree, unlimited
+
+    def count(self, cgroup: str) -> int | None:
+        if self.subtree:
+            return sum(self._read(dirpath) or 0 for dirpath, _, _ in os.walk(cgroup))
+        return self._read(cgroup)
+
+    def _read(self, cgroup: str) -> int | None:
+        path = os.path.join(cgroup, self.file)
+        value = _int(path) if self.field is None else _fields(path).get(self.field)
+        if value is None or (self.unlimited is not None and value >= self.unlimited):
+            return None
+        return value * self.scale
+
+
+class Freezer(_Entry):
+    """How a version freezes: `control` takes words[0] to freeze and words[1] to thaw; a
+    line of `state` says says[0] once every process has stopped, says[1] while none is held."""
+
+    __slots__ = ("control", "says", "state", "words")
+
+    def __init__(
+        self,
+        controller: str | None,
+        control: str,
+        words: tuple[str, str],
+        state: str,
+        says: tuple[str, str],
+    ) -> None:
+        super().__init__(controller)
+        self.control, self.words, self.state, self.says = control, words, state, says
+
+
+class Knob(_Entry):
+    """A payload file that acts when written `value`."""
+
+    __slots__ = ("file", "value")
+
+    def __init__(self, controller: str | None, file: str, value: str) -> None:
+        super().__init__(controller)
+        self.file, self.value = file, value
+
+
+class Guard(_Entry):
+    """How a version keeps the container to its devices: `apply` on the payload cgroup."""
+
+    __slots__ = ("apply",)
+
+    def __init__(self, controller: str | None, apply: Callable[[str], None]) -> None:
+        super().__init__(controller)
+        self.apply = apply
+
+
+class Rules:
+    """What a version does differently beyond the files of each operation."""
+
+    __slots__ = ("copied", "delegates", "named")
+
+    def __init__(self, copied: dict[str, tuple[str, ...]], delegates: bool, named: bool):
+        self.copied = copied  # controller: the files a fresh cgroup copies from its parent
+        # Controllers go down through cgroup.subtree_control, and a cgroup that passes
+        # them on takes no processes.
+        self.delegates = delegates
+        self.named = named  # /proc/PID/cgroup names the hierarchy by its controllers
+
+
+def _value(unset: str | None, convert: Callable[[Any], str] = str) -> Convert:
+    """The value through `convert`, or `unset` where there is none (None: the file is left
+    as it is)."""
+    return lambda value, _limits: unset if value is None else convert(value)
+
+
+def _quota(cpus: float) -> str:
+    return str(max(1000, int(cpus * CPU_PERIOD_US)))
+
+
+def _quota_and_period(cpus: float) -> str:
+    return f"{_quota(cpus)} {CPU_PERIOD_US}"
+
+
+def _tenth(weight: int) -> str:
+    return str(min(1000, max(10, int(weight) // 10)))
+
+
+def _memory_and_swap(swap: int | None, limits: dict[str, Any]) -> str:
+    """v1's memsw counts memory plus swap, and may not be below the memory limit."""
+    memory = limits.get("memory")
+    return "-1" if memory is None or swap is None else str(memory + swap)
+
+
+def _allow_listed(cgroup: str) -> None:
+    # Deny every device, then allow LXC's default list, before the namespace root exists
+    # (v1 refuses "deny all" on a cgroup with children); it and everything systemd makes
+    # below it can only narrow this.
+    _write(os.path.join(cgroup, "devices.deny"), "a")
+    for rule in DEVICE_ALLOW:
+        _write(os.path.join(cgroup, "devices.allow"), rule)
+
+
+def attach_device_program(cgroup: str) -> None:
+    from lxpy.linux import syscalls
+
+    prog = syscalls.bpf_load_device_program(devices.program())
+    try:
+        fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            syscalls.bpf_attach_device_program(fd, prog)
+        finally:
+            os.close(fd)
+    finally:
+        os.close(prog)  # the attachment keeps the program
+
+
+# -- the tables: what each operation reads and writes, per version ---------------------------
+# Where a hybrid host has an entry's controller on v1 and v2, the v1 one is used (v1
+# hierarchies come first).
+
+# Keyed as lxpy.runtime.limits.settings produces them, in the order applied (swap after
+# memory: v1's memsw may not be below the memory limit). Adding a limit is one entry here.
+LIMITS: dict[str, Limit] = {
+    "pids": Limit(
+        None,
+        v1=Files("pids", ("pids.max", _value("max"))),
+        v2=Files("pids", ("pids.max", _value("max"))),
+    ),
+    "memory": Limit(
+        "this host has no memory controller for lxpy to use",
+        v1=Files("memory", ("memory.limit_in_bytes", _value("-1"))),
+        v2=Files("memory", ("memory.max", _value("max"))),
+    ),
+    "swap": Limit(
+        "swap accounting is off on this host (swapaccount=1)",
+        v1=Files("memory", ("memory.memsw.limit_in_bytes", _memory_and_swap)),
+        v2=Files("memory", ("memory.swap.max", _value("max"))),
+    ),
+    "cpus": Limit(
+        "this host has no cpu controller for lxpy to use",
+        v1=Files(
+            "cpu",
+            ("cpu.cfs_period_us", lambda _cpus, _limits: str(CPU_PERIOD_US)),
+            ("cpu.cfs_quota_us", _value("-1", _quota)),
+        ),
+        v2=Files("cpu", ("cpu.max", _value(f"max {CPU_PERIOD_US}", _quota_and_period))),
+    ),
+    "cpuset": Limit(
+        "this host has no cpuset controller for lxpy to use",
+        v1=Files("cpuset", ("cpuset.cpus", _value(None)), unset_from="cpuset.cpus"),
+        # The v2 root has no cpuset.cpus, only what it grants.
+        v2=Files("cpuset", ("cpuset.cpus", _value(None)), unset_from="cpuset.cpus.effective"),
+        nested=_cpu_count,
+    ),
+    "io_weight": Limit(
+        "this host's block I/O controller takes no weights (no BFQ or CFQ)",
+        # v1 takes 10-1000 where v2 takes 1-10000: the same scale, tenfold.
+        v1=Files("blkio", (("blkio.weight", "blkio.bfq.weight"), _value(None, _tenth))),
+        v2=Files("io", ("io.weight", _value(None, lambda weight: f"default {int(weight)}"))),
+    ),
+}
+
+# What `usage` reports; v1 says "no limit" with a huge number (PAGE_COUNTER_MAX pages), v2
+# with "max".
+USAGE: dict[str, dict[int, Counter]] = {
+    "cpu_ns": {
+        1: Counter("cpuacct", "cpuacct.usage"),
+        2: Counter(None, "cpu.stat", "usage_usec", scale=1000),  # with or without controllers
+    },
+    "memory": {
+        1: Counter("memory", "memory.usage_in_bytes"),
+        2: Counter("memory", "memory.current"),
+    },
+    "memory_peak": {
+        1: Counter("memory", "memory.max_usage_in_bytes"),
+        2: Counter("memory", "memory.peak"),
+    },
+    "memory_limit": {
+        1: Counter("memory", "memory.limit_in_bytes", unlimited=1 << 60),
+        2: Counter("memory", "memory.max", unlimited=1 << 60),
+    },
+    "pids": {1: Counter("pids", "pids.current"), 2: Counter("pids", "pids.current")},
+}
+
+# v2 counts the whole subtree in one file; v1 counts a kill where its victim was: in the
+# namespace root or below it.
+OOM_KILLS = {
+    1: Counter("memory", "memory.oom_control", "oom_kill", subtree=True),
+    2: Counter("memory", "memory.events", "oom_kill"),
+}
+
+FREEZER = {
+    1: Freezer(
+        "freezer", "freezer.state", ("FROZEN", "THAWED"), "freezer.state", ("FROZEN", "THAWED")
+    ),
+    2: Freezer(None, "cgroup.freeze", ("1", "0"), "cgroup.events", ("frozen 1", "frozen 0")),
+}
+
+KILL = {2: Knob(None, "cgroup.kill", "1")}  # v1 has none: freeze, then signal each process
+
+# v2 has no devices controller: the same list as a BPF program (on a hybrid host too, where
+# it sits beside the v1 rules).
+DEVICES = {1: Guard("devices", _allow_listed), 2: Guard(None, attach_device_program)}
+
+VERSIONS = {
+    # A fresh v1 cpuset is empty and refuses tasks until it inherits cpus and mems.
+    1: Rules(copied={"cpuset": ("cpuset.cpus", "cpuset.mems")}, delegates=False, named=True),
+    2: Rules(copied={}, delegates=True, named=False),
+}
 
 
 class ContainerCgroups:
@@ -154,12 +469,15 @@ class ContainerCgroups:
     def monitor(self, h: Hierarchy) -> str:
         return os.path.join(h.mountpoint, self.instance, f"monitor.{self.container}")
 
-    def _with(self, controller: str) -> Hierarchy | None:
-        """The hierarchy that holds `controller`, preferring v1 where a hybrid host has both."""
+    def _places(self, table: dict[int, E]) -> Iterator[tuple[Hierarchy, E]]:
+        """Each hierarchy with its entry in `table`, where that entry's controller is."""
         for h in self.hierarchies:
-            if controller in h.controllers:
-                return h
-        return None
+            entry = table.get(h.version)
+            if entry is not None and entry.held_by(h):
+                yield h, entry
+
+    def _place(self, table: dict[int, E]) -> tuple[Hierarchy, E] | None:
+        return next(self._places(table), None)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def create(self, limits: dict[str, Any]) -> None:
@@ -167,152 +485,62 @@ class ContainerCgroups:
         for h in self.hierarchies:
             _make_cgroup(h, self.payload(h))
         self.apply_limits(limits)
-        devices = self._with("devices")
-        if devices is not None and devices.version == 1:
-            # Deny every device, then allow LXC's default list, before the namespace root
-            # exists (v1 refuses "deny all" on a cgroup with children); it and everything
-            # systemd makes below it can only narrow this.
-            _write(os.path.join(self.payload(devices), "devices.deny"), "a")
-            for rule in DEVICE_ALLOW:
-                _write(os.path.join(self.payload(devices), "devices.allow"), rule)
-        v2 = next((h for h in self.hierarchies if h.version == 2), None)
-        if v2 is not None:
-            # v2 has no devices controller: the same list as a BPF program (on a hybrid
-            # host too, where it sits beside the v1 rules).
-            attach_device_program(self.payload(v2))
+        for h, guard in self._places(DEVICES):
+            guard.apply(self.payload(h))
         for h in self.hierarchies:
             _make_cgroup(h, self.namespace_root(h))
 
     def apply_limits(self, limits: dict[str, Any]) -> None:
-        """Set the payload's limits (all of them: a None lifts one), on v1 or v2, at start
-        or live. `limits` is plain data (see lxpy.runtime.limits): memory and swap in
-        bytes, cpus as a float, cpuset as the kernel's list syntax, pids, io_weight 1-10000.
-        Raises LimitError for a limit this host's controllers cannot take."""
-        self._pids(limits.get("pids"))
-        self._memory(limits.get("memory"), limits.get("swap"))
-        self._cpus(limits.get("cpus"))
-        if "cpuset" in limits:
-            self._cpuset(limits["cpuset"])
-        if limits.get("io_weight") is not None:
-            self._io_weight(int(limits["io_weight"]))
+        """Set the payload's limits (a None lifts one; a key not given stays as it is), on v1
+        or v2, at start or live. `limits` is plain data (see lxpy.runtime.limits): memory and
+        swap in bytes, cpus as a float, cpuset as the kernel's list syntax, pids, io_weight
+        1-10000. Raises LimitError for a limit this host's controllers cannot take."""
+        for key, limit in LIMITS.items():
+            if key in limits:
+                self._apply(limit, limits[key], limits)
 
-    def _file(self, controller: str, v1: str, v2: str) -> str | None:
-        h = self._with(controller)
-        if h is None:
-            return None
-        return os.path.join(self.payload(h), v1 if h.version == 1 else v2)
-
-    def _pids(self, value: int | None) -> None:
-        path = self._file("pids", "pids.max", "pids.max")
-        if path is not None:
-            _write(path, "max" if value is None else str(value))
-
-    def _memory(self, memory: int | None, swap: int | None) -> None:
-        path = self._file("memory", "memory.limit_in_bytes", "memory.max")
-        if path is None:
-            if memory is not None:
-                raise LimitError("this host has no memory controller for lxpy to use")
+    def _apply(self, limit: Limit, value: Any, limits: dict[str, Any]) -> None:
+        placed = self._place(limit.versions)
+        paths = None if placed is None else _present(self.payload(placed[0]), placed[1])
+        if placed is None or paths is None:
+            limit.refuse(value)
             return
-        v1 = path.endswith("limit_in_bytes")
-        _write(path, str(memory) if memory is not None else ("-1" if v1 else "max"))
-        swap_file = os.path.join(
-            os.path.dirname(path), "memory.memsw.limit_in_bytes" if v1 else "memory.swap.max"
-        )
-        if not os.path.exists(swap_file):
-            if swap is not None:
-                raise LimitError("swap accounting is off on this host (swapaccount=1)")
-            return
-        if v1:  # memsw counts memory plus swap, and may not be below the memory limit
-            total = -1 if memory is None or swap is None else memory + swap
-            _write(swap_file, str(total))
-        else:
-            _write(swap_file, "max" if swap is None else str(swap))
-
-    def _cpus(self, cpus: float | None) -> None:
-        path = self._file("cpu", "cpu.cfs_quota_us", "cpu.max")
-        if path is None:
-            if cpus is not None:
-                raise LimitError("this host has no cpu controller for lxpy to use")
-            return
-        quota = None if cpus is None else max(1000, int(cpus * CPU_PERIOD_US))
-        if path.endswith("cfs_quota_us"):
-            _write(os.path.join(os.path.dirname(path), "cpu.cfs_period_us"), str(CPU_PERIOD_US))
-            _write(path, "-1" if quota is None else str(quota))
-        else:
-            _write(path, f"{'max' if quota is None else quota} {CPU_PERIOD_US}")
-
-    def _cpuset(self, cpus: str | None) -> None:
-        h = self._with("cpuset")
-        if h is None:
-            if cpus is not None:
-                raise LimitError("this host has no cpuset controller for lxpy to use")
-            return
-        wanted = cpus or _read(os.path.join(h.mountpoint, "cpuset.cpus")).strip()
-        # A child's CPUs must stay within its parent's: widen from the top, narrow from below.
-        chain = [self.payload(h), self.namespace_root(h)]
-        current = _read(os.path.join(chain[0], "cpuset.cpus")).strip()
-        order = chain if _cpu_count(wanted) >= _cpu_count(current) else chain[::-1]
-        for path in order:
-            if os.path.isdir(path):
-                _write(os.path.join(path, "cpuset.cpus"), wanted)
-
-    def _io_weight(self, weight: int) -> None:
-        h = self._with("io") or self._with("blkio")
-        if h is not None and h.version == 2:
-            path = os.path.join(self.payload(h), "io.weight")
-            if os.path.exists(path):
-                _write(path, f"default {weight}")
-                return
-        elif h is not None:
-            for name in ("blkio.weight", "blkio.bfq.weight"):
-                path = os.path.join(self.payload(h), name)
-                if os.path.exists(path):
-                    # v1 takes 10-1000 where v2 takes 1-10000: the same scale, tenfold.
-                    _write(path, str(min(1000, max(10, weight // 10))))
-                    return
-        raise LimitError("this host's block I/O controller takes no weights (no BFQ or CFQ)")
+        h, files = placed
+        if value is None and files.unset_from is not None:
+            value = _read(os.path.join(h.mountpoint, files.unset_from)).strip()
+        for path, (_, convert) in zip(paths, files.writes, strict=True):
+            text = convert(value, limits)
+            if text is None:
+                continue
+            chain = [path]
+            if limit.nested is not None:
+                # A child may not hold more than its parent: widen from the top, narrow
+                # from below.
+                chain.append(os.path.join(self.namespace_root(h), os.path.basename(path)))
+                if limit.nested(text) < limit.nested(_read(path).strip()):
+                    chain.reverse()
+            for target in chain:
+                if os.path.isdir(os.path.dirname(target)):  # no namespace root yet at create
+                    _write(target, text)
 
     def usage(self) -> dict[str, int | None]:
         """What the container uses now: cpu_ns (cumulative), memory, memory_peak,
         memory_limit (bytes; None where the host does not say) and pids."""
         found: dict[str, int | None] = {}
-        cpuacct, v2 = self._with("cpuacct"), self._v2()
-        if cpuacct is not None and cpuacct.version == 1:
-            found["cpu_ns"] = _int(os.path.join(self.payload(cpuacct), "cpuacct.usage"))
-        elif v2 is not None:  # every v2 cgroup keeps cpu.stat, with or without controllers
-            usec = _fields(os.path.join(self.payload(v2), "cpu.stat")).get("usage_usec")
-            found["cpu_ns"] = None if usec is None else usec * 1000
-        mem = self._with("memory")
-        if mem is not None:
-            base = self.payload(mem)
-            v1 = mem.version == 1
-            current = "memory.usage_in_bytes" if v1 else "memory.current"
-            found["memory"] = _int(f"{base}/{current}")
-            peak = "memory.max_usage_in_bytes" if v1 else "memory.peak"
-            found["memory_peak"] = _int(f"{base}/{peak}")
-            limit = _int(f"{base}/memory.limit_in_bytes" if v1 else f"{base}/memory.max")
-            # v1 says "no limit" with a huge number (PAGE_COUNTER_MAX pages), v2 with "max".
-            found["memory_limit"] = None if limit is None or limit >= 1 << 60 else limit
-        pids = self._with("pids")
-        if pids is not None:
-            found["pids"] = _int(os.path.join(self.payload(pids), "pids.current"))
+        for key, table in USAGE.items():
+            placed = self._place(table)
+            if placed is not None:
+                h, counter = placed
+                found[key] = counter.count(self.payload(h))
         return found
-
-    def _v2(self) -> Hierarchy | None:
-        return next((h for h in self.hierarchies if h.version == 2), None)
 
     def oom_kills(self) -> int:
         """Processes the kernel killed for running out of the container's memory."""
-        h = self._with("memory")
-        if h is None:
+        placed = self._place(OOM_KILLS)
+        if placed is None:
             return 0
-        if h.version == 2:  # memory.events counts the whole subtree
-            return _oom_kill_count(os.path.join(self.payload(h), "memory.events"))
-        # v1 counts a kill where its victim was: in the namespace root or below it.
-        return sum(
-            _oom_kill_count(os.path.join(dirpath, "memory.oom_control"))
-            for dirpath, _, _ in os.walk(self.payload(h))
-        )
+        h, counter = placed
+        return counter.count(self.payload(h)) or 0
 
     def enter(self, role: str) -> None:
         """Move the calling process into its `role` cgroup ("ns" or "monitor") everywhere;
@@ -326,13 +554,14 @@ class ContainerCgroups:
             _write(os.path.join(target, "cgroup.procs"), "0")
 
     def enter_beside(self, pid: int) -> None:
-        """Move the calling process (an attach) into the container: on v2, into the cgroup
-        where `pid` (its init) is, since a systemd inside enables controllers at its root,
-        and v2 then refuses new processes there (EBUSY); on v1, into the namespace root."""
+        """Move the calling process (an attach) into the container: where controllers are
+        delegated (v2), into the cgroup where `pid` (its init) is, since a systemd inside
+        enables controllers at its root, which then refuses new processes (EBUSY); elsewhere,
+        into the namespace root."""
         placed = _v2_cgroup_of(pid)
         for h in self.hierarchies:
             target = self.namespace_root(h)
-            if h.version == 2 and placed is not None:
+            if VERSIONS[h.version].delegates and placed is not None:
                 candidate = os.path.normpath(h.mountpoint + placed)
                 if candidate.startswith(target + "/") and os.path.isdir(candidate):
                     target = candidate
@@ -340,13 +569,13 @@ class ContainerCgroups:
 
     def reset_namespace_root(self) -> None:
         """Before a new init (after a guest reboot): drop the cgroups the old one made and
-        the controllers it enabled, so the namespace root takes a process again on v2."""
+        the controllers it enabled, so the namespace root takes a process again."""
         for h in self.hierarchies:
             root = self.namespace_root(h)
             for entry in os.scandir(root):
                 if entry.is_dir(follow_symlinks=False):
                     _remove_tree(entry.path)
-            if h.version == 2:
+            if VERSIONS[h.version].delegates:
                 _subtree_control(root, "-", "cgroup.subtree_control")
 
     def own_cgroups(self) -> dict[str, str]:
@@ -358,10 +587,7 @@ class ContainerCgroups:
             _, controllers, path = line.split(":", 2)
             keys = set(controllers.split(",")) if controllers else set()
             for h in self.hierarchies:
-                if (h.version == 2 and not controllers) or (
-                    h.version == 1
-                    and keys == set(h.controllers) | ({f"name={h.name}"} if h.name else set())
-                ):
+                if keys == h.listed_as():
                     found[h.mountpoint] = h.mountpoint + path
         return found
 
@@ -394,10 +620,13 @@ class ContainerCgroups:
 
     def kill_all(self) -> None:
         """SIGKILL everything in the payload; frozen first so nothing forks away meanwhile."""
-        v2 = next((h for h in self.hierarchies if h.version == 2), None)
-        if v2 is not None and os.path.exists(os.path.join(self.payload(v2), "cgroup.kill")):
-            _write(os.path.join(self.payload(v2), "cgroup.kill"), "1")
-            return
+        placed = self._place(KILL)
+        if placed is not None:
+            h, knob = placed
+            path = os.path.join(self.payload(h), knob.file)
+            if os.path.exists(path):
+                _write(path, knob.value)
+                return
         frozen = self.freeze(wait=0.5)
         try:
             for pid in self.pids():
@@ -410,38 +639,41 @@ class ContainerCgroups:
                 self.thaw()
 
     def freeze(self, wait: float = 2.0) -> bool:
-        h = self._with("freezer")
-        if h is not None:
-            state = os.path.join(self.payload(h), "freezer.state")
-            _write(state, "FROZEN")
-            return _poll(lambda: _read(state).strip() == "FROZEN", wait)
-        v2 = next((h for h in self.hierarchies if h.version == 2), None)
-        if v2 is not None and os.path.exists(os.path.join(self.payload(v2), "cgroup.freeze")):
-            _write(os.path.join(self.payload(v2), "cgroup.freeze"), "1")
-            events = os.path.join(self.payload(v2), "cgroup.events")
-            return _poll(lambda: "frozen 1" in _read(events), wait)
-        return False
+        freezer = self._freezer()
+        if freezer is None:
+            return False
+        payload, f = freezer
+        _write(os.path.join(payload, f.control), f.words[0])
+        state = os.path.join(payload, f.state)
+        return _poll(lambda: f.says[0] in _read(state).splitlines(), wait)
 
     def thaw(self) -> None:
-        h = self._with("freezer")
-        if h is not None:
-            _write(os.path.join(self.payload(h), "freezer.state"), "THAWED")
-            return
-        v2 = next((h for h in self.hierarchies if h.version == 2), None)
-        if v2 is not None and os.path.exists(os.path.join(self.payload(v2), "cgroup.freeze")):
-            _write(os.path.join(self.payload(v2), "cgroup.freeze"), "0")
+        freezer = self._freezer()
+        if freezer is not None:
+            payload, f = freezer
+            _write(os.path.join(payload, f.control), f.words[1])
 
     def frozen(self) -> bool:
-        h = self._with("freezer")
+        """Frozen, or on the way there: no longer running."""
+        freezer = self._freezer()
         try:
-            if h is not None:
-                return _read(os.path.join(self.payload(h), "freezer.state")).strip() != "THAWED"
-            v2 = next((h for h in self.hierarchies if h.version == 2), None)
-            if v2 is not None:
-                return "frozen 1" in _read(os.path.join(self.payload(v2), "cgroup.events"))
+            if freezer is not None:
+                payload, f = freezer
+                return f.says[1] not in _read(os.path.join(payload, f.state)).splitlines()
         except OSError:
             pass
         return False
+
+    def _freezer(self) -> tuple[str, Freezer] | None:
+        """The payload and the freezer there, if this host's kernel has one."""
+        placed = self._place(FREEZER)
+        if placed is None:
+            return None
+        h, freezer = placed
+        payload = self.payload(h)
+        return (
+            (payload, freezer) if os.path.exists(os.path.join(payload, freezer.control)) else None
+        )
 
     def remove(self, timeout: float = 5.0) -> None:
         """Remove the payload (depth-first: systemd makes its own children) and monitor dirs.
@@ -459,42 +691,17 @@ class ContainerCgroups:
                 pass
 
 
-def _int(path: str) -> int | None:
-    try:
-        return int(_read(path).strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _fields(path: str) -> dict[str, int]:
-    try:
-        lines = _read(path).splitlines()
-    except OSError:
-        return {}
-    found = {}
-    for line in lines:
-        key, _, value = line.partition(" ")
-        if value.strip().isdigit():
-            found[key] = int(value)
-    return found
-
-
-def _oom_kill_count(path: str) -> int:
-    return _fields(path).get("oom_kill", 0)
-
-
-def attach_device_program(cgroup: str) -> None:
-    from lxpy.linux import syscalls
-
-    prog = syscalls.bpf_load_device_program(devices.program())
-    try:
-        fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            syscalls.bpf_attach_device_program(fd, prog)
-        finally:
-            os.close(fd)
-    finally:
-        os.close(prog)  # the attachment keeps the program
+def _present(cgroup: str, files: Files) -> list[str] | None:
+    """The path each of `files`' writes goes to in `cgroup` (of alternatives, the first
+    there), or None if one has none."""
+    paths = []
+    for names, _ in files.writes:
+        candidates = (names,) if isinstance(names, str) else names
+        path = next((p for n in candidates if os.path.exists(p := os.path.join(cgroup, n))), None)
+        if path is None:
+            return None
+        paths.append(path)
+    return paths
 
 
 def _v2_cgroup_of(pid: int) -> str | None:
@@ -509,7 +716,8 @@ def _v2_cgroup_of(pid: int) -> str | None:
 
 
 def _make_cgroup(h: Hierarchy, path: str) -> None:
-    """mkdir -p for cgroups, filling what v1 cpuset and v2 controllers need on the way."""
+    """mkdir -p for cgroups, filling what a version needs on the way (v1 cpuset's cpus and
+    mems, v2's delegated controllers)."""
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):
         _make_cgroup(h, parent)
@@ -517,11 +725,13 @@ def _make_cgroup(h: Hierarchy, path: str) -> None:
         os.mkdir(path)
     except FileExistsError:
         return
-    if h.version == 1 and "cpuset" in h.controllers:
-        # A fresh v1 cpuset is empty and refuses tasks until it inherits cpus and mems.
-        for name in ("cpuset.cpus", "cpuset.mems"):
-            _write(os.path.join(path, name), _read(os.path.join(parent, name)).strip() or "\n")
-    if h.version == 2:
+    rules = VERSIONS[h.version]
+    for controller, names in rules.copied.items():
+        if controller in h.controllers:
+            for name in names:
+                value = _read(os.path.join(parent, name)).strip() or "\n"
+                _write(os.path.join(path, name), value)
+    if rules.delegates:
         # Delegate every controller the parent offers down to this level.
         _subtree_control(parent, "+", "cgroup.controllers")
 

@@ -1,4 +1,5 @@
-"""Thin typed wrappers over the Linux syscalls Python 3.11 lacks. The only module using ctypes.
+"""Thin typed wrappers over the Linux syscalls and ioctls Python 3.11 lacks. The only module
+using ctypes, and the only one holding kernel numbers that differ between architectures.
 
 Each wrapper raises OSError(errno, strerror, path) like the os module does. The monitor
 imports this module, so it stays standard-library only and small.
@@ -7,8 +8,11 @@ imports this module, so it stays standard-library only and small.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import struct
+
+from lxpy.errors import UnsupportedArchitecture
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -18,6 +22,11 @@ CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
 CLONE_NEWPID = 0x20000000
+CLONE_NEWUSER = 0x10000000
+# Every namespace a container has of its own.
+CONTAINER_NAMESPACES = (
+    CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP
+)
 
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -26,14 +35,12 @@ MS_NOEXEC = 8
 MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
-MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
 
 MNT_DETACH = 2
 UMOUNT_NOFOLLOW = 8
 
 O_PATH = 0o10000000
-RESOLVE_NO_XDEV = 0x01
 RESOLVE_NO_MAGICLINKS = 0x02
 RESOLVE_NO_SYMLINKS = 0x04
 RESOLVE_BENEATH = 0x08
@@ -42,8 +49,6 @@ RESOLVE_IN_ROOT = 0x10
 PR_SET_NAME = 15
 PR_SET_DUMPABLE = 4
 PR_CAPBSET_DROP = 24
-PR_SET_CHILD_SUBREAPER = 36
-PR_SET_PDEATHSIG = 1
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
@@ -60,7 +65,10 @@ STATX_MNT_ID = 0x1000
 OPEN_TREE_CLONE = 1
 AT_RECURSIVE = 0x8000
 MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_IDMAP = 0x100000
 
+# The numbers that differ between architectures, from the kernel's tables: x86_64's
+# arch/x86/entry/syscalls/syscall_64.tbl; aarch64 uses include/uapi/asm-generic/unistd.h.
 # Syscalls numbered from 424 on are the same on every architecture.
 _COMMON = {
     "open_tree": 428,
@@ -75,7 +83,15 @@ _SYSCALLS = {
     "x86_64": {"pivot_root": 155, "bpf": 321, **_COMMON},
     "aarch64": {"pivot_root": 41, "bpf": 280, **_COMMON},
 }
-_NR = _SYSCALLS.get(os.uname().machine, _SYSCALLS["x86_64"])
+# Both take asm-generic's ioctl numbers (powerpc, mips and sparc encode _IOW differently).
+_GENERIC_IOCTLS = {
+    "TIOCSPTLCK": 0x40045431,  # _IOW('T', 0x31, int)
+    "TIOCGPTPEER": 0x5441,  # _IO('T', 0x41)
+    "SIOCGIFFLAGS": 0x8913,
+    "SIOCSIFFLAGS": 0x8914,
+}
+_IOCTLS = {"x86_64": _GENERIC_IOCTLS, "aarch64": _GENERIC_IOCTLS}
+_MACHINE = os.uname().machine
 
 _libc.syscall.restype = ctypes.c_long
 _libc.mount.argtypes = [
@@ -104,6 +120,16 @@ def _check(result: int, path: str | None = None) -> int:
     return result
 
 
+def _number(table: dict[str, dict[str, int]], name: str) -> int:
+    """`name`'s number on this machine. An architecture without numbers is refused at first
+    use rather than at import, so what needs none (`lxpy --version`, `ls`, config) works."""
+    numbers = table.get(_MACHINE)
+    if numbers is None:
+        known = " and ".join(table)
+        raise UnsupportedArchitecture(f"lxpy does not support {_MACHINE} machines (only {known})")
+    return numbers[name]
+
+
 def _b(value: str | None) -> bytes | None:
     return None if value is None else os.fsencode(value)
 
@@ -128,12 +154,7 @@ def umount2(target: str, flags: int = 0) -> None:
 
 def pivot_root(new_root: str, put_old: str) -> None:
     _check(
-        _libc.syscall(
-            ctypes.c_long(_NR["pivot_root"]),
-            ctypes.c_char_p(_b(new_root)),
-            ctypes.c_char_p(_b(put_old)),
-        ),
-        new_root,
+        _sys("pivot_root", ctypes.c_char_p(_b(new_root)), ctypes.c_char_p(_b(put_old))), new_root
     )
 
 
@@ -185,7 +206,7 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> i
 
 
 def _sys(name: str, *args: object) -> int:
-    return int(_libc.syscall(ctypes.c_long(_NR[name]), *args))
+    return int(_libc.syscall(ctypes.c_long(_number(_SYSCALLS, name)), *args))
 
 
 def fsmount_new(fstype: str, options: list[tuple[str, str | None]], attrs: int = 0) -> int:
@@ -227,15 +248,18 @@ def fsmount_new(fstype: str, options: list[tuple[str, str | None]], attrs: int =
         os.close(fs)
 
 
-def clone_tree(path: str, readonly: bool = False) -> int:
+def clone_tree(path: str, readonly: bool = False, userns_fd: int = -1) -> int:
     """A detached copy of the mount tree at `path` (a recursive bind, not attached yet), as
     an fd for `move_mount_to`. It is made a slave: mounts under it on the host still show
-    through it, none made through it reach the host. Read-only all through with `readonly`."""
+    through it, none made through it reach the host. Read-only all through with `readonly`;
+    idmapped through the user namespace `userns_fd` when one is given (EINVAL: the
+    filesystem cannot be idmapped)."""
     flags = OPEN_TREE_CLONE | os.O_CLOEXEC | AT_RECURSIVE
     at_fdcwd = ctypes.c_int(-100)
     fd = _check(_sys("open_tree", at_fdcwd, ctypes.c_char_p(_b(path)), ctypes.c_uint(flags)), path)
+    attrs = (MOUNT_ATTR_RDONLY if readonly else 0) | (MOUNT_ATTR_IDMAP if userns_fd >= 0 else 0)
     # struct mount_attr: attr_set, attr_clr, propagation, userns_fd
-    attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY if readonly else 0, 0, MS_SLAVE, 0)
+    attr = struct.pack("QQQQ", attrs, 0, MS_SLAVE, max(userns_fd, 0))
     try:
         _check(
             _sys(
@@ -431,9 +455,24 @@ def set_dumpable(dumpable: bool) -> None:
     prctl(PR_SET_DUMPABLE, 1 if dumpable else 0)
 
 
-def set_child_subreaper() -> None:
-    prctl(PR_SET_CHILD_SUBREAPER, 1)
+_IFREQ = struct.Struct("16sH22x")  # struct ifreq: the interface's name, then its flags
+_IFF_UP = 0x1
 
 
-def set_parent_death_signal(signum: int) -> None:
-    prctl(PR_SET_PDEATHSIG, signum)
+def _ioctl(name: str) -> int:
+    return _number(_IOCTLS, name)
+
+
+def unlock_pty(master: int) -> None:
+    fcntl.ioctl(master, _ioctl("TIOCSPTLCK"), struct.pack("i", 0))
+
+
+def open_pty_peer(master: int, flags: int) -> int:
+    """The other end of the pty `master`, opened through it: no path to swap meanwhile."""
+    return fcntl.ioctl(master, _ioctl("TIOCGPTPEER"), flags)
+
+
+def set_link_up(sock: int, name: str) -> None:
+    """Bring the network interface `name` up; `sock`: any socket of its namespace."""
+    ifreq = _IFREQ.unpack(fcntl.ioctl(sock, _ioctl("SIOCGIFFLAGS"), _IFREQ.pack(name.encode(), 0)))
+    fcntl.ioctl(sock, _ioctl("SIOCSIFFLAGS"), _IFREQ.pack(ifreq[0], ifreq[1] | _IFF_UP))

@@ -84,10 +84,3 @@ def add_veth(host_name: str, mac: str, netns_fd: int, guest_name: str, bridge: s
             raise LxpyError(f"cannot create veth {host_name}: {e}") from None
         index = ipr.link_lookup(ifname=host_name)[0]
         ipr.link("set", index=index, master=master[0], state="up")
-
-
-def links_named(prefix: str) -> list[str]:
-    """Interface names starting with `prefix` (for tests and leak checks)."""
-    with IPRoute() as ipr:
-        names = [link.get("ifname") for link in ipr.get_links()]
-    return sorted(n for n in names if isinstance(n, str) and n.startswith(prefix))

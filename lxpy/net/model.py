@@ -27,6 +27,8 @@ DEFAULT_DOMAIN = "lxpy"
 # Linux interface names are at most 15 bytes.
 IFNAMSIZ = 15
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,14}")
+# A network's DNS domain: dot-separated labels of a-z and 0-9, hyphens inside a label only.
+_DOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 
 
 def default_network(paths: Paths) -> str:
@@ -43,6 +45,10 @@ def validate_network_name(name: str) -> str:
             hint="a bridge name: a-z first, then a-z, 0-9 or -, at most 15 characters",
         )
     return name
+
+
+def is_domain(text: str) -> bool:
+    return bool(_DOMAIN.fullmatch(text))
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ def load(paths: Paths, name: str) -> Network:
         network = ipaddress.IPv4Network(subnet)
     except ValueError as e:
         raise ConfigError(f"{path}: subnet: {e}") from None
-    if network.prefixlen > 29 or not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", domain):
+    if network.prefixlen > 29 or not is_domain(domain):
         raise ConfigError(f"{path}: subnet too small (at most /29) or bad domain")
     return Network(name, str(network), domain)
 

@@ -38,8 +38,8 @@ def create(
         used = [model.load(paths, n).net for n in model.names(paths)] + links.host_routes()
         chosen = _check_subnet(subnet, used) if subnet else _free_subnet(paths, name, used)
         network = Network(name, str(chosen), domain or model.DEFAULT_DOMAIN)
-        if domain is not None:
-            _check_domain(domain)
+        if domain is not None and not model.is_domain(domain):
+            raise UsageError(f"invalid domain {domain!r}")
         model.save(paths, network)
     return network
 
@@ -72,13 +72,6 @@ def _free_subnet(
         if not any(u.overlaps(candidate) for u in used):
             return candidate
     raise LxpyError("no free /24 left in 10.0.0.0/8", hint="give one with --subnet")
-
-
-def _check_domain(domain: str) -> None:
-    import re
-
-    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", domain):
-        raise UsageError(f"invalid domain {domain!r}")
 
 
 def default(paths: Paths) -> Network:

@@ -16,7 +16,6 @@ import os
 import select
 import signal
 import stat
-import struct
 import sys
 import termios
 import tty
@@ -30,17 +29,7 @@ from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, reset_signals
 from lxpy.runtime import DEFAULT_PATH
 
-ALL_NAMESPACES = (
-    syscalls.CLONE_NEWNS
-    | syscalls.CLONE_NEWUTS
-    | syscalls.CLONE_NEWIPC
-    | syscalls.CLONE_NEWNET
-    | syscalls.CLONE_NEWPID
-    | syscalls.CLONE_NEWCGROUP
-)
 SHELLS = ("/bin/bash", "/usr/bin/bash", "/bin/zsh", "/usr/bin/zsh", "/bin/ash", "/bin/sh")
-_TIOCGPTPEER = 0x5441
-_TIOCSPTLCK = 0x40045431
 EXIT_NO_COMMAND = 127
 
 
@@ -201,8 +190,8 @@ def open_container_pty(init: ProcessRef) -> tuple[int, int]:
         os.close(master)
         raise StateError("the container's /dev/ptmx is not a pty multiplexer")
     os.set_blocking(master, True)
-    fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
-    slave = fcntl.ioctl(master, _TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    syscalls.unlock_pty(master)
+    slave = syscalls.open_pty_peer(master, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     return master, slave
 
 
@@ -218,7 +207,7 @@ def _child(
     try:
         reset_signals()
         cgroups.enter_beside(init_pid)
-        syscalls.setns(pidfd, ALL_NAMESPACES)
+        syscalls.setns(pidfd, syscalls.CONTAINER_NAMESPACES)
         os.close(pidfd)
         pid = os.fork()
         if pid == 0:

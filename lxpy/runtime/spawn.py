@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
-import struct
 import termios
 
 from lxpy.linux import rootfs, syscalls
@@ -25,20 +24,11 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this befo
 if TYPE_CHECKING:
     from lxpy.runtime.spec import MonitorSpec
 
-NAMESPACES = (
-    syscalls.CLONE_NEWNS
-    | syscalls.CLONE_NEWUTS
-    | syscalls.CLONE_NEWIPC
-    | syscalls.CLONE_NEWNET
-    | syscalls.CLONE_NEWCGROUP
-)
+# All but the pid namespace, which the monitor has made already.
+NAMESPACES = syscalls.CONTAINER_NAMESPACES & ~syscalls.CLONE_NEWPID
 
 # Where an init finds the monitor's notify socket (systemd's sd_notify: READY=1 at boot end).
 NOTIFY_PATH = "/run/host/notify"
-
-_SIOCGIFFLAGS = 0x8913
-_SIOCSIFFLAGS = 0x8914
-_IFF_UP = 0x1
 
 
 def _dashed(uuid: str) -> str:
@@ -62,9 +52,7 @@ def init_environment(uuid: str) -> dict[str, str]:
 
 def loopback_up() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        ifreq = struct.pack("16sH22x", b"lo", 0)
-        flags = struct.unpack("16sH22x", fcntl.ioctl(s, _SIOCGIFFLAGS, ifreq))[1]
-        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP))
+        syscalls.set_link_up(s.fileno(), "lo")
 
 
 def take_console() -> None:
