@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from lxpy.create import Created as Created
     from lxpy.create import Request as Request
     from lxpy.create import Resolved as Resolved
-    from lxpy.hostusage import HostUsage as HostUsage
+    from lxpy.host.check import Finding as Finding
+    from lxpy.host.usage import HostUsage as HostUsage
     from lxpy.images.cache import Image as Image
     from lxpy.images.manifest import Template as Template
     from lxpy.images.plan import Plan as Plan
@@ -50,7 +51,8 @@ _LAZY = {
     "Created": "lxpy.create",
     "Request": "lxpy.create",
     "Resolved": "lxpy.create",
-    "HostUsage": "lxpy.hostusage",
+    "HostUsage": "lxpy.host.usage",
+    "Finding": "lxpy.host.check",
     "Image": "lxpy.images.cache",
     "Template": "lxpy.images.manifest",
     "Plan": "lxpy.images.plan",
@@ -241,9 +243,16 @@ class Api:
     def host(self, earlier: HostUsage | None = None) -> HostUsage:
         """The host's CPU, memory and load now; with `earlier` (a previous sample), the CPU
         percent over the time between them."""
-        from lxpy import hostusage
+        from lxpy.host import usage
 
-        return hostusage.sample(earlier)
+        return usage.sample(earlier)
+
+    def check(self) -> list[Finding]:
+        """What this host offers and what lxpy needs (`lxpy check`), idmapped mounts tried
+        on the filesystem of the state dir and on tmpfs."""
+        from lxpy.host import check
+
+        return check.run(check.Host(probe=(self.paths.lib, "/dev/shm")))
 
     def autostart_plan(self, everything: bool = False) -> list[tuple[str, float]]:
         """(name, seconds to wait after starting it) of each autostart container (of every

@@ -3,12 +3,14 @@ and a PATH without a program) gets that feature named with its fix."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
-from lxpy import hostcheck
-from lxpy.hostcheck import Finding, Host, fstype
+from lxpy.host import check as hostcheck
+from lxpy.host.check import Finding, Host, fstype
+from tests.conftest import Lxpy
 
 
 def by_item(findings: list[Finding]) -> dict[str, Finding]:
@@ -88,3 +90,11 @@ def test_idmapped_mounts_are_tried_on_each_filesystem(tmp_path: Path) -> None:
     assert found[0].detail.endswith(f"({tmp_path})")
     assert "Invalid argument" in found[1].detail and found[1].needed_for
     assert mount_count() == before  # the probes' detached trees are gone
+
+
+def test_lxpy_check_reports_and_exits_by_what_is_needed(lxpy: Lxpy) -> None:
+    text = lxpy.run("check").stdout
+    assert "  ok      overlay" in text and text.endswith("lxpy can run containers here\n")
+    found = json.loads(lxpy.run("check", "--format", "json").stdout)
+    assert {"area", "item", "ok", "needed", "needed_for", "detail", "fix"} == set(found[0])
+    assert all(f["ok"] for f in found if f["needed"])

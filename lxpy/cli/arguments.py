@@ -190,6 +190,10 @@ def ls(p: Parser) -> None:
     _format(p, "table", "a table, or JSON with each running container's figures")
 
 
+def check(p: Parser) -> None:
+    _format(p, "text", "lines of text, or JSON")
+
+
 def info(p: Parser) -> None:
     _name(p)
     _format(p, "text", "lines of text, or JSON with the whole config")

@@ -427,6 +427,23 @@ ROOT/etc).""",
         arguments.nothing,
         "containers.tui",
     ),
+    Command(
+        "check",
+        "what this host offers and what lxpy needs",
+        """\
+Check the kernel, the namespaces, /etc/subuid and /etc/subgid, the cgroup
+layout and controllers, overlayfs, btrfs, idmapped mounts (tried for real on
+the state dir's filesystem and on tmpfs), seccomp and the programs lxpy runs
+(like lxc-checkconfig). Each missing piece comes with the line that fixes
+it. The exit status is 1 when something lxpy needs is missing; a missing
+piece that only one feature needs is reported with that feature.""",
+        (
+            ("lxpy check", "the report"),
+            ("lxpy check -f json", "the same as JSON, one object per fact"),
+        ),
+        arguments.check,
+        "host.check",
+    ),
 )
 
 

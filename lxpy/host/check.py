@@ -198,7 +198,7 @@ def filesystems(host: Host) -> list[Finding]:
             "filesystems",
             "btrfs",
             "btrfs" in known and host.which("btrfs") is not None,
-            "kernel" if "btrfs" in known else "",
+            "in the kernel, no btrfs tool" if "btrfs" in known else "",
             _apt("btrfs-progs") if "btrfs" in known else "modprobe btrfs",
             needed_for="btrfs storage pools",
         ),
