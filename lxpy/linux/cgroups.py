@@ -643,9 +643,21 @@ class ContainerCgroups:
         if freezer is None:
             return False
         payload, f = freezer
-        _write(os.path.join(payload, f.control), f.words[0])
-        state = os.path.join(payload, f.state)
-        return _poll(lambda: f.says[0] in _read(state).splitlines(), wait)
+        control, state = os.path.join(payload, f.control), os.path.join(payload, f.state)
+
+        def frozen() -> bool:
+            if f.says[0] in _read(state).splitlines():
+                return True
+            # v1 leaves a partial freeze (a task busy in the kernel) FREEZING until asked
+            # again (cgroup-v1/freezer-subsystem.rst; older kernels said EBUSY to the ask).
+            try:
+                _write(control, f.words[0])
+            except OSError:
+                pass
+            return False
+
+        _write(control, f.words[0])
+        return _poll(frozen, wait)
 
     def thaw(self) -> None:
         freezer = self._freezer()
