@@ -99,15 +99,9 @@ class ProcessRef:
         return ref if ref is not None and ref.alive() else None
 
     def write(self, path: str) -> None:
-        tmp = f"{path}.tmp"
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
-        try:
-            os.write(fd, self.dump().encode())
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        from lxpy.linux.atomic import write_atomic  # not at the top: `lxpy ls` only reads
+
+        write_atomic(path, self.dump().encode())
 
 
 def reset_signals() -> None:

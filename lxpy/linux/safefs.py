@@ -12,6 +12,8 @@ import os
 import stat
 
 from lxpy.linux import syscalls
+from lxpy.linux.atomic import replace_in as replace_in
+from lxpy.linux.atomic import write_all as write_all
 from lxpy.linux.syscalls import (
     O_PATH,
     RESOLVE_BENEATH,
@@ -78,56 +80,6 @@ def _split(rel: str) -> tuple[str, str]:
     if name in ("", ".", ".."):
         raise OSError(22, "not a file name", rel)
     return parent, name
-
-
-def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def replace_in(
-    dirfd: int,
-    name: str,
-    data: bytes | int,
-    mode: int = 0o644,
-    uid: int = 0,
-    gid: int = 0,
-    fsync: bool = False,
-) -> None:
-    """Create or replace `name` in the directory `dirfd` through a temp file and a rename:
-    readers see the old file or the new one, never half of one, and a symlink at `name` is
-    replaced, not followed. With `fsync`, the data and the rename are on disk on return.
-    `data` is the content, or a readable fd to copy it from."""
-    tmp = f".{name}.tmp{os.getpid()}"
-    try:
-        fd = os.open(
-            tmp,
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-            0o600,
-            dir_fd=dirfd,
-        )
-        try:
-            if isinstance(data, bytes):
-                write_all(fd, data)
-            else:
-                while os.sendfile(fd, data, None, 1 << 24):
-                    pass
-            os.fchown(fd, uid, gid)
-            os.fchmod(fd, mode)
-            if fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
-        if fsync:
-            os.fsync(dirfd)
-    except BaseException:
-        try:
-            os.unlink(tmp, dir_fd=dirfd)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_file(

@@ -32,9 +32,12 @@ def container_files(net_run_dir: str, container: str) -> list[str]:
 
 def publish(net_run_dir: str, network: Network, container: str, mac: str, address: str) -> None:
     """Reserve `address` for `mac` and make NAME and NAME.DOMAIN resolve to it."""
+    from lxpy.linux.atomic import write_atomic  # not at the top: `lxpy ls` only reads
+
     dhcp, names = container_files(net_run_dir, container)
-    _write(dhcp, f"{mac},{address},1h\n")
-    _write(names, f"{address} {container}.{network.domain} {container}\n")
+    # dnsmasq (not root) reads them; it skips the dot-files the writes go through.
+    write_atomic(dhcp, f"{mac},{address},1h\n".encode(), 0o644)
+    write_atomic(names, f"{address} {container}.{network.domain} {container}\n".encode(), 0o644)
 
 
 def published_addresses(net_run_dir: str, container: str) -> list[str]:
@@ -58,14 +61,6 @@ def withdraw(files: Sequence[str]) -> None:
         pid = running(net_run_dir)
         if pid is not None:
             os.kill(pid, signal.SIGHUP)
-
-
-def _write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.rename(tmp, path)
 
 
 def running(net_run_dir: str) -> int | None:
