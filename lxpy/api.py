@@ -12,9 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxpy import store
-from lxpy.config import ContainerConfig, Limits
+from lxpy.config import ContainerConfig
 from lxpy.config import PortForward as PortForward
 from lxpy.config import SharedFolder as SharedFolder
+from lxpy.config.limits import LIMITS as LIMITS
+from lxpy.config.tomlfile import Table as Table
+from lxpy.config.tomlfile import TomlFile as TomlFile
 from lxpy.errors import LxpyError, StateError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.paths import Paths as Paths
@@ -65,8 +68,9 @@ _LAZY = {
     "Snapshot": "lxpy.storage.snapshots",
 }
 
-# The resource limits a container takes (`--memory`, the TUI's form fields, limits.KEY).
-LIMIT_KEYS: tuple[str, ...] = tuple(Limits().__dict__)
+# The resource limits a container takes (`--memory`, the TUI's form fields, limits.KEY);
+# LIMITS has each one's flag, help, form label and placeholder.
+LIMIT_KEYS: tuple[str, ...] = tuple(LIMITS)
 
 
 def __getattr__(name: str) -> Any:
@@ -153,15 +157,23 @@ class Api:
         """Limits typed as text (`--memory 2G`, a form's field), by LIMIT_KEYS key, as
         config values, each checked like config.toml's; `option` names a key the way the
         user gave it, for the error."""
-        from lxpy.configedit import limits_from_text
+        from lxpy.config.limits import limits_from_text
 
         return limits_from_text(given, option)
+
+    @staticmethod
+    def limit_warnings(limits: Mapping[str, object]) -> list[str]:
+        """What to tell a person about valid limits (as limits_from_text returns them, or
+        `config_get(name, "limits")`), like a memory limit above this host's memory."""
+        from lxpy.config.limits import warnings
+
+        return warnings(limits)
 
     @staticmethod
     def config_value(text: str) -> Any:
         """A value typed for `config set`: TOML (1.5, true, [..], "x") when it reads as
         that, else the text itself."""
-        from lxpy.configedit import parse_value
+        from lxpy.config.edit import parse_value
 
         return parse_value(text)
 
@@ -346,28 +358,30 @@ class Api:
             return f.read()
 
     def config_get(self, name: str, key: str) -> Any:
-        from lxpy import configedit
+        from lxpy.config import edit
 
-        return configedit.get(store.load(self.paths, name), key)
+        return edit.get(store.load(self.paths, name), key)
 
     def config_set(self, name: str, key: str, value: Any) -> bool:
         """Set (value None: unset) a dotted key; limits apply live. True when other changes
         wait for the next start."""
-        from lxpy import configedit
+        from lxpy.config import edit
+        from lxpy.runtime import limits
 
         store.require(self.paths, name)
         with store.locked(self.paths, name):
             old = store.load(self.paths, name)
-            new = configedit.changed(old, key, value, self.paths.config_file(name))
-            return configedit.apply(self.paths, name, old, new)
+            new = edit.changed(old, key, value, self.paths.config_file(name))
+            return limits.apply(self.paths, name, old, new)
 
     def config_edit(self, name: str) -> bool:
-        from lxpy import configedit
+        from lxpy.config import edit
+        from lxpy.runtime import limits
 
         store.require(self.paths, name)
         with store.locked(self.paths, name, timeout=3600):
             old = store.load(self.paths, name)
-            return configedit.apply(self.paths, name, old, configedit.edit(self.paths, name))
+            return limits.apply(self.paths, name, old, edit.in_editor(self.paths, name))
 
     # -- port forwards ---------------------------------------------------------------------
     def port_add(self, name: str, text: str) -> PortForward:

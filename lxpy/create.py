@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxpy import config, names, store
-from lxpy.config import ContainerConfig, InitConfig, Limits, Nic, Storage
+from lxpy.config import ContainerConfig, InitConfig, Limits, Nic, Storage, StorageKind
+from lxpy.config.schema import check_ipv4
 from lxpy.errors import UnsafePath, UsageError
 from lxpy.images import busybox, cache, manifest, render, users
-from lxpy.images.manifest import InitKind, Template, Value
+from lxpy.images.manifest import InitRecipe, Template, Value
 from lxpy.images.plan import BUILTIN_LOCALES, Plan, host_arch
 from lxpy.images.progress import Progress, Silent
 from lxpy.linux import safefs
@@ -55,7 +56,7 @@ class Resolved:
 
     template: Template
     values: dict[str, Value]
-    init: InitKind
+    init: InitRecipe
     plan: Plan | None  # None: the template bootstraps without the image cache (busybox)
 
 
@@ -80,12 +81,12 @@ def resolve(request: Request) -> Resolved:
             f"template {template.name} has no init {kind!r}",
             hint=f"its inits: {', '.join(template.inits)}",
         )
-    if request.storage not in config.STORAGE_KINDS:
-        raise UsageError(f"storage must be one of {', '.join(config.STORAGE_KINDS)}")
+    if request.storage not in tuple(StorageKind):
+        raise UsageError(f"storage must be one of {', '.join(StorageKind)}")
     return Resolved(template, values, init, _plan(template, values, init))
 
 
-def _plan(template: Template, values: dict[str, Value], init: InitKind) -> Plan | None:
+def _plan(template: Template, values: dict[str, Value], init: InitRecipe) -> Plan | None:
     boot = template.bootstrap
     if boot.method == "busybox":
         return None
@@ -137,7 +138,7 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
         try:
             kind = _make_rootfs(partial, image, request.storage, progress)
             rootfd = _open_rootfs(partial, image, kind)
-            ref = image.ref if image is not None and kind == "overlay" else ""
+            ref = image.ref if image is not None and kind == StorageKind.OVERLAY else ""
             cfg = _config(name, resolved, Storage(kind, ref)).with_changes(
                 network=nics, limits=Limits(**request.limits)
             )
@@ -178,26 +179,28 @@ def _nics(paths: Paths, given: tuple[tuple[str, str], ...] | None) -> tuple[Nic,
         return (Nic(name),)
     for network, address in given:
         model.load(paths, network)  # a NIC on a network that does not exist is refused
-        if address and config._check_ipv4(address):
+        if address and check_ipv4(address):
             raise UsageError(f"--network {network}={address}: not an IPv4 address")
     return tuple(Nic(network, address) for network, address in given)
 
 
-def _make_rootfs(partial: str, image: cache.Image | None, kind: str, progress: Progress) -> str:
+def _make_rootfs(
+    partial: str, image: cache.Image | None, kind: str, progress: Progress
+) -> StorageKind:
     if image is None:
         os.mkdir(f"{partial}/rootfs", 0o755)
-        return "dir"
-    if kind == "overlay":
+        return StorageKind.DIR
+    if kind == StorageKind.OVERLAY:
         overlay.make_overlay_dirs(partial)
-        return "overlay"
+        return StorageKind.OVERLAY
     progress.step(f"copying image {image.ref}")
     os.mkdir(f"{partial}/rootfs", 0o755)
     copy_tree(image.rootfs, f"{partial}/rootfs")
-    return "dir"
+    return StorageKind.DIR
 
 
-def _open_rootfs(partial: str, image: cache.Image | None, kind: str) -> int:
-    if kind == "overlay" and image is not None:
+def _open_rootfs(partial: str, image: cache.Image | None, kind: StorageKind) -> int:
+    if kind == StorageKind.OVERLAY and image is not None:
         where = f"{partial}/overlay"
         return overlay.mount_detached(((image.rootfs,), f"{where}/upper", f"{where}/work"))
     return safefs.open_tree(f"{partial}/rootfs")
@@ -214,7 +217,6 @@ def _config(name: str, resolved: Resolved, where: Storage) -> ContainerConfig:
             kind=resolved.init.kind,
             command=resolved.init.command,
             halt_signal=resolved.init.halt_signal,
-            reboot_signal=resolved.init.reboot_signal,
         ),
         storage=where,
         limits=Limits(),

@@ -1,6 +1,9 @@
-"""Figures as people read them: sizes in binary units, durations in the largest two units."""
+"""Figures as people read and write them: sizes in binary units, durations in the largest
+two units."""
 
 from __future__ import annotations
+
+import re
 
 
 def size(value: int | None) -> str:
@@ -14,6 +17,14 @@ def size(value: int | None) -> str:
             break
         amount, unit = amount / 1024, bigger
     return f"{amount:.1f} {unit}"
+
+
+def parse_size(text: str) -> int:
+    """'512M', '2G', '1.5G', '1048576' to bytes (powers of 1024, as the kernel counts)."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", text.strip(), re.I)
+    if not m:
+        raise ValueError(f"{text!r} is not a size (like 512M or 2G)")
+    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " "))
 
 
 def duration(seconds: float | None) -> str:

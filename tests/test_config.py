@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from lxpy import config
-from lxpy.config import ContainerConfig, parse_signal
+from lxpy.config import ContainerConfig
+from lxpy.config.signals import parse_signal
+from lxpy.config.tomlfile import MAX_BYTES
 from lxpy.errors import ConfigError
 from tests.conftest import Lxpy
 
@@ -64,7 +66,7 @@ def test_bad_values_name_file_line_and_key(text: str, line: int | None, words: s
 
 def test_huge_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text(GOOD + "# " + "x" * (config.MAX_CONFIG_BYTES + 10) + "\n")
+    path.write_text(GOOD + "# " + "x" * (MAX_BYTES + 10) + "\n")
     with pytest.raises(ConfigError, match="larger than"):
         config.load(str(path))
 

@@ -107,7 +107,7 @@ def test_empty_renders_are_skipped_and_links_rendered(tmp_path: Path) -> None:
 def test_create_render_refuses_a_hostile_rootfs(tmp_path: Path, hostile: str) -> None:
     """/etc/hostname -> a host file, or /etc -> /etc: nothing on the host changes."""
     from lxpy import create
-    from lxpy.config import Storage
+    from lxpy.config import Storage, StorageKind
     from lxpy.errors import UnsafePath
 
     victim = tmp_path / "victim"
@@ -123,7 +123,7 @@ def test_create_render_refuses_a_hostile_rootfs(tmp_path: Path, hostile: str) ->
     fd = safefs.open_tree(str(rootfs))
     try:
         resolved = create.resolve(create.Request("debian", "c1", {}))
-        cfg = create._config("c1", resolved, Storage("dir", ""))
+        cfg = create._config("c1", resolved, Storage(StorageKind.DIR, ""))
         try:
             create._render(fd, resolved, "c1", cfg)
         except (UnsafePath, OSError):
@@ -218,7 +218,7 @@ def test_hostile_user_template_is_refused(
 
 
 def test_systemd_258_gets_the_unified_cgroup_view(tmp_path: Path) -> None:
-    from lxpy.config import ContainerConfig, InitConfig
+    from lxpy.config import CgroupView, ContainerConfig, InitConfig, InitKind
     from lxpy.runtime import guest
     from lxpy.runtime.lifecycle import cgroup_view
 
@@ -230,7 +230,7 @@ def test_systemd_258_gets_the_unified_cgroup_view(tmp_path: Path) -> None:
     assert guest.systemd_version(roots) == 257
 
     def view(cgroup: str = "auto", kind: str = "systemd") -> str:
-        init = InitConfig(kind=kind, cgroup=cgroup)
+        init = InitConfig(kind=InitKind(kind), cgroup=CgroupView(cgroup))
         return cgroup_view(ContainerConfig("t", "now", "0" * 32, "h", init=init), roots)
 
     assert view() == "host"

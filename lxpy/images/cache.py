@@ -19,16 +19,19 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 
-from lxpy import config, store
-from lxpy.errors import Busy, LxpyError, NotFound, StateError
+from lxpy import store
+from lxpy.config.tomlfile import TomlFile, parse, read_text
+from lxpy.errors import Busy, ConfigError, LxpyError, NotFound, StateError
 from lxpy.images import bootstrap
 from lxpy.images.plan import Plan
 from lxpy.images.progress import Progress
 from lxpy.linux import safefs
+from lxpy.linux.atomic import write_atomic
 from lxpy.paths import Paths
 from lxpy.storage.trees import tree_size
 
 _BUILD = re.compile(r"\d{8}T\d{6}Z(\.\d+)?")
+IMAGE_KEYS = ("built", "tool", "seconds", "download_seconds", "size", "plan")
 
 
 @dataclass(frozen=True)
@@ -52,24 +55,24 @@ class Image:
         return f"{self.path}/rootfs"
 
 
-def _read(path: str, key: str, build: str) -> Image | None:
+def read(path: str, key: str, build: str) -> Image:
+    """The build at `path`, from its image.toml; ConfigError names what is wrong with it."""
+    toml = f"{path}/image.toml"
     try:
-        import tomllib
-
-        with open(f"{path}/image.toml", "rb") as f:
-            doc = tomllib.load(f)
-        return Image(
-            key=key,
-            build=build,
-            path=path,
-            plan=dict(doc["plan"]),
-            built=str(doc["built"]),
-            seconds=float(doc["seconds"]),
-            download_seconds=float(doc["download_seconds"]),
-            size=int(doc["size"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # unreadable metadata: not offered for new containers, never deleted
+        text = read_text(toml)
+    except FileNotFoundError:
+        raise ConfigError(f"{toml}: missing") from None
+    top = TomlFile(toml, text).top(parse(toml, text), IMAGE_KEYS)
+    return Image(
+        key=key,
+        build=build,
+        path=path,
+        plan=top.get("plan", dict),
+        built=top.get("built", str),
+        seconds=float(top.get("seconds", (int, float))),
+        download_seconds=float(top.get("download_seconds", (int, float))),
+        size=top.get("size", int),
+    )
 
 
 def images(paths: Paths, key: str | None = None) -> list[Image]:
@@ -85,9 +88,10 @@ def images(paths: Paths, key: str | None = None) -> list[Image]:
         except (FileNotFoundError, NotADirectoryError):
             continue
         for b in builds:
-            image = _read(f"{paths.images}/{k}/{b}", k, b)
-            if image is not None:
-                found.append(image)
+            try:
+                found.append(read(f"{paths.images}/{k}/{b}", k, b))
+            except ConfigError:
+                continue  # unreadable metadata: not offered for new containers, never deleted
     return found
 
 
@@ -162,7 +166,8 @@ def ensure(paths: Paths, plan: Plan, progress: Progress, refresh: bool = False) 
             }
             import tomli_w
 
-            config.write_atomic(f"{partial}/image.toml", tomli_w.dumps(doc).encode(), 0o644)
+            image_toml = tomli_w.dumps(doc).encode()
+            write_atomic(f"{partial}/image.toml", image_toml, 0o644, fsync=True)
             os.rename(partial, f"{directory}/{build}")
         except BaseException:
             safefs.remove_tree(partial)
@@ -171,9 +176,7 @@ def ensure(paths: Paths, plan: Plan, progress: Progress, refresh: bool = False) 
             f"cached image {key}/{build} in {timing.seconds:.1f} s "
             f"({timing.download_seconds:.1f} s downloading)"
         )
-        image = _read(f"{directory}/{build}", key, build)
-        assert image is not None
-        return image
+        return read(f"{directory}/{build}", key, build)
 
 
 def remove(paths: Paths, selector: str) -> list[Image]:

@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lxpy.config import HALT_SIGNALS, REBOOT_SIGNALS, parse_signal
+from lxpy.config.kinds import InitKind
+from lxpy.config.signals import HALT_SIGNALS, REBOOT_SIGNALS, check_signal
+from lxpy.config.tomlfile import Table, TomlFile, one_of, parse, read_text
 from lxpy.errors import NotFound, TemplateError, UsageError
 
 BOOTSTRAP_METHODS = ("busybox", "mmdebstrap", "debootstrap")
+BOOTSTRAP_KEYS = (
+    "method",
+    "suite",
+    "mirror",
+    "variant",
+    "arch",
+    "keyring",
+    "script",
+    "components",
+    "packages",
+)
 PARAMETER_TYPES = ("string", "choice", "list", "bool")
 # What create puts in every template's context itself.
 RESERVED_NAMES = ("name", "hostname", "machine_id", "nics", "nameserver", "domain")
@@ -98,10 +110,10 @@ class Parameter:
 
 
 @dataclass(frozen=True)
-class InitKind:
+class InitRecipe:
     """What one kind of init needs: its command, its signals, the packages that provide it."""
 
-    kind: str
+    kind: InitKind
     command: tuple[str, ...]
     halt_signal: str
     reboot_signal: str
@@ -131,7 +143,7 @@ class Template:
     parameters: Mapping[str, Parameter]
     bootstrap: Bootstrap
     init_kind: str  # may be "{{ init }}": rendered at create
-    inits: Mapping[str, InitKind]
+    inits: Mapping[str, InitRecipe]
     file_modes: Mapping[str, int] = field(default_factory=dict)
     links: Mapping[str, str] = field(default_factory=dict)  # path -> target (may use params)
 
@@ -175,63 +187,31 @@ def find(name: str) -> Template:
     return load(name, directory)
 
 
-class _Doc:
-    """Typed access to one manifest table; errors name the file and the key."""
-
-    def __init__(self, path: Path, table: str, doc: object, known: set[str]) -> None:
-        self.path = path
-        self.table = table
-        if not isinstance(doc, dict):
-            raise self.fail(table, "expected a table")
-        for key in doc:
-            if key not in known:
-                raise self.fail(key, "unknown key")
-        self.doc: dict[str, Any] = doc
-
-    def fail(self, key: str, problem: str) -> TemplateError:
-        dotted = f"{self.table}.{key}" if self.table and key != self.table else key
-        return TemplateError(f"{self.path}: {dotted}: {problem}")
-
-    def text(self, key: str, default: str | None = None) -> str:
-        value = self.doc.get(key, default)
-        if not isinstance(value, str):
-            raise self.fail(key, "missing" if value is None else "expected a string")
-        return value
-
-    def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = self.doc.get(key, list(default))
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(key, "expected a list of strings")
-        return tuple(value)
-
-    def table_of(self, key: str, known: set[str]) -> _Doc:
-        return _Doc(
-            self.path, f"{self.table}.{key}" if self.table else key, self.doc.get(key, {}), known
-        )
-
-
 MAX_EXTENDS = 4
 
 
-def _raw(name: str, directory: Path, depth: int = 0) -> tuple[dict[str, Any], tuple[Path, ...]]:
-    """The manifest with what it extends merged under it, and its files directories."""
-    path = directory / "template.toml"
+def _raw(name: str, directory: Path, depth: int = 0) -> tuple[dict[str, Any], TomlFile]:
+    """The manifest with what it extends merged under it, and its file: errors about what
+    came from the base name the base's file."""
+    path = str(directory / "template.toml")
     try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise TemplateError(f"{path}: {e}") from None
-    file_trees = (directory / "files",)
-    base = raw.get("template", {}).get("extends") if isinstance(raw.get("template"), dict) else None
+        text = read_text(path, TemplateError)
+    except FileNotFoundError:
+        raise TemplateError(f"{path}: missing") from None
+    raw = parse(path, text, TemplateError, None)
+    meta = TomlFile(path, text, error=TemplateError, hint=None).top(raw).table("template")
+    base = meta.get("extends", str, None)
     if base is None:
-        return raw, file_trees
-    if not isinstance(base, str) or depth >= MAX_EXTENDS or base == name:
-        raise TemplateError(f"{path}: template.extends: not a template name, or a loop")
+        return raw, meta.file
+    if depth >= MAX_EXTENDS or base == name:
+        raise meta.fail("extends", "not a template name, or a loop")
     parent_dir = available().get(base)
     if parent_dir is None:
-        raise TemplateError(f"{path}: template.extends: unknown template {base!r}")
-    parent, parent_trees = _raw(base, parent_dir, depth + 1)
+        raise meta.fail("extends", f"unknown template {base!r}")
+    parent, parent_file = _raw(base, parent_dir, depth + 1)
     parent.get("template", {}).pop("description", None)
-    return _merge(parent, raw), parent_trees + file_trees
+    merged = TomlFile(path, text, error=TemplateError, hint=None, under=parent_file)
+    return _merge(parent, raw), merged
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -245,106 +225,91 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def load(name: str, directory: Path) -> Template:
-    path = directory / "template.toml"
-    raw, file_trees = _raw(name, directory)
-    doc = _Doc(path, "", raw, {"template", "parameters", "bootstrap", "init", "files"})
-    meta = doc.table_of("template", {"description", "extends"})
-    parameters = _parameters(doc.table_of("parameters", set(doc.doc.get("parameters", {}))))
-    boot = doc.table_of(
-        "bootstrap",
-        {
-            "method",
-            "suite",
-            "mirror",
-            "variant",
-            "arch",
-            "keyring",
-            "script",
-            "components",
-            "packages",
-        },
-    )
-    method = boot.text("method")
-    if method not in BOOTSTRAP_METHODS:
-        raise boot.fail("method", f"must be one of {', '.join(BOOTSTRAP_METHODS)}")
+    raw, file = _raw(name, directory)
+    top = file.top(raw, ("template", "parameters", "bootstrap", "init", "files"))
+    boot = top.table("bootstrap", BOOTSTRAP_KEYS)
+    method = boot.get("method", str, check=one_of(BOOTSTRAP_METHODS))
     bootstrap = Bootstrap(
         method=method,
-        suite=boot.text("suite", ""),
-        mirror=boot.text("mirror", ""),
-        variant=boot.text("variant", ""),
-        arch=boot.text("arch", ""),
-        keyring=boot.text("keyring", ""),
-        script=boot.text("script", ""),
+        suite=boot.get("suite", str, ""),
+        mirror=boot.get("mirror", str, ""),
+        variant=boot.get("variant", str, ""),
+        arch=boot.get("arch", str, ""),
+        keyring=boot.get("keyring", str, ""),
+        script=boot.get("script", str, ""),
         components=boot.strings("components"),
         packages=boot.strings("packages"),
     )
     if method != "busybox" and not (bootstrap.suite and bootstrap.mirror and bootstrap.keyring):
         raise boot.fail("method", f"{method} needs suite, mirror and keyring")
-    init = doc.table_of("init", {"kind", *HALT_SIGNALS})
-    inits = {
-        kind: _init_kind(
-            init.table_of(kind, {"command", "halt_signal", "reboot_signal", "packages"}), kind
-        )
-        for kind in HALT_SIGNALS
-        if kind in init.doc
-    }
-    init_kind = init.text("kind", "busybox")
-    if "{" not in init_kind and init_kind not in inits:
-        inits[init_kind] = _init_kind(init.table_of(init_kind, set()), init_kind)
-    files = doc.table_of("files", {"modes", "links"})
+    init = top.table("init", ("kind", *InitKind))
+    # A fixed kind may leave its table out; a rendered one ("{{ init }}") needs them.
+    init_kind = init.get("kind", str, InitKind.BUSYBOX.value, _check_init_kind)
+    files = top.table("files", ("modes", "links"))
+    modes, links = files.table("modes"), files.table("links")
     return Template(
         name=name,
         directory=directory,
-        file_trees=file_trees,
-        description=meta.text("description", ""),
-        parameters=parameters,
+        file_trees=_file_trees(file),
+        description=top.table("template", ("description", "extends")).get("description", str, ""),
+        parameters=_parameters(top.table("parameters")),
         bootstrap=bootstrap,
         init_kind=init_kind,
-        inits=inits,
-        file_modes=_file_modes(files),
-        links=_links(files),
+        inits={
+            kind.value: _init_recipe(init, kind)
+            for kind in InitKind
+            if kind in init or kind == init_kind
+        },
+        file_modes={p.strip("/"): modes.get(p, int, check=_check_mode) for p in modes.doc},
+        links={p.strip("/"): links.get(p, str, check=_check_target) for p in links.doc},
     )
 
 
-def _init_kind(doc: _Doc, kind: str) -> InitKind:
-    if kind not in HALT_SIGNALS:
-        raise doc.fail("kind", f"must be one of {', '.join(HALT_SIGNALS)}")
-    command = doc.strings("command", ("/sbin/init",))
+def _check_init_kind(value: str) -> str | None:
+    return None if "{" in value else one_of(InitKind)(value)
+
+
+def _check_mode(value: int) -> str | None:
+    return None if 0 <= value <= 0o7777 else "expected an octal mode like 0o600"
+
+
+def _check_target(value: str) -> str | None:
+    return None if value else "expected a symlink target"
+
+
+def _file_trees(file: TomlFile) -> tuple[Path, ...]:
+    """The files directories to render, in order: the bases' first, then the template's."""
+    trees: list[Path] = []
+    while True:
+        trees.insert(0, Path(file.path).parent / "files")
+        if file.under is None:
+            return tuple(trees)
+        file = file.under
+
+
+def _init_recipe(init: Table, kind: InitKind) -> InitRecipe:
+    recipe = init.table(kind.value, ("command", "halt_signal", "reboot_signal", "packages"))
+    command = recipe.strings("command", ("/sbin/init",))
     if not command or not command[0].startswith("/"):
-        raise doc.fail("command", "must start with an absolute path")
-    signals = {}
-    for key, defaults in (("halt_signal", HALT_SIGNALS), ("reboot_signal", REBOOT_SIGNALS)):
-        signals[key] = doc.text(key, defaults[kind])
-        try:
-            parse_signal(signals[key])
-        except ValueError as e:
-            raise doc.fail(key, str(e)) from None
-    return InitKind(
+        raise recipe.fail("command", "must start with an absolute path")
+    return InitRecipe(
         kind=kind,
         command=command,
-        halt_signal=signals["halt_signal"],
-        reboot_signal=signals["reboot_signal"],
-        packages=doc.strings("packages"),
+        halt_signal=recipe.get("halt_signal", str, HALT_SIGNALS[kind], check_signal),
+        reboot_signal=recipe.get("reboot_signal", str, REBOOT_SIGNALS[kind], check_signal),
+        packages=recipe.strings("packages"),
     )
 
 
-def _parameters(doc: _Doc) -> dict[str, Parameter]:
+def _parameters(doc: Table) -> dict[str, Parameter]:
     found: dict[str, Parameter] = {}
     for name in doc.doc:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             raise doc.fail(name, "a parameter name is lowercase letters, digits and _")
         if name in RESERVED_NAMES:
             raise doc.fail(name, f"reserved: create sets {name} itself")
-        p = doc.table_of(name, {"type", "default", "description", "choices", "pattern"})
-        kind = p.text("type", "string")
-        if kind not in PARAMETER_TYPES:
-            raise p.fail("type", f"must be one of {', '.join(PARAMETER_TYPES)}")
-        pattern = p.doc.get("pattern")
-        if pattern is not None:
-            try:
-                re.compile(p.text("pattern"))
-            except re.error as e:
-                raise p.fail("pattern", f"not a regular expression: {e}") from None
+        p = doc.table(name, ("type", "default", "description", "choices", "pattern"))
+        kind = p.get("type", str, "string", one_of(PARAMETER_TYPES))
         choices = p.strings("choices")
         if kind == "choice" and not choices:
             raise p.fail("choices", "a choice parameter needs its choices")
@@ -352,11 +317,11 @@ def _parameters(doc: _Doc) -> dict[str, Parameter]:
             name=name,
             type=kind,
             default=False if kind == "bool" else [] if kind == "list" else "",
-            description=p.text("description", ""),
+            description=p.get("description", str, ""),
             choices=choices,
-            pattern=pattern,
+            pattern=p.get("pattern", str, None, _check_pattern),
         )
-        if "default" in p.doc:
+        if "default" in p:
             try:
                 default = param.check(p.doc["default"])
             except UsageError as e:
@@ -368,19 +333,9 @@ def _parameters(doc: _Doc) -> dict[str, Parameter]:
     return found
 
 
-def _file_modes(doc: _Doc) -> dict[str, int]:
-    modes = doc.doc.get("modes", {})
-    if not isinstance(modes, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) and 0 <= v <= 0o7777 for k, v in modes.items()
-    ):
-        raise doc.fail("modes", "must map paths to octal modes like 0o600")
-    return {k.strip("/"): v for k, v in modes.items()}
-
-
-def _links(doc: _Doc) -> dict[str, str]:
-    links = doc.doc.get("links", {})
-    if not isinstance(links, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v for k, v in links.items()
-    ):
-        raise doc.fail("links", "must map paths to symlink targets")
-    return {k.strip("/"): v for k, v in links.items()}
+def _check_pattern(value: str) -> str | None:
+    try:
+        re.compile(value)
+    except re.error as e:
+        return f"not a regular expression: {e}"
+    return None

@@ -358,8 +358,9 @@ def attach_device_program(cgroup: str) -> None:
 # Where a hybrid host has an entry's controller on v1 and v2, the v1 one is used (v1
 # hierarchies come first).
 
-# Keyed as lxpy.runtime.limits.settings produces them, in the order applied (swap after
-# memory: v1's memsw may not be below the memory limit). Adding a limit is one entry here.
+# Each limit's cgroup files, keyed as lxpy.config.limits.LIMITS (what the limit is) and in the
+# order applied (swap after memory: v1's memsw may not be below the memory limit). Adding a
+# limit is one entry there and one here.
 LIMITS: dict[str, Limit] = {
     "pids": Limit(
         None,

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 
 from lxpy import store
 from lxpy.config import ContainerConfig, Nic
-from lxpy.errors import Busy, ConfigError, LxpyError, NotFound, UsageError
+from lxpy.config.schema import check_network_name
+from lxpy.config.tomlfile import TomlFile, parse, read_text
+from lxpy.errors import Busy, LxpyError, NotFound, UsageError
+from lxpy.linux.atomic import write_atomic
 from lxpy.paths import Paths
 
 DEFAULT_DOMAIN = "lxpy"
 # Linux interface names are at most 15 bytes.
 IFNAMSIZ = 15
-_NAME = re.compile(r"[a-z][a-z0-9-]{0,14}")
 # A network's DNS domain: dot-separated labels of a-z and 0-9, hyphens inside a label only.
 _DOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 
@@ -39,7 +41,7 @@ def default_network(paths: Paths) -> str:
 
 
 def validate_network_name(name: str) -> str:
-    if not _NAME.fullmatch(name) or name.endswith("-"):
+    if check_network_name(name):
         raise UsageError(
             f"invalid network name {name!r}",
             hint="a bridge name: a-z first, then a-z, 0-9 or -, at most 15 characters",
@@ -98,41 +100,41 @@ def names(paths: Paths) -> list[str]:
         entries = os.listdir(networks_dir(paths))
     except FileNotFoundError:
         return []
-    return sorted(e[:-5] for e in entries if e.endswith(".toml") and _NAME.fullmatch(e[:-5]))
+    return sorted(e[:-5] for e in entries if e.endswith(".toml") and not check_network_name(e[:-5]))
 
 
 def load(paths: Paths, name: str) -> Network:
-    import tomllib
-
     validate_network_name(name)
     path = f"{networks_dir(paths)}/{name}.toml"
     try:
-        with open(path, "rb") as f:
-            doc = tomllib.load(f)
+        text = read_text(path)
     except FileNotFoundError:
         raise NotFound(f"no network named {name!r}", hint="`lxpy network ls` lists them") from None
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"{path}: {e}") from None
-    subnet, domain = doc.get("subnet"), doc.get("domain", DEFAULT_DOMAIN)
-    if not isinstance(subnet, str) or not isinstance(domain, str):
-        raise ConfigError(f"{path}: subnet and domain must be strings")
+    top = TomlFile(path, text).top(parse(path, text), ("subnet", "domain"))
+    subnet = top.get("subnet", str, check=_check_subnet)
+    domain = top.get("domain", str, DEFAULT_DOMAIN, _check_domain)
+    return Network(name, str(ipaddress.IPv4Network(subnet)), domain)
+
+
+def _check_domain(value: str) -> str | None:
+    return None if is_domain(value) else "expected a DNS domain like lxpy or lab.example"
+
+
+def _check_subnet(value: str) -> str | None:
     try:
-        network = ipaddress.IPv4Network(subnet)
+        network = ipaddress.IPv4Network(value)
     except ValueError as e:
-        raise ConfigError(f"{path}: subnet: {e}") from None
-    if network.prefixlen > 29 or not is_domain(domain):
-        raise ConfigError(f"{path}: subnet too small (at most /29) or bad domain")
-    return Network(name, str(network), domain)
+        return str(e)
+    return "too small (at most /29)" if network.prefixlen > 29 else None
 
 
 def save(paths: Paths, network: Network) -> None:
     import tomli_w
 
-    from lxpy.config import write_atomic
-
     os.makedirs(networks_dir(paths), mode=0o700, exist_ok=True)
     doc = {"subnet": network.subnet, "domain": network.domain}
-    write_atomic(f"{networks_dir(paths)}/{network.name}.toml", tomli_w.dumps(doc).encode())
+    path = f"{networks_dir(paths)}/{network.name}.toml"
+    write_atomic(path, tomli_w.dumps(doc).encode(), fsync=True)
 
 
 # -- addresses kept for containers --------------------------------------------------------
@@ -158,10 +160,8 @@ def kept_addresses(paths: Paths, network: str) -> dict[str, str]:
 
 
 def write_addresses(paths: Paths, network: str, kept: dict[str, str]) -> None:
-    from lxpy.config import write_atomic
-
     text = "".join(f"{c} {a}\n" for c, a in sorted(kept.items()))
-    write_atomic(_addresses_file(paths, network), text.encode())
+    write_atomic(_addresses_file(paths, network), text.encode(), fsync=True)
 
 
 def choose_address(network: Network, container: str, taken: set[str]) -> str:

@@ -11,7 +11,7 @@ import sys
 import time
 
 from lxpy import store
-from lxpy.config import ContainerConfig
+from lxpy.config import CgroupView, ContainerConfig, InitKind
 from lxpy.errors import LxpyError, StartError, StateError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
@@ -76,7 +76,7 @@ def monitor_spec(
         "mounts": [(m.source, m.path, m.readonly) for m in cfg.mounts],
         # systemd says when its boot is done (sd_notify READY=1): `start` can wait for it.
         "notify_socket": f"{paths.run_dir(name)}/{NOTIFY_SOCKET}"
-        if cfg.init.kind == "systemd"
+        if cfg.init.kind == InitKind.SYSTEMD
         else None,
         "netns": None if netns < 0 else f"{fds}/{netns}",
         "gate": None if gate < 0 else f"{fds}/{gate}",
@@ -88,9 +88,9 @@ def monitor_spec(
 
 def cgroup_view(cfg: ContainerConfig, roots: list[str]) -> str:
     """The cgroup view a container gets: "unified" (the v2 hierarchy alone) or "host"."""
-    if cfg.init.kind != "systemd" or cfg.init.cgroup == "host":
+    if cfg.init.kind != InitKind.SYSTEMD or cfg.init.cgroup == CgroupView.HOST:
         return "host"
-    if cfg.init.cgroup == "unified":
+    if cfg.init.cgroup == CgroupView.UNIFIED:
         return "unified"
     from lxpy.runtime import guest
 

@@ -1,26 +1,38 @@
-"""A container's limits as the cgroup layer takes them: plain data, in kernel units."""
+"""A container's limits in its cgroups: in the kernel's units, at start and live."""
 
 from __future__ import annotations
 
-import os
-
-from lxpy.config import Limits, parse_cpuset, parse_size
+from lxpy import store
+from lxpy.config.limits import LIMITS
+from lxpy.errors import UsageError
+from lxpy.linux.cgroups import ContainerCgroups, LimitError
+from lxpy.runtime.state import read_live
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: every command imports this through lifecycle
 if TYPE_CHECKING:
     from typing import Any
 
+    from lxpy.config import ContainerConfig, Limits
+    from lxpy.paths import Paths
+
 
 def settings(limits: Limits) -> dict[str, Any]:
-    """Every limit, None where there is none (so applying these lifts a removed one)."""
-    cpus = os.cpu_count() or 1
-    return {
-        "pids": limits.pids,
-        "memory": None if limits.memory is None else parse_size(limits.memory),
-        "swap": None if limits.swap is None else parse_size(limits.swap),
-        "cpus": limits.cpus,
-        "cpuset": None
-        if limits.cpuset is None
-        else ",".join(str(c) for c in parse_cpuset(limits.cpuset, cpus)),
-        "io_weight": limits.io_weight,
-    }
+    """Every limit as the cgroup layer takes it (sizes in bytes, a cpuset as the kernel's
+    list), None where there is none (so applying these lifts a removed one)."""
+    return {key: LIMITS[key].in_kernel_units(value) for key, value in limits.items()}
+
+
+def apply(paths: Paths, name: str, old: ContainerConfig, new: ContainerConfig) -> bool:
+    """Save `new`; its limits take effect at once if the container runs. True when the
+    rest (if anything else changed) waits for the next start."""
+    running = read_live(paths, name).active
+    if running and new.limits != old.limits:
+        cgroups = ContainerCgroups(paths.instance, name)
+        try:
+            cgroups.apply_limits(settings(new.limits))
+        except (LimitError, OSError) as e:
+            # Put back what was there: the file and the running limits stay in step.
+            cgroups.apply_limits(settings(old.limits))
+            raise UsageError(f"cannot apply the limits to {name}: {e}") from None
+    store.save(paths, name, new)
+    return running and new.with_changes(limits=old.limits) != old

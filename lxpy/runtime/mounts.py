@@ -14,7 +14,8 @@ import os
 from collections.abc import Callable
 
 from lxpy import store
-from lxpy.config import SharedFolder, check_mount_path
+from lxpy.config import SharedFolder
+from lxpy.config.schema import check_mount_path
 from lxpy.errors import LxpyError, StateError, UsageError
 from lxpy.linux import safefs, syscalls
 from lxpy.linux.proc import ProcessRef

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from lxpy import config, store
-from lxpy.config import ContainerConfig, Nic, Storage
+from lxpy.config import ContainerConfig, Nic, Storage, StorageKind, tomlfile
+from lxpy.config.tomlfile import TomlFile
 from lxpy.errors import LxpyError, UsageError
 from lxpy.linux import safefs
 from lxpy.names import validate
@@ -527,20 +528,19 @@ def _finish_dirs(target: _Target) -> None:
 
 def _check(partial: str, meta: dict[str, Any], name: str | None, path: str) -> str:
     """The archive's metadata and configs, checked; the new container's name."""
-    import tomllib
-
     if METADATA not in meta or "config.toml" not in meta:
         raise BadArchive(f"{path}: not an lxpy export (no {METADATA} or config.toml)")
+    where = f"{path}:{METADATA}"
     try:
-        info = tomllib.loads(meta[METADATA].decode())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise BadArchive(f"{path}: {METADATA}: {e}") from None
-    if info.get("format") != FORMAT:
-        raise BadArchive(f"{path}: export format {info.get('format')!r}, this lxpy reads {FORMAT}")
-    chosen = validate(name or str(info.get("name", "")))
-    snaps = info.get("snapshots", [])
-    if not isinstance(snaps, list) or not all(isinstance(s, str) for s in snaps):
-        raise BadArchive(f"{path}: {METADATA}: snapshots must be a list of names")
+        text = meta[METADATA].decode()
+    except UnicodeDecodeError as e:
+        raise BadArchive(f"{where}: {e}") from None
+    info = TomlFile(where, text, error=BadArchive, hint=None).top(
+        tomlfile.parse(where, text, BadArchive, None), ("format", "name", "snapshots")
+    )
+    info.get("format", int, check=_check_format)
+    chosen = validate(name or info.get("name", str, ""))
+    snaps = list(info.strings("snapshots"))
     _parse(meta, "config.toml", path)
     if not os.path.isdir(f"{partial}/rootfs"):
         raise BadArchive(f"{path}: no rootfs in the archive")
@@ -551,6 +551,10 @@ def _check(partial: str, meta: dict[str, Any], name: str | None, path: str) -> s
             raise BadArchive(f"{path}: snapshot {snap} has no rootfs")
     meta["snapshots"] = snaps
     return chosen
+
+
+def _check_format(value: int) -> str | None:
+    return None if value == FORMAT else f"export format {value}, this lxpy reads {FORMAT}"
 
 
 def _parse(meta: dict[str, Any], key: str, path: str) -> ContainerConfig:
@@ -579,7 +583,7 @@ def _settle(paths: Paths, partial: str, name: str, meta: dict[str, Any]) -> None
     symlink allowed anywhere: it holds what the archive made."""
 
     cfg = _untrusted(_parse(meta, "config.toml", "archive"))
-    config.save(f"{partial}/config.toml", cfg.with_changes(storage=Storage("dir")))
+    config.save(f"{partial}/config.toml", cfg.with_changes(storage=Storage(StorageKind.DIR)))
     created = config.timestamp()
     top = safefs.open_tree(partial)
     try:
@@ -590,7 +594,9 @@ def _settle(paths: Paths, partial: str, name: str, meta: dict[str, Any]) -> None
             try:
                 os.rename("rootfs", layer, src_dir_fd=here, dst_dir_fd=kept)
                 snap_cfg = _untrusted(_parse(meta, f"snapshots/{snap}/config.toml", "archive"))
-                stood = snap_cfg.with_changes(storage=Storage("overlay", "", (f"{name}/{layer}",)))
+                stood = snap_cfg.with_changes(
+                    storage=Storage(StorageKind.OVERLAY, "", (f"{name}/{layer}",))
+                )
                 safefs.replace_in(here, "config.toml", config.dump(stood).encode())
                 safefs.replace_in(here, "created", f"{created}\n".encode())
             finally:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 
 from lxpy import config, store
-from lxpy.config import ContainerConfig, Nic, Storage
+from lxpy.config import ContainerConfig, Nic, Storage, StorageKind
 from lxpy.errors import AlreadyExists, LxpyError, StateError
 from lxpy.linux import safefs
 from lxpy.names import validate
@@ -81,7 +81,7 @@ def clone(
 
 def _copy(paths: Paths, source: str, cfg: ContainerConfig, partial: str, target: str) -> Storage:
     base = paths.container_dir(source)
-    if cfg.storage.kind == "dir":
+    if cfg.storage.kind == StorageKind.DIR:
         os.mkdir(f"{partial}/rootfs", 0o755)
         copy_tree(paths.rootfs(source), f"{partial}/rootfs")
         return cfg.storage

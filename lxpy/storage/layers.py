@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 
 from lxpy import names, store
-from lxpy.config import ContainerConfig, Storage
+from lxpy.config import ContainerConfig, Storage, StorageKind
 from lxpy.errors import LxpyError
 from lxpy.linux import safefs
 from lxpy.paths import Paths
@@ -58,16 +58,18 @@ def seal(paths: Paths, name: str, cfg: ContainerConfig, running: bool) -> Contai
     snapshot's alone.
     """
     base = paths.container_dir(name)
-    source = f"{base}/overlay/upper" if cfg.storage.kind == "overlay" else paths.rootfs(name)
-    if cfg.storage.kind == "overlay" and not os.listdir(source):
+    source = (
+        f"{base}/overlay/upper" if cfg.storage.kind == StorageKind.OVERLAY else paths.rootfs(name)
+    )
+    if cfg.storage.kind == StorageKind.OVERLAY and not os.listdir(source):
         # Nothing changed since its layers: they are this state already. (Clone after clone
         # of an unchanged container would otherwise stack empty layers, and overlayfs
         # takes at most 500.)
         return cfg
     ref, where = _new(paths, name)
-    below = cfg.storage.layers if cfg.storage.kind == "overlay" else ()
-    image = cfg.storage.image if cfg.storage.kind == "overlay" else ""
-    stood = cfg.with_changes(storage=Storage("overlay", image, (ref, *below)))
+    below = cfg.storage.layers if cfg.storage.kind == StorageKind.OVERLAY else ()
+    image = cfg.storage.image if cfg.storage.kind == StorageKind.OVERLAY else ""
+    stood = cfg.with_changes(storage=Storage(StorageKind.OVERLAY, image, (ref, *below)))
     if running:
         copy_tree(source, _made(where))
         return stood
@@ -75,7 +77,7 @@ def seal(paths: Paths, name: str, cfg: ContainerConfig, running: bool) -> Contai
     # says which layer is missing, never changes that no config names (and prune deletes).
     store.save(paths, name, stood)
     os.rename(source, where)
-    if cfg.storage.kind == "dir":
+    if cfg.storage.kind == StorageKind.DIR:
         os.mkdir(paths.rootfs(name), 0o755)
     fresh_upper(paths, name)
     return stood

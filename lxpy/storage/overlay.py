@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-from lxpy.config import ContainerConfig
+from lxpy.config import ContainerConfig, StorageKind
 from lxpy.errors import LxpyError, NotFound
 from lxpy.linux import syscalls
 from lxpy.paths import Paths
@@ -34,7 +34,7 @@ def layer_dir(paths: Paths, ref: str) -> str:
 
 def overlay_dirs(paths: Paths, name: str, cfg: ContainerConfig) -> OverlayDirs | None:
     """The overlay's directories, None for a plain directory."""
-    if cfg.storage.kind != "overlay":
+    if cfg.storage.kind != StorageKind.OVERLAY:
         return None
     lowers = [layer_dir(paths, ref) for ref in cfg.storage.layers]
     if cfg.storage.image:
@@ -103,4 +103,6 @@ def writable_size(paths: Paths, name: str, cfg: ContainerConfig) -> int:
     from lxpy.storage.trees import tree_size  # not at the top: `lxpy start` needs none
 
     base = paths.container_dir(name)
-    return tree_size(f"{base}/overlay/upper" if cfg.storage.kind == "overlay" else f"{base}/rootfs")
+    return tree_size(
+        f"{base}/overlay/upper" if cfg.storage.kind == StorageKind.OVERLAY else f"{base}/rootfs"
+    )

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 
 from lxpy import config, store
-from lxpy.config import ContainerConfig
+from lxpy.config import ContainerConfig, StorageKind
 from lxpy.errors import AlreadyExists, NotFound, StateError
 from lxpy.linux import safefs
 from lxpy.names import validate
@@ -90,7 +90,7 @@ def restore(paths: Paths, runtime: Runtime, name: str, snap: str) -> None:
         if runtime.running(paths, name):
             raise StateError(f"container {name!r} is running", hint=f"`lxpy stop {name}` first")
         current = store.load(paths, name)
-        if current.storage.kind == "dir":
+        if current.storage.kind == StorageKind.DIR:
             # Its files were copied into the snapshot's layer; the directory becomes the
             # overlay's mount point again.
             safefs.remove_tree(paths.rootfs(name))

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lxpy.errors import ConfigError
+from lxpy.api import Table, TomlFile
 
 FILE_NAME = "tui.toml"
+SETTINGS = ("keys", "shell", "refresh")
 # action: (default keys, what it does). Keys are textual's names, comma-separated.
 ACTIONS: dict[str, tuple[str, str]] = {
     "start": ("s", "Start"),
@@ -40,49 +41,48 @@ class Settings:
 def load(path: str) -> Settings:
     """The settings in the file at `path`; the defaults if there is none."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        return settings(TomlFile.read(path, SETTINGS))
     except FileNotFoundError:
         return Settings()
-    import tomllib
-
-    try:
-        doc = tomllib.loads(data.decode())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: malformed TOML: {e}", hint="fix the file") from None
-    return parse(path, doc)
 
 
 def parse(path: str, doc: Mapping[str, Any]) -> Settings:
-    def fail(key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{path}: {key}: {problem}", hint="fix the file")
+    """The settings in `doc`, parsed from the file at `path` (which the errors name)."""
+    return settings(TomlFile(path).top(doc, SETTINGS))
 
-    unknown = set(doc) - {"keys", "shell", "refresh"}
-    if unknown:
-        raise fail(sorted(unknown)[0], "unknown key")
+
+def settings(top: Table) -> Settings:
     keys = dict(Settings().keys)
-    given = doc.get("keys", {})
-    if not isinstance(given, dict):
-        raise fail("keys", 'expected a table like [keys] start = "s"')
-    for action, value in given.items():
-        if action not in ACTIONS:
-            raise fail(f"keys.{action}", f"unknown action (one of {', '.join(ACTIONS)})")
-        if not isinstance(value, str) or not value.strip() or "\n" in value:
-            raise fail(f"keys.{action}", 'expected keys like "s" or "ctrl+s,f5"')
-        keys[action] = value.replace(" ", "")
+    given = top.table("keys", ACTIONS, f"unknown action (one of {', '.join(ACTIONS)})")
+    for action in ACTIONS:
+        value = given.get(action, str, None, _check_keys)
+        if value is not None:
+            keys[action] = value.replace(" ", "")
     taken: dict[str, str] = {}
     for action, value in keys.items():
         for key in value.split(","):
             if key in taken:
-                raise fail(f"keys.{action}", f"{key} is bound to {taken[key]} already")
+                raise given.fail(action, f"{key} is bound to {taken[key]} already")
             taken[key] = action
-    shell = doc.get("shell", [])
-    if isinstance(shell, str):
-        shell = [shell]
-    if not isinstance(shell, list) or not all(isinstance(s, str) and s for s in shell):
-        raise fail("shell", "expected a command as a list of strings")
-    refresh = doc.get("refresh", DEFAULT_REFRESH)
-    number = isinstance(refresh, int | float) and not isinstance(refresh, bool)
-    if not number or not 0.2 <= refresh <= 60:
-        raise fail("refresh", "expected seconds between 0.2 and 60")
-    return Settings(keys=keys, shell=tuple(shell), refresh=float(refresh))
+    shell = top.get("shell", (str, list), [], _check_shell)
+    refresh = top.get("refresh", (int, float), DEFAULT_REFRESH, _check_refresh)
+    return Settings(
+        keys=keys,
+        shell=(shell,) if isinstance(shell, str) else tuple(shell),
+        refresh=float(refresh),
+    )
+
+
+def _check_keys(value: str) -> str | None:
+    return None if value.strip() else 'expected keys like "s" or "ctrl+s,f5"'
+
+
+def _check_shell(value: str | list[Any]) -> str | None:
+    items = [value] if isinstance(value, str) else value
+    if all(isinstance(s, str) and s for s in items):
+        return None
+    return "expected a command as a list of strings"
+
+
+def _check_refresh(value: float) -> str | None:
+    return None if 0.2 <= value <= 60 else "expected seconds between 0.2 and 60"

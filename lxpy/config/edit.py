@@ -1,19 +1,23 @@
-"""`lxpy config show|get|set|unset|edit`: change a container's config.toml by dotted keys,
-validated as a whole before anything is written, and applied live where it can be (limits).
-"""
+"""`lxpy config get|set|unset|edit`: a container's config.toml changed by dotted keys, the
+result validated as a whole before anything is written (saving it, and applying its limits
+to a running container, is lxpy.runtime.limits.apply)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping
-from typing import Any
 
-from lxpy import config, store
-from lxpy.config import ContainerConfig
+from lxpy.config import file, schema
+from lxpy.config.tomlfile import TomlFile, read_text
 from lxpy.errors import ConfigError, UsageError
-from lxpy.paths import Paths
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from lxpy.config.model import ContainerConfig
+    from lxpy.paths import Paths
 
 
 def _walk(doc: dict[str, Any], key: str, create: bool) -> tuple[dict[str, Any], str]:
@@ -48,23 +52,10 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def limits_from_text(given: Mapping[str, str], option: Callable[[str], str]) -> dict[str, Any]:
-    """Limits typed as text (`--memory 2G`, a form's field) as config values, each checked
-    like config.toml's; `option` names a key the way the user gave it, for the error."""
-    found = {}
-    for key, text in given.items():
-        value = str(text) if key in ("memory", "swap", "cpuset") else parse_value(text)
-        problem = config.check_limit(key, value)
-        if problem:
-            raise UsageError(f"{option(key)} {text}: {problem}")
-        found[key] = value
-    return found
-
-
 def changed(cfg: ContainerConfig, key: str, value: Any, path: str) -> ContainerConfig:
-    """`cfg` with `key` set to `value` (None: unset), validated like the file itself."""
-    import tomli_w
-
+    """`cfg` with `key` set to `value` (None: unset), validated like the file at `path`: an
+    error about the value names it as given on the command line, one about the rest of the
+    file names its line there."""
     doc = cfg.to_dict()
     table, last = _walk(doc, key, create=value is not None)
     if value is None:
@@ -73,10 +64,20 @@ def changed(cfg: ContainerConfig, key: str, value: Any, path: str) -> ContainerC
         del table[last]
     else:
         table[last] = value
-    return config.parse(path, tomli_w.dumps(doc))
+    given = {key: None if value is None else _as_typed(value)}
+    return schema.validate(
+        TomlFile(path, lambda: read_text(path), hint=file.HINT, given=given), doc
+    )
 
 
-def edit(paths: Paths, name: str) -> ContainerConfig:
+def _as_typed(value: Any) -> str:
+    """`value` much as the user typed it: text as it is, anything else on one line."""
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def in_editor(paths: Paths, name: str) -> ContainerConfig:
     """$EDITOR on a copy; the copy replaces config.toml only if it is valid."""
     path = paths.config_file(name)
     with open(path) as f:
@@ -91,27 +92,8 @@ def edit(paths: Paths, name: str) -> ContainerConfig:
         with open(scratch) as f:
             text = f.read()
         try:
-            return config.parse(path, text)
+            return file.parse(path, text)
         except ConfigError as e:
             raise ConfigError(f"{e.message} (config.toml left as it was)", e.hint) from None
     finally:
         os.unlink(scratch)
-
-
-def apply(paths: Paths, name: str, old: ContainerConfig, new: ContainerConfig) -> bool:
-    """Save `new`; its limits take effect at once if the container runs. True when the
-    rest (if anything else changed) waits for the next start."""
-    from lxpy.linux.cgroups import ContainerCgroups, LimitError
-    from lxpy.runtime import limits
-    from lxpy.runtime.state import read_live
-
-    running = read_live(paths, name).active
-    if running and new.limits != old.limits:
-        try:
-            ContainerCgroups(paths.instance, name).apply_limits(limits.settings(new.limits))
-        except (LimitError, OSError) as e:
-            # Put back what was there: the file and the running limits stay in step.
-            ContainerCgroups(paths.instance, name).apply_limits(limits.settings(old.limits))
-            raise UsageError(f"cannot apply the limits to {name}: {e}") from None
-    store.save(paths, name, new)
-    return running and new.with_changes(limits=old.limits) != old
