@@ -16,7 +16,7 @@ from lxpy.config import ContainerConfig
 from lxpy.config import PortForward as PortForward
 from lxpy.config import SharedFolder as SharedFolder
 from lxpy.config.limits import LIMITS as LIMITS
-from lxpy.config.tomlfile import Table as Table
+from lxpy.config.tomlfile import Table as Table  # tui.toml is read as lxpy reads its own
 from lxpy.config.tomlfile import TomlFile as TomlFile
 from lxpy.errors import LxpyError, StateError
 from lxpy.linux.cgroups import ContainerCgroups

@@ -115,3 +115,13 @@ def test_malformed_config_is_reported_and_left_alone(lxpy: Lxpy) -> None:
         assert f.read() == broken
     listed = lxpy.run("ls").stdout
     assert "c1" in listed
+
+
+def test_a_saved_config_is_cached_in_plain_values(tmp_path: Path) -> None:
+    """The kinds are StrEnums, which marshal cannot hold: to_dict gives their text."""
+    path, cache = tmp_path / "config.toml", tmp_path / "cache"
+    cfg = config.parse("x", GOOD)
+    config.save(str(path), cfg, cache=str(cache))
+    assert cache.exists()
+    assert config.load(str(path), cache=str(cache)) == cfg
+    assert type(cfg.to_dict()["init"]["kind"]) is str

@@ -126,4 +126,4 @@ def test_image_toml_names_its_line(tmp_path: Path) -> None:
 def test_a_table_where_a_value_was_expected_is_named() -> None:
     file = TomlFile("t.toml", 'keys = "s"\n')
     with fails(ConfigError, "t.toml:1", "keys: expected a table"):
-        settings.settings(file.top({"keys": "s"}))
+        settings.from_table(file.top({"keys": "s"}))

@@ -94,6 +94,6 @@ def in_editor(paths: Paths, name: str) -> ContainerConfig:
         try:
             return file.parse(path, text)
         except ConfigError as e:
-            raise ConfigError(f"{e.message} (config.toml left as it was)", e.hint) from None
+            raise ConfigError(f"{e.message} (config.toml left as it was)") from None
     finally:
         os.unlink(scratch)

@@ -41,17 +41,18 @@ class Settings:
 def load(path: str) -> Settings:
     """The settings in the file at `path`; the defaults if there is none."""
     try:
-        return settings(TomlFile.read(path, SETTINGS))
+        return from_table(TomlFile.read(path, SETTINGS))
     except FileNotFoundError:
         return Settings()
 
 
 def parse(path: str, doc: Mapping[str, Any]) -> Settings:
     """The settings in `doc`, parsed from the file at `path` (which the errors name)."""
-    return settings(TomlFile(path).top(doc, SETTINGS))
+    return from_table(TomlFile(path).top(doc, SETTINGS))
 
 
-def settings(top: Table) -> Settings:
+def from_table(top: Table) -> Settings:
+    """The settings in tui.toml's top table."""
     keys = dict(Settings().keys)
     given = top.table("keys", ACTIONS, f"unknown action (one of {', '.join(ACTIONS)})")
     for action in ACTIONS:
