@@ -7,4 +7,6 @@ contrib/install.sh --deps-only
 [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[test]'
-exec .venv/bin/python -m pytest "$@"
+# One worker per core, a test file per worker at a time: a module's shared containers
+# (the Debian images) stay in one process, and no two workers share a state root.
+exec .venv/bin/python -m pytest -n "${LXPY_TEST_WORKERS:-auto}" --dist loadfile "$@"
