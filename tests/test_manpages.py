@@ -1,5 +1,6 @@
 """Man pages: the per-command pages are what the command table makes of them, every page
-renders without a groff warning, and the overview names every command."""
+renders without a groff warning, the overview names every command, install.sh puts them
+where man finds them, and the service unit that names them verifies."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from lxpy.cli import manpages
 from lxpy.cli.commands import COMMANDS
+from tests.conftest import install_files
 
 REPO = Path(__file__).resolve().parent.parent
 MAN = REPO / "man"
@@ -88,3 +91,39 @@ def test_every_page_named_in_see_also_is_there() -> None:
     for page in PAGES:
         for name, section in re.findall(r"^\.BR (lxpy\S*) \((\d)\)", page.read_text(), re.M):
             assert (MAN / f"{name.replace(chr(92), '')}.{section}").is_file(), (page.name, name)
+
+
+def test_install_puts_the_pages_where_man_finds_them(tmp_path: Path) -> None:
+    install_files(tmp_path)
+    manpath = tmp_path / "usr/local/share/man"
+    env = {**os.environ, "MANPATH": str(manpath)}
+    for wanted, found in [
+        (["lxpy"], "man1/lxpy.1"),
+        (["lxpy-create"], "man1/lxpy-create.1"),
+        (["7", "lxpy-templates"], "man7/lxpy-templates.7"),
+    ]:
+        where = subprocess.run(
+            ["man", "-w", *wanted], env=env, capture_output=True, text=True, check=True
+        )
+        assert where.stdout.strip() == str(manpath / found)
+
+
+def test_the_service_unit_verifies(tmp_path: Path) -> None:
+    """`systemd-analyze verify` as it runs once install.sh is done: the unit's man pages
+    installed, /usr/local/bin/lxpy there (here: this checkout's lxpy in its place)."""
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (package systemd)")
+    install_files(tmp_path / "dest")
+    lxpy = Path(sys.executable).parent / "lxpy"
+    unit = tmp_path / "lxpy.service"
+    text = (REPO / "contrib/lxpy.service").read_text()
+    assert "ExecStart=/usr/local/bin/lxpy " in text
+    unit.write_text(text.replace("/usr/local/bin/lxpy", str(lxpy)))
+    proc = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)],
+        env={**os.environ, "MANPATH": str(tmp_path / "dest/usr/local/share/man")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0 and proc.stdout + proc.stderr == "", proc.stderr
