@@ -253,6 +253,18 @@ def temporary_root(prefix: str) -> Iterator[Lxpy]:
         assert not found, f"leaked: {found}"
 
 
+def install_files(dest: str | os.PathLike[str]) -> None:
+    """What `contrib/install.sh` installs besides lxpy itself (man pages, shell completion),
+    under `dest` as if it were /."""
+    script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "contrib/install.sh")
+    subprocess.run(
+        [script, "--files-only"],
+        env={**os.environ, "DESTDIR": os.fspath(dest)},
+        check=True,
+        capture_output=True,
+    )
+
+
 @pytest.fixture
 def lxpy() -> Iterator[Lxpy]:
     with temporary_root("lxpy-test-") as lx:
