@@ -3,7 +3,8 @@
 #   contrib/install.sh              apt packages, a venv in /opt/lxpy, /usr/local/bin/lxpy,
 #                                   the man pages and the bash, zsh and fish completion
 #   contrib/install.sh --demo       the same, then create and start a busybox container "demo"
-#   contrib/install.sh --deps-only  only the apt packages (used by contrib/test.sh)
+#   contrib/install.sh --deps-only [PKG...]  only the apt packages, and PKG too (contrib/test.sh
+#                                   adds what only the tests use)
 #   contrib/install.sh --files-only only the man pages and completion scripts; under $DESTDIR
 #                                   when set (a staging root: packaging, the tests)
 set -eu
@@ -49,6 +50,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
+[ "$mode" = "--deps-only" ] && shift && PACKAGES="$PACKAGES $*"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -20,7 +20,7 @@ from lxpy.cli import arguments, values
 from lxpy.cli.commands import COMMANDS
 from lxpy.cli.main import parser
 from lxpy.net import model
-from tests.conftest import IS_ROOT, Lxpy, install_files, temporary_root
+from tests.conftest import GENERATED_BY_THIS_PYTHON, IS_ROOT, Lxpy, install_files, temporary_root
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "contrib/completion"
@@ -29,6 +29,7 @@ PATH = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
 
 
 # -- made from the table -----------------------------------------------------------------------
+@GENERATED_BY_THIS_PYTHON
 def test_the_scripts_are_made_from_the_table() -> None:
     completion = pytest.importorskip("lxpy.cli.completion", reason="shtab: pip install -e .[test]")
     stale = [

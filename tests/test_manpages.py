@@ -16,7 +16,7 @@ import pytest
 
 from lxpy.cli import manpages
 from lxpy.cli.commands import COMMANDS
-from tests.conftest import install_files
+from tests.conftest import GENERATED_BY_THIS_PYTHON, install_files
 
 REPO = Path(__file__).resolve().parent.parent
 MAN = REPO / "man"
@@ -24,6 +24,7 @@ PAGES = sorted(MAN.iterdir())
 LISTED = [c.name for c in COMMANDS if not c.hidden]
 
 
+@GENERATED_BY_THIS_PYTHON
 def test_the_command_pages_are_made_from_the_table() -> None:
     made = manpages.pages()
     committed = {p.name: p.read_text() for p in MAN.glob("lxpy-*.1")}
