@@ -26,6 +26,13 @@ from lxpy.paths import Paths
 
 IS_ROOT = os.geteuid() == 0
 
+# The committed man pages and completion scripts are made with the Python CI runs (3.11):
+# argparse words its help a little differently in each version, so only that one compares.
+GENERATED_BY_THIS_PYTHON = pytest.mark.skipif(
+    sys.version_info[:2] != (3, 11),
+    reason="the committed files are made with Python 3.11; argparse words help differently since",
+)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Integration tests need root; CI runs as root, so there they always run.
@@ -251,6 +258,18 @@ def temporary_root(prefix: str) -> Iterator[Lxpy]:
             subprocess.run(["umount", "-l", mount], check=False)
         safefs.remove_tree(root)
         assert not found, f"leaked: {found}"
+
+
+def install_files(dest: str | os.PathLike[str]) -> None:
+    """What `contrib/install.sh` installs besides lxpy itself (man pages, shell completion),
+    under `dest` as if it were /."""
+    script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "contrib/install.sh")
+    subprocess.run(
+        [script, "--files-only"],
+        env={**os.environ, "DESTDIR": os.fspath(dest)},
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture

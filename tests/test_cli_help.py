@@ -85,6 +85,11 @@ def test_stop_shows_its_default_and_snapshot_how_to_take_one(
     assert "`lxpy snapshot NAME [SNAP]` takes a snapshot" in snapshot
 
 
+def test_console_says_how_to_log_in(capsys: pytest.CaptureFixture[str]) -> None:
+    console = _help(commands.COMMANDS[NAMES.index("console")], capsys)
+    assert "`lxpy attach NAME -- passwd` sets it" in console
+
+
 def test_a_mistyped_command_suggests_the_closest(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["strat", "c1"]) == 2
     err = capsys.readouterr().err

@@ -23,7 +23,10 @@ def test_log_replays_the_boot(lxpy: Lxpy, running: str) -> None:
 
 def test_interactive_console_and_detach(lxpy: Lxpy, running: str) -> None:
     with in_pty(lxpy, "console", running) as console:
-        assert b"Ctrl-a q" in console.read_until(b"Ctrl-a q")
+        hello = console.read_until(b"Ctrl-a q")
+        assert b"Ctrl-a q" in hello
+        # How to log in where a getty asks for root's password, said before the console.
+        assert b"`lxpy attach c1 -- passwd`" in hello.split(b"Connected")[0]
         console.write(b"\r")
         time.sleep(0.3)
         console.write(b"\x1b[1;1R")  # the console's ash may ask where the cursor is

@@ -8,6 +8,21 @@ import argparse
 
 Parser = argparse.ArgumentParser
 
+DEFAULT_TEMPLATE = "busybox"
+SNAPSHOT_ACTIONS = ("ls", "rm", "restore")
+
+# What a shell completes an argument with (lxpy/cli/completion.py writes the scripts): the
+# values the hidden `lxpy complete KIND` lists (lxpy/cli/values.py), or the shell's own file
+# and directory names. The kind is an attribute of the argparse action, as shtab wants it.
+LISTED = ("containers", "templates", "releases", "networks", "snapshots")
+FILES, DIRS = "files", "dirs"
+COMPLETES = "lxpy_completes"
+
+
+def completes(action: argparse.Action, kind: str) -> None:
+    setattr(action, COMPLETES, kind)
+
+
 # --sort key of `top`: the Stats field it orders by (largest first; names alphabetically).
 TOP_FIELDS = {
     "name": "name",
@@ -30,7 +45,7 @@ def seconds(text: str) -> float:
 
 
 def _name(p: Parser) -> None:
-    p.add_argument("name", metavar="NAME", help="the container")
+    completes(p.add_argument("name", metavar="NAME", help="the container"), "containers")
 
 
 def _actions(p: Parser, *choices: str) -> None:
@@ -55,11 +70,19 @@ def _format(p: Parser, plain: str, json: str) -> None:
 
 
 def _owner(p: Parser) -> None:
-    p.add_argument("name", nargs="?", metavar="NAME", help="the container (ls: default every one)")
+    completes(
+        p.add_argument(
+            "name", nargs="?", metavar="NAME", help="the container (ls: default every one)"
+        ),
+        "containers",
+    )
 
 
 def names(p: Parser) -> None:
-    p.add_argument("names", nargs="+", metavar="NAME", help="one or more containers")
+    completes(
+        p.add_argument("names", nargs="+", metavar="NAME", help="one or more containers"),
+        "containers",
+    )
 
 
 def _stop_timeout(p: Parser) -> None:
@@ -75,18 +98,20 @@ def _stop_timeout(p: Parser) -> None:
 
 def create(p: Parser) -> None:
     p.add_argument("name", nargs="?", metavar="NAME", help="a DNS label (default: made up)")
-    p.add_argument(
+    template = p.add_argument(
         "-t",
         "--template",
-        default="busybox",
+        default=DEFAULT_TEMPLATE,
         metavar="TEMPLATE",
         help="see `lxpy templates` (default: %(default)s)",
     )
-    p.add_argument(
+    completes(template, "templates")
+    release = p.add_argument(
         "-r",
         "--release",
         help="the distribution release (--set release=...; default: the template's)",
     )
+    completes(release, "releases")
     p.add_argument(
         "--mirror",
         metavar="URL",
@@ -113,13 +138,14 @@ def create(p: Parser) -> None:
         default="overlay",
         help="overlay on the cached image, or a full copy (default: %(default)s)",
     )
-    p.add_argument(
+    network = p.add_argument(
         "--network",
         action="append",
         metavar="NAME[=IPV4]",
         help="a NIC on that network, eth0 first, repeatable; 'none': no NIC "
         "(default: one NIC on the default network)",
     )
+    completes(network, "networks")
     limits = p.add_argument_group("limits (also `lxpy config set NAME limits.KEY=VALUE`)")
     limits.add_argument(
         "--memory", metavar="SIZE", help="memory limit, like 512M or 2G (default: none)"
@@ -233,7 +259,10 @@ def console(p: Parser) -> None:
 
 def templates(p: Parser) -> None:
     _actions(p, "ls", "show")
-    p.add_argument("template", nargs="?", metavar="NAME", help="show: the template")
+    completes(
+        p.add_argument("template", nargs="?", metavar="NAME", help="show: the template"),
+        "templates",
+    )
 
 
 def cache(p: Parser) -> None:
@@ -249,7 +278,7 @@ def cache(p: Parser) -> None:
 
 def network(p: Parser) -> None:
     _actions(p, "ls", "create", "rm", "show")
-    p.add_argument("network", nargs="?", metavar="NAME", help="the network")
+    completes(p.add_argument("network", nargs="?", metavar="NAME", help="the network"), "networks")
     p.add_argument(
         "--subnet", metavar="CIDR", help="create: an IPv4 subnet (default: a free private /24)"
     )
@@ -311,7 +340,7 @@ def file(p: Parser) -> None:
 
 
 def clone(p: Parser) -> None:
-    p.add_argument("source", metavar="SRC", help="the container to clone")
+    completes(p.add_argument("source", metavar="SRC", help="the container to clone"), "containers")
     p.add_argument("target", metavar="DST", help="the new container's name")
     p.add_argument(
         "-s",
@@ -322,28 +351,34 @@ def clone(p: Parser) -> None:
 
 
 def rename(p: Parser) -> None:
-    p.add_argument("old", metavar="OLD", help="a stopped container")
+    completes(p.add_argument("old", metavar="OLD", help="a stopped container"), "containers")
     p.add_argument("new", metavar="NEW", help="its new name")
 
 
 def snapshot(p: Parser) -> None:
     p.usage = "%(prog)s NAME [SNAP]\n       %(prog)s ls NAME\n       %(prog)s rm|restore NAME SNAP"
-    p.add_argument(
+    words = p.add_argument(
         "words",
         nargs="+",
-        metavar="[ls|rm|restore] NAME [SNAP]",
+        metavar=f"[{'|'.join(SNAPSHOT_ACTIONS)}] NAME [SNAP]",
         help="NAME [SNAP] takes one (SNAP default: made up); ls, rm, restore as named",
     )
+    completes(words, "snapshots")
 
 
 def export(p: Parser) -> None:
     _name(p)
-    p.add_argument("file", metavar="FILE", help="FILE.tar.zst (zstd), FILE.tar.gz or FILE.tar")
+    completes(
+        p.add_argument("file", metavar="FILE", help="FILE.tar.zst (zstd), FILE.tar.gz or FILE.tar"),
+        FILES,
+    )
     p.add_argument("--snapshots", action="store_true", help="its snapshots too")
 
 
 def import_(p: Parser) -> None:
-    p.add_argument("file", metavar="FILE", help="an export: .tar.zst, .tar.gz or .tar")
+    completes(
+        p.add_argument("file", metavar="FILE", help="an export: .tar.zst, .tar.gz or .tar"), FILES
+    )
     p.add_argument(
         "name", nargs="?", metavar="NAME", help="the new container's name (default: the archive's)"
     )
@@ -359,6 +394,20 @@ def mount(p: Parser) -> None:
     _owner(p)
     p.add_argument("paths", nargs="*", metavar="PATH", help="add: HOSTPATH PATH; rm: PATH")
     p.add_argument("--readonly", action="store_true", help="add: read-only inside")
+
+
+def complete(p: Parser) -> None:
+    p.add_argument(
+        "kind", choices=LISTED, metavar="KIND", help=f"what to list: {', '.join(LISTED)}"
+    )
+    p.add_argument(
+        "line",
+        nargs="?",
+        default="",
+        metavar="LINE",
+        help="the command line up to the cursor: its --root, its -t and a snapshot line's "
+        "container decide what is listed (default: none)",
+    )
 
 
 def nothing(p: Parser) -> None:

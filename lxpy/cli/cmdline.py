@@ -9,8 +9,14 @@ _VALUED = {"--root"}
 
 def command_word(argv: list[str]) -> str | None:
     """The subcommand in `argv` (`start` in `lxpy --root R start c1`), or None."""
+    index = command_index(argv)
+    return None if index is None else argv[index]
+
+
+def command_index(argv: list[str]) -> int | None:
+    """Where the subcommand is in `argv`, or None."""
     skip = False
-    for arg in argv:
+    for index, arg in enumerate(argv):
         if skip:
             skip = False
         elif arg in _VALUED:
@@ -18,5 +24,5 @@ def command_word(argv: list[str]) -> str | None:
         elif arg == "--":
             return None
         elif not arg.startswith("-"):
-            return arg
+            return index
     return None

@@ -19,9 +19,20 @@ if TYPE_CHECKING:
 
 class Command:
     """One subcommand. `description` is kept as written (lines of at most 76 columns);
-    each example is a command line and what it does."""
+    each example is a command line and what it does. A hidden command serves the shell
+    completion scripts: it is not listed (--help, man pages, completion) and runs without
+    root, since completion runs as the user typing `sudo lxpy start <TAB>`."""
 
-    __slots__ = ("aliases", "arguments", "description", "examples", "handler", "name", "summary")
+    __slots__ = (
+        "aliases",
+        "arguments",
+        "description",
+        "examples",
+        "handler",
+        "hidden",
+        "name",
+        "summary",
+    )
 
     def __init__(
         self,
@@ -32,6 +43,7 @@ class Command:
         arguments: Callable[[Parser], None],
         handler: str,
         aliases: tuple[str, ...] = (),
+        hidden: bool = False,
     ) -> None:
         self.name = name
         self.summary = summary
@@ -40,6 +52,7 @@ class Command:
         self.arguments = arguments
         self.handler = handler
         self.aliases = aliases
+        self.hidden = hidden
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -210,10 +223,15 @@ PATH is the container's. The exit status is CMD's.""",
         """\
 Connect to a running container's console: the last 128 KiB are replayed,
 then it goes live. Ctrl-a q detaches, Ctrl-a a sends a literal Ctrl-a. --log
-prints the buffer (or a stopped container's console log) and exits.""",
+prints the buffer (or a stopped container's console log) and exits.
+
+A login prompt there (Debian, Ubuntu) wants root's password, and root has
+none until one is set: `lxpy attach NAME -- passwd` sets it, and
+`lxpy attach NAME` gives a root shell without one.""",
         (
             ("lxpy console web", "the live console"),
             ("lxpy console web --log", "what it printed, then exit"),
+            ("lxpy attach web -- passwd", "set root's password for the console's login"),
         ),
         arguments.console,
         "inside.console",
@@ -444,6 +462,25 @@ piece that only one feature needs is reported with that feature.""",
         arguments.check,
         "host.check",
     ),
+    Command(
+        "complete",
+        "list values for the shell completion scripts",
+        """\
+For the completion scripts in contrib/completion: print the values of KIND
+one a line: containers, templates, the releases of the template that LINE
+names with -t (default busybox), networks, or what comes next on a
+`lxpy snapshot` line (an action, a container, then its snapshots). LINE, the
+command line up to the cursor, also gives --root. Prints nothing rather
+than an error.""",
+        (
+            ("lxpy complete containers", "every container's name"),
+            ("lxpy complete releases 'lxpy create -t debian -r '", "debian's releases"),
+            ("lxpy complete snapshots 'lxpy snapshot rm web '", "web's snapshots"),
+        ),
+        arguments.complete,
+        "values.complete",
+        hidden=True,
+    ),
 )
 
 
@@ -459,5 +496,5 @@ def suggestions(word: str) -> list[str]:
     """The commands closest to a mistyped `word`, best first."""
     import difflib
 
-    words = [spelling for c in COMMANDS for spelling in (c.name, *c.aliases)]
+    words = [spelling for c in COMMANDS if not c.hidden for spelling in (c.name, *c.aliases)]
     return difflib.get_close_matches(word, words, n=3, cutoff=0.6)

@@ -30,6 +30,15 @@ def console(api: Api, args: Namespace) -> int:
         sys.stdout.buffer.write(api.console_log(args.name))
         sys.stdout.flush()
         return 0
+    if sys.stdin.isatty():
+        api.console_socket(args.name)  # one that does not run: that error, and no hint
+        # A getty there (Debian, Ubuntu) asks for root's password, and no template sets one.
+        print(
+            "To log in at the console's prompt, give root a password first: "
+            f"`lxpy attach {args.name} -- passwd` (`lxpy attach {args.name}` is a root shell "
+            "without one).",
+            file=sys.stderr,
+        )
     api.console(args.name)
     return 0
 

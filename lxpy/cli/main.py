@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from lxpy import __version__
-from lxpy.cli import commands
+from lxpy.cli import arguments, commands
 from lxpy.cli.cmdline import command_word
 from lxpy.errors import LxpyError, PermissionDenied
 
@@ -60,29 +60,42 @@ def _examples(command: Command) -> str:
     return "examples:\n" + "\n".join(f"  # {what}\n  {line}" for line, what in command.examples)
 
 
-def parser(only: Command | None = None) -> argparse.ArgumentParser:
+def parser(only: Command | None = None, every: bool = False) -> argparse.ArgumentParser:
     """The parser; with `only`, that command's arguments are the only ones built (building
     every command's costs each command a few milliseconds, and `lxpy --help` lists the
-    commands without their arguments)."""
+    commands without their arguments); with `every`, every command's are (the man pages and
+    the completion scripts are made from it)."""
     p = _Parser(prog="lxpy", description="Persistent OS containers whose own init runs as PID 1.")
     p.add_argument("--version", action="version", version=f"lxpy {__version__}")
-    p.add_argument("--root", metavar="DIR", help="keep all state under DIR (also: LXPY_ROOT)")
+    root = p.add_argument(
+        "--root", metavar="DIR", help="keep all state under DIR (also: LXPY_ROOT)"
+    )
+    arguments.completes(root, arguments.DIRS)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in commands.COMMANDS:
-        if only is None:
-            sub.add_parser(command.name, help=command.summary, aliases=command.aliases)
-        elif command is only:
+        # A subparser added without help is not listed (argparse, and shtab after it).
+        listed: dict[str, Any] = {} if command.hidden else {"help": command.summary}
+        if every or command is only:
             command.arguments(
                 sub.add_parser(
                     command.name,
-                    help=command.summary,
                     aliases=command.aliases,
                     description=command.description,
                     epilog=_examples(command),
+                    **listed,
                 )
             )
+        elif only is None:
+            sub.add_parser(command.name, aliases=command.aliases, **listed)
     return p
+
+
+def command_parser(command: Command) -> argparse.ArgumentParser:
+    """`lxpy COMMAND`'s own parser, the one its --help shows."""
+    [sub] = [a for a in parser(command)._actions if isinstance(a, argparse._SubParsersAction)]
+    found: argparse.ArgumentParser = sub.choices[command.name]
+    return found
 
 
 def _unknown(word: str) -> int:
@@ -117,7 +130,7 @@ def main(argv: Sequence[str], launcher: Launcher | None = None, tui: Tui | None 
         assert command is not None
     args.tui = tui
     try:
-        if os.geteuid() != 0:
+        if os.geteuid() != 0 and not command.hidden:
             raise PermissionDenied("lxpy needs root", hint="run it as root or with sudo")
         import importlib
 

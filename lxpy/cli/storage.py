@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from lxpy.cli import output
+from lxpy.cli.arguments import SNAPSHOT_ACTIONS
 from lxpy.errors import UsageError
 
 TYPE_CHECKING = False
@@ -31,9 +32,6 @@ def clone(api: Api, args: Namespace) -> int:
 def rename(api: Api, args: Namespace) -> int:
     api.rename(args.old, args.new)
     return 0
-
-
-SNAPSHOT_ACTIONS = ("ls", "rm", "restore")
 
 
 def snapshot(api: Api, args: Namespace) -> int:

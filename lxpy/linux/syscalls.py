@@ -366,35 +366,9 @@ def bpf_attach_device_program(cgroup_fd: int, prog_fd: int) -> None:
     )
 
 
-class _StatxTimestamp(ctypes.Structure):
-    _fields_ = [("tv_sec", ctypes.c_int64), ("tv_nsec", ctypes.c_uint32), ("pad", ctypes.c_int32)]
-
-
-class _Statx(ctypes.Structure):
-    _fields_ = [
-        ("stx_mask", ctypes.c_uint32),
-        ("stx_blksize", ctypes.c_uint32),
-        ("stx_attributes", ctypes.c_uint64),
-        ("stx_nlink", ctypes.c_uint32),
-        ("stx_uid", ctypes.c_uint32),
-        ("stx_gid", ctypes.c_uint32),
-        ("stx_mode", ctypes.c_uint16),
-        ("spare0", ctypes.c_uint16),
-        ("stx_ino", ctypes.c_uint64),
-        ("stx_size", ctypes.c_uint64),
-        ("stx_blocks", ctypes.c_uint64),
-        ("stx_attributes_mask", ctypes.c_uint64),
-        ("stx_atime", _StatxTimestamp),
-        ("stx_btime", _StatxTimestamp),
-        ("stx_ctime", _StatxTimestamp),
-        ("stx_mtime", _StatxTimestamp),
-        ("stx_rdev_major", ctypes.c_uint32),
-        ("stx_rdev_minor", ctypes.c_uint32),
-        ("stx_dev_major", ctypes.c_uint32),
-        ("stx_dev_minor", ctypes.c_uint32),
-        ("stx_mnt_id", ctypes.c_uint64),
-        ("spare", ctypes.c_uint64 * 13),
-    ]
+# struct statx is 256 bytes; stx_mask is its first u32, stx_mnt_id the u64 at byte 144.
+_STATX_SIZE = 256
+_STX_MNT_ID_OFFSET = 144
 
 
 def mount_id(dirfd: int, name: str = "") -> int:
@@ -403,7 +377,7 @@ def mount_id(dirfd: int, name: str = "") -> int:
     Bind mounts from the same filesystem share st_dev, so only the mount id tells
     whether a directory is a mount point.
     """
-    buf = _Statx()
+    buf = ctypes.create_string_buffer(_STATX_SIZE)
     flags = AT_SYMLINK_NOFOLLOW | (AT_EMPTY_PATH if name == "" else 0)
     _check(
         _libc.statx(
@@ -411,13 +385,15 @@ def mount_id(dirfd: int, name: str = "") -> int:
             ctypes.c_char_p(os.fsencode(name)),
             ctypes.c_int(flags),
             ctypes.c_uint(STATX_MNT_ID),
-            ctypes.byref(buf),
+            buf,
         ),
         name,
     )
-    if not buf.stx_mask & STATX_MNT_ID:
+    (mask,) = struct.unpack_from("=I", buf, 0)
+    if not mask & STATX_MNT_ID:
         raise OSError(95, "statx does not report mount ids", name)
-    return int(buf.stx_mnt_id)
+    (mnt_id,) = struct.unpack_from("=Q", buf, _STX_MNT_ID_OFFSET)
+    return int(mnt_id)
 
 
 class _CapHeader(ctypes.Structure):
