@@ -227,3 +227,48 @@ def test_the_packages_import_each_other_without_a_cycle() -> None:
             for a, b in itertools.pairwise(cycle)
         ]
         pytest.fail(f"import cycle {' -> '.join(cycle)}:\n" + "\n".join(steps))
+
+
+# -- the README's layout table is the law -----------------------------------------------------
+README = PACKAGE.parent / "README.md"
+
+
+def declared_layers() -> dict[str, set[str]]:
+    """The README's Layout table: each package (as a graph node) and the nodes it may
+    import. "base" stands for the base row's packages; "everything below" for every node
+    in the rows after its own."""
+    text = README.read_text().split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith("| ") and not line.startswith("| package") and "---" not in line
+    ]
+
+    def nodes(cell: str) -> list[str]:
+        return ["lxpy." + n.removesuffix("/").removesuffix(".py") for n in cell.split("`")[1::2]]
+
+    packages = [nodes(row[0]) for row in rows]
+    base = next(p for row, p in zip(rows, packages, strict=True) if row[0].startswith("base"))
+    declared: dict[str, set[str]] = {}
+    for index, (row, own) in enumerate(zip(rows, packages, strict=True)):
+        allowed = set(nodes(row[2])) | ({"lxpy"} if own[0] == "lxpy.cli" else set())
+        if "base" in row[2]:
+            allowed |= set(base)
+        if "everything below" in row[2]:
+            allowed |= {n for later in packages[index + 1 :] for n in later}
+        for node in own:
+            declared[node] = allowed - {node}
+    return declared
+
+
+def test_every_import_keeps_to_the_readmes_layout() -> None:
+    declared = declared_layers()
+    found = {package_of(module_name(path)) for path in PACKAGE.rglob("*.py")} - {"lxpy"}
+    assert found <= set(declared), f"packages the README's Layout omits: {found - set(declared)}"
+    breaking = [
+        str(i)
+        for i in all_imports()
+        if package_of(i.source) != package_of(i.target)
+        and package_of(i.target) not in declared.get(package_of(i.source), set())
+    ]
+    assert not breaking, "imports the README's Layout does not allow:\n" + "\n".join(breaking)

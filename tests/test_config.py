@@ -125,3 +125,18 @@ def test_a_saved_config_is_cached_in_plain_values(tmp_path: Path) -> None:
     assert cache.exists()
     assert config.load(str(path), cache=str(cache)) == cfg
     assert type(cfg.to_dict()["init"]["kind"]) is str
+
+
+@pytest.mark.integration
+def test_limits_past_the_host_warn_and_bad_values_name_the_command_line(lxpy: Lxpy) -> None:
+    made = lxpy.run("create", "w1", "--network", "none", "--memory", "100T")
+    assert made.stdout == "w1\n"
+    assert "lxpy: warning: limits.memory 100T: more than this host's" in made.stderr
+    changed = lxpy.run("config", "set", "w1", "limits.memory=200T")
+    assert "warning: limits.memory 200T" in changed.stderr
+    quiet = lxpy.run("config", "set", "w1", "limits.memory=64M")
+    assert quiet.stderr == ""
+    bad = lxpy.run("config", "set", "w1", "limits.memory=lots", check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("lxpy: limits.memory=lots (from the command line): ")
+    assert lxpy.run("config", "get", "w1", "limits.memory").stdout == "64M\n"

@@ -146,21 +146,11 @@ def create(p: Parser) -> None:
         "(default: one NIC on the default network)",
     )
     completes(network, "networks")
+    from lxpy.api import LIMITS
+
     limits = p.add_argument_group("limits (also `lxpy config set NAME limits.KEY=VALUE`)")
-    limits.add_argument(
-        "--memory", metavar="SIZE", help="memory limit, like 512M or 2G (default: none)"
-    )
-    limits.add_argument(
-        "--swap", metavar="SIZE", help="swap on top of the memory limit (default: none)"
-    )
-    limits.add_argument(
-        "--cpus", metavar="N", help="CPU time, in CPUs: 1.5 is one and a half (default: no limit)"
-    )
-    limits.add_argument(
-        "--cpuset", metavar="LIST", help="the CPUs it may run on, like 0-1 (default: all)"
-    )
-    limits.add_argument("--pids", metavar="N", help="most processes at once (default: 4096)")
-    limits.add_argument("--io-weight", metavar="N", help="block I/O weight, 1-10000 (default: 100)")
+    for limit in LIMITS.values():
+        limits.add_argument(limit.flag, metavar=limit.metavar, help=limit.help)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.add_argument(
         "--dry-run",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from lxpy.cli import output
 from lxpy.errors import UsageError
 
 TYPE_CHECKING = False
@@ -35,6 +36,8 @@ def config(api: Api, args: Namespace) -> int:
                 raise UsageError(f"{item!r}: expected KEY=VALUE")
             value = api.config_value(text) if args.action == "set" else None
             later = api.config_set(args.name, key.strip(), value) or later
+        if any(item.strip().startswith("limits.") for item in args.keys):
+            output.warn(api.limit_warnings(api.config_get(args.name, "limits")))
     if later:
         print(f"{args.name} runs: the change takes effect at its next start", file=sys.stderr)
     return 0

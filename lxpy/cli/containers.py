@@ -59,7 +59,9 @@ def _limits(api: Api, args: Namespace) -> dict[str, Any]:
     from lxpy.api import LIMIT_KEYS
 
     given = {k: getattr(args, k) for k in LIMIT_KEYS if getattr(args, k) is not None}
-    return api.limits_from_text(given, lambda key: f"--{key.replace('_', '-')}")
+    limits = api.limits_from_text(given, lambda key: f"--{key.replace('_', '-')}")
+    output.warn(api.limit_warnings(limits))
+    return limits
 
 
 def _nics(given: list[str] | None) -> tuple[tuple[str, str], ...] | None:

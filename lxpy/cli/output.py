@@ -19,6 +19,12 @@ def table(rows: Sequence[Sequence[str]]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
 
 
+def warn(warnings: Sequence[str]) -> None:
+    """What is allowed but likely not meant (a memory limit above the host's memory)."""
+    for warning in warnings:
+        print(f"lxpy: warning: {warning}", file=sys.stderr)
+
+
 def error(e: Exception) -> None:
     # Anything but an LxpyError is unexpected: its traceback tells where.
     hint = "" if isinstance(e, LxpyError) else " (hint: --debug shows the traceback)"

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from lxpy.api import Api
+from lxpy.api import LIMIT_KEYS, LIMITS, Api
 from lxpy.errors import LxpyError, UsageError, describe
 
 TYPE_CHECKING = False
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     # start ~50 ms.
     from lxpy.api import Request
 
-LIMIT_FIELDS = (("memory", "e.g. 2G"), ("cpus", "e.g. 1.5"), ("pids", "e.g. 2000"))
+FIELDS_PER_ROW = 3
 
 
 def _option(name: str, description: str, width: int = 28) -> str:
@@ -54,9 +54,11 @@ class CreateScreen(ModalScreen["Request | None"]):
             with Horizontal(classes="row"):
                 yield Input(placeholder="release (blank: default)", id="release")
                 yield Input(placeholder="packages, comma-separated", id="packages")
-            with Horizontal(classes="row"):
-                for key, example in LIMIT_FIELDS:
-                    yield Input(placeholder=f"{key} ({example})", id=key)
+            limits = list(LIMITS.values())
+            for first in range(0, len(limits), FIELDS_PER_ROW):
+                with Horizontal(classes="row"):
+                    for limit in limits[first : first + FIELDS_PER_ROW]:
+                        yield Input(placeholder=limit.placeholder, id=limit.key)
             yield Label("", id="form-error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -80,8 +82,7 @@ class CreateScreen(ModalScreen["Request | None"]):
         if self._text("packages"):
             settings["packages"] = self._text("packages")
         limits = Api.limits_from_text(
-            {key: self._text(key) for key, _ in LIMIT_FIELDS if self._text(key)},
-            lambda key: key,
+            {key: self._text(key) for key in LIMIT_KEYS if self._text(key)}, lambda key: key
         )
         template = self.query_one("#template", Select).value
         if not isinstance(template, str):
