@@ -331,7 +331,7 @@ class Api:
             gateway=net.gateway,
             domain=net.domain,
             up=os.path.exists(f"/sys/class/net/{name}") and dnsmasq.running(run) is not None,
-            containers=model.users(self.paths, name),
+            containers=model.containers_on(self.paths, name),
             leases=[
                 (c, a, leased.get(a, "-"), "leased" if a in leased else "-")
                 for c, a in sorted(kept.items())
@@ -402,7 +402,7 @@ class Api:
         """Every cached image build with the containers standing on it."""
         from lxpy.images import cache
 
-        used = cache.users(self.paths)
+        used = cache.containers_by_image(self.paths)
         return [(i, sorted(used.get(i.ref, []))) for i in cache.images(self.paths)]
 
     def remove_image(self, selector: str) -> list[Image]:

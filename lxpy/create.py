@@ -35,7 +35,7 @@ class Request:
     template: str
     name: str | None = None
     # Parameter values as text, the way `--set key=value` gives them.
-    settings: Mapping[str, str] = field(default_factory=dict)
+    parameters: Mapping[str, str] = field(default_factory=dict)
     storage: str = "overlay"
     # (network, pinned address) per NIC, eth0 first; None: one NIC on the default network.
     nics: tuple[tuple[str, str], ...] | None = None
@@ -63,7 +63,7 @@ class Resolved:
 def resolve(request: Request) -> Resolved:
     template = manifest.find(request.template)
     parsed: dict[str, Value] = {}
-    for key, text in request.settings.items():
+    for key, text in request.parameters.items():
         param = template.parameters.get(key)
         if param is None:
             raise UsageError(

@@ -252,6 +252,6 @@ def test_no_freezer_anywhere(tmp_path: Path) -> None:
 
 def test_every_limit_the_runtime_sets_has_its_files() -> None:
     from lxpy.config import Limits
-    from lxpy.runtime.limits import settings
+    from lxpy.runtime.limits import kernel_values
 
-    assert set(cgroups.LIMITS) == set(settings(Limits()))
+    assert set(cgroups.LIMITS) == set(kernel_values(Limits()))

@@ -11,7 +11,7 @@ import pytest
 from lxpy.config.limits import DEFAULT_PIDS_MAX, LIMITS, Limits, limits_from_text, warnings
 from lxpy.errors import UsageError
 from lxpy.linux import cgroups
-from lxpy.runtime.limits import settings
+from lxpy.runtime.limits import kernel_values
 
 MAN_PAGE = Path(__file__).resolve().parent.parent / "man/lxpy.1"
 
@@ -54,7 +54,7 @@ def test_limits_hold_values_as_written_with_the_defaults() -> None:
 
 
 def test_limits_in_kernel_units() -> None:
-    assert settings(Limits(memory="1G", swap="512M", cpuset="0", io_weight=200)) == {
+    assert kernel_values(Limits(memory="1G", swap="512M", cpuset="0", io_weight=200)) == {
         "pids": DEFAULT_PIDS_MAX,
         "memory": 2**30,
         "swap": 2**29,

@@ -179,8 +179,8 @@ def test_ubuntu_extends_debian_and_runs_debootstrap(tmp_path: Path) -> None:
 def test_debian_plan_keys_the_cache() -> None:
     from lxpy import create
 
-    def key(**settings: str) -> str:
-        plan = create.resolve(create.Request("debian", "d", settings)).plan
+    def key(**parameters: str) -> str:
+        plan = create.resolve(create.Request("debian", "d", parameters)).plan
         assert plan is not None
         return plan.key
 

@@ -19,17 +19,17 @@ if TYPE_CHECKING:
 def create(api: Api, args: Namespace) -> int:
     from lxpy.api import Request
 
-    settings: dict[str, str] = {}
+    parameters: dict[str, str] = {}
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"--set {item!r}: expected KEY=VALUE")
-        settings[key.strip()] = value
+        parameters[key.strip()] = value
     for key in ("release", "mirror", "packages", "user"):
         if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
+            parameters[key] = getattr(args, key)
     request = Request(
-        args.template, args.name, settings, args.storage, _nics(args.network), _limits(api, args)
+        args.template, args.name, parameters, args.storage, _nics(args.network), _limits(api, args)
     )
     if args.dry_run:
         return _dry_run(api, request)

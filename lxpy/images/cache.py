@@ -103,7 +103,7 @@ def get(paths: Paths, ref: str) -> Image:
     raise NotFound(f"image {ref} is missing from the cache", hint="see `lxpy cache ls`")
 
 
-def users(paths: Paths) -> dict[str, list[str]]:
+def containers_by_image(paths: Paths) -> dict[str, list[str]]:
     """Image ref -> the containers whose overlay stands on it."""
     found: dict[str, list[str]] = {}
     for name in store.names_on_disk(paths):
@@ -187,7 +187,7 @@ def remove(paths: Paths, selector: str) -> list[Image]:
     if not chosen:
         raise NotFound(f"no cached image {selector}", hint="see `lxpy cache ls`")
     with _lock(paths, key):
-        used = users(paths)
+        used = containers_by_image(paths)
         for image in chosen:
             if used.get(image.ref):
                 raise StateError(
@@ -207,7 +207,7 @@ def prune(paths: Paths, key: str) -> list[Image]:
     """Remove the builds of `key` that are neither the newest nor used by any container."""
     with _lock(paths, key):
         builds = images(paths, key)
-        used = users(paths)
+        used = containers_by_image(paths)
         gone = [i for i in builds[:-1] if not used.get(i.ref)]
         for image in gone:
             safefs.remove_tree(image.path)

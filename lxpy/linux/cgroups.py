@@ -200,7 +200,7 @@ class Files(_Entry):
 
 
 class Limit:
-    """One limit of lxpy.runtime.limits.settings as each version's files take it. `refusal`:
+    """One limit of lxpy.runtime.limits.kernel_values as each version's files take it. `refusal`:
     the LimitError for a value set where no file takes it (None: such a host skips it).
     `nested`: written in the namespace root too, in the order this measure gives, so that a
     child never holds more than its parent."""

@@ -179,7 +179,7 @@ def choose_address(network: Network, container: str, taken: set[str]) -> str:
     )
 
 
-def users(paths: Paths, name: str) -> list[str]:
+def containers_on(paths: Paths, name: str) -> list[str]:
     """Containers with a NIC on network `name`."""
     found = []
     for container in store.names_on_disk(paths):

@@ -109,7 +109,7 @@ def remove(paths: Paths, name: str, runs: Callable[[str], bool]) -> None:
     (the caller asks the runtime, which net sits below)."""
     network = model.load(paths, name)
     with model.lock(paths, name):
-        running = [c for c in model.users(paths, name) if runs(c)]
+        running = [c for c in model.containers_on(paths, name) if runs(c)]
         if running:
             raise StateError(
                 f"network {name} is in use by running containers: {', '.join(running)}",
@@ -143,7 +143,7 @@ class Plug:
     guest: str
 
 
-def plan(paths: Paths, container: str, cfg: ContainerConfig) -> list[Plug]:
+def plugs(paths: Paths, container: str, cfg: ContainerConfig) -> list[Plug]:
     """The container's NICs (eth0, eth1, ...) with their networks and kept addresses.
 
     Needs no netlink, except to make the default network the first time it is used."""

@@ -71,7 +71,7 @@ def monitor_spec(
         "console_log": paths.console_log(name),
         "monitor_log": f"{paths.container_dir(name)}/monitor.log",
         "instance": paths.instance,
-        "limits": limits.settings(cfg.limits),
+        "limits": limits.kernel_values(cfg.limits),
         "stop_timeout": DEFAULT_STOP_TIMEOUT,
         "mounts": [(m.source, m.path, m.readonly) for m in cfg.mounts],
         # systemd says when its boot is done (sd_notify READY=1): `start` can wait for it.
@@ -132,7 +132,7 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
                 from lxpy.linux import netns as namespaces
                 from lxpy.net import networks
 
-                plugs = networks.plan(paths, name, cfg)
+                plugs = networks.plugs(paths, name, cfg)
                 netns = namespaces.new()
                 gate_r, gate = os.pipe2(os.O_CLOEXEC)
             elif cfg.ports:

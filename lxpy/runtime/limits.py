@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from lxpy.paths import Paths
 
 
-def settings(limits: Limits) -> dict[str, Any]:
+def kernel_values(limits: Limits) -> dict[str, Any]:
     """Every limit as the cgroup layer takes it (sizes in bytes, a cpuset as the kernel's
     list), None where there is none (so applying these lifts a removed one)."""
     return {key: LIMITS[key].in_kernel_units(value) for key, value in limits.items()}
@@ -29,10 +29,10 @@ def apply(paths: Paths, name: str, old: ContainerConfig, new: ContainerConfig) -
     if running and new.limits != old.limits:
         cgroups = ContainerCgroups(paths.instance, name)
         try:
-            cgroups.apply_limits(settings(new.limits))
+            cgroups.apply_limits(kernel_values(new.limits))
         except (LimitError, OSError) as e:
             # Put back what was there: the file and the running limits stay in step.
-            cgroups.apply_limits(settings(old.limits))
+            cgroups.apply_limits(kernel_values(old.limits))
             raise UsageError(f"cannot apply the limits to {name}: {e}") from None
     store.save(paths, name, new)
     return running and new.with_changes(limits=old.limits) != old

@@ -76,18 +76,18 @@ class CreateScreen(ModalScreen["Request | None"]):
 
         name = self._text("name") or self.suggested_name
         Api.validate_name(name)
-        settings = {}
+        parameters = {}
         if self._text("release"):
-            settings["release"] = self._text("release")
+            parameters["release"] = self._text("release")
         if self._text("packages"):
-            settings["packages"] = self._text("packages")
+            parameters["packages"] = self._text("packages")
         limits = Api.limits_from_text(
             {key: self._text(key) for key in LIMIT_KEYS if self._text(key)}, lambda key: key
         )
         template = self.query_one("#template", Select).value
         if not isinstance(template, str):
             raise UsageError("choose a template")
-        return Request(template, name, settings, limits=limits)
+        return Request(template, name, parameters, limits=limits)
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#create")
