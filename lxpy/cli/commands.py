@@ -45,14 +45,10 @@ class Command:
         aliases: tuple[str, ...] = (),
         hidden: bool = False,
     ) -> None:
-        self.name = name
-        self.summary = summary
-        self.description = description
-        self.examples = examples
-        self.arguments = arguments
-        self.handler = handler
-        self.aliases = aliases
-        self.hidden = hidden
+        # What a person reads (--help, man pages), then what runs it.
+        self.name, self.aliases, self.hidden = name, aliases, hidden
+        self.summary, self.description, self.examples = summary, description, examples
+        self.arguments, self.handler = arguments, handler
 
 
 COMMANDS: tuple[Command, ...] = (
