@@ -57,15 +57,18 @@ class FleetTable(DataTable[str | Text]):
         present = {key.value for key in self.rows}
         for row in rows:
             cells = self._cells(row, transient.get(row.name), row.name in marked)
-            if row.name not in present:
+            added = row.name not in present
+            if added:
                 self.add_row(*cells.values(), key=row.name)
-                continue
             for column, value in cells.items():
-                if self.get_cell(row.name, column) != value:
+                # A new row's cells are measured here too: DataTable's own deferred measure
+                # of new rows has been seen to miss one (STOPPED drawn as STOPPE).
+                if added or self.get_cell(row.name, column) != value:
                     # Measuring a whole column again is most of a refresh's cost: only when
                     # the new text would not fit.
                     wider = cell_len(str(value)) > self.columns[ColumnKey(column)].content_width
-                    self.update_cell(row.name, column, value, update_width=wider)
+                    if wider or not added:
+                        self.update_cell(row.name, column, value, update_width=wider)
         order = {name: index for index, name in enumerate(wanted)}
         self.sort("name", key=lambda name: order[str(name)])
         if selected in order:
