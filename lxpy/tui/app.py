@@ -88,8 +88,15 @@ class FleetScreen(Screen[None]):
         self.set_interval(self.settings.refresh, self.poll)
 
     # -- refresh ----------------------------------------------------------------------------
+    @property
+    def closing(self) -> bool:
+        """The app is shutting down: its widgets are gone, but a worker's result or a timer
+        may still arrive and must change nothing."""
+        return not self.query(FleetTable)
+
     def poll(self) -> None:
-        self._poll(self.table.selected)
+        if not self.closing:
+            self._poll(self.table.selected)
 
     @work(thread=True, exclusive=True, group="poll")
     def _poll(self, selected: str | None) -> None:
@@ -106,12 +113,16 @@ class FleetScreen(Screen[None]):
         self.notify(describe(error), severity="error", timeout=10)
 
     def _polled(self, rows: list[Row], detail: Detail | None) -> None:
+        if self.closing:
+            return
         self.rows = rows
         self.redraw()
         if detail is None or detail.info.name == self.table.selected:
             self.query_one(DetailPane).show(detail)
 
     def redraw(self) -> None:
+        if self.closing:
+            return
         known = {row.name for row in self.rows}
         pending = [
             Row(name, State.STOPPED, template, "", None, None, None, None, None)
@@ -152,7 +163,7 @@ class FleetScreen(Screen[None]):
             self.app.call_from_thread(self._detail_loaded, name, detail)
 
     def _detail_loaded(self, name: str, detail: Detail | None) -> None:
-        if name == self.table.selected:
+        if not self.closing and name == self.table.selected:
             self.query_one(DetailPane).show(detail)
 
     # -- running actions --------------------------------------------------------------------
