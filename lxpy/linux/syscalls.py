@@ -8,6 +8,7 @@ imports this module, so it stays standard-library only and small.
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import os
 import struct
@@ -452,3 +453,97 @@ def set_link_up(sock: int, name: str) -> None:
     """Bring the network interface `name` up; `sock`: any socket of its namespace."""
     ifreq = _IFREQ.unpack(fcntl.ioctl(sock, _ioctl("SIOCGIFFLAGS"), _IFREQ.pack(name.encode(), 0)))
     fcntl.ioctl(sock, _ioctl("SIOCSIFFLAGS"), _IFREQ.pack(ifreq[0], ifreq[1] | _IFF_UP))
+
+
+# libseccomp's ABI (seccomp.h, stable since 2.4): actions, filter attributes, comparisons.
+SCMP_ACT_KILL_PROCESS = 0x80000000
+SCMP_ACT_ALLOW = 0x7FFF0000
+_SCMP_ACT_ERRNO = 0x00050000
+SCMP_FLTATR_ACT_BADARCH = 2
+SCMP_FLTATR_CTL_NNP = 3
+SCMP_FLTATR_API_SYSRAWRC = 9
+SCMP_CMP_MASKED_EQ = 7
+
+
+def scmp_act_errno(err: int) -> int:
+    """The action "fail with errno `err`" (SCMP_ACT_ERRNO)."""
+    return _SCMP_ACT_ERRNO | (err & 0xFFFF)
+
+
+class _ScmpArgCmp(ctypes.Structure):
+    """struct scmp_arg_cmp: argument `arg` compared with `op` to datum_a (and datum_b)."""
+
+    _fields_ = [
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    ]
+
+
+_libseccomp: ctypes.CDLL | None = None
+
+
+def _seccomp() -> ctypes.CDLL:
+    """libseccomp, loaded at its first use: only a container's start needs it, and it must
+    come from the host (before pivot_root), not from the container's tree."""
+    global _libseccomp
+    if _libseccomp is None:
+        lib = ctypes.CDLL("libseccomp.so.2")
+        ctx = ctypes.c_void_p
+        lib.seccomp_init.argtypes = [ctypes.c_uint32]
+        lib.seccomp_init.restype = ctx
+        lib.seccomp_release.argtypes = [ctx]
+        lib.seccomp_release.restype = None
+        lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+        lib.seccomp_attr_set.argtypes = [ctx, ctypes.c_int, ctypes.c_uint32]
+        lib.seccomp_rule_add_array.argtypes = [
+            ctx,
+            ctypes.c_uint32,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.POINTER(_ScmpArgCmp),
+        ]
+        lib.seccomp_load.argtypes = [ctx]
+        _libseccomp = lib
+    return _libseccomp
+
+
+def _scmp_check(result: int, what: str | None = None) -> int:
+    """libseccomp returns -errno itself (it leaves errno alone)."""
+    if result < 0:
+        raise OSError(-result, os.strerror(-result), what)
+    return result
+
+
+def seccomp_init(default_action: int) -> int:
+    """A new filter context (an opaque pointer) with the native architecture alone."""
+    return _scmp_check(_seccomp().seccomp_init(default_action) or -errno.EINVAL)
+
+
+def seccomp_release(ctx: int) -> None:
+    _seccomp().seccomp_release(ctx)
+
+
+def seccomp_syscall_resolve_name(name: str) -> int:
+    """`name`'s number on this machine; negative when it has none here (-1: libseccomp does
+    not know the name, below -1: a syscall of other architectures, which rules ignore)."""
+    return int(_seccomp().seccomp_syscall_resolve_name(name.encode()))
+
+
+def seccomp_attr_set(ctx: int, attr: int, value: int) -> None:
+    _scmp_check(_seccomp().seccomp_attr_set(ctx, attr, value))
+
+
+def seccomp_rule_add(
+    ctx: int, action: int, syscall: int, *compare: tuple[int, int, int, int]
+) -> None:
+    """A rule; with comparisons (arg, op, datum_a, datum_b), only calls whose arguments pass
+    all of them take it."""
+    cmps = (_ScmpArgCmp * len(compare))(*(_ScmpArgCmp(*c) for c in compare))
+    _scmp_check(_seccomp().seccomp_rule_add_array(ctx, action, syscall, len(compare), cmps))
+
+
+def seccomp_load(ctx: int) -> None:
+    """Load the filter into the calling thread; it applies from here on and across exec."""
+    _scmp_check(_seccomp().seccomp_load(ctx))
