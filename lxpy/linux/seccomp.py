@@ -17,8 +17,10 @@ point to, so not a mount's source, fstype or target.
   /proc/sys (`core_pattern` runs a program as host root); no rule here stops it. LXC stops it
   with AppArmor (`deny mount fstype=proc`), which lxpy lacks.
 - `mount -o remount,bind,rw` of a mount made read-only by a bind remount (/proc/sys,
-  /run/host) passes: systemd inside bind-remounts its own mounts the same way (adding nosuid
-  or noexec), and a filter cannot tell which mount a call means or whether it is read-only.
+  /run/host) passes: systemd inside bind-remounts its own mounts the same way (logind's and
+  hostnamed's ReadWritePaths=/etc under ProtectSystem=strict; refusing every remount that is
+  not read-only fails both with 226/NAMESPACE), and a filter cannot tell which mount a call
+  means or whether it is read-only now.
 - `umount` of the masks over /proc/keys, /proc/kcore and the like passes, as every umount.
 """
 
