@@ -67,8 +67,8 @@ DENIED: tuple[Rule, ...] = (
     Rule("ioperm", EPERM),
     Rule("swapon", EPERM),
     Rule("swapoff", EPERM),
-    # The kernel keyring is not namespaced (host root's user keyring is readable). systemd
-    # treats ENOSYS as "no keyring" and goes on; EPERM would fail units.
+    # The kernel keyring is not namespaced (host root's user keyring is readable). ENOSYS,
+    # as LXD answers: systemd takes it as "no keyring here" and goes on without one.
     Rule("keyctl", ENOSYS),
     Rule("add_key", ENOSYS),
     Rule("request_key", ENOSYS),
@@ -123,10 +123,11 @@ def build(privileged: bool, allow: tuple[str, ...] = ()) -> Filter:
     """The filter, built while the host's libseccomp is in reach (before pivot_root)."""
     ctx = syscalls.seccomp_init(syscalls.SCMP_ACT_ALLOW)
     try:
-        # As LXC and docker leave it (libseccomp's default for a foreign architecture is a
-        # kill): a 32-bit program dies at its first syscall with SIGSYS ("Bad system call"),
-        # which names the cause. ERRNO(ENOSYS) would make even its exit fail, and such a
-        # program spins or crashes somewhere unrelated. The whole process, not one thread.
+        # A kill, libseccomp's own default for an architecture the filter does not list
+        # (LXC and docker list i386 and x32 beside x86_64; lxpy refuses them): a 32-bit
+        # program dies at its first syscall with SIGSYS ("Bad system call"), which names the
+        # cause. ERRNO(ENOSYS) would make even its exit fail, and such a program spins or
+        # crashes somewhere unrelated. The whole process, not only the calling thread.
         syscalls.seccomp_attr_set(
             ctx, syscalls.SCMP_FLTATR_ACT_BADARCH, syscalls.SCMP_ACT_KILL_PROCESS
         )
