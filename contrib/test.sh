@@ -4,7 +4,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 # zsh and fish: the completion tests drive them besides bash (lxpy itself needs neither).
-contrib/install.sh --deps-only zsh fish
+# gcc and libc6-dev: the escape tests build their static helper (tests/escape/escape.c).
+contrib/install.sh --deps-only zsh fish gcc libc6-dev
 [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[test]'

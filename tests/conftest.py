@@ -10,12 +10,14 @@ import contextlib
 import os
 import pty
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 import pytest
@@ -284,3 +286,26 @@ def running(lxpy: Lxpy) -> Iterator[str]:
     lxpy.run("create", "c1", "--template", "busybox")
     lxpy.run("start", "c1")
     yield "c1"
+
+
+ESCAPE_SOURCE = Path(__file__).parent / "escape" / "escape.c"
+
+
+@pytest.fixture(scope="session")
+def escape_binary(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """tests/escape/escape.c built static (runs in any rootfs): the escapes of the security
+    reference, one subcommand each. A missing compiler fails: skipping would pass a run in
+    which no escape was tried."""
+    compiler = shutil.which("gcc")
+    if compiler is None:
+        pytest.fail("gcc is needed to build tests/escape/escape.c: apt-get install gcc libc6-dev")
+    binary = tmp_path_factory.mktemp("escape") / "escape"
+    built = subprocess.run(
+        [compiler, "-static", "-O1", "-Wall", "-o", str(binary), str(ESCAPE_SOURCE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if built.returncode != 0:
+        pytest.fail(f"cannot build {ESCAPE_SOURCE} (needs libc6-dev): {built.stderr.strip()}")
+    return str(binary)
