@@ -17,10 +17,11 @@ mode=${1:-}
 # Python 3.11+, tmux for the TUI's end-to-end test.
 # mmdebstrap (debootstrap as the fallback) and the archive keyring: the debian template.
 # dnsmasq-base, nftables, iproute2: networks (DHCP and DNS, NAT, and the tests' `ip`).
+# libseccomp2: every container's seccomp filter.
 # man-db (and groff with it): `man lxpy`, and the tests that render every page; bash-completion
 # loads the completion of `lxpy` when bash is interactive.
 PACKAGES="python3 python3-venv busybox-static tmux mmdebstrap debootstrap debian-archive-keyring
-dnsmasq-base nftables iproute2 tar zstd man-db bash-completion"
+dnsmasq-base nftables iproute2 tar zstd man-db bash-completion libseccomp2"
 
 # The man pages and the shell completion scripts (made from lxpy's command table, see
 # lxpy/cli/manpages.py and lxpy/cli/completion.py), where man and each shell look for them.
@@ -60,6 +61,14 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
+
+# Host ids for unprivileged containers: 65536 each, from root's range (as Incus expects it).
+for f in /etc/subuid /etc/subgid; do
+    if ! grep -qs '^root:' "$f"; then
+        echo "root:1000000:1000000000" >>"$f"
+        echo "install.sh: gave root the ids 1000000-1999999999 in $f (unprivileged containers)"
+    fi
+done
 [ "$mode" = "--deps-only" ] && exit 0
 
 # Debian's own interpreter, not whatever `python3` is first on PATH: lxpy's start-up time

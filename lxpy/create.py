@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxpy import config, names, store
-from lxpy.config import ContainerConfig, InitConfig, Limits, Nic, Storage, StorageKind
+from lxpy.config import (
+    ContainerConfig,
+    InitConfig,
+    Limits,
+    Nic,
+    Security,
+    Storage,
+    StorageKind,
+)
 from lxpy.config.schema import check_ipv4
 from lxpy.errors import UnsafePath, UsageError
 from lxpy.images import busybox, cache, manifest, render, users
@@ -40,6 +48,7 @@ class Request:
     # (network, pinned address) per NIC, eth0 first; None: one NIC on the default network.
     nics: tuple[tuple[str, str], ...] | None = None
     limits: Mapping[str, Any] = field(default_factory=dict)  # checked values, by Limits key
+    privileged: bool = False  # container root is host root (see config.Security)
 
 
 @dataclass(frozen=True)
@@ -140,7 +149,9 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
             rootfd = _open_rootfs(partial, image, kind)
             ref = image.ref if image is not None and kind == StorageKind.OVERLAY else ""
             cfg = _config(name, resolved, Storage(kind, ref)).with_changes(
-                network=nics, limits=Limits(**request.limits)
+                network=nics,
+                limits=Limits(**request.limits),
+                security=Security(privileged=request.privileged),
             )
             try:
                 if image is None:

@@ -138,6 +138,11 @@ def create(p: Parser) -> None:
         default="overlay",
         help="overlay on the cached image, or a full copy (default: %(default)s)",
     )
+    p.add_argument(
+        "--privileged",
+        action="store_true",
+        help="no user namespace: container root is host root (default: unprivileged)",
+    )
     network = p.add_argument(
         "--network",
         action="append",

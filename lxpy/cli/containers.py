@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 def create(api: Api, args: Namespace) -> int:
     from lxpy.api import Request
+    from lxpy.config.model import PRIVILEGED_WARNING
 
     parameters: dict[str, str] = {}
     for item in args.set:
@@ -29,13 +30,21 @@ def create(api: Api, args: Namespace) -> int:
         if getattr(args, key) is not None:
             parameters[key] = getattr(args, key)
     request = Request(
-        args.template, args.name, parameters, args.storage, _nics(args.network), _limits(api, args)
+        args.template,
+        args.name,
+        parameters,
+        args.storage,
+        _nics(args.network),
+        _limits(api, args),
+        args.privileged,
     )
     if args.dry_run:
         return _dry_run(api, request)
     progress = output.progress(args.quiet)
     created = api.create(request, progress)
     progress.close()
+    if args.privileged:
+        print(f"warning: {created.name} is {PRIVILEGED_WARNING}", file=sys.stderr)
     if not args.quiet:
         if created.seconds >= 1.0:
             source = f"image {created.image}" if created.image else "its bootstrap"
@@ -121,6 +130,8 @@ def ls(api: Api, args: Namespace) -> int:
 
 
 def info(api: Api, args: Namespace) -> int:
+    from lxpy.config.model import PRIVILEGED_WARNING
+
     info = api.info(args.name, with_stats=True)
     if args.format == "json":
         import json
@@ -148,6 +159,13 @@ def info(api: Api, args: Namespace) -> int:
             print(f"Release:  {release}")
         limits = ", ".join(f"{k}={v}" for k, v in info.config.limits.to_dict().items())
         print(f"Limits:   {limits or 'none'}")
+        security = info.config.security
+        if security.privileged:
+            print(f"Security: {PRIVILEGED_WARNING}")
+        else:
+            print(f"Idmap:    {security.idmap or 'chosen at its first start'} (inside host count)")
+        if security.allow:
+            print(f"Syscalls: {', '.join(security.allow)} allowed past the seccomp filter")
     if info.stats is not None:
         s = info.stats
         limit = f" of {units.size(s.memory_limit)}" if s.memory_limit else ""

@@ -22,9 +22,11 @@ from lxpy.config.kinds import InitKind as InitKind
 from lxpy.config.kinds import StorageKind as StorageKind
 from lxpy.config.limits import Limits as Limits
 from lxpy.config.model import ContainerConfig as ContainerConfig
+from lxpy.config.model import IdMap as IdMap
 from lxpy.config.model import InitConfig as InitConfig
 from lxpy.config.model import Nic as Nic
 from lxpy.config.model import PortForward as PortForward
+from lxpy.config.model import Security as Security
 from lxpy.config.model import SharedFolder as SharedFolder
 from lxpy.config.model import Storage as Storage
 from lxpy.config.model import timestamp as timestamp

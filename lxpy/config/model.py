@@ -80,6 +80,39 @@ class Storage:
 
 
 @dataclass(frozen=True)
+class IdMap:
+    """Container ids 0..size-1 are host ids host..host+size-1 (uids and gids alike)."""
+
+    host: int
+    size: int = 65536
+
+    @property
+    def kernel_map(self) -> str:
+        """As /proc/PID/uid_map and gid_map take it."""
+        return f"0 {self.host} {self.size}\n"
+
+    def __str__(self) -> str:
+        return f"0 {self.host} {self.size}"
+
+
+# What create and `info` say of a privileged container, in one line.
+PRIVILEGED_WARNING = (
+    "privileged: container root is host root (no user namespace): run only code you trust in it"
+)
+
+
+@dataclass(frozen=True)
+class Security:
+    """Unprivileged (a user namespace, `idmap` chosen at the first start and kept) unless
+    `privileged`: then container root is host root. `allow` opens syscalls of the seccomp
+    filter's deny list for this container."""
+
+    privileged: bool = False
+    idmap: IdMap | None = None
+    allow: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ContainerConfig:
     template: str
     created: str
@@ -91,6 +124,7 @@ class ContainerConfig:
     network: tuple[Nic, ...] = ()
     ports: tuple[PortForward, ...] = ()
     mounts: tuple[SharedFolder, ...] = ()
+    security: Security = field(default_factory=Security)
     # The template parameters it was created with (release, packages, ...), for the record.
     parameters: Mapping[str, str | bool | list[str]] = field(default_factory=dict)
     # Started by `lxpy autostart` (at host boot), lowest order first, waiting `delay` s after.
@@ -130,7 +164,16 @@ class ContainerConfig:
                 for m in self.mounts
             ],
             "limits": self.limits.to_dict(),
+            "security": self._security_dict(),
         }
+
+    def _security_dict(self) -> dict[str, Any]:
+        security: dict[str, Any] = {"privileged": self.security.privileged}
+        if self.security.idmap is not None:
+            security["idmap"] = {"host": self.security.idmap.host, "size": self.security.idmap.size}
+        if self.security.allow:
+            security["syscalls"] = {"allow": list(self.security.allow)}
+        return security
 
     def with_changes(self, **changes: Any) -> ContainerConfig:
         return replace(self, **changes)

@@ -10,9 +10,11 @@ from lxpy.config.kinds import CgroupView, InitKind, StorageKind
 from lxpy.config.limits import LIMITS, Limits
 from lxpy.config.model import (
     ContainerConfig,
+    IdMap,
     InitConfig,
     Nic,
     PortForward,
+    Security,
     SharedFolder,
     Storage,
 )
@@ -42,6 +44,7 @@ TOP_KEYS = (
     "ports",
     "mounts",
     "limits",
+    "security",
 )
 # reboot_signal: read and dropped (nothing ever sent it), so a config that has it loads and
 # loses it at its next write.
@@ -77,6 +80,14 @@ def validate(file: TomlFile, doc: Mapping[str, Any]) -> ContainerConfig:
     for key in parameters.doc:
         parameters.get(key, (str, bool, list))
     limits = top.table("limits", LIMITS)
+    security = top.table("security", ("privileged", "idmap", "syscalls"))
+    idmap = None
+    if "idmap" in security.doc:
+        ids = security.table("idmap", ("host", "size"))
+        idmap = IdMap(
+            host=ids.get("host", int, check=_check_host_id),
+            size=ids.get("size", int, 65536, _check_idmap_size),
+        )
     return ContainerConfig(
         template=top.get("template", str),
         created=top.get("created", str),
@@ -104,6 +115,11 @@ def validate(file: TomlFile, doc: Mapping[str, Any]) -> ContainerConfig:
         ),
         ports=tuple(PortForward.parse(p) for p in top.get("ports", list, [], _check_ports)),
         mounts=mounts,
+        security=Security(
+            privileged=security.get("privileged", bool, False),
+            idmap=idmap,
+            allow=security.table("syscalls", ("allow",)).strings("allow", check=_check_syscalls),
+        ),
         parameters=parameters.doc,
         autostart=top.get("autostart", bool, False),
         autostart_order=top.get("autostart_order", int, 0),
@@ -192,3 +208,19 @@ def _check_image(value: str, kind: StorageKind) -> str | None:
 
 def _check_uuid(value: str) -> str | None:
     return None if re.fullmatch(r"[0-9a-f]{32}", value) else "expected 32 lowercase hex digits"
+
+
+def _check_host_id(value: int) -> str | None:
+    # Host id 0 is root's: a map starting there would make container root host root.
+    return None if 0 < value < 2**32 - 65536 else "expected a host id above 0 (a range's first)"
+
+
+def _check_idmap_size(value: int) -> str | None:
+    return None if value == 65536 else "lxpy maps 65536 ids per container"
+
+
+def _check_syscalls(value: list[str]) -> str | None:
+    for name in value:
+        if not re.fullmatch(r"[a-z0-9_]{1,40}", name):
+            return 'expected syscall names like "keyctl"'
+    return None

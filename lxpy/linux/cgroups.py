@@ -15,6 +15,7 @@ Imported by the monitor: standard library only, no dataclasses.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -441,6 +442,14 @@ KILL = {2: Knob(None, "cgroup.kill", "1")}  # v1 has none: freeze, then signal e
 
 # v2 has no devices controller: the same list as a BPF program (on a hybrid host too, where
 # it sits beside the v1 rules).
+# What container root must own in its namespace root to run an init that makes cgroups.
+DELEGATED_FILES = (
+    "cgroup.procs",
+    "cgroup.threads",
+    "cgroup.subtree_control",
+    "tasks",
+    "cgroup.clone_children",
+)
 DEVICES = {1: Guard("devices", _allow_listed), 2: Guard(None, attach_device_program)}
 
 VERSIONS = {
@@ -542,6 +551,17 @@ class ContainerCgroups:
             return 0
         h, counter = placed
         return counter.count(self.payload(h)) or 0
+
+    def delegate(self, uid: int, gid: int) -> None:
+        """Give the namespace root to container root (host ids `uid`, `gid`): its directory
+        and the files that move processes and enable controllers, as the kernel's cgroup v2
+        delegation and LXC's v1 ones name them. The limits stay above, on the payload."""
+        for h in self.hierarchies:
+            root = self.namespace_root(h)
+            os.chown(root, uid, gid)
+            for name in DELEGATED_FILES:
+                with contextlib.suppress(FileNotFoundError):
+                    os.chown(os.path.join(root, name), uid, gid)
 
     def enter(self, role: str) -> None:
         """Move the calling process into its `role` cgroup ("ns" or "monitor") everywhere;

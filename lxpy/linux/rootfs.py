@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 
 from lxpy.errors import RootfsError as RootfsError
 from lxpy.linux import safefs, syscalls
@@ -26,15 +25,8 @@ from lxpy.linux.syscalls import (
     O_PATH,
 )
 
-# name: (major, minor) -- the standard nodes of a container's /dev, as LXC and nspawn make.
-DEV_NODES = {
-    "null": (1, 3),
-    "zero": (1, 5),
-    "full": (1, 7),
-    "random": (1, 8),
-    "urandom": (1, 9),
-    "tty": (5, 0),
-}
+# The standard nodes of a container's /dev, as LXC and nspawn give it: the host's, bound in.
+DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 DEV_LINKS = {
     "fd": "/proc/self/fd",
     "stdin": "/proc/self/fd/0",
@@ -116,6 +108,17 @@ def _readonly(root: int, rel: str) -> None:
         os.close(fd)
 
 
+class Idmapped:
+    """An unprivileged container's ids: its user namespace (an fd) and the host id of its
+    root, both for uids and gids."""
+
+    __slots__ = ("root_id", "userns")
+
+    def __init__(self, userns: int, root_id: int) -> None:
+        self.userns = userns
+        self.root_id = root_id
+
+
 def setup(
     rootfs: str,
     console: str,
@@ -124,48 +127,93 @@ def setup(
     host_files: dict[str, str],
     notify_socket: str | None = None,
     shared: list[tuple[str, str, bool]] | None = None,
+    ids: Idmapped | None = None,
 ) -> None:
     """Mount the root (a bind of `rootfs`, or the overlay whose options are given), build
     /dev, /proc, /sys, /sys/fs/cgroup and /run in it, and pivot into it.
 
     `host_files` go to /run/host (read-only inside), systemd's place for what the container
     manager tells the guest; `notify_socket` (the monitor's) is bound at /run/host/notify.
-    `shared` folders, (host source, path inside, read-only), are mounted last.
+    `shared` folders, (host source, path inside, read-only), are mounted last. With `ids`,
+    the root and the shared folders are idmapped through its user namespace (the disk keeps
+    the distro's ids), and what is made on the way is container root's.
     """
     syscalls.mount(None, "/", None, MS_REC | MS_SLAVE)
-    if overlay is None:
-        syscalls.mount(rootfs, rootfs, None, MS_BIND | MS_REC)
-    else:
-        mnt = syscalls.fsmount_new("overlay", overlay)
+    if ids is not None:
+        # Through an idmapped mount, host root's own id maps to nothing (EOVERFLOW): make
+        # files as container root. Overlayfs keeps the mounter's ids for its work dir too.
+        syscalls.set_fs_ids(ids.root_id, ids.root_id)
+    try:
+        _mount_root(rootfs, overlay, ids.userns if ids else -1)
+        root = safefs.open_tree(rootfs)
         try:
-            target = safefs.open_tree(rootfs)
-            try:
-                syscalls.move_mount_to(mnt, target)
-            finally:
-                os.close(target)
+            _setup_dev(root, console, ids.root_id if ids else -1)
+            _setup_proc(root)
+            _setup_sys(root, hierarchies)
+            _setup_run(root, host_files, notify_socket, ids.root_id if ids else -1)
+            for source, path, readonly in shared or ():
+                _setup_shared(root, source, path, readonly, ids.userns if ids else -1)
+            os.fchdir(root)
+            syscalls.pivot_root(".", ".")
+            syscalls.umount2(".", syscalls.MNT_DETACH)
+            os.chdir("/")
         finally:
-            os.close(mnt)
-    root = safefs.open_tree(rootfs)
-    try:
-        _setup_dev(root, console)
-        _setup_proc(root)
-        _setup_sys(root, hierarchies)
-        _setup_run(root, host_files, notify_socket)
-        for source, path, readonly in shared or ():
-            _setup_shared(root, source, path, readonly)
-        os.fchdir(root)
-        syscalls.pivot_root(".", ".")
-        syscalls.umount2(".", syscalls.MNT_DETACH)
-        os.chdir("/")
+            os.close(root)
     finally:
-        os.close(root)
+        if ids is not None:
+            syscalls.set_fs_ids(0, 0)
 
 
-def _setup_shared(root: int, source: str, path: str, readonly: bool) -> None:
-    """A host folder, cloned as a detached tree from this (still the host's) view and moved
-    onto its place inside, made if missing with every component resolved inside the root."""
+def _mount_root(rootfs: str, overlay: list[tuple[str, str | None]] | None, userns: int) -> None:
+    if overlay is None and userns < 0:
+        syscalls.mount(rootfs, rootfs, None, MS_BIND | MS_REC)
+        return
+    held: list[int] = []
     try:
-        tree = syscalls.clone_tree(source, readonly)
+        if overlay is None:
+            held.append(_idmapped(rootfs, userns))
+            mnt = held[0]
+        else:
+            # Each layer idmapped on its own: overlayfs stacks idmapped layers (Linux 5.19+);
+            # the upper and work dirs through one mount of their parent, as it requires.
+            options = []
+            for key, value in overlay:
+                if userns >= 0 and value is not None:
+                    where, name = (value, "") if key == "lowerdir+" else os.path.split(value)
+                    held.append(_idmapped(where, userns))
+                    value = fd_path(held[-1]) + (f"/{name}" if name else "")
+                options.append((key, value))
+            mnt = syscalls.fsmount_new("overlay", options)
+            held.append(mnt)
+        target = safefs.open_tree(rootfs)
+        try:
+            syscalls.move_mount_to(mnt, target)
+        finally:
+            os.close(target)
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
+def _idmapped(path: str, userns: int) -> int:
+    try:
+        return syscalls.clone_tree(path, userns_fd=userns)
+    except OSError as e:
+        if e.errno == errno.EINVAL:
+            raise RootfsError(
+                f"{path}: its filesystem cannot be idmapped, so an unprivileged container "
+                "cannot use it (move the store to ext4, btrfs, xfs or tmpfs, or create "
+                "the container --privileged)"
+            ) from None
+        raise
+
+
+def _setup_shared(root: int, source: str, path: str, readonly: bool, userns: int) -> None:
+    """A host folder, cloned as a detached tree from this (still the host's) view and moved
+    onto its place inside, made if missing with every component resolved inside the root.
+    Idmapped through `userns` if given: host uid 1000 is uid 1000 inside."""
+    try:
+        tree = syscalls.clone_tree(source, readonly, userns)
     except OSError as e:
         raise OSError(e.errno, f"shared folder {source}: {e.strerror}") from None
     try:
@@ -178,44 +226,76 @@ def _setup_shared(root: int, source: str, path: str, readonly: bool) -> None:
         os.close(tree)
 
 
-def _setup_dev(root: int, console: str) -> None:
-    dev = _mount_on(root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k")
+def _owned(options: str, root_id: int) -> str:
+    """tmpfs mount options, owned by container root when it is not host root."""
+    return options if root_id < 0 else f"{options},uid={root_id},gid={root_id}"
+
+
+def _setup_dev(root: int, console: str, root_id: int) -> None:
+    # Host nodes bound in, never made: in a user namespace mknod is refused (and a device
+    # node made there would be nodev anyway).
+    dev = _mount_on(
+        root,
+        "dev",
+        "tmpfs",
+        "tmpfs",
+        MS_NOSUID | MS_NOEXEC,
+        _owned("mode=755,size=65536k", root_id),
+    )
     try:
-        for name, (major, minor) in DEV_NODES.items():
-            os.mknod(name, stat.S_IFCHR | 0o666, os.makedev(major, minor), dir_fd=dev)
-            os.chmod(name, 0o666, dir_fd=dev)
+        for name in (*DEV_NODES, "console"):
+            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666, dir_fd=dev))
         for name, target in DEV_LINKS.items():
             os.symlink(target, name, dir_fd=dev)
-        os.mkdir("pts", 0o755, dir_fd=dev)
-        os.mkdir("shm", 0o1777, dir_fd=dev)
-        os.chmod("shm", 0o1777, dir_fd=dev)
-        os.mkdir("mqueue", 0o755, dir_fd=dev)
-        os.close(os.open("console", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600, dir_fd=dev))
+        for name in ("pts", "shm", "mqueue"):
+            os.mkdir(name, 0o755, dir_fd=dev)
     finally:
         os.close(dev)
-    os.close(
-        _mount_on(
-            root,
-            "dev/pts",
-            "devpts",
-            "devpts",
-            MS_NOSUID | MS_NOEXEC,
-            "newinstance,ptmxmode=0666,mode=0620,gid=5",
-        )
-    )
-    os.close(_mount_on(root, "dev/shm", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
-    os.close(_mount_on(root, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC))
+    for name in DEV_NODES:
+        _bind_file(root, f"/dev/{name}", f"dev/{name}")
     # /dev/console is the pty whose master the monitor holds for init's whole life.
-    console_fd = safefs.open_in(root, "dev/console", O_PATH, resolve=safefs.NO_LINKS)
+    _bind_file(root, console, "dev/console")
+
+
+def _bind_file(root: int, source: str, rel: str) -> None:
+    target = safefs.open_in(root, rel, O_PATH, resolve=safefs.NO_LINKS)
     try:
-        syscalls.mount(console, fd_path(console_fd), None, MS_BIND)
+        syscalls.mount(source, fd_path(target), None, MS_BIND)
     finally:
-        os.close(console_fd)
+        os.close(target)
 
 
-def _setup_run(root: int, host_files: dict[str, str], notify_socket: str | None) -> None:
+def mount_dev_inside() -> None:
+    """devpts, /dev/shm and /dev/mqueue, by the process that becomes init, in its final
+    namespaces: a devpts instance and an mqueue of the container's own, mounted from inside
+    (an mqueue mount shows the IPC namespace of whoever mounts it)."""
+    root = os.open("/", O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.close(
+            _mount_on(
+                root,
+                "dev/pts",
+                "devpts",
+                "devpts",
+                MS_NOSUID | MS_NOEXEC,
+                "newinstance,ptmxmode=0666,mode=0620,gid=5",
+            )
+        )
+        os.close(_mount_on(root, "dev/shm", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
+        os.close(
+            _mount_on(root, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        )
+    finally:
+        os.close(root)
+
+
+def _setup_run(
+    root: int, host_files: dict[str, str], notify_socket: str | None, root_id: int
+) -> None:
     # A fresh /run on every boot, as on a real machine (inits expect it empty and writable).
-    run = _mount_on(root, "run", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=20%")
+    run = _mount_on(
+        root, "run", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, _owned("mode=755,size=20%", root_id)
+    )
     try:
         os.mkdir("host", 0o755, dir_fd=run)
     finally:
@@ -239,11 +319,7 @@ def _setup_run(root: int, host_files: dict[str, str], notify_socket: str | None)
     if notify_socket is not None:
         # A bind mount of the socket inode (on top of the read-only /run/host, not under it):
         # the guest's sd_notify reaches the monitor.
-        target = safefs.open_in(root, "run/host/notify", O_PATH, resolve=safefs.NO_LINKS)
-        try:
-            syscalls.mount(notify_socket, fd_path(target), None, MS_BIND)
-        finally:
-            os.close(target)
+        _bind_file(root, notify_socket, "run/host/notify")
 
 
 def _setup_proc(root: int) -> None:

@@ -12,6 +12,7 @@ import errno
 import fcntl
 import os
 import struct
+from collections.abc import Callable
 
 from lxpy.errors import UnsupportedArchitecture
 
@@ -50,6 +51,7 @@ RESOLVE_IN_ROOT = 0x10
 PR_SET_NAME = 15
 PR_SET_DUMPABLE = 4
 PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
@@ -414,13 +416,26 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 def clear_inheritable_and_ambient() -> None:
     """Empty the inheritable and ambient sets (runc CVE-2022-29162)."""
+    _change_capabilities(lambda part: setattr(part, "inheritable", 0))
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+
+
+def _change_capabilities(change: Callable[[_CapData], None]) -> None:
     header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
     data = (_CapData * 2)()
     _check(_libc.capget(ctypes.byref(header), data))
     for part in data:
-        part.inheritable = 0
+        change(part)
     _check(_libc.capset(ctypes.byref(header), data))
-    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+
+
+def set_fs_ids(uid: int, gid: int) -> None:
+    """Files this thread creates from now on are `uid`'s and `gid`'s, its access otherwise
+    unchanged: leaving fsuid 0 drops the file capabilities from the effective set, so they
+    are raised back from the permitted set."""
+    _libc.setfsgid(gid)
+    _libc.setfsuid(uid)
+    _change_capabilities(lambda part: setattr(part, "effective", part.permitted))
 
 
 def drop_bounding(capabilities: list[int]) -> None:

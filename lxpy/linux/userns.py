@@ -1,39 +1,74 @@
-"""User namespaces held only by a file descriptor: what an idmapped mount maps through."""
+"""Namespaces held only by file descriptors: a user namespace (what an idmapped mount maps
+through, and an unprivileged container's, with the network namespace it owns).
+
+Each is made by a short-lived child: a thread cannot enter a user namespace, and the
+process asking must stay where it is.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from lxpy.linux import syscalls
 
 
-def mapped(uid_map: str, gid_map: str) -> int:
-    """An fd of a new user namespace with these maps ("0 1000000 65536" lines). The process
-    made to create it is gone when this returns; the fd alone keeps the namespace."""
+def _made_by_child(
+    make: Callable[[], None], names: tuple[str, ...], maps: tuple[str, str] | None = None
+) -> list[int]:
+    """fds for the namespaces `names` (as /proc/PID/ns/ names them) of a child that ran
+    `make`, after writing its uid and gid `maps` when given. The child is gone when this
+    returns; the fds alone keep the namespaces."""
     ready_r, ready_w = os.pipe()
     done_r, done_w = os.pipe()
     pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child only unshares and waits
+    if pid == 0:  # pragma: no cover - the child only makes namespaces and waits
         status = 1
         try:
             os.close(ready_r)
             os.close(done_w)
-            syscalls.unshare(syscalls.CLONE_NEWUSER)
+            make()
             os.write(ready_w, b"1")
-            os.read(done_r, 1)  # EOF once the parent holds the namespace
+            os.read(done_r, 1)  # EOF once the parent holds the namespaces
             status = 0
         finally:
             os._exit(status)
     os.close(ready_w)
     os.close(done_r)
+    fds: list[int] = []
     try:
         if os.read(ready_r, 1) != b"1":
-            raise OSError(f"the user namespace child {pid} failed to unshare")
-        for name, text in (("uid_map", uid_map), ("gid_map", gid_map)):
-            with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write(text)
-        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+            raise OSError(f"the namespace child {pid} failed to make its namespaces")
+        if maps is not None:
+            for name, text in zip(("uid_map", "gid_map"), maps, strict=True):
+                with open(f"/proc/{pid}/{name}", "w") as f:
+                    f.write(text)
+        for name in names:
+            fds.append(os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC))
+        return fds
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
     finally:
         os.close(ready_r)
         os.close(done_w)
         os.waitpid(pid, 0)
+
+
+def mapped(uid_map: str, gid_map: str) -> int:
+    """An fd of a new user namespace with these maps ("0 1000000 65536" lines)."""
+    return _made_by_child(
+        lambda: syscalls.unshare(syscalls.CLONE_NEWUSER), ("user",), (uid_map, gid_map)
+    )[0]
+
+
+def with_network(idmap: str) -> tuple[int, int]:
+    """A container's user namespace (uids and gids mapped by `idmap`) and a network
+    namespace it owns: container root configures its network, host root wires NICs in."""
+    user, net = _made_by_child(
+        lambda: syscalls.unshare(syscalls.CLONE_NEWUSER | syscalls.CLONE_NEWNET),
+        ("user", "net"),
+        (idmap, idmap),
+    )
+    return user, net

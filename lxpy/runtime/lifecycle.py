@@ -43,19 +43,21 @@ def monitor_spec(
     cfg: ContainerConfig,
     published: list[str],
     eth0: str | None,
-    netns: int,
-    gate: int,
+    fds: tuple[int, int, int],
 ) -> MonitorSpec:
     """What the monitor needs, as plain data: it imports neither tomllib nor dataclasses.
 
-    `published`: see published_files. With a NIC: `eth0`, its address, and `netns` and `gate`,
-    fds of ours that the monitor opens through /proc (the namespace being wired and the read
-    end of the gate); None and -1 without one."""
+    `published`: see published_files. With a NIC: `eth0`, its address. `fds`: the user
+    namespace, the network namespace and the gate's read end, fds of ours that the monitor
+    opens through /proc (-1: none): an unprivileged container has both namespaces, a NIC
+    the network namespace (being wired while the monitor prepares) and the gate."""
     # Here, not at the top: `lxpy ls` and the other commands that import this need neither.
     from lxpy.storage import overlay
 
     dirs = overlay.overlay_dirs(paths, name, cfg)
-    fds = f"/proc/{os.getpid()}/fd"
+    userns, netns, gate = fds
+    ours = f"/proc/{os.getpid()}/fd"
+    idmap = cfg.security.idmap
     return {
         "name": name,
         "rootfs": paths.rootfs(name),
@@ -78,8 +80,12 @@ def monitor_spec(
         "notify_socket": f"{paths.run_dir(name)}/{NOTIFY_SOCKET}"
         if cfg.init.kind == InitKind.SYSTEMD
         else None,
-        "netns": None if netns < 0 else f"{fds}/{netns}",
-        "gate": None if gate < 0 else f"{fds}/{gate}",
+        "userns": None if userns < 0 else f"{ours}/{userns}",
+        "root_id": -1 if idmap is None or cfg.security.privileged else idmap.host,
+        "privileged": cfg.security.privileged,
+        "syscalls_allowed": list(cfg.security.allow),
+        "netns": None if netns < 0 else f"{ours}/{netns}",
+        "gate": None if gate < 0 else f"{ours}/{gate}",
         "dns_files": published,
         "ports": [] if eth0 is None else [(p.proto, p.host_port, eth0, p.port) for p in cfg.ports],
         "dnsmasq": dnsmasq_commands(paths, cfg),
@@ -124,16 +130,25 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
             teardown(run, cgroups, published)
         os.mkdir(run, 0o700)
         plugs: list[Plug] = []
-        # What the monitor opens through our fd table (the namespace, the gate's read end),
+        # What the monitor opens through our fd table (the namespaces, the gate's read end),
         # and the gate's write end.
-        netns = gate_r = gate = -1
+        userns = netns = gate_r = gate = -1
         try:
+            if not cfg.security.privileged:
+                from lxpy import idmaps
+                from lxpy.linux import userns as namespaces
+
+                cfg = idmaps.ensure(paths, name, cfg)
+                assert cfg.security.idmap is not None
+                # Even without a NIC: its sysfs is mounted before init enters the userns.
+                userns, netns = namespaces.with_network(cfg.security.idmap.kernel_map)
             if cfg.network:
-                from lxpy.linux import netns as namespaces
+                from lxpy.linux import netns as network_namespace
                 from lxpy.net import networks
 
                 plugs = networks.plugs(paths, name, cfg)
-                netns = namespaces.new()
+                if netns < 0:
+                    netns = network_namespace.new()
                 gate_r, gate = os.pipe2(os.O_CLOEXEC)
             elif cfg.ports:
                 raise StartError(
@@ -141,7 +156,7 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
                     hint="give it a network (network = [{ name = ... }] in config.toml)",
                 )
             eth0 = plugs[0].address if plugs else None
-            spec = monitor_spec(paths, name, cfg, published, eth0, netns, gate_r)
+            spec = monitor_spec(paths, name, cfg, published, eth0, (userns, netns, gate_r))
             # The NICs are wired while the monitor prepares the container (loading pyroute2
             # alone takes ~100 ms); init is held at the gate until they are in place, so it
             # never boots without its eth0. A closed gate without a byte fails the start.
@@ -161,7 +176,7 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
             teardown(run, cgroups, published)
             raise
         finally:
-            for fd in (gate, gate_r, netns):
+            for fd in (gate, gate_r, netns, userns):
                 if fd >= 0:
                     os.close(fd)
 

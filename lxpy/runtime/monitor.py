@@ -56,6 +56,7 @@ DNSMASQ_CHECK_SECONDS = 5.0
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 MB of RSS
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import ModuleType
     from typing import Any
 
     from lxpy.runtime.spec import MonitorSpec
@@ -88,6 +89,7 @@ class Monitor:
         self.slave = -1
         self.listener: socket.socket | None = None
         self.notify: socket.socket | None = None
+        self.userns = -1
         self.netns = -1
         self.gate = -1
         self.proxy = Proxy()
@@ -100,16 +102,25 @@ class Monitor:
         ProcessRef.of(os.getpid()).write(f"{self.run_dir}/{MONITOR_PID}")
         self.origin = self.cgroups.own_cgroups()
         self.cgroups.create(self.spec["limits"])
-        netns, gate = self.spec["netns"], self.spec["gate"]
-        if netns is not None and gate is not None:
+        root_id = self.spec["root_id"]
+        if root_id >= 0:
+            self.cgroups.delegate(root_id, root_id)
+        user, netns, gate = self.spec["userns"], self.spec["netns"], self.spec["gate"]
+        if user is not None:
+            self.userns = os.open(user, os.O_RDONLY | os.O_CLOEXEC)
+        if netns is not None:
             # The namespace `lxpy start` wired the NICs into (it holds it until we report);
             # kept for every init of this run, so eth0 survives a guest reboot.
             self.netns = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+        if gate is not None:
             # Non-blocking open: a pipe whose writer `lxpy start` closed already (its wiring
             # failed) would block an O_RDONLY open forever.
             self.gate = os.open(gate, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             os.set_blocking(self.gate, True)
         self.master, self.slave = os.openpty()
+        if root_id >= 0:
+            # Container root owns its console (and group tty, 5, inside), as on a machine.
+            os.fchown(self.slave, root_id, root_id + 5)
         os.set_blocking(self.master, False)
         os.set_inheritable(self.master, False)
         os.set_inheritable(self.slave, False)
@@ -144,9 +155,8 @@ class Monitor:
         for run, argv in self.spec["dnsmasq"]:
             if dnsmasq.running(run) is None and os.path.isdir(run):
                 self.note(f"dnsmasq of {os.path.basename(run)} is gone: starting it again")
-                # Our children go to the container's pid namespace (see start_init) and
-                # would sit in our cgroup: dnsmasq belongs to the host, where we came from.
-                _children_in_own_pid_namespace()
+                # A child of ours would sit in our cgroup: dnsmasq belongs to the host,
+                # where we came from.
                 try:
                     dnsmasq.start(run, argv, lambda: self.cgroups.move_to(self.origin))
                 except Exception as e:  # another monitor's restart won the race, say
@@ -176,35 +186,23 @@ class Monitor:
         )
 
     def start_init(self) -> None:
-        # The monitor enters a fresh pid namespace for its next child, which becomes PID 1.
-        # After a reboot, first point "pid namespace for children" back at our own: unshare
-        # refuses while it still names the old container's.
-        _children_in_own_pid_namespace()
-        syscalls.unshare(syscalls.CLONE_NEWPID)
-        console = self.console
         rfd, wfd = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            # The child ends in exec or _exit, whatever fails: an exception escaping this
-            # branch would run on as a second monitor, reporting and tearing down twice.
-            try:
-                os.close(rfd)
-                from lxpy.runtime import spawn
-
-                spawn.run_child(self.spec, console, wfd, self.cgroups, self.netns, self.gate)
-            except BaseException as e:  # run_child reports its own steps; this is the import
-                os.write(wfd, f"preparing: {e}".encode(errors="replace")[:4000])
-            finally:
-                os._exit(127)
+        try:
+            pid = self.fork_unprivileged(wfd) if self.userns >= 0 else self.fork_privileged(wfd)
+        finally:
+            # Ours again for what the monitor forks later (dnsmasq), and for the next boot:
+            # unshare refuses while it names another.
+            _children_in_own_pid_namespace()
         os.close(wfd)
         if self.gate >= 0:
             os.close(self.gate)  # only the first init waits: after a reboot the NICs are there
             self.gate = -1
         with os.fdopen(rfd, "rb") as errors:
             failure = errors.read()
-        if failure:
-            os.waitpid(pid, 0)
-            raise StartFailed(failure.decode(errors="replace"))
+        if failure or pid < 0:
+            if pid >= 0:
+                os.waitpid(pid, 0)
+            raise StartFailed(failure.decode(errors="replace") or "init was not forked")
         # An init that cannot run (a missing library, a wrong architecture, a script that
         # fails) ends within a millisecond or two of its exec: worth a short look.
         pidfd = os.pidfd_open(pid)
@@ -229,6 +227,57 @@ class Monitor:
         self.note(f"init started (pid {pid} on the host)")
 
     # -- console --------------------------------------------------------------------------
+    def fork_privileged(self, errfd: int) -> int:
+        """Fork init-to-be as PID 1 of a new pid namespace; it sets itself up as host root."""
+        syscalls.unshare(syscalls.CLONE_NEWPID)
+        fds = (-1, self.netns, self.gate)
+        return _forked(
+            errfd, lambda spawn: spawn.run_child(self.spec, self.console, errfd, self.cgroups, fds)
+        )
+
+    def fork_unprivileged(self, errfd: int) -> int:
+        """Fork init-to-be as PID 1 of a pid namespace its user namespace owns (so that its
+        root may reboot it and mount its /proc), then a builder beside it in that pid
+        namespace, as host root, that sets up its mounts and hands over its namespaces.
+        Init's host pid, or -1 if it was not forked (the reason is on `errfd`)."""
+        channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        pid_r, pid_w = os.pipe()
+        try:
+            fds = (self.userns, self.netns, self.gate)
+            helper = _forked(
+                errfd,
+                lambda spawn: spawn.fork_pid1(
+                    self.spec, errfd, self.cgroups, fds, channel[0].fileno(), pid_w
+                ),
+            )
+            os.close(pid_w)
+            pid_w = -1
+            with os.fdopen(pid_r, "rb") as f:
+                pid_r = -1
+                text = f.read()
+            os.waitpid(helper, 0)
+            if not text:
+                return -1
+            pid = int(text)
+            pidns = os.open(f"/proc/{pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                syscalls.setns(pidns, syscalls.CLONE_NEWPID)
+            finally:
+                os.close(pidns)
+            _forked(  # reaped with the other children (reap)
+                errfd,
+                lambda spawn: spawn.build_namespaces(
+                    self.spec, self.console, errfd, self.cgroups, fds, channel[1].fileno()
+                ),
+            )
+            return pid
+        finally:
+            for fd in (pid_r, pid_w):
+                if fd >= 0:
+                    os.close(fd)
+            for end in channel:
+                end.close()
+
     def note(self, text: str) -> None:
         """A line from lxpy itself in the console log (not in the guest's console)."""
         self.log(f"\r\n[lxpy] {time.strftime('%Y-%m-%d %H:%M:%S')} {text}\r\n".encode())
@@ -535,6 +584,9 @@ class Monitor:
         if self.netns >= 0:
             os.close(self.netns)  # the last holder once init is gone: its veths go with it
             self.netns = -1
+        if self.userns >= 0:
+            os.close(self.userns)
+            self.userns = -1
         teardown(self.run_dir, self.cgroups, self.spec["dns_files"])
         self.note("stopped")
 
@@ -552,6 +604,23 @@ _HANDLERS: dict[type[control.Request], Callable[[Monitor, Client, Any], bool]] =
 
 def _note_signal(signum: int, frame: object) -> None:
     """Signals are handled in the loop through the wakeup fd."""
+
+
+def _forked(errfd: int, work: Callable[[ModuleType], None]) -> int:
+    """Fork a child that runs `work(spawn)`; it reports its failure on `errfd`."""
+    pid = os.fork()
+    if pid == 0:
+        # The child ends in exec or _exit, whatever fails: an exception escaping this
+        # branch would run on as a second monitor, reporting and tearing down twice.
+        try:
+            from lxpy.runtime import spawn
+
+            work(spawn)
+        except BaseException as e:  # spawn reports its own steps; this is the import
+            os.write(errfd, f"preparing: {e}".encode(errors="replace")[:4000])
+        finally:
+            os._exit(127)
+    return pid
 
 
 def _children_in_own_pid_namespace() -> None:
@@ -608,6 +677,9 @@ def serve(spec: MonitorSpec, status_fd: int) -> int:
         os.close(null)
     os.chdir("/")
     os.umask(0o022)
+    # An unprivileged init is forked by a short-lived helper (see fork_unprivileged): it
+    # comes back to us as a child when the helper exits.
+    syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
     syscalls.set_process_name("lxpy monitor")
     syscalls.set_cmdline(["lxpy", "monitor", spec["name"]])
     monitor = Monitor(spec)

@@ -1,7 +1,9 @@
-"""The child that becomes the container's init: cgroup, namespaces, rootfs, then exec.
+"""The children that become the container's init: cgroup, namespaces, rootfs, then exec.
 
-Runs right after the monitor forks (the monitor has already unshared the pid namespace, so
-this process is PID 1 of a new one). Everything it needs is imported before pivot_root:
+Privileged, one child does it all (run_child), PID 1 of the pid namespace the monitor has
+unshared. Unprivileged, PID 1 belongs to the container's user namespace from birth
+(fork_pid1, run_pid1), and a builder beside it, host root in its pid namespace, mounts what
+the container must not undo (build_namespaces). Everything is imported before pivot_root:
 after it, the host's Python library is out of reach. Errors go back to the monitor as one
 line on `errfd`; a successful exec closes `errfd` (O_CLOEXEC), which the monitor reads as
 "init is running".
@@ -14,7 +16,7 @@ import os
 import socket
 import termios
 
-from lxpy.linux import rootfs, syscalls
+from lxpy.linux import rootfs, seccomp, syscalls
 from lxpy.linux.caps import drop_capabilities
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import reset_signals
@@ -22,10 +24,19 @@ from lxpy.runtime import DEFAULT_PATH
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this before it forks
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from lxpy.runtime.spec import MonitorSpec
+
+    Fds = tuple[int, int, int]  # user namespace, network namespace, gate (-1: none)
 
 # All but the pid namespace, which the monitor has made already.
 NAMESPACES = syscalls.CONTAINER_NAMESPACES & ~syscalls.CLONE_NEWPID
+# Made again inside the user namespace, to be owned by it: the mount namespace (a copy, with
+# the host's mounts locked), the cgroup namespace (at the same root), UTS and IPC.
+INNER_NAMESPACES = (
+    syscalls.CLONE_NEWNS | syscalls.CLONE_NEWCGROUP | syscalls.CLONE_NEWUTS | syscalls.CLONE_NEWIPC
+)
 
 # Where an init finds the monitor's notify socket (systemd's sd_notify: READY=1 at boot end).
 NOTIFY_PATH = "/run/host/notify"
@@ -66,15 +77,38 @@ def take_console() -> None:
         os.close(fd)
 
 
+def _failed(errfd: int, step: str, e: BaseException) -> NoReturn:
+    """Report the failed `step` to the monitor, then die."""
+    detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    try:
+        os.write(errfd, f"{step}: {detail}".encode(errors="replace")[:4000])
+    finally:
+        os._exit(127)
+
+
+def _setup_rootfs(spec: MonitorSpec, console: str, cgroups: ContainerCgroups, ids: Any) -> None:
+    rootfs.setup(
+        spec["rootfs"],
+        console,
+        cgroups.hierarchies
+        if spec["cgroup_view"] != "unified"
+        else [h for h in cgroups.hierarchies if h.version == 2],
+        spec["overlay"],
+        host_files(spec["uuid"]),
+        spec["notify_socket"],
+        spec["mounts"],
+        ids,
+    )
+
+
 def run_child(
-    spec: MonitorSpec,
-    console: str,
-    errfd: int,
-    cgroups: ContainerCgroups,
-    netns: int,
-    gate: int,
+    spec: MonitorSpec, console: str, errfd: int, cgroups: ContainerCgroups, fds: Fds
 ) -> None:
-    """Never returns: execs init, or reports the failed step on `errfd` and exits 127."""
+    """A privileged container's init-to-be (PID 1 of its pid namespace, host root): sets up
+    its namespaces and rootfs itself, then execs init. Never returns: on a failure it reports
+    the step on `errfd` and exits 127; a successful exec closes `errfd` (O_CLOEXEC), which the
+    monitor reads as "init is running"."""
+    _, netns, gate = fds
     step = "preparing"
     try:
         reset_signals()
@@ -86,19 +120,107 @@ def run_child(
             syscalls.unshare(NAMESPACES & ~syscalls.CLONE_NEWNET)
         else:
             syscalls.unshare(NAMESPACES)
+        step = "building the seccomp filter"
+        policy = seccomp.build(True, tuple(spec["syscalls_allowed"]))
         step = "setting up the root filesystem"
-        notify = spec["notify_socket"]
-        rootfs.setup(
-            spec["rootfs"],
-            console,
-            cgroups.hierarchies
-            if spec["cgroup_view"] != "unified"
-            else [h for h in cgroups.hierarchies if h.version == 2],
-            spec["overlay"],
-            host_files(spec["uuid"]),
-            notify,
-            spec["mounts"],
-        )
+        _setup_rootfs(spec, console, cgroups, None)
+    except BaseException as e:
+        _failed(errfd, step, e)
+    _finish(spec, errfd, gate, policy)
+
+
+def fork_pid1(
+    spec: MonitorSpec, errfd: int, cgroups: ContainerCgroups, fds: Fds, channel: int, pid_w: int
+) -> None:
+    """An unprivileged container's first helper: joins its cgroup and network as host root,
+    then its user namespace, makes a pid namespace there and forks init-to-be as its PID 1
+    (see run_pid1); reports its host pid on `pid_w` and exits."""
+    userns, netns, _ = fds
+    step = "preparing"
+    try:
+        reset_signals()
+        step = "entering the container's cgroups"
+        cgroups.enter("ns")
+        step = "entering the user namespace"
+        syscalls.setns(netns, syscalls.CLONE_NEWNET)
+        _become_root_of(userns)
+        syscalls.unshare(syscalls.CLONE_NEWPID)
+        pid = os.fork()
+    except BaseException as e:
+        _failed(errfd, step, e)
+    if pid == 0:
+        os.close(pid_w)
+        run_pid1(spec, errfd, fds, channel)
+    os.write(pid_w, str(pid).encode())
+    os._exit(0)
+
+
+def run_pid1(spec: MonitorSpec, errfd: int, fds: Fds, channel: int) -> None:
+    """An unprivileged container's init-to-be, container root from birth: builds its seccomp
+    filter (libseccomp is the host's), takes the namespaces build_namespaces made, execs."""
+    step = "building the seccomp filter"
+    try:
+        policy = seccomp.build(spec["privileged"], tuple(spec["syscalls_allowed"]))
+        step = "waiting for the root filesystem"
+        _, namespaces, _, _ = socket.recv_fds(socket.socket(fileno=channel), 16, 8)
+        if not namespaces:
+            os._exit(127)  # the builder failed, and said why
+        step = "entering the container's namespaces"
+        for fd in namespaces:
+            syscalls.setns(fd)
+            os.close(fd)
+    except BaseException as e:
+        _failed(errfd, step, e)
+    _finish(spec, errfd, fds[2], policy)
+
+
+def build_namespaces(
+    spec: MonitorSpec, console: str, errfd: int, cgroups: ContainerCgroups, fds: Fds, channel: int
+) -> None:
+    """Beside an unprivileged init-to-be in its pid namespace, as host root: mounts its root,
+    /dev, /proc (of that pid namespace), /sys and /run in a mount namespace of the host's user
+    namespace, pivots, then enters the container's user namespace and makes its mount, cgroup,
+    UTS and IPC namespaces there, and sends them to init-to-be over `channel`.
+
+    Entering the user namespace copies the mounts into one of its own, where the kernel locks
+    them together with their read-only flags (mount_namespaces(7)): /proc masks cannot be
+    unmounted, /proc/sys and /sys cannot be remounted writable."""
+    userns, netns, _ = fds
+    step = "preparing"
+    try:
+        reset_signals()
+        step = "entering the container's cgroups"
+        cgroups.enter("ns")
+        step = "creating namespaces"
+        syscalls.setns(netns, syscalls.CLONE_NEWNET)
+        syscalls.unshare(syscalls.CLONE_NEWNS | syscalls.CLONE_NEWCGROUP)
+        step = "setting up the root filesystem"
+        _setup_rootfs(spec, console, cgroups, rootfs.Idmapped(userns, spec["root_id"]))
+        step = "entering the user namespace"
+        _become_root_of(userns)
+        syscalls.unshare(INNER_NAMESPACES)
+        step = "handing the namespaces over"
+        names = ("mnt", "cgroup", "uts", "ipc")
+        made = [os.open(f"/proc/self/ns/{n}", os.O_RDONLY | os.O_CLOEXEC) for n in names]
+        socket.send_fds(socket.socket(fileno=channel), [b"ns"], made)
+    except BaseException as e:
+        _failed(errfd, step, e)
+    os._exit(0)
+
+
+def _become_root_of(userns: int) -> None:
+    syscalls.setns(userns, syscalls.CLONE_NEWUSER)
+    os.setgroups([])
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+
+
+def _finish(spec: MonitorSpec, errfd: int, gate: int, policy: seccomp.Filter) -> None:
+    """Inside every namespace and the root: the last mounts, names, console, the gate, the
+    seccomp filter, exec."""
+    step = "mounting /dev/pts, /dev/shm and /dev/mqueue"
+    try:
+        rootfs.mount_dev_inside()
         step = "setting the hostname"
         socket.sethostname(spec["hostname"])
         step = "bringing up loopback"
@@ -115,15 +237,12 @@ def run_child(
         os.closerange(3, errfd)
         os.closerange(errfd + 1, 65536)
         command = spec["command"]
-        step = f"executing {command[0]}"
         env = init_environment(spec["uuid"])
-        if notify:
+        if spec["notify_socket"]:
             env["NOTIFY_SOCKET"] = NOTIFY_PATH
+        step = "loading the seccomp filter"
+        policy.load()
+        step = f"executing {command[0]}"
         os.execve(command[0], command, env)
     except BaseException as e:  # report anything, including KeyboardInterrupt, then die
-        detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        message = f"{step}: {detail}"
-        try:
-            os.write(errfd, message.encode(errors="replace")[:4000])
-        finally:
-            os._exit(127)
+        _failed(errfd, step, e)

@@ -28,8 +28,14 @@ if TYPE_CHECKING:
         stop_timeout: float
         mounts: list[tuple[str, str, bool]]  # (host source, path inside, read-only)
         notify_socket: str | None  # for an init that reports readiness (systemd)
-        # With a NIC: the namespace `lxpy start` wires and the pipe init waits at until it
-        # has, both as /proc paths to `lxpy start`'s fds.
+        # Unprivileged: the container's user namespace and the host id of its root (else
+        # None and -1). Its network namespace, also with a NIC: the namespace `lxpy start`
+        # wires, and then the pipe init waits at until it has; all /proc paths to `lxpy
+        # start`'s fds.
+        userns: str | None
+        root_id: int
+        privileged: bool
+        syscalls_allowed: list[str]  # opened past the seccomp filter
         netns: str | None
         gate: str | None
         dns_files: list[str]  # the container's files in its networks' dnsmasq directories

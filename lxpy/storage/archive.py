@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from lxpy import config, store
-from lxpy.config import ContainerConfig, Nic, Storage, StorageKind, tomlfile
+from lxpy.config import ContainerConfig, Nic, Security, Storage, StorageKind, tomlfile
 from lxpy.config.tomlfile import TomlFile
 from lxpy.errors import LxpyError, UsageError
 from lxpy.linux import safefs
@@ -568,9 +568,11 @@ def _parse(meta: dict[str, Any], key: str, path: str) -> ContainerConfig:
 
 def _untrusted(cfg: ContainerConfig) -> ContainerConfig:
     """An archive's config without what reaches beyond the container: shared host folders,
-    host ports, autostart at boot, pinned addresses. Those are the importer's to give."""
+    host ports, autostart at boot, pinned addresses, privilege, opened syscalls and another
+    container's id range. Those are the importer's to give."""
     return cfg.with_changes(
         mounts=(),
+        security=Security(),
         ports=(),
         autostart=False,
         network=tuple(Nic(nic.network) for nic in cfg.network),

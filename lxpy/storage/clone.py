@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 
 from lxpy import config, store
 from lxpy.config import ContainerConfig, Nic, Storage, StorageKind
@@ -63,6 +64,8 @@ def clone(
                 # A host port or a pinned address cannot be the origin's and the clone's.
                 ports=(),
                 network=tuple(Nic(nic.network) for nic in cfg.network),
+                # Its own host ids: one container escaping must own no file of the other.
+                security=replace(cfg.security, idmap=None),
             )
             config.save(f"{partial}/config.toml", new)
             store.commit_partial(paths, partial, target)
