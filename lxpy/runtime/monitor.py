@@ -247,7 +247,12 @@ class Monitor:
             helper = _forked(
                 errfd,
                 lambda spawn: spawn.fork_pid1(
-                    self.spec, errfd, self.cgroups, fds, channel[0].fileno(), pid_w
+                    self.spec,
+                    errfd,
+                    self.cgroups,
+                    fds,
+                    (channel[0].fileno(), channel[1].fileno()),
+                    pid_w,
                 ),
             )
             os.close(pid_w)
@@ -264,12 +269,15 @@ class Monitor:
                 syscalls.setns(pidns, syscalls.CLONE_NEWPID)
             finally:
                 os.close(pidns)
-            _forked(  # reaped with the other children (reap)
+            builder = _forked(
                 errfd,
                 lambda spawn: spawn.build_namespaces(
                     self.spec, self.console, errfd, self.cgroups, fds, channel[1].fileno()
                 ),
             )
+            # Reaped now, not in the main loop: init cannot end while a process of its pid
+            # namespace is unreaped, and the monitor waits for init when it fails.
+            os.waitpid(builder, 0)
             return pid
         finally:
             for fd in (pid_r, pid_w):

@@ -130,12 +130,19 @@ def run_child(
 
 
 def fork_pid1(
-    spec: MonitorSpec, errfd: int, cgroups: ContainerCgroups, fds: Fds, channel: int, pid_w: int
+    spec: MonitorSpec,
+    errfd: int,
+    cgroups: ContainerCgroups,
+    fds: Fds,
+    channels: tuple[int, int],
+    pid_w: int,
 ) -> None:
     """An unprivileged container's first helper: joins its cgroup and network as host root,
     then its user namespace, makes a pid namespace there and forks init-to-be as its PID 1
-    (see run_pid1); reports its host pid on `pid_w` and exits."""
+    (see run_pid1) with `channels` (its end, the builder's); reports its host pid on `pid_w`
+    and exits."""
     userns, netns, _ = fds
+    channel, builders_end = channels
     step = "preparing"
     try:
         reset_signals()
@@ -150,6 +157,7 @@ def fork_pid1(
         _failed(errfd, step, e)
     if pid == 0:
         os.close(pid_w)
+        os.close(builders_end)  # else a failed builder's exit would not end recv_fds
         run_pid1(spec, errfd, fds, channel)
     os.write(pid_w, str(pid).encode())
     os._exit(0)
