@@ -97,6 +97,9 @@ class ContainerConfig:
     autostart: bool = False
     autostart_order: int = 0
     autostart_delay: float = 0.0
+    # Per-machine secrets (paths inside, globs allowed), from its template: removed from a
+    # clone or an import, regenerated at its first boot.
+    secrets: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """As config.toml writes it: plain TOML values (the parsed cache keeps this too)."""
@@ -130,6 +133,7 @@ class ContainerConfig:
                 for m in self.mounts
             ],
             "limits": self.limits.to_dict(),
+            **({"secrets": list(self.secrets)} if self.secrets else {}),
         }
 
     def with_changes(self, **changes: Any) -> ContainerConfig:
