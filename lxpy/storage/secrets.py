@@ -52,7 +52,15 @@ def matches(rootfd: int, pattern: str) -> list[str]:
                 if hidden or not n.startswith(".")
             ]
         found = deeper
-    return found
+    return [rel for rel in found if _present(rootfd, rel)]
+
+
+def _present(rootfd: int, rel: str) -> bool:
+    try:
+        os.close(safefs.open_in(rootfd, rel, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC))
+    except OSError:
+        return False
+    return True
 
 
 def remove(rootfd: int, patterns: tuple[str, ...]) -> list[str]:
