@@ -89,6 +89,10 @@ def rebooted(lx: Lxpy, name: str, within: float = 20.0) -> bool:
     return False
 
 
+# One image for the tests that need sshd and a snakeoil certificate.
+SSH_PACKAGES = "openssh-server,ssl-cert"
+
+
 def create_and_start(lx: Lxpy, name: str, *options: str) -> float:
     lx.run("create", name, "--template", "debian", "--quiet", *options, timeout=600)
     started = time.monotonic()
@@ -154,7 +158,8 @@ def test_bookworm_boots_systemd_252(deb: Lxpy) -> None:
 
 
 def test_sysvinit_boots_and_stops_cleanly(deb: Lxpy) -> None:
-    create_and_start(deb, "sv", "--set", "init=sysvinit")
+    # With sshd: its host keys are made at first boot, from inittab, before rc 2 starts it.
+    create_and_start(deb, "sv", "--set", "init=sysvinit", "--packages", SSH_PACKAGES)
     deadline = time.monotonic() + 15
     log = ""
     while "login:" not in log and time.monotonic() < deadline:
@@ -164,11 +169,23 @@ def test_sysvinit_boots_and_stops_cleanly(deb: Lxpy) -> None:
     address = json.loads(deb.run("info", "sv", "--format", "json").stdout)["ipv4"][0]
     assert f"inet {address}/" in attach(deb, "sv", "ip", "-4", "addr", "show", "eth0").stdout
     assert attach(deb, "sv", "cat", "/proc/1/comm").stdout.strip() == "init"
+    assert attach(deb, "sv", "pidof", "sshd").returncode == 0
+    keys = ("/etc/ssh/ssh_host_ed25519_key", "/etc/ssl/private/ssl-cert-snakeoil.key")
+    first = attach(deb, "sv", "sha256sum", *keys).stdout.split()[::2]
+    assert len(first) == 2
+    assert attach(deb, "sv", "test", "-e", "/var/lib/lxpy/regenerate-secrets").returncode
     t0 = time.monotonic()
     deb.run("stop", "sv")
     assert time.monotonic() - t0 < 10
     log = deb.run("console", "sv", "--log").stdout
     assert "Will now halt" in log and "halt or poweroff" in log
+    deb.run("clone", "sv", "sv2")
+    deb.run("start", "sv2")
+    deadline = time.monotonic() + 15
+    while attach(deb, "sv2", "pidof", "sshd").returncode and time.monotonic() < deadline:
+        time.sleep(0.2)
+    second = attach(deb, "sv2", "sha256sum", *keys).stdout.split()[::2]
+    assert len(second) == 2 and not set(first) & set(second)
 
 
 def _host_user() -> tuple[str, int, int] | None:
@@ -207,9 +224,6 @@ def test_openssh_and_dev_user(deb: Lxpy, tmp_path: Path) -> None:
     wrote = attach(deb, "vm", "touch", f"/home/{name}/src/new.c", user=name)
     assert wrote.returncode == 0, wrote.stderr
     assert (share / "new.c").stat().st_uid == uid
-
-
-SSH_PACKAGES = "openssh-server,ssl-cert"
 
 
 def secrets_of(lx: Lxpy, name: str) -> tuple[str, str]:
