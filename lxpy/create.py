@@ -34,7 +34,7 @@ from lxpy.images.plan import BUILTIN_LOCALES, Plan, host_arch
 from lxpy.images.progress import Progress, Silent
 from lxpy.linux import safefs
 from lxpy.paths import Paths
-from lxpy.storage import overlay
+from lxpy.storage import overlay, secrets
 from lxpy.storage.trees import copy_tree
 
 
@@ -123,6 +123,7 @@ def _plan(template: Template, values: dict[str, Value], init: InitRecipe) -> Pla
         components=tuple(text(c) for c in boot.components) or ("main",),
         packages=tuple(sorted(p for p in packages if p)),
         locales=locales,
+        secrets=template.secret_paths,
     )
 
 
@@ -162,6 +163,7 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
                 if dev_user is not None:
                     progress.step(f"adding user {dev_user.name} (uid {dev_user.uid})")
                     users.install(rootfd, dev_user)
+                secrets.reset(rootfd, cfg.secrets)
             except OSError as e:
                 where = f" ({e.filename})" if e.filename else ""
                 raise UnsafePath(
@@ -231,6 +233,7 @@ def _config(name: str, resolved: Resolved, where: Storage) -> ContainerConfig:
         ),
         storage=where,
         limits=Limits(),
+        secrets=resolved.template.secret_paths,
     )
 
 
@@ -261,6 +264,7 @@ def _render(
         "nics": [nic.network for nic in cfg.network],
         "nameserver": dns[0],
         "domain": dns[1],
+        "secret_commands": resolved.template.secret_commands,
     }
     template = resolved.template
     for files in template.file_trees[:-1]:

@@ -89,6 +89,10 @@ def rebooted(lx: Lxpy, name: str, within: float = 20.0) -> bool:
     return False
 
 
+# One image for the tests that need sshd and a snakeoil certificate.
+SSH_PACKAGES = "openssh-server,ssl-cert"
+
+
 def create_and_start(lx: Lxpy, name: str, *options: str) -> float:
     lx.run("create", name, "--template", "debian", "--quiet", *options, timeout=600)
     started = time.monotonic()
@@ -154,7 +158,8 @@ def test_bookworm_boots_systemd_252(deb: Lxpy) -> None:
 
 
 def test_sysvinit_boots_and_stops_cleanly(deb: Lxpy) -> None:
-    create_and_start(deb, "sv", "--set", "init=sysvinit")
+    # With sshd: its host keys are made at first boot, from inittab, before rc 2 starts it.
+    create_and_start(deb, "sv", "--set", "init=sysvinit", "--packages", SSH_PACKAGES)
     deadline = time.monotonic() + 15
     log = ""
     while "login:" not in log and time.monotonic() < deadline:
@@ -164,11 +169,23 @@ def test_sysvinit_boots_and_stops_cleanly(deb: Lxpy) -> None:
     address = json.loads(deb.run("info", "sv", "--format", "json").stdout)["ipv4"][0]
     assert f"inet {address}/" in attach(deb, "sv", "ip", "-4", "addr", "show", "eth0").stdout
     assert attach(deb, "sv", "cat", "/proc/1/comm").stdout.strip() == "init"
+    assert attach(deb, "sv", "pidof", "sshd").returncode == 0
+    keys = ("/etc/ssh/ssh_host_ed25519_key", "/etc/ssl/private/ssl-cert-snakeoil.key")
+    first = attach(deb, "sv", "sha256sum", *keys).stdout.split()[::2]
+    assert len(first) == 2
+    assert attach(deb, "sv", "test", "-e", "/var/lib/lxpy/regenerate-secrets").returncode
     t0 = time.monotonic()
     deb.run("stop", "sv")
     assert time.monotonic() - t0 < 10
     log = deb.run("console", "sv", "--log").stdout
     assert "Will now halt" in log and "halt or poweroff" in log
+    deb.run("clone", "sv", "sv2")
+    deb.run("start", "sv2")
+    deadline = time.monotonic() + 15
+    while attach(deb, "sv2", "pidof", "sshd").returncode and time.monotonic() < deadline:
+        time.sleep(0.2)
+    second = attach(deb, "sv2", "sha256sum", *keys).stdout.split()[::2]
+    assert len(second) == 2 and not set(first) & set(second)
 
 
 def _host_user() -> tuple[str, int, int] | None:
@@ -181,7 +198,8 @@ def _host_user() -> tuple[str, int, int] | None:
 def test_openssh_and_dev_user(deb: Lxpy, tmp_path: Path) -> None:
     host = _host_user()
     name = host[0] if host else "alice"
-    create_and_start(deb, "vm", "--packages", "openssh-server", "--user", name)
+    # ssl-cert too: the image test_every_machine_has_its_own_secrets uses, built once.
+    create_and_start(deb, "vm", "--packages", SSH_PACKAGES, "--user", name)
     assert system_running(deb, "vm") == "running"
     assert attach(deb, "vm", "systemctl", "is-active", "ssh").stdout.strip() == "active"
     ident = attach(deb, "vm", "id", user=name)
@@ -206,6 +224,44 @@ def test_openssh_and_dev_user(deb: Lxpy, tmp_path: Path) -> None:
     wrote = attach(deb, "vm", "touch", f"/home/{name}/src/new.c", user=name)
     assert wrote.returncode == 0, wrote.stderr
     assert (share / "new.c").stat().st_uid == uid
+
+
+def secrets_of(lx: Lxpy, name: str) -> tuple[str, str]:
+    """The machine's SSH host key and snakeoil TLS key, as made at its first boot."""
+    assert system_running(lx, name) == "running"
+    failed = attach(lx, name, "systemctl", "--failed", "--no-legend", "--plain")
+    assert failed.stdout.strip() == "", failed.stdout
+    assert attach(lx, name, "systemctl", "is-active", "ssh").stdout.strip() == "active"
+    ssh = attach(lx, name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub")
+    tls = attach(lx, name, "sha256sum", "/etc/ssl/private/ssl-cert-snakeoil.key")
+    assert ssh.returncode == tls.returncode == 0, ssh.stderr + tls.stderr
+    assert attach(lx, name, "test", "-e", "/var/lib/lxpy/regenerate-secrets").returncode == 1
+    return ssh.stdout.split()[1], tls.stdout.split()[0]
+
+
+def test_every_machine_has_its_own_secrets(deb: Lxpy, tmp_path: Path) -> None:
+    """Two containers from one image, a snapshot clone (its origin's keys in a lower layer),
+    a full clone and an import: five SSH host keys and five TLS keys, none in the image."""
+    for name in ("k1", "k2"):
+        create_and_start(deb, name, "--packages", SSH_PACKAGES)
+    keys = {name: secrets_of(deb, name) for name in ("k1", "k2")}
+    image = json.loads(deb.run("info", "k1", "--format", "json").stdout)["config"]["storage"]
+    lower = f"{deb.paths.images}/{image['image']}/rootfs"
+    assert os.path.isfile(f"{lower}/etc/ssh/sshd_config")  # openssh-server is in the image
+    assert not [f for f in os.listdir(f"{lower}/etc/ssh") if f.startswith("ssh_host_")]
+    assert not os.path.exists(f"{lower}/etc/ssl/private/ssl-cert-snakeoil.key")
+    deb.run("stop", "k1")
+    deb.run("clone", "--snapshot", "k1", "k1twin")
+    deb.run("clone", "k1", "k1copy")
+    deb.run("export", "k1", str(tmp_path / "k1.tar.zst"), timeout=300)
+    deb.run("import", str(tmp_path / "k1.tar.zst"), "k1moved", timeout=300)
+    for name in ("k1", "k1twin", "k1copy", "k1moved"):
+        deb.run("start", name)
+    for name in ("k1twin", "k1copy", "k1moved"):
+        keys[name] = secrets_of(deb, name)
+    assert secrets_of(deb, "k1") == keys["k1"]  # a restart keeps a machine's own
+    assert len({ssh for ssh, _ in keys.values()}) == 5, keys
+    assert len({tls for _, tls in keys.values()}) == 5, keys
 
 
 def test_second_create_comes_from_the_cache(deb: Lxpy) -> None:

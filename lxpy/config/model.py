@@ -131,6 +131,9 @@ class ContainerConfig:
     autostart: bool = False
     autostart_order: int = 0
     autostart_delay: float = 0.0
+    # Per-machine secrets (paths inside, globs allowed), from its template: removed from a
+    # clone or an import, regenerated at its first boot.
+    secrets: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """As config.toml writes it: plain TOML values (the parsed cache keeps this too)."""
@@ -165,6 +168,7 @@ class ContainerConfig:
             ],
             "limits": self.limits.to_dict(),
             "security": self._security_dict(),
+            **({"secrets": list(self.secrets)} if self.secrets else {}),
         }
 
     def _security_dict(self) -> dict[str, Any]:

@@ -45,6 +45,7 @@ TOP_KEYS = (
     "mounts",
     "limits",
     "security",
+    "secrets",
 )
 # reboot_signal: read and dropped (nothing ever sent it), so a config that has it loads and
 # loses it at its next write.
@@ -124,6 +125,7 @@ def validate(file: TomlFile, doc: Mapping[str, Any]) -> ContainerConfig:
         autostart=top.get("autostart", bool, False),
         autostart_order=top.get("autostart_order", int, 0),
         autostart_delay=float(top.get("autostart_delay", (int, float), 0.0, _check_delay)),
+        secrets=top.strings("secrets", check=_check_secrets),
     )
 
 
@@ -142,6 +144,21 @@ def check_mount_path(value: str) -> str | None:
     if parts[0] in ("proc", "sys", "dev", "run"):
         return f"/{parts[0]} is the container's own (mounted at each start)"
     return None
+
+
+def check_secret_path(value: str) -> str | None:
+    """What is wrong with `value` as a per-machine secret's path inside (globs allowed in any
+    part: `etc/ssh/ssh_host_*`), or None."""
+    parts = value.strip("/").split("/")
+    if any(c in value for c in "\n\r\0") or any(p in ("", ".", "..") for p in parts):
+        return "expected a path inside the container, without . or .. or an empty part"
+    if parts[0] in ("proc", "sys", "dev", "run"):
+        return f"/{parts[0]} is the container's own (mounted at each start)"
+    return None
+
+
+def _check_secrets(value: list[str]) -> str | None:
+    return next((f"{v!r}: {e}" for v in value if (e := check_secret_path(v))), None)
 
 
 def check_ipv4(value: str) -> str | None:

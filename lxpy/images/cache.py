@@ -28,6 +28,7 @@ from lxpy.images.progress import Progress
 from lxpy.linux import safefs
 from lxpy.linux.atomic import write_atomic
 from lxpy.paths import Paths
+from lxpy.storage.secrets import remove_from_tree
 from lxpy.storage.trees import tree_size
 
 _BUILD = re.compile(r"\d{8}T\d{6}Z(\.\d+)?")
@@ -150,6 +151,7 @@ def ensure(paths: Paths, plan: Plan, progress: Progress, refresh: bool = False) 
         try:
             os.mkdir(f"{partial}/rootfs", 0o755)
             timing = bootstrap.run(plan, f"{partial}/rootfs", paths.debs, progress)
+            remove_from_tree(f"{partial}/rootfs", plan.secrets)
             now = datetime.datetime.now(datetime.UTC)
             build = now.strftime("%Y%m%dT%H%M%SZ")
             while os.path.exists(f"{directory}/{build}"):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lxpy.config.kinds import InitKind
+from lxpy.config.schema import check_secret_path
 from lxpy.config.signals import HALT_SIGNALS, REBOOT_SIGNALS, check_signal
 from lxpy.config.tomlfile import Table, TomlFile, one_of, parse, read_text
 from lxpy.errors import NotFound, TemplateError, UsageError
@@ -33,7 +35,15 @@ BOOTSTRAP_KEYS = (
 )
 PARAMETER_TYPES = ("string", "choice", "list", "bool")
 # What create puts in every template's context itself.
-RESERVED_NAMES = ("name", "hostname", "machine_id", "nics", "nameserver", "domain")
+RESERVED_NAMES = (
+    "name",
+    "hostname",
+    "machine_id",
+    "nics",
+    "nameserver",
+    "domain",
+    "secret_commands",
+)
 
 Value = str | bool | list[str]
 
@@ -136,6 +146,16 @@ class Bootstrap:
 
 
 @dataclass(frozen=True)
+class Secret:
+    """[secrets.NAME]: per-machine files that no two containers may share, and the command
+    that makes new ones at a container's first boot (none: the guest makes them itself)."""
+
+    name: str
+    paths: tuple[str, ...]  # inside the rootfs, without the leading /; globs allowed
+    command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Template:
     name: str
     directory: Path
@@ -146,6 +166,7 @@ class Template:
     inits: Mapping[str, InitRecipe]
     file_modes: Mapping[str, int] = field(default_factory=dict)
     links: Mapping[str, str] = field(default_factory=dict)  # path -> target (may use params)
+    secrets: Mapping[str, Secret] = field(default_factory=dict)
 
     # Rendered in order, later ones overriding: an extended template's files, then its own.
     file_trees: tuple[Path, ...] = ()
@@ -153,6 +174,15 @@ class Template:
     @property
     def files(self) -> Path:
         return self.directory / "files"
+
+    @property
+    def secret_paths(self) -> tuple[str, ...]:
+        return tuple(p for secret in self.secrets.values() for p in secret.paths)
+
+    @property
+    def secret_commands(self) -> list[str]:
+        """Each command as one shell-quoted line, for the first-boot script."""
+        return [shlex.join(s.command) for s in self.secrets.values() if s.command]
 
     def values(self, given: Mapping[str, Value]) -> dict[str, Value]:
         """Every parameter's value: the defaults, overridden by `given` (checked)."""
@@ -226,7 +256,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def load(name: str, directory: Path) -> Template:
     raw, file = _raw(name, directory)
-    top = file.top(raw, ("template", "parameters", "bootstrap", "init", "files"))
+    top = file.top(raw, ("template", "parameters", "bootstrap", "init", "files", "secrets"))
     boot = top.table("bootstrap", BOOTSTRAP_KEYS)
     method = boot.get("method", str, check=one_of(BOOTSTRAP_METHODS))
     bootstrap = Bootstrap(
@@ -262,6 +292,7 @@ def load(name: str, directory: Path) -> Template:
         },
         file_modes={p.strip("/"): modes.get(p, int, check=_check_mode) for p in modes.doc},
         links={p.strip("/"): links.get(p, str, check=_check_target) for p in links.doc},
+        secrets=_secrets(top.table("secrets")),
     )
 
 
@@ -299,6 +330,37 @@ def _init_recipe(init: Table, kind: InitKind) -> InitRecipe:
         reboot_signal=recipe.get("reboot_signal", str, REBOOT_SIGNALS[kind], check_signal),
         packages=recipe.strings("packages"),
     )
+
+
+def _secrets(doc: Table) -> dict[str, Secret]:
+    found: dict[str, Secret] = {}
+    for name in doc.doc:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise doc.fail(name, "a secret's name is lowercase letters, digits and _")
+        entry = doc.table(name, ("paths", "command"))
+        paths = entry.strings("paths", check=_check_secret_paths)
+        if not paths:
+            raise entry.fail("paths", "a secret needs at least one path")
+        found[name] = Secret(
+            name=name,
+            paths=tuple(p.strip("/") for p in paths),
+            command=entry.strings("command", check=_check_secret_command),
+        )
+    return found
+
+
+def _check_secret_paths(value: list[str]) -> str | None:
+    return next((f"{p!r}: {e}" for p in value if (e := check_secret_path(p))), None)
+
+
+def _check_secret_command(value: list[str]) -> str | None:
+    # The first-boot script runs it only where its program exists: a name found on PATH
+    # or an absolute path.
+    if value and not re.fullmatch(r"/?[A-Za-z0-9_./+-]+", value[0]):
+        return "the first item must be a program name or an absolute path"
+    if any(c in item for item in value for c in "\n\r\0"):
+        return "no newline or NUL in a command"
+    return None
 
 
 def _parameters(doc: Table) -> dict[str, Parameter]:

@@ -49,6 +49,7 @@ class Plan:
     packages: tuple[str, ...]  # sorted and unique, so the same set always keys the same image
     locales: tuple[str, ...] = ()  # to generate after the bootstrap
     script: str = ""  # debootstrap's SCRIPT argument, for releases newer than the host's
+    secrets: tuple[str, ...] = ()  # removed from the tree before it is cached
 
     def __post_init__(self) -> None:
         for name in ("suite", "variant", "arch"):
@@ -66,9 +67,12 @@ class Plan:
 
         The method and the script do not count: mmdebstrap and debootstrap give the same
         system. The template's name does (in front, to be readable): its files may differ.
+        The secrets do: an image built before a template listed them still holds them.
         """
         content = asdict(self)
         del content["method"], content["template"], content["script"]
+        if not content["secrets"]:
+            del content["secrets"]  # the keys of images built before secrets existed stay
         digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:12]
         return f"{self.template}-{self.suite}-{self.arch}-{self.variant}-{digest}"
 

@@ -125,6 +125,21 @@ def exists(rootfd: int, rel: str) -> bool:
     return True
 
 
+def remove_in(rootfd: int, rel: str) -> None:
+    """Delete `rel` inside the root, a whole tree if it is a directory: its parent resolved
+    in the root, `rel` itself never followed, no mount point below it crossed."""
+    parent, name = _split(rel)
+    pfd = open_in(rootfd, parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            _remove_dir(pfd, name, syscalls.mount_id(pfd, name), rel)
+        else:
+            os.unlink(name, dir_fd=pfd)
+    finally:
+        os.close(pfd)
+
+
 def mounts_under(path: str) -> list[str]:
     """Mount points strictly below `path` (deepest first), from this mount namespace."""
     prefix = os.path.realpath(path).rstrip("/") + "/"

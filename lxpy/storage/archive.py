@@ -35,7 +35,7 @@ from lxpy.errors import LxpyError, UsageError
 from lxpy.linux import safefs
 from lxpy.names import validate
 from lxpy.paths import Paths
-from lxpy.storage import layers, overlay
+from lxpy.storage import layers, overlay, secrets
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -586,6 +586,7 @@ def _settle(paths: Paths, partial: str, name: str, meta: dict[str, Any]) -> None
 
     cfg = _untrusted(_parse(meta, "config.toml", "archive"))
     config.save(f"{partial}/config.toml", cfg.with_changes(storage=Storage(StorageKind.DIR)))
+    secrets.reset_tree(f"{partial}/rootfs", cfg.secrets)
     created = config.timestamp()
     top = safefs.open_tree(partial)
     try:

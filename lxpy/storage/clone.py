@@ -19,7 +19,7 @@ from lxpy.errors import AlreadyExists, LxpyError, StateError
 from lxpy.linux import safefs
 from lxpy.names import validate
 from lxpy.paths import Paths
-from lxpy.storage import layers
+from lxpy.storage import layers, secrets
 from lxpy.storage.identity import retarget
 from lxpy.storage.overlay import make_overlay_dirs
 from lxpy.storage.trees import copy_tree
@@ -76,6 +76,7 @@ def clone(
             raise
         try:
             retarget(paths, target, new, cfg)
+            secrets.reset_container(paths, target, new)
         except BaseException:
             safefs.remove_tree(paths.container_dir(target))
             raise
