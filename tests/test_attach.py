@@ -222,3 +222,19 @@ def test_no_host_environment_is_readable_in_the_entering_processes(
                 p.kill()
             cli.kill()
             cli.wait(10)
+
+
+def test_an_unusable_etc_group_is_an_error_for_a_user_and_a_warning_for_root(
+    lxpy: Lxpy, running: str
+) -> None:
+    """A FIFO at /etc/group: `-u USER` fails at once in one line; the default attach as
+    root still gets in (how one repairs it), saying what it skipped."""
+    lxpy.run(
+        "attach", running, "--", "sh", "-c", "mv /etc/group /etc/group.real; mkfifo /etc/group"
+    )
+    user = lxpy.run("attach", running, "-u", "nobody", "--", "true", check=False, timeout=5)
+    assert user.returncode != 0
+    assert user.stderr.strip() == "lxpy: the container's /etc/group is a FIFO, not a regular file"
+    root = lxpy.run("attach", running, "--", "grep", "^Gid:", "/proc/self/status", timeout=5)
+    assert root.stdout.split() == ["Gid:", "0", "0", "0", "0"]
+    assert "warning: the container's /etc/group is a FIFO" in root.stderr

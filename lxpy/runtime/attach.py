@@ -65,6 +65,9 @@ class Account:
     groups: tuple[int, ...] = ()  # every group of the user, its primary one among them
 
 
+ROOT = Account("root", 0, 0, "/root", "", (0,))
+
+
 @contextlib.contextmanager
 def container_root(init: ProcessRef) -> Iterator[int]:
     """init's root directory (O_PATH): paths below it resolve inside the container."""
@@ -79,20 +82,24 @@ def container_root(init: ProcessRef) -> Iterator[int]:
 
 def account_of(root: int, user: str | None) -> Account:
     """`user` (name or uid; None: root) with its groups, from the container's /etc/passwd
-    and /etc/group under `root` (see `container_root`).
+    and /etc/group under `root` (see `container_root`). UnsafePath if either is unusable (a
+    FIFO, a device, a symlink, a huge file)."""
+    account = account_in(_accounts_file(root, "passwd"), user)
+    return dataclasses.replace(account, groups=groups_in(_accounts_file(root, "group"), account))
 
-    An unusable file (a FIFO, a device, a symlink, a huge file) is an UnsafePath, except for
-    the default attach as root: that is how one gets in to repair such a container, and root
-    needs nothing from those files, so it gets root's defaults and a warning."""
+
+def attaching_as(root: int, user: str | None, warn: bool = True) -> Account:
+    """`account_of`, except that the default attach as root gets in whatever those files
+    are (with a warning on stderr): it is how one repairs such a container, and root needs
+    nothing from them."""
     try:
-        account = account_in(_accounts_file(root, "passwd"), user)
-        groups = groups_in(_accounts_file(root, "group"), account)
+        return account_of(root, user)
     except UnsafePath as e:
         if user is not None:
             raise
-        print(f"lxpy: warning: {e.message}; attaching as root without it", file=sys.stderr)
-        account, groups = account_in("", None), (0,)
-    return dataclasses.replace(account, groups=groups)
+        if warn:
+            print(f"lxpy: warning: {e.message}; attaching as root without it", file=sys.stderr)
+        return ROOT
 
 
 def _accounts_file(root: int, name: str) -> str:
@@ -116,7 +123,7 @@ def account_in(passwd: str, user: str | None) -> Account:
         if wanted in (parts[0], parts[2]):
             return Account(parts[0], int(parts[2]), int(parts[3]), parts[5] or "/", parts[6])
     if user is None or user in ("root", "0"):
-        return Account("root", 0, 0, "/root", "")
+        return ROOT
     if user.isdigit():
         return Account(user, int(user), int(user), "/", "")
     raise NotFound(f"no user {user!r} in the container's /etc/passwd")
@@ -148,7 +155,7 @@ def shell_in(init: ProcessRef, user: str | None = None) -> str | None:
     """From the host, before attaching: the shell `attach` would start for `user`, looked up
     in init's root and resolved inside it (a symlink there never leads to the host's)."""
     with container_root(init) as root:
-        account = account_of(root, user)
+        account = attaching_as(root, user, warn=False)  # attach says it, on its terminal
         return next((p for p in _shell_candidates(account) if safefs.exists(root, p)), None)
 
 
@@ -227,7 +234,7 @@ def attach(init: ProcessRef, cgroups: ContainerCgroups, request: AttachRequest) 
         if pidfd is None:
             raise StateError("the container stopped before attach could join it")
         with container_root(init) as root:
-            account = account_of(root, request.user)
+            account = attaching_as(root, request.user)
             # A terminal gets a pty from the container's devpts; anything else gets pipes,
             # so the command never holds one of the host's own file descriptors.
             if os.isatty(0):
