@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
+import psutil
 import pytest
 
 from tests.conftest import Lxpy, in_pty
@@ -158,3 +160,81 @@ def test_a_proc_self_exe_script_never_runs_the_host_interpreter(lxpy: Lxpy) -> N
     finally:
         for target in (f"{rootfs}/usr", f"{rootfs}/host-usr"):
             subprocess.run(["umount", "-l", target], check=False)
+
+
+def test_the_command_runs_under_the_seccomp_filter(lxpy: Lxpy, running: str) -> None:
+    """The container's filter, loaded by attach itself: a command attached to a container
+    is as confined as one its init started."""
+    status = lxpy.run("attach", running, "--", "cat", "/proc/self/status").stdout
+    fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+    assert fields["Seccomp"] == "2"  # SECCOMP_MODE_FILTER
+    assert fields["NoNewPrivs"] == "0"  # setuid programs inside keep working
+
+
+# The CLI, paused in the process that enters, right before it takes the user's ids: the host's
+# Python, in the container's pid namespace, where container root can see it.
+PAUSED_ATTACH = r"""
+import os, signal, sys
+from lxpy.runtime import attach
+
+def paused(become):
+    def pause(account):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        os.write(2, b"lxpy-test-paused\n")
+        signal.sigtimedwait({signal.SIGUSR1}, 30)
+        become(account)
+    return pause
+
+attach.become = paused(attach.become)
+from lxpy.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_no_host_environment_is_readable_in_the_entering_processes(
+    lxpy: Lxpy, running: str
+) -> None:
+    """/proc/PID/environ shows the memory a process's environment came in, inherited across
+    fork: the host's Python that enters must show none of the CLI's."""
+    secret = f"lxpy-secret-{os.getpid()}"
+    cli = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_ATTACH, "--root", lxpy.root, "attach", running, "--", "true"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "LXPY_TEST_SECRET": secret},
+    )
+    try:
+        assert cli.stderr is not None
+        assert cli.stderr.readline() == b"lxpy-test-paused\n"
+        entering = psutil.Process(cli.pid).children(recursive=True)
+        assert len(entering) == 2  # the one that joins, the one in the pid namespace
+        with open(f"/proc/{cli.pid}/environ", "rb") as f:
+            assert secret.encode() in f.read()  # the CLI's own, on the host: the test works
+        for p in entering:
+            with open(f"/proc/{p.pid}/environ", "rb") as f:
+                assert f.read().strip(b"\0") == b"", p
+        entering[-1].send_signal(signal.SIGUSR1)
+        assert cli.wait(20) == 0
+    finally:
+        if cli.poll() is None:
+            for p in psutil.Process(cli.pid).children(recursive=True):
+                p.kill()
+            cli.kill()
+            cli.wait(10)
+
+
+def test_an_unusable_etc_group_is_an_error_for_a_user_and_a_warning_for_root(
+    lxpy: Lxpy, running: str
+) -> None:
+    """A FIFO at /etc/group: `-u USER` fails at once in one line; the default attach as
+    root still gets in (how one repairs it), saying what it skipped."""
+    lxpy.run(
+        "attach", running, "--", "sh", "-c", "mv /etc/group /etc/group.real; mkfifo /etc/group"
+    )
+    user = lxpy.run("attach", running, "-u", "nobody", "--", "true", check=False, timeout=5)
+    assert user.returncode != 0
+    assert user.stderr.strip() == "lxpy: the container's /etc/group is a FIFO, not a regular file"
+    root = lxpy.run("attach", running, "--", "grep", "^Gid:", "/proc/self/status", timeout=5)
+    assert root.stdout.split() == ["Gid:", "0", "0", "0", "0"]
+    assert "warning: the container's /etc/group is a FIFO" in root.stderr

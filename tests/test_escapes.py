@@ -626,6 +626,65 @@ def test_tiocsti_from_an_attached_command_never_reaches_the_users_terminal(
     assert lxpy.state(name) == "RUNNING"
 
 
+def test_the_console_never_hands_the_users_terminal_to_the_container(
+    lxpy: Lxpy, own: Callable[..., str], terminal: UserTerminal
+) -> None:
+    """`lxpy console` relays through the monitor's pty: no process inside holds the user's
+    terminal, and a TIOCSTI through the container's /dev/console or any fd of its init lands
+    in that pty, never as input on the user's terminal."""
+    name = own()
+    init = init_pid(lxpy, name)
+    cli = terminal.run([sys.executable, "-m", "lxpy", "--root", lxpy.root, "console", name])
+    try:
+        seen = terminal.read_until(b"Ctrl-a q", 20)
+        assert b"Ctrl-a q" in seen, f"the console never connected: {seen!r}"
+        users = os.fstat(terminal.slave).st_rdev
+        holders = [
+            f"{pid}: fd {fd}"
+            for pid in _pids_in_namespace_of(init)
+            for fd, st in _fd_stats(pid)
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == users
+        ]
+        assert not holders, f"processes inside hold the user's terminal: {holders}"
+        os.kill(cli.pid, signal.SIGSTOP)  # the relay would read what lands there
+        try:
+            line = attack(lxpy, name, "tiocsti", "/dev/console", "echo INJECTED")
+            pending = terminal.pending_input()
+        finally:
+            os.kill(cli.pid, signal.SIGCONT)
+        assert line.startswith("ok "), line  # the injection works, into the console pty
+        assert pending == 0
+        assert inject_through_every_fd(lxpy, name, cli, init, terminal) == 0
+    finally:
+        _stop_all(cli)
+
+
+def _pids_in_namespace_of(pid: int) -> list[int]:
+    ns = _pid_namespace(pid)
+    found = []
+    for p in psutil.pids():
+        try:
+            if _pid_namespace(p) == ns:
+                found.append(p)
+        except OSError:
+            continue
+    return found
+
+
+def _fd_stats(pid: int) -> list[tuple[str, os.stat_result]]:
+    found = []
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []
+    for fd in fds:
+        try:
+            found.append((fd, os.stat(f"/proc/{pid}/fd/{fd}")))
+        except OSError:
+            continue
+    return found
+
+
 # -- the container's ids on the host ----------------------------------------------------------
 def _host_ids(pid: int) -> tuple[int, int]:
     with open(f"/proc/{pid}/status") as f:

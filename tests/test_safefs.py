@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from lxpy.errors import UnsafePath
 from lxpy.linux import safefs
 
 
@@ -100,3 +103,45 @@ def test_remove_tree_never_crosses_a_bind_mount(tmp_path: Path, host: Path) -> N
             subprocess.run(["umount", "-l", str(victim / "mnt")], check=False)
     assert (host / "bashrc").read_text() == "host file\n"
     assert not victim.exists()
+
+
+def _read_regular(root: Path, rel: str, limit: int = 1 << 20) -> bytes:
+    fd = safefs.open_tree(str(root))
+    try:
+        return safefs.read_regular(fd, rel, limit)
+    finally:
+        os.close(fd)
+
+
+def test_read_regular_reads_a_regular_file_whole(rootfs: Path) -> None:
+    (rootfs / "etc/passwd").write_bytes(b"root:x:0:0::/root:/bin/sh\n" * 10_000)
+    assert _read_regular(rootfs, "etc/passwd") == b"root:x:0:0::/root:/bin/sh\n" * 10_000
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "symlink", "directory", "huge"])
+def test_read_regular_refuses_what_a_container_can_plant(
+    rootfs: Path, host: Path, kind: str
+) -> None:
+    """A FIFO would block the open for ever, a device's open can act, a symlink may point
+    anywhere: each is refused at once, by name, without being opened."""
+    path = rootfs / "etc/passwd"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    elif kind == "symlink":
+        path.symlink_to(host / "bashrc")
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        with open(path, "wb") as f:
+            f.truncate(1 << 30)
+    started = time.monotonic()
+    with pytest.raises(UnsafePath, match=r"^/etc/passwd is (a |larger than 1 MiB)"):
+        _read_regular(rootfs, "etc/passwd")
+    assert time.monotonic() - started < 1
+
+
+def test_read_regular_passes_a_missing_file_on(rootfs: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        _read_regular(rootfs, "etc/passwd")

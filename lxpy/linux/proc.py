@@ -123,3 +123,19 @@ def wait_gone(pidfd: int, timeout: float) -> bool:
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     return bool(poller.poll(max(0, int(timeout * 1000))))
+
+
+def wipe_environ() -> None:
+    """Forget the environment this process was started with, in os.environ and in memory.
+
+    /proc/PID/environ shows the memory the environment came in at exec (env_start to env_end
+    in /proc/PID/stat), whatever os.environ or libc's `environ` say now; a forked child shows
+    its parent's. Only zeroing those bytes takes the values out of it."""
+    os.environ.clear()
+    with open("/proc/self/stat", "rb") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    start, end = int(fields[47]), int(fields[48])  # fields 50 and 51 of proc(5)
+    with open("/proc/self/mem", "r+b", buffering=0) as mem:
+        mem.seek(start)
+        mem.write(bytes(end - start))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
+from lxpy.errors import UnsafePath
 from lxpy.linux import syscalls
 from lxpy.linux.atomic import replace_in as replace_in
 from lxpy.linux.atomic import write_all as write_all
@@ -115,6 +116,49 @@ def read_file(rootfd: int, rel: str, limit: int = 1 << 20, resolve: int = IN_ROO
         return os.read(fd, limit)
     finally:
         os.close(fd)
+
+
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFLNK: "a symlink",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a directory",
+}
+
+
+def read_regular(rootfd: int, rel: str, limit: int, shown: str | None = None) -> bytes:
+    """`rel` whole, if it is a regular file of at most `limit` bytes; UnsafePath if not.
+
+    A container can put anything at a path the host reads: a FIFO (an open or read that waits
+    for a writer forever), a device node (whose open alone can act: a watchdog starts
+    counting), a symlink, a 1 GB file. So `rel` is first opened O_PATH, which opens nothing,
+    and only a regular file is then opened for reading, through its /proc/self/fd link: the
+    same inode, whatever the container renames meanwhile."""
+    shown = shown or "/" + rel.lstrip("/")
+    handle = open_in(rootfd, rel, O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        st = os.fstat(handle)
+        if not stat.S_ISREG(st.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a file")
+            raise UnsafePath(f"{shown} is {kind}, not a regular file")
+        fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    finally:
+        os.close(handle)
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:  # it may grow after the fstat
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    size_shown = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit} bytes"
+    raise UnsafePath(f"{shown} is larger than {size_shown}")
 
 
 def exists(rootfd: int, rel: str) -> bool:

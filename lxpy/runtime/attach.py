@@ -2,15 +2,21 @@
 
 The CLI process stays on the host and relays a pty (or pipes); a child joins the container:
 its cgroup first, then every namespace at once through a pidfd (so a reused pid can never
-be joined), then forks once more so the command is inside the container's pid namespace.
-Both children are non-dumpable until exec (runc CVE-2016-9962, LXC CVE-2016-8649) and keep
-no host fd but the pty or pipes. The pty is allocated from the container's own devpts, so
-TIOCSTI from the command reaches only lxpy's relay, never the user's terminal.
+be joined), its user namespace too when it has one, then forks once more so the command is
+inside the container's pid namespace. Both children are non-dumpable until exec (runc
+CVE-2016-9962, LXC CVE-2016-8649), keep no host fd but the pty or pipes, and no byte of the
+host's environment. The pty is allocated from the container's own devpts, so TIOCSTI from
+the command reaches only lxpy's relay, never the user's terminal.
+
+What the container's files decide (the user, its groups, the pty) is read from the host
+before anything joins, through init's root and never blocking: a FIFO, a device or a huge
+file planted there is a one-line error, not a hang.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import select
@@ -22,15 +28,17 @@ import tty
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from lxpy.errors import StateError
-from lxpy.linux import hostbin, safefs, syscalls
+from lxpy.errors import NotFound, StateError, UnsafePath
+from lxpy.linux import hostbin, safefs, seccomp, syscalls
 from lxpy.linux.caps import drop_capabilities
 from lxpy.linux.cgroups import ContainerCgroups
-from lxpy.linux.proc import ProcessRef, reset_signals
+from lxpy.linux.proc import ProcessRef, reset_signals, wipe_environ
 from lxpy.runtime import DEFAULT_PATH
 
 SHELLS = ("/bin/bash", "/usr/bin/bash", "/bin/zsh", "/usr/bin/zsh", "/bin/ash", "/bin/sh")
 EXIT_NO_COMMAND = 127
+# Far above any real /etc/passwd or /etc/group; what is larger is refused, not read.
+ACCOUNTS_LIMIT = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -39,24 +47,70 @@ class AttachRequest:
     user: str | None = None
     env: tuple[tuple[str, str], ...] = ()
     cwd: str | None = None
+    # The container's seccomp policy ([security] privileged and syscalls.allow): the command
+    # runs under the same filter as the container's init.
+    privileged: bool = False
+    allow: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Account:
+    """A user as the container knows it: its ids are the container's, not the host's."""
+
     name: str
     uid: int
     gid: int
     home: str
     shell: str
+    groups: tuple[int, ...] = ()  # every group of the user, its primary one among them
 
 
-def lookup_account(user: str | None) -> Account:
-    """Find `user` (name or uid) in the container's /etc/passwd; runs inside the container."""
+ROOT = Account("root", 0, 0, "/root", "", (0,))
+
+
+@contextlib.contextmanager
+def container_root(init: ProcessRef) -> Iterator[int]:
+    """init's root directory (O_PATH): paths below it resolve inside the container."""
+    root = os.open(f"/proc/{init.pid}/root", syscalls.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with open("/etc/passwd", encoding="utf-8", errors="replace") as f:
-            return account_in(f.read(), user)
-    except OSError:
-        return account_in("", user)
+        if not init.alive():  # the pid was reused since the container's init was recorded
+            raise StateError("the container stopped before attach could join it")
+        yield root
+    finally:
+        os.close(root)
+
+
+def account_of(root: int, user: str | None) -> Account:
+    """`user` (name or uid; None: root) with its groups, from the container's /etc/passwd
+    and /etc/group under `root` (see `container_root`). UnsafePath if either is unusable (a
+    FIFO, a device, a symlink, a huge file)."""
+    account = account_in(_accounts_file(root, "passwd"), user)
+    return dataclasses.replace(account, groups=groups_in(_accounts_file(root, "group"), account))
+
+
+def attaching_as(root: int, user: str | None, warn: bool = True) -> Account:
+    """`account_of`, except that the default attach as root gets in whatever those files
+    are (with a warning on stderr): it is how one repairs such a container, and root needs
+    nothing from them."""
+    try:
+        return account_of(root, user)
+    except UnsafePath as e:
+        if user is not None:
+            raise
+        if warn:
+            print(f"lxpy: warning: {e.message}; attaching as root without it", file=sys.stderr)
+        return ROOT
+
+
+def _accounts_file(root: int, name: str) -> str:
+    """The text of /etc/`name`; empty when there is none (root needs nothing from it)."""
+    try:
+        data = safefs.read_regular(
+            root, f"etc/{name}", ACCOUNTS_LIMIT, f"the container's /etc/{name}"
+        )
+    except FileNotFoundError:
+        return ""
+    return data.decode(errors="replace")
 
 
 def account_in(passwd: str, user: str | None) -> Account:
@@ -69,23 +123,20 @@ def account_in(passwd: str, user: str | None) -> Account:
         if wanted in (parts[0], parts[2]):
             return Account(parts[0], int(parts[2]), int(parts[3]), parts[5] or "/", parts[6])
     if user is None or user in ("root", "0"):
-        return Account("root", 0, 0, "/root", "")
+        return ROOT
     if user.isdigit():
         return Account(user, int(user), int(user), "/", "")
-    raise LookupError(f"no user {user!r} in the container's /etc/passwd")
+    raise NotFound(f"no user {user!r} in the container's /etc/passwd")
 
 
-def supplementary_groups(account: Account) -> list[int]:
+def groups_in(group: str, account: Account) -> tuple[int, ...]:
+    """The account's primary group and those the /etc/group text `group` lists it in."""
     groups = {account.gid}
-    try:
-        with open("/etc/group", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                parts = line.rstrip("\n").split(":")
-                if len(parts) >= 4 and parts[2].isdigit() and account.name in parts[3].split(","):
-                    groups.add(int(parts[2]))
-    except OSError:
-        pass
-    return sorted(groups)
+    for line in group.splitlines():
+        parts = line.split(":")
+        if len(parts) >= 4 and parts[2].isdigit() and account.name in parts[3].split(","):
+            groups.add(int(parts[2]))
+    return tuple(sorted(groups))
 
 
 def find_shell(account: Account) -> str | None:
@@ -103,23 +154,18 @@ def _shell_candidates(account: Account) -> list[str]:
 def shell_in(init: ProcessRef, user: str | None = None) -> str | None:
     """From the host, before attaching: the shell `attach` would start for `user`, looked up
     in init's root and resolved inside it (a symlink there never leads to the host's)."""
-    root = os.open(f"/proc/{init.pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        try:
-            passwd = safefs.read_file(root, "etc/passwd").decode(errors="replace")
-        except OSError:
-            passwd = ""
-        account = account_in(passwd, user)
+    with container_root(init) as root:
+        account = attaching_as(root, user, warn=False)  # attach says it, on its terminal
         return next((p for p in _shell_candidates(account) if safefs.exists(root, p)), None)
-    finally:
-        os.close(root)
 
 
 NO_SHELL = "the container has no shell (looked for " + ", ".join(SHELLS) + ")"
 
 
-def environment(account: Account, request: AttachRequest, shell: str | None) -> dict[str, str]:
-    """A clean environment: the container's PATH, never the host's; TERM forwarded."""
+def environment(
+    account: Account, request: AttachRequest, shell: str | None, term: str | None
+) -> dict[str, str]:
+    """A clean environment: the container's PATH, never the host's; the user's TERM."""
     env = {
         "PATH": DEFAULT_PATH,
         "HOME": account.home,
@@ -129,39 +175,90 @@ def environment(account: Account, request: AttachRequest, shell: str | None) -> 
     }
     if shell:
         env["SHELL"] = shell
-    term = os.environ.get("TERM")
     if term:
         env["TERM"] = term
     env.update(request.env)
     return env
 
 
+def namespaces_of(pid: int) -> int:
+    """The namespaces to join to be where `pid` (a container's init) is: always the
+    container's own, and its user namespace when it is not ours (joining the one we are in
+    is EINVAL)."""
+    theirs = os.stat(f"/proc/{pid}/ns/user")
+    ours = os.stat("/proc/self/ns/user")
+    if (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino):
+        return syscalls.CONTAINER_NAMESPACES
+    return syscalls.CONTAINER_NAMESPACES | syscalls.CLONE_NEWUSER
+
+
+def enter(pidfd: int, pid: int) -> None:
+    """Join the namespaces of the process `pidfd` refers to (`pid`), all at once. Through
+    the pidfd, so a reused `pid` is never joined: setns fails once that process is gone, and
+    while it lives `pid` is still it. The caller must already be in the container's cgroup:
+    from inside its user namespace, the host's cgroup files are no longer ours to write."""
+    syscalls.setns(pidfd, namespaces_of(pid))
+    # Joining a user namespace changes credentials, which can make the process dumpable.
+    syscalls.set_dumpable(False)
+
+
+def become(account: Account) -> None:
+    """Take the account's ids, as the container numbers them (in its user namespace, if it
+    has one: the kernel maps them), with exactly its groups, none of the host's."""
+    os.setgroups(list(account.groups or (account.gid,)))
+    os.setresgid(account.gid, account.gid, account.gid)
+    os.setresuid(account.uid, account.uid, account.uid)
+    # Changing credentials can reset the flag: set it again until exec.
+    syscalls.set_dumpable(False)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """What the entering processes carry in: all of it made on the host, before joining."""
+
+    request: AttachRequest
+    account: Account
+    term: str | None
+    ends: list[int]  # the command's stdin, stdout and stderr
+    policy: seccomp.Filter
+    trampoline: int | None
+
+
 def attach(init: ProcessRef, cgroups: ContainerCgroups, request: AttachRequest) -> int:
     """Run the request inside the container of `init`; return the command's exit status."""
-    pidfd = init.pidfd()
-    if pidfd is None:
-        raise StateError("the container stopped before attach could join it")
-    # A terminal gets a pty from the container's devpts; anything else gets pipes, so the
-    # command never holds one of the host's own file descriptors.
-    if os.isatty(0):
-        master, slave = open_container_pty(init)
-        ends = [slave, slave, slave]
-        ours = [master]
-    else:
-        pipes = [os.pipe() for _ in range(3)]
-        ends = [pipes[0][0], pipes[1][1], pipes[2][1]]
-        ours = [pipes[0][1], pipes[1][0], pipes[2][0]]
-    busybox = hostbin.static_busybox()
-    trampoline = hostbin.sealed_copy(busybox) if busybox else None
-    syscalls.set_dumpable(False)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        for fd in ours:
-            os.close(fd)
-        _child(pidfd, init.pid, cgroups, request, ends, trampoline)
-    os.close(pidfd)
+    # libseccomp is the host's: the filter is built here and loaded inside, before exec.
+    policy = seccomp.build(request.privileged, request.allow)
+    pidfd: int | None = None
+    try:
+        pidfd = init.pidfd()
+        if pidfd is None:
+            raise StateError("the container stopped before attach could join it")
+        with container_root(init) as root:
+            account = attaching_as(root, request.user)
+            # A terminal gets a pty from the container's devpts; anything else gets pipes,
+            # so the command never holds one of the host's own file descriptors.
+            if os.isatty(0):
+                master, slave = open_container_pty(root)
+                ends, ours = [slave, slave, slave], [master]
+            else:
+                pipes = [os.pipe() for _ in range(3)]
+                ends = [pipes[0][0], pipes[1][1], pipes[2][1]]
+                ours = [pipes[0][1], pipes[1][0], pipes[2][0]]
+        busybox = hostbin.static_busybox()
+        trampoline = hostbin.sealed_copy(busybox) if busybox else None
+        entry = _Entry(request, account, os.environ.get("TERM"), ends, policy, trampoline)
+        syscalls.set_dumpable(False)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            for fd in ours:
+                os.close(fd)
+            _child(pidfd, init.pid, cgroups, entry)
+    finally:
+        policy.release()
+        if pidfd is not None:
+            os.close(pidfd)
     if trampoline is not None:
         os.close(trampoline)
     for fd in set(ends):
@@ -174,17 +271,12 @@ def attach(init: ProcessRef, cgroups: ContainerCgroups, request: AttachRequest) 
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
-def open_container_pty(init: ProcessRef) -> tuple[int, int]:
-    """A pty pair from the container's own devpts: TIOCSTI from the command then reaches
-    only lxpy's relay, never the user's terminal. /dev/ptmx is resolved inside the
-    container's root, so a planted symlink cannot point it at a host file."""
-    root = os.open(f"/proc/{init.pid}/root", syscalls.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        if not init.alive():  # the pid was reused between pidfd_open and this open
-            raise StateError("the container stopped before attach could join it")
-        master = safefs.open_in(root, "dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-    finally:
-        os.close(root)
+def open_container_pty(root: int) -> tuple[int, int]:
+    """A pty pair from the container's own devpts (`root`: see `container_root`): TIOCSTI
+    from the command then reaches only lxpy's relay, never the user's terminal. /dev/ptmx is
+    resolved inside the container's root, so a planted symlink cannot point it at a host
+    file."""
+    master = safefs.open_in(root, "dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     st = os.fstat(master)
     if not stat.S_ISCHR(st.st_mode) or (os.major(st.st_rdev), os.minor(st.st_rdev)) != (5, 2):
         os.close(master)
@@ -195,25 +287,21 @@ def open_container_pty(init: ProcessRef) -> tuple[int, int]:
     return master, slave
 
 
-def _child(
-    pidfd: int,
-    init_pid: int,
-    cgroups: ContainerCgroups,
-    request: AttachRequest,
-    ends: list[int],
-    trampoline: int | None,
-) -> None:
+def _child(pidfd: int, init_pid: int, cgroups: ContainerCgroups, entry: _Entry) -> None:
     """Join the container, fork into its pid namespace, wait, and pass the exit status on."""
     try:
+        # The process that enters is visible inside until it execs; the user's environment
+        # (tokens, agent sockets) must not be readable there in its /proc/PID/environ.
+        wipe_environ()
         reset_signals()
         cgroups.enter_beside(init_pid)
-        syscalls.setns(pidfd, syscalls.CONTAINER_NAMESPACES)
+        enter(pidfd, init_pid)
         os.close(pidfd)
         pid = os.fork()
         if pid == 0:
-            _exec_inside(request, ends, trampoline)
+            _exec_inside(entry)
         # Holding the command's ends would keep the relay from ever seeing end-of-file.
-        for fd in set(ends):
+        for fd in set(entry.ends):
             os.close(fd)
         _, status = os.waitpid(pid, 0)
         if os.WIFSIGNALED(status):
@@ -232,21 +320,20 @@ def resolve_command(name: str, path: str) -> str:
     raise FileNotFoundError(2, "not found", name)
 
 
-def _exec_inside(request: AttachRequest, ends: list[int], trampoline: int | None) -> None:
+def _exec_inside(entry: _Entry) -> None:
+    request, account, ends, trampoline = entry.request, entry.account, entry.ends, entry.trampoline
     try:
         if ends[0] == ends[1]:
             os.setsid()
             fcntl.ioctl(ends[0], termios.TIOCSCTTY, 0)
         for stdio, fd in enumerate(ends):
             os.dup2(fd, stdio)
+        # The container's filter, for good (the command and all it starts). Loaded without
+        # no_new_privs, as init's is (setuid programs inside keep working), which needs
+        # CAP_SYS_ADMIN: here, before `become` drops it for a user other than root.
+        entry.policy.load()
         drop_capabilities()
-        account = lookup_account(request.user)
-        if account.uid != 0 or account.gid != 0:
-            os.setgroups(supplementary_groups(account))
-            os.setgid(account.gid)
-            os.setuid(account.uid)
-        # Changing credentials can reset the flag: set it again until exec.
-        syscalls.set_dumpable(False)
+        become(account)
         shell = find_shell(account)
         if request.command:
             argv = list(request.command)
@@ -260,7 +347,7 @@ def _exec_inside(request: AttachRequest, ends: list[int], trampoline: int | None
             if request.cwd:
                 raise
             os.chdir("/")
-        env = environment(account, request, shell)
+        env = environment(account, request, shell, entry.term)
         program = resolve_command(argv[0], env["PATH"])
         keep = -1 if trampoline is None else trampoline
         os.closerange(3, max(3, keep))
