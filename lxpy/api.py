@@ -459,11 +459,14 @@ class Api:
     ) -> int:
         from lxpy.runtime.attach import AttachRequest, attach
 
+        security = store.load(self.paths, name).security
         request = AttachRequest(
             command=tuple(command or ()),
             user=user,
             env=tuple((env or {}).items()),
             cwd=cwd,
+            privileged=security.privileged,
+            allow=security.allow,
         )
         init = self._attachable(name)
         return attach(init, ContainerCgroups(self.paths.instance, name), request)
@@ -581,7 +584,7 @@ class Api:
         from lxpy.runtime import files
 
         with files.container_root(self.paths, name) as root:
-            return files.pull(root, source, dest, recursive)
+            return files.pull(root.fd, source, dest, recursive)
 
     def console_socket(self, name: str) -> str:
         """The control socket of a running container's monitor (its console is there)."""

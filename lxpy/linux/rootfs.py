@@ -265,6 +265,10 @@ def _bind_file(root: int, source: str, rel: str) -> None:
         os.close(target)
 
 
+# The tty group of Debian, Fedora and Alpine: a terminal belongs to its user and this group.
+TTY_GID = 5
+
+
 def mount_dev_inside() -> None:
     """devpts, /dev/shm and /dev/mqueue, by the process that becomes init, in its final
     namespaces: a devpts instance and an mqueue of the container's own, mounted from inside
@@ -278,7 +282,7 @@ def mount_dev_inside() -> None:
                 "devpts",
                 "devpts",
                 MS_NOSUID | MS_NOEXEC,
-                "newinstance,ptmxmode=0666,mode=0620,gid=5",
+                f"newinstance,ptmxmode=0666,mode=0620,gid={TTY_GID}",
             )
         )
         os.close(_mount_on(root, "dev/shm", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))

@@ -8,10 +8,12 @@ never cross a mount point and never leave the directory they were given.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 
-from lxpy.errors import UnsafePath
+from lxpy.errors import UnsafePath, UsageError
 from lxpy.linux import syscalls
 from lxpy.linux.atomic import replace_in as replace_in
 from lxpy.linux.atomic import write_all as write_all
@@ -22,10 +24,40 @@ from lxpy.linux.syscalls import (
     RESOLVE_NO_MAGICLINKS,
     RESOLVE_NO_SYMLINKS,
 )
+from lxpy.linux.userns import IDENTITY, Maps
 
 IN_ROOT = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
 # For mount targets: any symlink at all in the path is refused.
 NO_LINKS = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+
+
+class Root:
+    """A container's `/` (`fd`) and the maps of the ids seen through it: a running
+    unprivileged container's `/` is an idmapped mount, which shows and takes the host's
+    numbers for the container's ids; a stopped one's disk keeps its own (IDENTITY)."""
+
+    __slots__ = ("fd", "maps")
+
+    def __init__(self, fd: int, maps: Maps = IDENTITY) -> None:
+        self.fd = fd
+        self.maps = maps
+
+    def ids(self, uid: int, gid: int) -> tuple[int, int]:
+        """The container's `uid` and `gid` as files through this root take them."""
+        shifted = self.maps.to_host(uid, gid)
+        if -1 in shifted:
+            raise UsageError(f"{uid}:{gid}: not ids the container has")
+        return shifted
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Files made meanwhile are the container root's: host root is no id the mount
+        maps, so it could make none (EOVERFLOW)."""
+        syscalls.set_fs_ids(*self.ids(0, 0))
+        try:
+            yield
+        finally:
+            syscalls.set_fs_ids(0, 0)
 
 
 def open_tree(path: str) -> int:

@@ -72,3 +72,60 @@ def with_network(idmap: str) -> tuple[int, int]:
         (idmap, idmap),
     )
     return user, net
+
+
+class Maps:
+    """How a process's user namespace numbers ids, as the host reads its uid_map and
+    gid_map: (first inside, first on the host, count) ranges."""
+
+    __slots__ = ("gids", "uids")
+
+    def __init__(self, uids: list[tuple[int, int, int]], gids: list[tuple[int, int, int]]) -> None:
+        self.uids = uids
+        self.gids = gids
+
+    @classmethod
+    def of(cls, pid: int) -> Maps:
+        return cls(_ranges(f"/proc/{pid}/uid_map"), _ranges(f"/proc/{pid}/gid_map"))
+
+    def to_host(self, uid: int, gid: int) -> tuple[int, int]:
+        """The host's numbers for these ids inside; -1 (what chown leaves) for one unmapped."""
+        return _shift(self.uids, uid, 0, 1), _shift(self.gids, gid, 0, 1)
+
+    def from_host(self, uid: int, gid: int) -> tuple[int, int]:
+        """The ids inside for these host ids; -1 for one the namespace does not map."""
+        return _shift(self.uids, uid, 1, 0), _shift(self.gids, gid, 1, 0)
+
+
+def is_ours(pid: int) -> bool:
+    """Whether process `pid` is in our user namespace (a privileged container's init is)."""
+    theirs = os.stat(f"/proc/{pid}/ns/user")
+    ours = os.stat("/proc/self/ns/user")
+    return (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino)
+
+
+def of_process(pid: int) -> int:
+    """An fd of process `pid`'s user namespace; -1 when it is ours, which nothing needs to
+    join or map through."""
+    if is_ours(pid):
+        return -1
+    return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+
+
+# What the kernel shows for an id a namespace does not map (/proc/sys/kernel/overflowuid).
+OVERFLOW_ID = 65534
+
+# The initial user namespace's maps: every id is itself.
+IDENTITY = Maps([(0, 0, 1 << 32)], [(0, 0, 1 << 32)])
+
+
+def _ranges(path: str) -> list[tuple[int, int, int]]:
+    with open(path) as f:
+        return [(int(a), int(b), int(c)) for a, b, c in (line.split() for line in f)]
+
+
+def _shift(ranges: list[tuple[int, int, int]], value: int, source: int, target: int) -> int:
+    for fields in ranges:
+        if fields[source] <= value < fields[source] + fields[2]:
+            return fields[target] + value - fields[source]
+    return -1

@@ -29,10 +29,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from lxpy.errors import NotFound, StateError, UnsafePath
-from lxpy.linux import hostbin, safefs, seccomp, syscalls
+from lxpy.linux import hostbin, safefs, seccomp, syscalls, userns
 from lxpy.linux.caps import drop_capabilities
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, reset_signals, wipe_environ
+from lxpy.linux.rootfs import TTY_GID
 from lxpy.runtime import DEFAULT_PATH
 
 SHELLS = ("/bin/bash", "/usr/bin/bash", "/bin/zsh", "/usr/bin/zsh", "/bin/ash", "/bin/sh")
@@ -185,9 +186,7 @@ def namespaces_of(pid: int) -> int:
     """The namespaces to join to be where `pid` (a container's init) is: always the
     container's own, and its user namespace when it is not ours (joining the one we are in
     is EINVAL)."""
-    theirs = os.stat(f"/proc/{pid}/ns/user")
-    ours = os.stat("/proc/self/ns/user")
-    if (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino):
+    if userns.is_ours(pid):
         return syscalls.CONTAINER_NAMESPACES
     return syscalls.CONTAINER_NAMESPACES | syscalls.CLONE_NEWUSER
 
@@ -240,6 +239,9 @@ def attach(init: ProcessRef, cgroups: ContainerCgroups, request: AttachRequest) 
             if os.isatty(0):
                 master, slave = open_container_pty(root)
                 ends, ours = [slave, slave, slave], [master]
+                # The user's own terminal, group tty, as login(1) leaves it: host root
+                # opened it, an id the container's user namespace does not map.
+                os.fchown(slave, *userns.Maps.of(init.pid).to_host(account.uid, TTY_GID))
             else:
                 pipes = [os.pipe() for _ in range(3)]
                 ends = [pipes[0][0], pipes[1][1], pipes[2][1]]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from lxpy import store
 from lxpy.errors import LxpyError, StateError, UsageError
-from lxpy.linux import safefs
+from lxpy.linux import safefs, userns
 from lxpy.linux.syscalls import O_PATH
 from lxpy.paths import Paths
 from lxpy.runtime.state import read_live
@@ -36,18 +36,19 @@ class Owner:
 
 
 @contextlib.contextmanager
-def container_root(paths: Paths, name: str, lock: bool = True) -> Iterator[int]:
-    """An fd for the container's `/`: init's root, mounts and all, while it runs; otherwise
-    its rootfs directory or its overlay, mounted detached, with the container locked (unless
+def container_root(paths: Paths, name: str, lock: bool = True) -> Iterator[safefs.Root]:
+    """The container's `/`: init's root, mounts and all, while it runs; otherwise its
+    rootfs directory or its overlay, mounted detached, with the container locked (unless
     the caller holds the lock: not `lock`) so it cannot start on the same overlay meanwhile."""
     store.require(paths, name)
     live = read_live(paths, name)
     if live.init is not None:
         fd = os.open(f"/proc/{live.init.pid}/root", O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
+            maps = userns.Maps.of(live.init.pid)
             if not live.init.alive():  # the pid was reused before the open: not its root
                 raise StateError(f"container {name!r} stopped meanwhile", hint="try again")
-            yield fd
+            yield safefs.Root(fd, maps)
         finally:
             os.close(fd)
         return
@@ -56,7 +57,7 @@ def container_root(paths: Paths, name: str, lock: bool = True) -> Iterator[int]:
             raise StateError(f"container {name!r} started meanwhile", hint="try again")
         fd = open_rootfs(paths, name, store.load(paths, name))
         try:
-            yield fd
+            yield safefs.Root(fd)
         finally:
             os.close(fd)
 
@@ -79,9 +80,15 @@ def _dir_in(root: int, rel: str) -> int:
         raise UsageError(f"{rel}: not a directory in the container") from None
 
 
-def push(root: int, source: str, dest: str, recursive: bool, owner: Owner) -> int:
+def push(root: safefs.Root, source: str, dest: str, recursive: bool, owner: Owner) -> int:
     """Copy the host's `source` to `dest` inside; into it when it is a directory there (as
     cp does). Returns how many files and links were copied."""
+    uid, gid = root.ids(owner.uid, owner.gid)
+    with root.writing():
+        return _push(root.fd, source, dest, recursive, Owner(uid, gid, owner.mode))
+
+
+def _push(root: int, source: str, dest: str, recursive: bool, owner: Owner) -> int:
     try:
         st = os.stat(source)  # the host user's own path: a symlink there is followed
     except OSError as e:

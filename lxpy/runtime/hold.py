@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from lxpy import store
 from lxpy.errors import StateError
 from lxpy.linux.cgroups import ContainerCgroups
+from lxpy.linux.safefs import Root
 from lxpy.paths import Paths
 from lxpy.runtime.files import container_root
 from lxpy.runtime.state import State, not_running, read_live
@@ -71,5 +72,5 @@ def paused(paths: Paths, name: str) -> Iterator[bool]:
             cgroups.thaw()
 
 
-def root(paths: Paths, name: str) -> contextlib.AbstractContextManager[int]:
+def root(paths: Paths, name: str) -> contextlib.AbstractContextManager[Root]:
     return container_root(paths, name, lock=False)

@@ -17,7 +17,7 @@ from lxpy import store
 from lxpy.config import SharedFolder
 from lxpy.config.schema import check_mount_path
 from lxpy.errors import LxpyError, StateError, UsageError
-from lxpy.linux import safefs, syscalls
+from lxpy.linux import safefs, syscalls, userns
 from lxpy.linux.proc import ProcessRef
 from lxpy.linux.syscalls import O_PATH
 from lxpy.paths import Paths
@@ -101,12 +101,20 @@ def _in_namespace(init: ProcessRef, action: str, work: Callable[[], None]) -> No
 
 
 def attach(init: ProcessRef, folder: SharedFolder) -> None:
-    """Mount `folder` into the running container whose init is `init`."""
-    tree = syscalls.clone_tree(folder.source, folder.readonly)
+    """Mount `folder` into the running container whose init is `init`: idmapped through
+    its user namespace, if it has one of its own, as at its start."""
+    maps = userns.Maps.of(init.pid)
+    ns = userns.of_process(init.pid)
+    try:
+        tree = syscalls.clone_tree(folder.source, folder.readonly, ns)
+    finally:
+        if ns >= 0:
+            os.close(ns)
 
     def move() -> None:
-        root = os.open("/", O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        target = safefs.makedirs(root, folder.path)
+        root = safefs.Root(os.open("/", O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), maps)
+        with root.writing():
+            target = safefs.makedirs(root.fd, folder.path)
         syscalls.move_mount_to(tree, target)
 
     try:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from typing import Protocol
 
+    from lxpy.linux.safefs import Root
     from lxpy.paths import Paths
 
     class Runtime(Protocol):
@@ -26,5 +27,5 @@ if TYPE_CHECKING:
             """It held still, if it runs, for as long as the block lasts; yields whether it
             runs. One that was frozen already stays frozen."""
 
-        def root(self, paths: Paths, name: str) -> AbstractContextManager[int]:
-            """An fd for its `/` as it sees it (the caller holds its lock)."""
+        def root(self, paths: Paths, name: str) -> AbstractContextManager[Root]:
+            """Its `/` as it sees it (the caller holds its lock)."""

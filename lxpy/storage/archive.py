@@ -33,6 +33,8 @@ from lxpy.config import ContainerConfig, Nic, Security, Storage, StorageKind, to
 from lxpy.config.tomlfile import TomlFile
 from lxpy.errors import LxpyError, UsageError
 from lxpy.linux import safefs
+from lxpy.linux.safefs import Root
+from lxpy.linux.userns import OVERFLOW_ID, Maps
 from lxpy.names import validate
 from lxpy.paths import Paths
 from lxpy.storage import layers, overlay, secrets
@@ -153,13 +155,13 @@ def _write_archive(
 
 
 @contextlib.contextmanager
-def _snapshot_root(paths: Paths, name: str, cfg: ContainerConfig) -> Iterator[int]:
-    """An fd for the tree a snapshot's layers make."""
+def _snapshot_root(paths: Paths, name: str, cfg: ContainerConfig) -> Iterator[Root]:
+    """The tree a snapshot's layers make."""
     dirs = overlay.overlay_dirs(paths, name, cfg)
     assert dirs is not None  # a snapshot always stands on layers
     fd = overlay.open_lowers(dirs[0])
     try:
-        yield fd
+        yield Root(fd)
     finally:
         os.close(fd)
 
@@ -175,22 +177,24 @@ def _add_bytes(tar: tarfile.TarFile, arcname: str, data: bytes) -> None:
 
 
 def _add_tree(
-    tar: tarfile.TarFile, root: int, prefix: str, total: list[int], progress: Callable[[int], None]
+    tar: tarfile.TarFile, root: Root, prefix: str, total: list[int], progress: Callable[[int], None]
 ) -> None:
-    device = os.fstat(root).st_dev
+    """The tree under `root`, with the container's own ids (a running container's `/`
+    shows the host's)."""
+    device = os.fstat(root.fd).st_dev
     seen: dict[tuple[int, int], str] = {}  # (dev, inode) of files with links: the first name
-    top = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=root)
+    top = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=root.fd)
     try:
         for where, dirs, files, dirfd in os.fwalk(".", dir_fd=top, follow_symlinks=False):
             here = posixpath.normpath(posixpath.join(prefix, where))
             st = os.fstat(dirfd)
-            info = _info(here, st)
+            info = _info(here, st, root.maps)
             info.pax_headers = _xattrs(dirfd)
             tar.addfile(info)
             # /proc, /sys and the like of a running container: not its files.
             dirs[:] = [d for d in dirs if _same_device(dirfd, d, device)]
             for entry in sorted(files + [d for d in dirs if _is_link(dirfd, d)]):
-                _add_entry(tar, dirfd, entry, f"{here}/{entry}", seen, total)
+                _add_entry(tar, dirfd, entry, f"{here}/{entry}", root.maps, seen, total)
             progress(total[1])
     finally:
         os.close(top)
@@ -205,10 +209,13 @@ def _is_link(dirfd: int, name: str) -> bool:
     return stat.S_ISLNK(os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_mode)
 
 
-def _info(arcname: str, st: os.stat_result) -> tarfile.TarInfo:
+def _info(arcname: str, st: os.stat_result, maps: Maps) -> tarfile.TarInfo:
     info = tarfile.TarInfo(arcname)
     info.mode = stat.S_IMODE(st.st_mode)
-    info.uid, info.gid = st.st_uid, st.st_gid
+    # An id the map lacks is the kernel's overflow id on the host already: nobody inside.
+    info.uid, info.gid = (
+        i if i >= 0 else OVERFLOW_ID for i in maps.from_host(st.st_uid, st.st_gid)
+    )
     info.uname = info.gname = ""  # numeric owners: the host's names mean nothing inside
     info.mtime = int(st.st_mtime)
     info.type = tarfile.DIRTYPE if stat.S_ISDIR(st.st_mode) else tarfile.REGTYPE
@@ -232,11 +239,12 @@ def _add_entry(
     dirfd: int,
     name: str,
     arcname: str,
+    maps: Maps,
     seen: dict[tuple[int, int], str],
     total: list[int],
 ) -> None:
     st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
-    info = _info(arcname, st)
+    info = _info(arcname, st, maps)
     mode = st.st_mode
     if stat.S_ISLNK(mode):
         info.type = tarfile.SYMTYPE
