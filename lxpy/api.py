@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxpy import store
+from lxpy.config import PRIVILEGED_WARNING as PRIVILEGED_WARNING
 from lxpy.config import ContainerConfig
 from lxpy.config import PortForward as PortForward
 from lxpy.config import SharedFolder as SharedFolder

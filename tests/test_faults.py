@@ -200,7 +200,7 @@ from lxpy.runtime import monitor
 
 def fork(_fork=os.fork):
     pid = _fork()
-    if pid == 0 and sys._getframe(1).f_code.co_name == "start_init":
+    if pid == 0 and sys._getframe(1).f_code.co_name == "_forked":
         sys.modules["lxpy.runtime.spawn"] = None
         vars(lxpy.runtime).pop("spawn", None)
     return pid

@@ -77,6 +77,7 @@ complete -c lxpy -n '_shtab_lxpy_using create' -l packages -x -d 'extra packages
 complete -c lxpy -n '_shtab_lxpy_using create' -l user -x -d 'a dev-VM user with the host user'"'"'s ids and sudo (default: none)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l set -x -d 'any template parameter, repeatable (`lxpy templates show TEMPLATE` lists them)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l storage -xka "overlay dir" -d 'overlay on the cached image, or a full copy (default: overlay)'
+complete -c lxpy -n '_shtab_lxpy_using create' -l privileged -d 'no user namespace: container root is host root (default: unprivileged)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l network -xka "(_lxpy_values networks)" -d 'a NIC on that network, eth0 first, repeatable; '"'"'none'"'"': no NIC (default: one NIC on the default network)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l pids -x -d 'most processes at once (default: 4096)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l memory -x -d 'memory limit, like 512M or 2G (default: none)'

@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 
 
 def create(api: Api, args: Namespace) -> int:
-    from lxpy.api import Request
-    from lxpy.config.model import PRIVILEGED_WARNING
+    from lxpy.api import PRIVILEGED_WARNING, Request
 
     parameters: dict[str, str] = {}
     for item in args.set:
@@ -130,7 +129,7 @@ def ls(api: Api, args: Namespace) -> int:
 
 
 def info(api: Api, args: Namespace) -> int:
-    from lxpy.config.model import PRIVILEGED_WARNING
+    from lxpy.api import PRIVILEGED_WARNING
 
     info = api.info(args.name, with_stats=True)
     if args.format == "json":

@@ -21,6 +21,7 @@ from lxpy.config.kinds import CgroupView as CgroupView
 from lxpy.config.kinds import InitKind as InitKind
 from lxpy.config.kinds import StorageKind as StorageKind
 from lxpy.config.limits import Limits as Limits
+from lxpy.config.model import PRIVILEGED_WARNING as PRIVILEGED_WARNING
 from lxpy.config.model import ContainerConfig as ContainerConfig
 from lxpy.config.model import IdMap as IdMap
 from lxpy.config.model import InitConfig as InitConfig

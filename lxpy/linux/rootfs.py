@@ -14,6 +14,10 @@ from lxpy.errors import RootfsError as RootfsError
 from lxpy.linux import safefs, syscalls
 from lxpy.linux.cgroups import CGROUP_ROOT, Hierarchy
 from lxpy.linux.syscalls import (
+    MOUNT_ATTR_NODEV,
+    MOUNT_ATTR_NOEXEC,
+    MOUNT_ATTR_NOSUID,
+    MOUNT_ATTR_RDONLY,
     MS_BIND,
     MS_NODEV,
     MS_NOEXEC,
@@ -54,15 +58,15 @@ def fd_path(fd: int) -> str:
 def _mount_target(root: int, rel: str) -> int:
     """An O_PATH fd for directory `rel` in the rootfs; created if missing, refused if a link."""
     try:
-        return safefs.open_in(root, rel, O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+        return _dir(root, rel)
     except FileNotFoundError:
         parent, _, name = rel.rpartition("/")
-        pfd = safefs.open_in(root, parent or ".", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+        pfd = _dir(root, parent or ".")
         try:
             os.mkdir(name, 0o755, dir_fd=pfd)
         finally:
             os.close(pfd)
-        return safefs.open_in(root, rel, O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+        return _dir(root, rel)
     except OSError as e:
         if e.errno in (errno.ELOOP, errno.ENOTDIR, errno.EXDEV):
             raise RootfsError(
@@ -80,7 +84,7 @@ def _mount_on(
         syscalls.mount(source, fd_path(fd), fstype, flags, data)
     finally:
         os.close(fd)
-    return safefs.open_in(root, rel, O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    return _dir(root, rel)
 
 
 def _remount_readonly(fd: int, recursive_flags: int = 0) -> None:
@@ -91,17 +95,22 @@ def _remount_readonly(fd: int, recursive_flags: int = 0) -> None:
     )
 
 
-def _bind_self(root: int, rel: str, flags: int = 0) -> None:
+def _dir(root: int, rel: str) -> int:
+    """An O_PATH fd for the directory `rel` in the rootfs, reached through no symlink."""
+    return safefs.open_in(root, rel, O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+
+
+def _bind_self(root: int, rel: str) -> None:
     """Make directory `rel` a mount of its own (so that it can get flags of its own)."""
-    fd = safefs.open_in(root, rel, O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    fd = _dir(root, rel)
     try:
-        syscalls.mount(fd_path(fd), fd_path(fd), None, MS_BIND | flags)
+        syscalls.mount(fd_path(fd), fd_path(fd), None, MS_BIND)
     finally:
         os.close(fd)
 
 
 def _readonly(root: int, rel: str) -> None:
-    fd = safefs.open_in(root, rel, O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS)
+    fd = _dir(root, rel)
     try:
         _remount_readonly(fd)
     finally:
@@ -177,11 +186,14 @@ def _mount_root(rootfs: str, overlay: list[tuple[str, str | None]] | None, usern
             # Each layer idmapped on its own: overlayfs stacks idmapped layers (Linux 5.19+);
             # the upper and work dirs through one mount of their parent, as it requires.
             options = []
+            mounted: dict[str, int] = {}
             for key, value in overlay:
                 if userns >= 0 and value is not None:
                     where, name = (value, "") if key == "lowerdir+" else os.path.split(value)
-                    held.append(_idmapped(where, userns))
-                    value = fd_path(held[-1]) + (f"/{name}" if name else "")
+                    if where not in mounted:
+                        mounted[where] = _idmapped(where, userns)
+                        held.append(mounted[where])
+                    value = fd_path(mounted[where]) + (f"/{name}" if name else "")
                 options.append((key, value))
             mnt = syscalls.fsmount_new("overlay", options)
             held.append(mnt)
@@ -328,10 +340,7 @@ def _setup_run(
 
 def _setup_proc(root: int) -> None:
     os.close(_mount_on(root, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC))
-    _bind_self(root, "proc/sys", MS_REC)
-    # /proc/sys/net is per network namespace: leave it writable (LXC and nspawn do too).
-    _bind_self(root, "proc/sys/net")
-    _readonly(root, "proc/sys")
+    _readonly_proc_sys(root)
     null = safefs.open_in(root, "dev/null", O_PATH, resolve=safefs.NO_LINKS)
     try:
         for name in PROC_MASKED_FILES:
@@ -340,9 +349,7 @@ def _setup_proc(root: int) -> None:
         os.close(null)
     for name in PROC_MASKED_DIRS:
         try:
-            fd = safefs.open_in(
-                root, f"proc/{name}", O_PATH | os.O_DIRECTORY, resolve=safefs.NO_LINKS
-            )
+            fd = _dir(root, f"proc/{name}")
         except FileNotFoundError:
             continue
         try:
@@ -354,6 +361,35 @@ def _setup_proc(root: int) -> None:
                 "size=0",
             )
         finally:
+            os.close(fd)
+
+
+def _readonly_proc_sys(root: int) -> None:
+    """/proc/sys from a second proc instance whose superblock is read-only (Linux 5.8+
+    gives each proc mount its own): a bind remount to rw, which seccomp lets through for
+    systemd's sake, then changes the mount's flag and nothing else. /proc/sys/net is per
+    network namespace: it stays writable, from the first instance (LXC and nspawn agree)."""
+    where = _dir(root, "proc/sys/net")
+    try:
+        net = syscalls.clone_tree(fd_path(where))
+    finally:
+        os.close(where)
+    held = [net]
+    try:
+        instance = syscalls.fsmount_new(
+            "proc",
+            [("ro", None)],
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+        )
+        held.append(instance)
+        sys_tree = syscalls.clone_tree(f"{fd_path(instance)}/sys", readonly=True)
+        held.append(sys_tree)
+        for tree, rel in ((sys_tree, "proc/sys"), (net, "proc/sys/net")):
+            target = _dir(root, rel)
+            held.append(target)
+            syscalls.move_mount_to(tree, target)
+    finally:
+        for fd in held:
             os.close(fd)
 
 

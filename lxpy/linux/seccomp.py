@@ -16,11 +16,12 @@ point to, so not a mount's source, fstype or target.
 - A fresh `mount -t proc proc /mnt` (or sysfs) in a privileged container is a new, writable
   /proc/sys (`core_pattern` runs a program as host root); no rule here stops it. LXC stops it
   with AppArmor (`deny mount fstype=proc`), which lxpy lacks.
-- `mount -o remount,bind,rw` of a mount made read-only by a bind remount (/proc/sys,
-  /run/host) passes: systemd inside bind-remounts its own mounts the same way (logind's and
+- `mount -o remount,bind,rw` of a mount made read-only by a bind remount (/run/host)
+  passes: systemd inside bind-remounts its own mounts the same way (logind's and
   hostnamed's ReadWritePaths=/etc under ProtectSystem=strict; refusing every remount that is
   not read-only fails both with 226/NAMESPACE), and a filter cannot tell which mount a call
-  means or whether it is read-only now.
+  means or whether it is read-only now. /proc/sys and /sys stay read-only through it: their
+  superblocks are (`rootfs`), and a superblock remount to rw is refused here.
 - `umount` of the masks over /proc/keys, /proc/kcore and the like passes, as every umount.
 """
 

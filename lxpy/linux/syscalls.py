@@ -68,6 +68,9 @@ STATX_MNT_ID = 0x1000
 OPEN_TREE_CLONE = 1
 AT_RECURSIVE = 0x8000
 MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
 MOUNT_ATTR_IDMAP = 0x100000
 
 # The numbers that differ between architectures, from the kernel's tables: x86_64's
