@@ -72,11 +72,9 @@ async def press_until(app: LxpyApp, pilot: Pilot[None], key: str, name: str, sta
 
 def rows(app: LxpyApp) -> dict[str, list[str]]:
     table = app.fleet.table
-    found = {}
-    for index in range(table.row_count):
-        cells = [str(c) for c in table.get_row_at(index)]
-        found[cells[1]] = cells
-    return found
+    return {
+        str(row.key.value): [str(c) for c in table.get_row(row.key)] for row in table.ordered_rows
+    }
 
 
 def state_of(app: LxpyApp, name: str) -> str:
@@ -143,6 +141,18 @@ async def test_the_table_lists_real_containers(lxpy: Lxpy) -> None:
         # The detail pane follows the cursor.
         info = str(app.fleet.query_one("#detail-info").render())
         assert "web" in info and "busybox" in info
+
+
+async def test_privileged_rows_say_so(lxpy: Lxpy) -> None:
+    make(lxpy, "plain")
+    lxpy.run("create", "root1", "--network", "none", "--privileged")
+    async with tui(lxpy) as (app, pilot):
+        await settle(app, pilot, lambda: {"plain", "root1"} <= set(rows(app)))
+        table = rows(app)
+        assert table["root1"][1] == "root1 privileged"
+        assert table["plain"][1] == "plain"
+        await select(app, pilot, "root1")
+        assert "container root is host root" in str(app.fleet.query_one("#detail-info").render())
 
 
 async def test_start_stop_and_destroy_change_real_state(

@@ -137,6 +137,8 @@ class Monitor:
                 socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
             )
             self.notify.bind(notify_socket)
+            if root_id >= 0:  # else container root, no owner of it, may not send
+                os.chown(notify_socket, root_id, root_id)
 
     def forward(self, proto: str, host_port: int, address: str, port: int) -> None:
         try:

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from lxpy import units
+from lxpy.api import PRIVILEGED_WARNING
 from lxpy.tui.fleet import Detail, bars
 
 HOST_MEMORY = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -64,6 +65,11 @@ def _describe(detail: Detail) -> Text:
     release = cfg.parameters.get("release")
     text.append(f"template {cfg.template}{f' {release}' if isinstance(release, str) else ''}")
     text.append(f", init {cfg.init.kind}, {cfg.storage.kind}\n")
+    if cfg.security.privileged:
+        text.append(f"{PRIVILEGED_WARNING}\n", style="bold red")
+    elif (idmap := cfg.security.idmap) is not None:
+        last = idmap.host + idmap.size - 1
+        text.append(f"unprivileged: ids 0-{idmap.size - 1} are host ids {idmap.host}-{last}\n")
     addresses = ", ".join(info.ipv4) or "-"
     nics = ", ".join(n.network for n in cfg.network) or "none"
     text.append(f"address {addresses} (network {nics})\n")

@@ -34,6 +34,7 @@ class Row:
     memory_limit: int | None
     uptime: float | None
     autostart: bool | None  # None: the config cannot be read
+    privileged: bool = False  # container root is host root: the table says so
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class Fleet:
                     memory_limit=sample.memory_limit if sample else None,
                     uptime=info.uptime,
                     autostart=cfg.autostart if cfg else None,
+                    privileged=bool(cfg and cfg.security.privileged),
                 )
             )
         self.infos = infos

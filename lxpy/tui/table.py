@@ -22,6 +22,8 @@ STATE_STYLES = {
 }
 TRANSIENT_STYLE = "italic yellow"
 MARK = "●"
+# After the name of a privileged container, whose root is the host's root.
+PRIVILEGED = Text(" privileged", style="bold red")
 
 
 class FleetTable(DataTable[str | Text]):
@@ -55,8 +57,10 @@ class FleetTable(DataTable[str | Text]):
             if key.value not in wanted:
                 self.remove_row(key)
         present = {key.value for key in self.rows}
+        order: dict[str, int] = {}  # the name cell's text (a privileged mark too): its place
         for row in rows:
             cells = self._cells(row, transient.get(row.name), row.name in marked)
+            order[str(cells["name"])] = len(order)
             added = row.name not in present
             if added:
                 self.add_row(*cells.values(), key=row.name)
@@ -69,9 +73,8 @@ class FleetTable(DataTable[str | Text]):
                     wider = cell_len(str(value)) > self.columns[ColumnKey(column)].content_width
                     if wider or not added:
                         self.update_cell(row.name, column, value, update_width=wider)
-        order = {name: index for index, name in enumerate(wanted)}
         self.sort("name", key=lambda name: order[str(name)])
-        if selected in order:
+        if selected in wanted:
             self.move_cursor(row=self.get_row_index(selected), scroll=False)
 
     @staticmethod
@@ -79,6 +82,8 @@ class FleetTable(DataTable[str | Text]):
         cells: dict[str, str | Text] = {"mark": MARK if marked else " "}
         for column in COLUMNS:
             cells[column.key] = column.text(row)
+        if row.privileged:
+            cells["name"] = Text(row.name) + PRIVILEGED
         cells["state"] = (
             Text(transient, style=TRANSIENT_STYLE)
             if transient
