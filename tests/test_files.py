@@ -34,6 +34,21 @@ def test_push_and_pull_a_file_and_a_tree(running: str, lxpy: Lxpy, tmp_path: Pat
     lxpy.run("file", "push", running, str(tmp_path / "hello.txt"), "/tmp/h", "--uid", "7")
     lxpy.run("file", "push", running, str(tmp_path / "hello.txt"), "/tmp/m", "--mode", "600")
     assert sh(lxpy, running, "stat -c '%u %a' /tmp/h /tmp/m") == "7 640\n0 600\n"
+    # Through the running container's idmapped /, the disk still gets the container's ids.
+    lxpy.run("file", "push", running, str(tmp_path / "hello.txt"), "/root/h", "--uid", "7")
+    on_disk = os.stat(f"{lxpy.paths.rootfs(running)}/root/h")
+    assert (on_disk.st_uid, on_disk.st_gid) == (7, 0)
+    refused = lxpy.run(
+        "file",
+        "push",
+        running,
+        str(tmp_path / "hello.txt"),
+        "/tmp/x",
+        "--uid",
+        "70000",
+        check=False,
+    )
+    assert refused.returncode != 0 and "not ids the container has" in refused.stderr
 
     tree = tmp_path / "tree"
     (tree / "sub").mkdir(parents=True)

@@ -205,17 +205,21 @@ def test_on_an_overlay_a_whiteout_hides_the_lower_layers_keys(tmp_path: Path) ->
     assert (base / "overlay/upper" / secrets.MARKER).is_file()
 
 
-@pytest.mark.parametrize("init", ["systemd", "sysvinit"])
-def test_debian_renders_the_first_boot_unit_for_its_init(tmp_path: Path, init: str) -> None:
-    root = tmp_path / "rootfs"
-    root.mkdir()
-    resolved = create.resolve(create.Request("debian", "c1", {"init": init}))
+def render_into(root: Path, resolved: create.Resolved) -> None:
+    """The template's files for container c1, rendered into the directory `root`."""
     cfg = create._config("c1", resolved, Storage(StorageKind.DIR, ""))
     fd = safefs.open_tree(str(root))
     try:
         create._render(fd, resolved, "c1", cfg)
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize("init", ["systemd", "sysvinit"])
+def test_debian_renders_the_first_boot_unit_for_its_init(tmp_path: Path, init: str) -> None:
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    render_into(root, create.resolve(create.Request("debian", "c1", {"init": init})))
     script = root / "usr/libexec/lxpy/regenerate-secrets"
     text = script.read_text()
     assert text.startswith("#!/bin/sh\n") and script.stat().st_mode & 0o777 == 0o755
@@ -244,13 +248,7 @@ def test_a_template_without_commands_renders_no_first_boot_files(tmp_path: Path)
     root.mkdir()
     resolved = create.resolve(create.Request("debian", "c1", {}))
     bare = manifest.Template(**{**resolved.template.__dict__, "secrets": {}})
-    resolved = create.Resolved(bare, resolved.values, resolved.init, resolved.plan)
-    cfg = create._config("c1", resolved, Storage(StorageKind.DIR, ""))
-    fd = safefs.open_tree(str(root))
-    try:
-        create._render(fd, resolved, "c1", cfg)
-    finally:
-        os.close(fd)
+    render_into(root, create.Resolved(bare, resolved.values, resolved.init, resolved.plan))
     assert not (root / "usr/libexec/lxpy").exists()
     assert not (root / "etc/systemd/system/lxpy-secrets.service").exists()
     assert not (root / "etc/systemd/system/sysinit.target.wants").exists()

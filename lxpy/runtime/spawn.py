@@ -109,11 +109,9 @@ def run_child(
     the step on `errfd` and exits 127; a successful exec closes `errfd` (O_CLOEXEC), which the
     monitor reads as "init is running"."""
     _, netns, gate = fds
-    step = "preparing"
+    step = ENTERING_CGROUPS
     try:
-        reset_signals()
-        step = "entering the container's cgroups"
-        cgroups.enter("ns")
+        _begin(cgroups)
         step = "creating namespaces"
         if netns >= 0:
             syscalls.setns(netns, syscalls.CLONE_NEWNET)  # wired by `lxpy start`
@@ -143,11 +141,9 @@ def fork_pid1(
     and exits."""
     userns, netns, _ = fds
     channel, builders_end = channels
-    step = "preparing"
+    step = ENTERING_CGROUPS
     try:
-        reset_signals()
-        step = "entering the container's cgroups"
-        cgroups.enter("ns")
+        _begin(cgroups)
         step = "entering the user namespace"
         syscalls.setns(netns, syscalls.CLONE_NEWNET)
         _become_root_of(userns)
@@ -194,11 +190,9 @@ def build_namespaces(
     them together with their read-only flags (mount_namespaces(7)): /proc masks cannot be
     unmounted, /proc/sys and /sys cannot be remounted writable."""
     userns, netns, _ = fds
-    step = "preparing"
+    step = ENTERING_CGROUPS
     try:
-        reset_signals()
-        step = "entering the container's cgroups"
-        cgroups.enter("ns")
+        _begin(cgroups)
         step = "creating namespaces"
         syscalls.setns(netns, syscalls.CLONE_NEWNET)
         syscalls.unshare(syscalls.CLONE_NEWNS | syscalls.CLONE_NEWCGROUP)
@@ -214,6 +208,16 @@ def build_namespaces(
     except BaseException as e:
         _failed(errfd, step, e)
     os._exit(0)
+
+
+ENTERING_CGROUPS = "entering the container's cgroups"
+
+
+def _begin(cgroups: ContainerCgroups) -> None:
+    """What each child does first: the default signal dispositions back, and the
+    container's cgroup joined while its files are still the host's to write."""
+    reset_signals()
+    cgroups.enter("ns")
 
 
 def _become_root_of(userns: int) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from collections.abc import Callable
 
 from lxpy.config import ContainerConfig
 from lxpy.linux import safefs
@@ -98,21 +99,21 @@ def reset_container(paths: Paths, name: str, cfg: ContainerConfig) -> list[str]:
 
 def remove_from_tree(path: str, patterns: tuple[str, ...]) -> list[str]:
     """`remove` in a whole tree on the host (an image build, before it is cached)."""
-    if not patterns:
-        return []
-    root = safefs.open_tree(path)
-    try:
-        return remove(root, patterns)
-    finally:
-        os.close(root)
+    return _in_tree(path, patterns, remove)
 
 
 def reset_tree(path: str, patterns: tuple[str, ...]) -> list[str]:
     """`reset` in a container's rootfs directory not yet in place (an import)."""
+    return _in_tree(path, patterns, reset)
+
+
+def _in_tree(
+    path: str, patterns: tuple[str, ...], action: Callable[[int, tuple[str, ...]], list[str]]
+) -> list[str]:
     if not patterns:
         return []
     root = safefs.open_tree(path)
     try:
-        return reset(root, patterns)
+        return action(root, patterns)
     finally:
         os.close(root)
