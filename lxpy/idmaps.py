@@ -102,7 +102,7 @@ def ensure(paths: Paths, name: str, cfg: ContainerConfig) -> ContainerConfig:
     if cfg.security.privileged or cfg.security.idmap is not None:
         return cfg
     with store.locked_file(
-        f"{paths.containers}/.idmaps.lock",
+        paths.idmaps_lock,
         Busy("another lxpy command is choosing id ranges", hint="try again"),
         10.0,
     ):

@@ -63,6 +63,11 @@ class Paths:
         return f"{self.run}/locks/{validate(name)}.lock"
 
     @property
+    def idmaps_lock(self) -> str:
+        """Held while a container's host ids are chosen ("." is in no container name)."""
+        return f"{self.run}/locks/.idmaps.lock"
+
+    @property
     def images(self) -> str:
         # In lib, not cache: overlay containers keep using an image as their lower layer.
         return f"{self.lib}/images"
