@@ -49,6 +49,9 @@ class Request:
     nics: tuple[tuple[str, str], ...] | None = None
     limits: Mapping[str, Any] = field(default_factory=dict)  # checked values, by Limits key
     privileged: bool = False  # container root is host root (see config.Security)
+    # Where the store cannot be idmapped, a copy of the image whose ids are shifted into the
+    # container's range at its first start (see storage.shift).
+    allow_shift: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,13 +149,17 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
     with holding, store.locked(paths, name):
         partial = store.new_partial(paths, name)
         try:
-            kind = _make_rootfs(partial, image, request.storage, progress)
+            storage = request.storage
+            if request.allow_shift and not request.privileged and not _idmappable(paths):
+                progress.step("the store cannot be idmapped: a copy of the image, to shift")
+                storage = StorageKind.DIR
+            kind = _make_rootfs(partial, image, storage, progress)
             rootfd = _open_rootfs(partial, image, kind)
             ref = image.ref if image is not None and kind == StorageKind.OVERLAY else ""
             cfg = _config(name, resolved, Storage(kind, ref)).with_changes(
                 network=nics,
                 limits=Limits(**request.limits),
-                security=Security(privileged=request.privileged),
+                security=Security(privileged=request.privileged, shift=request.allow_shift),
             )
             try:
                 if image is None:
@@ -210,6 +217,17 @@ def _make_rootfs(
     os.mkdir(f"{partial}/rootfs", 0o755)
     copy_tree(image.rootfs, f"{partial}/rootfs")
     return StorageKind.DIR
+
+
+def _idmappable(paths: Paths) -> bool:
+    from lxpy.linux import userns
+
+    probe = "0 1000000 65536\n"  # any map will do: the filesystem takes one or none
+    ns = userns.mapped(probe, probe)
+    try:
+        return userns.idmappable(paths.containers, ns)
+    finally:
+        os.close(ns)
 
 
 def _open_rootfs(partial: str, image: cache.Image | None, kind: StorageKind) -> int:

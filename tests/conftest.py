@@ -225,6 +225,11 @@ def veths(root: str) -> list[str]:
     return found
 
 
+def sh(lx: Lxpy, name: str, script: str, check: bool = True) -> str:
+    """What `script` prints, run by sh inside the running container `name`."""
+    return lx.run("attach", name, "--", "sh", "-c", script, check=check).stdout
+
+
 def cleanup(lx: Lxpy) -> None:
     containers = lx.paths.containers
     names = (

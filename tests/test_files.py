@@ -10,13 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Lxpy
+from tests.conftest import Lxpy, sh
 
 pytestmark = pytest.mark.integration
-
-
-def sh(lxpy: Lxpy, name: str, script: str) -> str:
-    return lxpy.run("attach", name, "--", "sh", "-c", script).stdout
 
 
 def digest(path: str) -> str:

@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Lxpy
+from tests.conftest import Lxpy, sh
 
 pytestmark = pytest.mark.integration
-
-
-def sh(lxpy: Lxpy, name: str, script: str, check: bool = True) -> str:
-    return lxpy.run("attach", name, "--", "sh", "-c", script, check=check).stdout
 
 
 def test_shared_folders_at_start_and_live(lxpy: Lxpy, tmp_path: Path) -> None:

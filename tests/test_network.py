@@ -12,13 +12,9 @@ import urllib.request
 import pytest
 
 from lxpy.net import model
-from tests.conftest import Lxpy
+from tests.conftest import Lxpy, sh
 
 pytestmark = pytest.mark.integration
-
-
-def sh(lx: Lxpy, name: str, script: str, check: bool = True) -> str:
-    return lx.run("attach", name, "--", "sh", "-c", script, check=check).stdout
 
 
 def ipv4(lx: Lxpy, name: str) -> str:

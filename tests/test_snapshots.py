@@ -7,13 +7,9 @@ import os
 
 import pytest
 
-from tests.conftest import Lxpy
+from tests.conftest import Lxpy, sh
 
 pytestmark = pytest.mark.integration
-
-
-def sh(lxpy: Lxpy, name: str, script: str) -> str:
-    return lxpy.run("attach", name, "--", "sh", "-c", script).stdout
 
 
 def info(lxpy: Lxpy, name: str) -> dict[str, object]:

@@ -7,7 +7,7 @@
 
 _shtab_lxpy_subparsers=(create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network port config top file clone rename export mount import snapshot tui check)
 
-_shtab_lxpy_create_option_strings=(-h --help -t --template -r --release --mirror --packages --user --set --storage --privileged --network --pids --memory --swap --cpus --cpuset --io-weight -q --quiet --dry-run)
+_shtab_lxpy_create_option_strings=(-h --help -t --template -r --release --mirror --packages --user --set --storage --privileged --allow-shift --network --pids --memory --swap --cpus --cpuset --io-weight -q --quiet --dry-run)
 _shtab_lxpy_start_option_strings=(-h --help --wait --no-wait)
 _shtab_lxpy_stop_option_strings=(-h --help -t --timeout -k --kill)
 _shtab_lxpy_restart_option_strings=(-h --help -t --timeout)
@@ -88,6 +88,7 @@ _shtab_lxpy_pos_0_choices=(create start stop restart autostart destroy freeze un
 _shtab_lxpy_create__h_nargs=0
 _shtab_lxpy_create___help_nargs=0
 _shtab_lxpy_create___privileged_nargs=0
+_shtab_lxpy_create___allow_shift_nargs=0
 _shtab_lxpy_create__q_nargs=0
 _shtab_lxpy_create___quiet_nargs=0
 _shtab_lxpy_create___dry_run_nargs=0

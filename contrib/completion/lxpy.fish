@@ -78,6 +78,7 @@ complete -c lxpy -n '_shtab_lxpy_using create' -l user -x -d 'a dev-VM user with
 complete -c lxpy -n '_shtab_lxpy_using create' -l set -x -d 'any template parameter, repeatable (`lxpy templates show TEMPLATE` lists them)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l storage -xka "overlay dir" -d 'overlay on the cached image, or a full copy (default: overlay)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l privileged -d 'no user namespace: container root is host root (default: unprivileged)'
+complete -c lxpy -n '_shtab_lxpy_using create' -l allow-shift -d 'where the store cannot be idmapped (NFS, ramfs), copy the image and chown the copy into the container'"'"'s own host ids at its first start'
 complete -c lxpy -n '_shtab_lxpy_using create' -l network -xka "(_lxpy_values networks)" -d 'a NIC on that network, eth0 first, repeatable; '"'"'none'"'"': no NIC (default: one NIC on the default network)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l pids -x -d 'most processes at once (default: 4096)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l memory -x -d 'memory limit, like 512M or 2G (default: none)'

@@ -143,6 +143,12 @@ def create(p: Parser) -> None:
         action="store_true",
         help="no user namespace: container root is host root (default: unprivileged)",
     )
+    p.add_argument(
+        "--allow-shift",
+        action="store_true",
+        help="where the store cannot be idmapped (NFS, ramfs), copy the image and chown "
+        "the copy into the container's own host ids at its first start",
+    )
     network = p.add_argument(
         "--network",
         action="append",

@@ -36,6 +36,7 @@ def create(api: Api, args: Namespace) -> int:
         _nics(args.network),
         _limits(api, args),
         args.privileged,
+        args.allow_shift,
     )
     if args.dry_run:
         return _dry_run(api, request)

@@ -105,11 +105,15 @@ PRIVILEGED_WARNING = (
 class Security:
     """Unprivileged (a user namespace, `idmap` chosen at the first start and kept) unless
     `privileged`: then container root is host root. `allow` opens syscalls of the seccomp
-    filter's deny list for this container."""
+    filter's deny list for this container. `shift`: where its storage cannot be idmapped,
+    its files may be chowned into its host range instead; `shifted` is the host id the
+    files' ids start at on disk (0: the distro's own, seen through idmapped mounts)."""
 
     privileged: bool = False
     idmap: IdMap | None = None
     allow: tuple[str, ...] = ()
+    shift: bool = False
+    shifted: int = 0
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,10 @@ class ContainerConfig:
             security["idmap"] = {"host": self.security.idmap.host, "size": self.security.idmap.size}
         if self.security.allow:
             security["syscalls"] = {"allow": list(self.security.allow)}
+        if self.security.shift:
+            security["shift"] = True
+        if self.security.shifted:
+            security["shifted"] = self.security.shifted
         return security
 
     def with_changes(self, **changes: Any) -> ContainerConfig:

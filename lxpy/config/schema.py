@@ -81,7 +81,7 @@ def validate(file: TomlFile, doc: Mapping[str, Any]) -> ContainerConfig:
     for key in parameters.doc:
         parameters.get(key, (str, bool, list))
     limits = top.table("limits", LIMITS)
-    security = top.table("security", ("privileged", "idmap", "syscalls"))
+    security = top.table("security", ("privileged", "idmap", "syscalls", "shift", "shifted"))
     idmap = None
     if "idmap" in security.doc:
         ids = security.table("idmap", ("host", "size"))
@@ -120,6 +120,8 @@ def validate(file: TomlFile, doc: Mapping[str, Any]) -> ContainerConfig:
             privileged=security.get("privileged", bool, False),
             idmap=idmap,
             allow=security.table("syscalls", ("allow",)).strings("allow", check=_check_syscalls),
+            shift=security.get("shift", bool, False),
+            shifted=security.get("shifted", int, 0, _check_shifted),
         ),
         parameters=parameters.doc,
         autostart=top.get("autostart", bool, False),
@@ -230,6 +232,10 @@ def _check_uuid(value: str) -> str | None:
 def _check_host_id(value: int) -> str | None:
     # Host id 0 is root's: a map starting there would make container root host root.
     return None if 0 < value < 2**32 - 65536 else "expected a host id above 0 (a range's first)"
+
+
+def _check_shifted(value: int) -> str | None:
+    return None if value == 0 else _check_host_id(value)
 
 
 def _check_idmap_size(value: int) -> str | None:

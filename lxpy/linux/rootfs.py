@@ -119,13 +119,15 @@ def _readonly(root: int, rel: str) -> None:
 
 class Idmapped:
     """An unprivileged container's ids: its user namespace (an fd) and the host id of its
-    root, both for uids and gids."""
+    root, both for uids and gids; `shifted` when its files carry host ids on disk already,
+    so its root is mounted as it is."""
 
-    __slots__ = ("root_id", "userns")
+    __slots__ = ("root_id", "shifted", "userns")
 
-    def __init__(self, userns: int, root_id: int) -> None:
+    def __init__(self, userns: int, root_id: int, shifted: bool = False) -> None:
         self.userns = userns
         self.root_id = root_id
+        self.shifted = shifted
 
 
 def setup(
@@ -153,7 +155,7 @@ def setup(
         # files as container root. Overlayfs keeps the mounter's ids for its work dir too.
         syscalls.set_fs_ids(ids.root_id, ids.root_id)
     try:
-        _mount_root(rootfs, overlay, ids.userns if ids else -1)
+        _mount_root(rootfs, overlay, ids.userns if ids and not ids.shifted else -1)
         root = safefs.open_tree(rootfs)
         try:
             _setup_dev(root, console, ids.root_id if ids else -1)
@@ -214,8 +216,9 @@ def _idmapped(path: str, userns: int) -> int:
         if e.errno == errno.EINVAL:
             raise RootfsError(
                 f"{path}: its filesystem cannot be idmapped, so an unprivileged container "
-                "cannot use it (move the store to ext4, btrfs, xfs or tmpfs, or create "
-                "the container --privileged)"
+                "cannot use it as it is (move the store to ext4, btrfs, xfs or tmpfs, let "
+                "lxpy shift its files into its ids with `security.shift = true` in its "
+                "config.toml, or create it --allow-shift or --privileged)"
             ) from None
         raise
 

@@ -7,6 +7,7 @@ process asking must stay where it is.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 
@@ -95,6 +96,17 @@ class Maps:
     def from_host(self, uid: int, gid: int) -> tuple[int, int]:
         """The ids inside for these host ids; -1 for one the namespace does not map."""
         return _shift(self.uids, uid, 1, 0), _shift(self.gids, gid, 1, 0)
+
+
+def idmappable(path: str, userns: int) -> bool:
+    """Whether the filesystem holding `path` takes idmapped mounts (through `userns`)."""
+    try:
+        os.close(syscalls.clone_tree(path, userns_fd=userns))
+    except OSError as e:
+        if e.errno == errno.EINVAL:
+            return False
+        raise
+    return True
 
 
 def is_ours(pid: int) -> bool:

@@ -22,6 +22,7 @@ from lxpy.linux import safefs, userns
 from lxpy.linux.syscalls import O_PATH
 from lxpy.paths import Paths
 from lxpy.runtime.state import read_live
+from lxpy.storage import shift
 from lxpy.storage.overlay import open_rootfs
 
 
@@ -55,9 +56,10 @@ def container_root(paths: Paths, name: str, lock: bool = True) -> Iterator[safef
     with store.locked(paths, name) if lock else contextlib.nullcontext():
         if read_live(paths, name).active:
             raise StateError(f"container {name!r} started meanwhile", hint="try again")
-        fd = open_rootfs(paths, name, store.load(paths, name))
+        cfg = store.load(paths, name)
+        fd = open_rootfs(paths, name, cfg)
         try:
-            yield safefs.Root(fd)
+            yield safefs.Root(fd, shift.maps(cfg))
         finally:
             os.close(fd)
 

@@ -82,6 +82,7 @@ def monitor_spec(
         else None,
         "userns": None if userns < 0 else f"{ours}/{userns}",
         "root_id": -1 if idmap is None or cfg.security.privileged else idmap.host,
+        "shifted": bool(cfg.security.shifted),
         "privileged": cfg.security.privileged,
         "syscalls_allowed": list(cfg.security.allow),
         "netns": None if netns < 0 else f"{ours}/{netns}",
@@ -142,6 +143,13 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
                 assert cfg.security.idmap is not None
                 # Even without a NIC: its sysfs is mounted before init enters the userns.
                 userns, netns = namespaces.with_network(cfg.security.idmap.kernel_map)
+                if cfg.security.shifted or (
+                    cfg.security.shift
+                    and not namespaces.idmappable(paths.container_dir(name), userns)
+                ):
+                    from lxpy.storage import shift
+
+                    cfg = shift.ensure(paths, name, cfg)
             if cfg.network:
                 from lxpy.linux import netns as network_namespace
                 from lxpy.net import networks

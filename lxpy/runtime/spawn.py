@@ -197,7 +197,9 @@ def build_namespaces(
         syscalls.setns(netns, syscalls.CLONE_NEWNET)
         syscalls.unshare(syscalls.CLONE_NEWNS | syscalls.CLONE_NEWCGROUP)
         step = "setting up the root filesystem"
-        _setup_rootfs(spec, console, cgroups, rootfs.Idmapped(userns, spec["root_id"]))
+        _setup_rootfs(
+            spec, console, cgroups, rootfs.Idmapped(userns, spec["root_id"], spec["shifted"])
+        )
         step = "entering the user namespace"
         _become_root_of(userns)
         syscalls.unshare(INNER_NAMESPACES)

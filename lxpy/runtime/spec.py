@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         # start`'s fds.
         userns: str | None
         root_id: int
+        shifted: bool  # its files carry host ids on disk: its root is not idmapped
         privileged: bool
         syscalls_allowed: list[str]  # opened past the seccomp filter
         netns: str | None

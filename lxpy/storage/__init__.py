@@ -1,7 +1,8 @@
 """A container's root filesystem on disk: a plain directory or an overlay (`overlay`), the
 sealed layers snapshots and clones stand on (`layers`), snapshots, clones and renames, the
 files inside that name the machine (`identity`), the per-machine secrets removed from images,
-new containers, clones and imports (`secrets`), export and import (`archive`), whole trees
+new containers, clones and imports (`secrets`), a container's files chowned into its host ids
+where the store cannot be idmapped (`shift`), export and import (`archive`), whole trees
 copied and measured (`trees`).
 
 Storage sits below the runtime, which mounts what it keeps, so it never reads whether a

@@ -37,7 +37,7 @@ from lxpy.linux.safefs import Root
 from lxpy.linux.userns import OVERFLOW_ID, Maps
 from lxpy.names import validate
 from lxpy.paths import Paths
-from lxpy.storage import layers, overlay, secrets
+from lxpy.storage import layers, overlay, secrets, shift
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def _write_archive(
                 _add_tree(tar, root, "rootfs", total, progress)
             for snap, snap_cfg in snapshots:
                 _add_bytes(tar, f"snapshots/{snap}/config.toml", config.dump(snap_cfg).encode())
-                with _snapshot_root(paths, name, snap_cfg) as root:
+                with _snapshot_root(paths, name, snap_cfg, shift.maps(cfg)) as root:
                     _add_tree(tar, root, f"snapshots/{snap}/rootfs", total, progress)
         os.rename(partial, path)
     except BaseException:
@@ -155,13 +155,13 @@ def _write_archive(
 
 
 @contextlib.contextmanager
-def _snapshot_root(paths: Paths, name: str, cfg: ContainerConfig) -> Iterator[Root]:
-    """The tree a snapshot's layers make."""
+def _snapshot_root(paths: Paths, name: str, cfg: ContainerConfig, maps: Maps) -> Iterator[Root]:
+    """The tree a snapshot's layers make, its ids on disk as `maps` says."""
     dirs = overlay.overlay_dirs(paths, name, cfg)
     assert dirs is not None  # a snapshot always stands on layers
     fd = overlay.open_lowers(dirs[0])
     try:
-        yield Root(fd)
+        yield Root(fd, maps)
     finally:
         os.close(fd)
 

@@ -15,11 +15,11 @@ from dataclasses import replace
 
 from lxpy import config, store
 from lxpy.config import ContainerConfig, Nic, Storage, StorageKind
-from lxpy.errors import AlreadyExists, LxpyError, StateError
+from lxpy.errors import AlreadyExists, LxpyError, StateError, UsageError
 from lxpy.linux import safefs
 from lxpy.names import validate
 from lxpy.paths import Paths
-from lxpy.storage import layers, secrets
+from lxpy.storage import layers, secrets, shift
 from lxpy.storage.identity import retarget
 from lxpy.storage.overlay import make_overlay_dirs
 from lxpy.storage.trees import copy_tree
@@ -49,12 +49,20 @@ def clone(
         partial = store.new_partial(paths, target)
         try:
             with runtime.paused(paths, source) as running:
+                if snapshot and cfg.security.shifted:
+                    raise UsageError(
+                        f"{source}'s files carry its own host ids (shifted): a snapshot "
+                        "clone standing on them cannot have ids of its own",
+                        hint=f"`lxpy clone {source} {target}` copies them",
+                    )
                 if snapshot:
                     stood = layers.seal(paths, source, cfg, running)
                     make_overlay_dirs(partial)
                     kept = stood.storage
                 else:
                     kept = _copy(paths, source, cfg, partial, target)
+                    if cfg.security.shifted:
+                        shift.unshift_copy(partial, cfg)
             created = config.timestamp()
             new = cfg.with_changes(
                 uuid=os.urandom(16).hex(),  # not the uuid module: it loads `platform`
@@ -65,7 +73,7 @@ def clone(
                 ports=(),
                 network=tuple(Nic(nic.network) for nic in cfg.network),
                 # Its own host ids: one container escaping must own no file of the other.
-                security=replace(cfg.security, idmap=None),
+                security=replace(cfg.security, idmap=None, shifted=0),
             )
             config.save(f"{partial}/config.toml", new)
             store.commit_partial(paths, partial, target)

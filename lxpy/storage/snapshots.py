@@ -10,7 +10,7 @@ back and an empty layer of changes on top of its layers: instant, and repeatable
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lxpy import config, store
 from lxpy.config import ContainerConfig, StorageKind
@@ -96,8 +96,17 @@ def restore(paths: Paths, runtime: Runtime, name: str, snap: str) -> None:
             safefs.remove_tree(paths.rootfs(name))
             os.mkdir(paths.rootfs(name), 0o755)
         layers.fresh_upper(paths, name)
-        # Still the same machine: taken under an older name, its files are renamed now.
-        restored = snapshot_cfg.with_changes(hostname=current.hostname)
+        # Still the same machine: taken under an older name, its files are renamed now. Its
+        # host ids stay too: a shifted container's layers, the snapshot's among them, carry
+        # them on disk.
+        restored = snapshot_cfg.with_changes(
+            hostname=current.hostname,
+            security=replace(
+                snapshot_cfg.security,
+                idmap=current.security.idmap,
+                shifted=current.security.shifted,
+            ),
+        )
         store.save(paths, name, restored)
         layers.prune(paths, name)
         if snapshot_cfg.hostname != current.hostname:
