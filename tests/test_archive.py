@@ -82,6 +82,12 @@ def test_export_destroy_import_gives_the_same_container(lxpy: Lxpy, tmp_path: Pa
     assert manifest(first) == manifest(second)
     lxpy.run("start", "box")
     assert lxpy.state("box") == "RUNNING"
+    # Exported running, through its idmapped `/`: the container's own ids and capabilities,
+    # not those of the host range it runs in.
+    live = str(tmp_path / "live.tar")
+    lxpy.run("export", "box", live)
+    tool_member = "rootfs/srv/app/tool"
+    assert manifest(live)[tool_member] == manifest(first)[tool_member]
     lxpy.run("stop", "box")
     lxpy.run("snapshot", "restore", "box", "first")
     lxpy.run("import", second, "twin")

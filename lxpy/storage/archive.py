@@ -32,7 +32,7 @@ from lxpy import config, store
 from lxpy.config import ContainerConfig, Nic, Security, Storage, StorageKind, tomlfile
 from lxpy.config.tomlfile import TomlFile
 from lxpy.errors import LxpyError, UsageError
-from lxpy.linux import safefs
+from lxpy.linux import fcaps, safefs
 from lxpy.linux.safefs import Root
 from lxpy.linux.userns import OVERFLOW_ID, Maps
 from lxpy.names import validate
@@ -189,7 +189,7 @@ def _add_tree(
             here = posixpath.normpath(posixpath.join(prefix, where))
             st = os.fstat(dirfd)
             info = _info(here, st, root.maps)
-            info.pax_headers = _xattrs(dirfd)
+            info.pax_headers = _xattrs(dirfd, root.maps)
             tar.addfile(info)
             # /proc, /sys and the like of a running container: not its files.
             dirs[:] = [d for d in dirs if _same_device(dirfd, d, device)]
@@ -222,7 +222,7 @@ def _info(arcname: str, st: os.stat_result, maps: Maps) -> tarfile.TarInfo:
     return info
 
 
-def _xattrs(fd: int) -> dict[str, str]:
+def _xattrs(fd: int, maps: Maps) -> dict[str, str]:
     found = {}
     try:
         keys = os.listxattr(fd)
@@ -230,7 +230,11 @@ def _xattrs(fd: int) -> dict[str, str]:
         return {}
     for key in keys:
         with contextlib.suppress(OSError):
-            found[XATTR + key] = os.getxattr(fd, key).decode("utf-8", "surrogateescape")
+            value = os.getxattr(fd, key)
+            if key == fcaps.NAME:  # for the container's root, not the range it ran in
+                root = maps.from_host(fcaps.root_of(value), 0)[0]
+                value = value if root < 0 else fcaps.with_root(value, root)
+            found[XATTR + key] = value.decode("utf-8", "surrogateescape")
     return found
 
 
@@ -259,7 +263,7 @@ def _add_entry(
         seen[key] = arcname
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
         try:
-            info.pax_headers = _xattrs(fd)
+            info.pax_headers = _xattrs(fd, maps)
             info.size = st.st_size
             with os.fdopen(fd, "rb", closefd=False) as f:
                 tar.addfile(info, f)

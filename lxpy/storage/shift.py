@@ -23,16 +23,12 @@ from dataclasses import replace
 from lxpy import store
 from lxpy.config import ContainerConfig
 from lxpy.errors import StartError
+from lxpy.linux import fcaps
 from lxpy.linux.userns import IDENTITY, Maps
 from lxpy.paths import Paths
 
 RANGE = 65536
-CAPABILITY = "security.capability"
 ACLS = ("system.posix_acl_access", "system.posix_acl_default")
-_CAP_V2 = struct.Struct("<IIIII")  # magic_etc, then permitted and inheritable, 2 words each
-_CAP_V3 = struct.Struct("<IIIIII")  # the same, then the root id
-_CAP_REVISION_MASK = 0xFF000000
-_CAP_REVISION_3 = 0x03000000
 _ACL_HEADER = 4  # the version
 _ACL_ENTRY = struct.Struct("<HHI")  # tag, permissions, id
 _ACL_NAMED = (0x02, 0x08)  # ACL_USER, ACL_GROUP: the entries that carry an id
@@ -132,14 +128,14 @@ def _shift_entry(dirfd: int, name: str, old: int, new: int) -> int:
         if st.st_mode & (stat.S_ISUID | stat.S_ISGID):
             os.chmod(name, stat.S_IMODE(st.st_mode), dir_fd=dirfd)
         for key, value in kept.items():
-            shifted = _capability(value, old, new) if key == CAPABILITY else _acl(value, old, new)
+            shifted = _capability(value, old, new) if key == fcaps.NAME else _acl(value, old, new)
             os.setxattr(path, key, shifted, follow_symlinks=False)
     return 1
 
 
 def _xattrs(path: str) -> dict[str, bytes]:
     found = {}
-    for key in (CAPABILITY, *ACLS):
+    for key in (fcaps.NAME, *ACLS):
         try:
             found[key] = os.getxattr(path, key, follow_symlinks=False)
         except OSError as e:
@@ -149,12 +145,8 @@ def _xattrs(path: str) -> dict[str, bytes]:
 
 
 def _capability(value: bytes, old: int, new: int) -> bytes:
-    """The file's capabilities for the container's root: v3, with its host id."""
-    if len(value) == _CAP_V3.size:
-        *fields, rootid = _CAP_V3.unpack(value)
-        return _CAP_V3.pack(*fields, _moved(rootid, old, new))
-    magic, *sets = _CAP_V2.unpack(value[: _CAP_V2.size])
-    return _CAP_V3.pack((magic & ~_CAP_REVISION_MASK) | _CAP_REVISION_3, *sets, new)
+    """The file's capabilities for the container's root, wherever its ids now start."""
+    return fcaps.with_root(value, _moved(fcaps.root_of(value), old, new))
 
 
 def _acl(value: bytes, old: int, new: int) -> bytes:
