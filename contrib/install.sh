@@ -21,7 +21,7 @@ mode=${1:-}
 # man-db (and groff with it): `man lxpy`, and the tests that render every page; bash-completion
 # loads the completion of `lxpy` when bash is interactive.
 PACKAGES="python3 python3-venv busybox-static tmux mmdebstrap debootstrap debian-archive-keyring
-dnsmasq-base nftables iproute2 tar zstd man-db bash-completion libseccomp2"
+dnsmasq-base nftables iproute2 tar zstd man-db bash-completion libseccomp2 btrfs-progs"
 
 # The man pages and the shell completion scripts (made from lxpy's command table, see
 # lxpy/cli/manpages.py and lxpy/cli/completion.py), where man and each shell look for them.

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from lxpy.runtime.launcher import Launcher as Launcher
     from lxpy.runtime.stats import Stats as Stats
     from lxpy.storage.archive import Counted as Counted
+    from lxpy.storage.pools import Usage as PoolUsage
     from lxpy.storage.snapshots import Snapshot as Snapshot
 
 # The exports above whose modules load only when a face first asks for one.
@@ -351,6 +352,37 @@ class Api:
         from lxpy.net import networks
 
         networks.remove(self.paths, name, lambda c: read_live(self.paths, c).active)
+
+    # -- storage pools --------------------------------------------------------------------
+    def pools(self) -> list[PoolUsage]:
+        from lxpy.storage import pools
+
+        return pools.listing(self.paths)
+
+    def pool(self, name: str) -> PoolUsage:
+        from lxpy.storage import pools
+
+        return pools.usage(self.paths, name)
+
+    def pool_users(self, name: str) -> list[str]:
+        from lxpy.storage import pools
+
+        if name in pools.BUILTIN:
+            return [f"container {c}" for c in self.names()]
+        return pools.users(self.paths, pools.load(self.paths, name))
+
+    def create_pool(
+        self, name: str, size: str | None = None, source: str | None = None
+    ) -> PoolUsage:
+        from lxpy.storage import pools
+
+        pools.create(self.paths, name, size, source)
+        return pools.usage(self.paths, name)
+
+    def remove_pool(self, name: str) -> None:
+        from lxpy.storage import pools
+
+        pools.remove(self.paths, name)
 
     # -- config ---------------------------------------------------------------------------
     def config_text(self, name: str) -> str:

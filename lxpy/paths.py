@@ -63,6 +63,11 @@ class Paths:
         return f"{self.run}/locks/{validate(name)}.lock"
 
     @property
+    def pools_lock(self) -> str:
+        """Held while a storage pool is made, mounted or removed."""
+        return f"{self.run}/locks/.pools.lock"
+
+    @property
     def idmaps_lock(self) -> str:
         """Held while a container's host ids are chosen ("." is in no container name)."""
         return f"{self.run}/locks/.idmaps.lock"

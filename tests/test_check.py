@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 
 from lxpy.host import check as hostcheck
-from lxpy.host.check import Finding, Host, fstype
+from lxpy.host.check import Finding, Host
+from lxpy.linux.safefs import fstype
 from tests.conftest import Lxpy
 
 

@@ -5,7 +5,7 @@
 #    source ~/.local/share/bash_completion/lxpy
 # See also: https://github.com/scop/bash-completion/blob/main/doc/configuration.md
 
-_shtab_lxpy_subparsers=(create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network port config top file clone rename export mount import snapshot tui check)
+_shtab_lxpy_subparsers=(create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network storage port config top file clone rename export mount import snapshot tui check)
 
 _shtab_lxpy_create_option_strings=(-h --help -t --template -r --release --mirror --packages --user --set --storage --privileged --allow-shift --network --pids --memory --swap --cpus --cpuset --io-weight -q --quiet --dry-run)
 _shtab_lxpy_start_option_strings=(-h --help --wait --no-wait)
@@ -23,6 +23,7 @@ _shtab_lxpy_console_option_strings=(-h --help --log)
 _shtab_lxpy_templates_option_strings=(-h --help)
 _shtab_lxpy_cache_option_strings=(-h --help -q --quiet)
 _shtab_lxpy_network_option_strings=(-h --help --subnet --domain)
+_shtab_lxpy_storage_option_strings=(-h --help --size --source)
 _shtab_lxpy_port_option_strings=(-h --help)
 _shtab_lxpy_config_option_strings=(-h --help)
 _shtab_lxpy_top_option_strings=(-h --help -i --interval -s --sort --once)
@@ -53,6 +54,7 @@ _shtab_lxpy_attach_pos_0_COMPGEN=_lxpy_containers
 _shtab_lxpy_console_pos_0_COMPGEN=_lxpy_containers
 _shtab_lxpy_templates_pos_1_COMPGEN=_lxpy_templates
 _shtab_lxpy_network_pos_1_COMPGEN=_lxpy_networks
+_shtab_lxpy_storage_pos_1_COMPGEN=_lxpy_pools
 _shtab_lxpy_port_pos_1_COMPGEN=_lxpy_containers
 _shtab_lxpy_config_pos_1_COMPGEN=_lxpy_containers
 _shtab_lxpy_file_pos_1_COMPGEN=_lxpy_containers
@@ -75,6 +77,7 @@ _shtab_lxpy_info___format_choices=(text json)
 _shtab_lxpy_templates_pos_0_choices=(ls show)
 _shtab_lxpy_cache_pos_0_choices=(ls refresh rm)
 _shtab_lxpy_network_pos_0_choices=(ls create rm show)
+_shtab_lxpy_storage_pos_0_choices=(ls create rm info)
 _shtab_lxpy_port_pos_0_choices=(add rm ls)
 _shtab_lxpy_config_pos_0_choices=(show get set unset edit)
 _shtab_lxpy_top__s_choices=(name cpu memory pids rx tx uptime)
@@ -83,7 +86,7 @@ _shtab_lxpy_file_pos_0_choices=(push pull)
 _shtab_lxpy_mount_pos_0_choices=(add rm ls)
 _shtab_lxpy_check__f_choices=(text json)
 _shtab_lxpy_check___format_choices=(text json)
-_shtab_lxpy_pos_0_choices=(create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network port config top file clone rename export mount import snapshot tui check)
+_shtab_lxpy_pos_0_choices=(create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network storage port config top file clone rename export mount import snapshot tui check)
 
 _shtab_lxpy_create__h_nargs=0
 _shtab_lxpy_create___help_nargs=0
@@ -143,6 +146,8 @@ _shtab_lxpy_cache__q_nargs=0
 _shtab_lxpy_cache___quiet_nargs=0
 _shtab_lxpy_network__h_nargs=0
 _shtab_lxpy_network___help_nargs=0
+_shtab_lxpy_storage__h_nargs=0
+_shtab_lxpy_storage___help_nargs=0
 _shtab_lxpy_port__h_nargs=0
 _shtab_lxpy_port___help_nargs=0
 _shtab_lxpy_config_pos_2_nargs='*'
@@ -194,6 +199,7 @@ _lxpy_containers() { _lxpy_values containers "$1"; }
 _lxpy_templates() { _lxpy_values templates "$1"; }
 _lxpy_releases() { _lxpy_values releases "$1"; }
 _lxpy_networks() { _lxpy_values networks "$1"; }
+_lxpy_pools() { _lxpy_values pools "$1"; }
 _lxpy_snapshots() { _lxpy_values snapshots "$1"; }
 
 # End Custom Preamble

@@ -58,8 +58,8 @@ function _shtab_lxpy_using
   test "$_shtab_lxpy_cmdpath" = "$argv"
 end
 
-set -g _shtab_lxpy_commands create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network port config top file clone rename export mount import snapshot tui check
-set -g _shtab_lxpy_opts_with_value --cpus --cpuset --cwd --domain --env --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --release --root --set --sort --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
+set -g _shtab_lxpy_commands create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network storage port config top file clone rename export mount import snapshot tui check
+set -g _shtab_lxpy_opts_with_value --cpus --cpuset --cwd --domain --env --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --release --root --set --size --sort --source --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
 
 complete -c lxpy -e
 complete -c lxpy -f
@@ -152,6 +152,12 @@ complete -c lxpy -n '_shtab_lxpy_using network' -l subnet -x -d 'create: an IPv4
 complete -c lxpy -n '_shtab_lxpy_using network' -l domain -x -d 'create: the DNS domain of its containers (default: lxpy)'
 complete -c lxpy -n '_shtab_lxpy_using network; and test $_shtab_lxpy_npos -eq 0' -ka "ls create rm show" -d 'what to do (default: ls)'
 complete -c lxpy -n '_shtab_lxpy_using network; and test $_shtab_lxpy_npos -eq 1' -ka "(_lxpy_values networks)" -d 'the network'
+complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a storage -d 'list, create, show or remove storage pools'
+complete -c lxpy -n '_shtab_lxpy_using storage' -s h -l help -d 'show this help message and exit'
+complete -c lxpy -n '_shtab_lxpy_using storage' -l size -x -d 'create: a btrfs pool on a sparse loop file this big (like 50G)'
+complete -c lxpy -n '_shtab_lxpy_using storage' -l source -x -d 'create: a btrfs pool at this btrfs mount'
+complete -c lxpy -n '_shtab_lxpy_using storage; and test $_shtab_lxpy_npos -eq 0' -ka "ls create rm info" -d 'what to do (default: ls)'
+complete -c lxpy -n '_shtab_lxpy_using storage; and test $_shtab_lxpy_npos -eq 1' -ka "(_lxpy_values pools)" -d 'the pool'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a port -d 'forward host ports to a container: add, rm, ls'
 complete -c lxpy -n '_shtab_lxpy_using port' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using port; and test $_shtab_lxpy_npos -eq 0' -ka "add rm ls" -d 'what to do'

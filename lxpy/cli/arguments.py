@@ -14,7 +14,7 @@ SNAPSHOT_ACTIONS = ("ls", "rm", "restore")
 # What a shell completes an argument with (lxpy/cli/completion.py writes the scripts): the
 # values the hidden `lxpy complete KIND` lists (lxpy/cli/values.py), or the shell's own file
 # and directory names. The kind is an attribute of the argparse action, as shtab wants it.
-LISTED = ("containers", "templates", "releases", "networks", "snapshots")
+LISTED = ("containers", "templates", "releases", "networks", "pools", "snapshots")
 FILES, DIRS = "files", "dirs"
 COMPLETES = "lxpy_completes"
 
@@ -284,6 +284,13 @@ def network(p: Parser) -> None:
         "--subnet", metavar="CIDR", help="create: an IPv4 subnet (default: a free private /24)"
     )
     p.add_argument("--domain", help="create: the DNS domain of its containers (default: lxpy)")
+
+
+def storage(p: Parser) -> None:
+    _actions(p, "ls", "create", "rm", "info")
+    completes(p.add_argument("pool", nargs="?", metavar="NAME", help="the pool"), "pools")
+    p.add_argument("--size", help="create: a btrfs pool on a sparse loop file this big (like 50G)")
+    p.add_argument("--source", metavar="PATH", help="create: a btrfs pool at this btrfs mount")
 
 
 def port(p: Parser) -> None:

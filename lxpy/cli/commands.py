@@ -281,6 +281,24 @@ network is made when first needed.""",
         "network.network",
     ),
     Command(
+        "storage",
+        "list, create, show or remove storage pools",
+        """\
+Storage pools besides the state root (the built-in pools overlay and dir):
+btrfs on a sparse loop file lxpy makes (--size) or on an existing btrfs
+mount (--source), with quotas on. A loop pool is mounted again whenever a
+command needs it after a reboot; rm refuses while containers or images use
+the pool, and leaves no loop device, mount or file. Containers do not live
+in btrfs pools yet: that comes next.""",
+        (
+            ("lxpy storage", "every pool, its size, use and room"),
+            ("lxpy storage create fast --size 50G", "a btrfs pool on a 50G sparse file"),
+            ("lxpy storage info fast", "its size, use, room and users"),
+        ),
+        arguments.storage,
+        "storage.storage",
+    ),
+    Command(
         "port",
         "forward host ports to a container: add, rm, ls",
         """\

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from lxpy import units
 from lxpy.cli import output
 from lxpy.cli.arguments import SNAPSHOT_ACTIONS
 from lxpy.errors import UsageError
@@ -69,4 +70,44 @@ def import_(api: Api, args: Namespace) -> int:
     name, counted = api.import_(args.file, args.name, output.transfer_progress("imported"))
     output.report_transfer("imported", name, counted, f"from {args.file}")
     print(name)
+    return 0
+
+
+def storage(api: Api, args: Namespace) -> int:
+    if args.action == "ls":
+        rows = [("NAME", "DRIVER", "SOURCE", "SIZE", "USED", "FREE")]
+        for u in api.pools():
+            source = u.pool.source or f"loop file, {units.size(u.pool.size)}"
+            rows.append(
+                (
+                    u.pool.name,
+                    u.pool.driver,
+                    source,
+                    units.size(u.size),
+                    units.size(u.used),
+                    units.size(u.free),
+                )
+            )
+        output.table(rows)
+        return 0
+    if not args.pool:
+        raise UsageError(f"`lxpy storage {args.action}` needs a pool name")
+    if args.action == "create":
+        made = api.create_pool(args.pool, args.size, args.source)
+        print(f"{made.pool.name} {made.where}")
+        return 0
+    if args.action == "rm":
+        api.remove_pool(args.pool)
+        return 0
+    u = api.pool(args.pool)
+    print(f"Name:     {u.pool.name}")
+    print(f"Driver:   {u.pool.driver}")
+    if u.pool.source:
+        print(f"Source:   {u.pool.source}")
+    else:
+        print(f"Source:   a loop file of {units.size(u.pool.size)} (sparse), mounted at {u.where}")
+    print(f"Size:     {units.size(u.size)}")
+    print(f"Used:     {units.size(u.used)}")
+    print(f"Free:     {units.size(u.free)}")
+    print(f"Used by:  {', '.join(api.pool_users(args.pool)) or 'nothing'}")
     return 0

@@ -92,5 +92,6 @@ _LISTERS: dict[str, Callable[[Api, list[str]], list[str]]] = {
     "templates": lambda api, _: [t.name for t in api.templates()],
     "releases": _releases,
     "networks": lambda api, _: [n.name for n in api.networks()],
+    "pools": lambda api, _: [u.pool.name for u in api.pools()],
     "snapshots": _snapshot_line,
 }

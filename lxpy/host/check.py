@@ -11,6 +11,7 @@ import os
 import shutil
 
 from lxpy.linux import cgroups, hostbin
+from lxpy.linux.safefs import fstype
 
 # The kernel that has every interface lxpy calls: openat2 (5.6), pidfd_open (5.3), the new
 # mount API (5.2) and mount_setattr (5.12, read-only shared folders).
@@ -251,20 +252,6 @@ def _existing(path: str) -> str:
     while not os.path.exists(path):
         path = os.path.dirname(path)
     return path
-
-
-def fstype(path: str) -> str:
-    """The filesystem type of the mount holding `path` (the longest mount point over it)."""
-    best, fstype = "", "unknown"
-    real = os.path.realpath(path)
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            fields = line.split()
-            point = fields[1].replace("\\040", " ")
-            inside = real == point or real.startswith(point.rstrip("/") + "/")
-            if inside and len(point) >= len(best):
-                best, fstype = point, fields[2]
-    return fstype
 
 
 def security(host: Host) -> list[Finding]:

@@ -281,3 +281,17 @@ def _remove_dir(parentfd: int, name: str, mnt: int, shown: str) -> None:
         stack.pop()
         os.close(fd)
         os.rmdir(dname, dir_fd=pfd)
+
+
+def fstype(path: str) -> str:
+    """The filesystem type of the mount holding `path` (the longest mount point over it)."""
+    best, found = "", "unknown"
+    real = os.path.realpath(path)
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            point = fields[1].replace("\\040", " ")
+            inside = real == point or real.startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best, found = point, fields[2]
+    return found

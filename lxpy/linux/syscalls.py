@@ -95,6 +95,13 @@ _GENERIC_IOCTLS = {
     "TIOCGPTPEER": 0x5441,  # _IO('T', 0x41)
     "SIOCGIFFLAGS": 0x8913,
     "SIOCSIFFLAGS": 0x8914,
+    "LOOP_CTL_GET_FREE": 0x4C82,  # _IO('L', 0x82)
+    "LOOP_CONFIGURE": 0x4C0A,  # _IO('L', 0x0A)
+    "BTRFS_IOC_SUBVOL_CREATE": 0x5000940E,  # _IOW(0x94, 14, struct btrfs_ioctl_vol_args)
+    "BTRFS_IOC_SNAP_DESTROY": 0x5000940F,  # _IOW(0x94, 15, struct btrfs_ioctl_vol_args)
+    "BTRFS_IOC_SNAP_CREATE_V2": 0x50009417,  # _IOW(0x94, 23, struct btrfs_ioctl_vol_args_v2)
+    "BTRFS_IOC_QUOTA_CTL": 0xC0109428,  # _IOWR(0x94, 40, struct btrfs_ioctl_quota_ctl_args)
+    "BTRFS_IOC_QGROUP_LIMIT": 0x8030942B,  # _IOR(0x94, 43, struct btrfs_ioctl_qgroup_limit_args)
 }
 _IOCTLS = {"x86_64": _GENERIC_IOCTLS, "aarch64": _GENERIC_IOCTLS}
 _MACHINE = os.uname().machine
@@ -471,6 +478,75 @@ def set_link_up(sock: int, name: str) -> None:
     """Bring the network interface `name` up; `sock`: any socket of its namespace."""
     ifreq = _IFREQ.unpack(fcntl.ioctl(sock, _ioctl("SIOCGIFFLAGS"), _IFREQ.pack(name.encode(), 0)))
     fcntl.ioctl(sock, _ioctl("SIOCSIFFLAGS"), _IFREQ.pack(ifreq[0], ifreq[1] | _IFF_UP))
+
+
+# struct loop_config: the backing file's fd, the block size, struct loop_info64 (whose
+# lo_flags is the u32 at byte 52 of it), reserved.
+_LOOP_CONFIG = struct.Struct("II52xI176x64x")
+LO_FLAGS_AUTOCLEAR = 4
+
+
+def loop_attach(backing: int) -> int:
+    """An fd of a free loop device set up on the open file `backing`. The device detaches
+    itself at its last close (autoclear): mount it before closing the fd, and the mount
+    keeps it until its unmount."""
+    control = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        number = fcntl.ioctl(control, _ioctl("LOOP_CTL_GET_FREE"))
+    finally:
+        os.close(control)
+    device = os.open(f"/dev/loop{number}", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        config = _LOOP_CONFIG.pack(backing, 0, LO_FLAGS_AUTOCLEAR)
+        fcntl.ioctl(device, _ioctl("LOOP_CONFIGURE"), config)
+    except BaseException:
+        os.close(device)
+        raise
+    return device
+
+
+# struct btrfs_ioctl_vol_args: an fd, then a name (4088 bytes); _v2: fd, transid, flags, 32
+# bytes of union, then a name (4040 bytes).
+_VOL_ARGS = struct.Struct("q4088s")
+_VOL_ARGS_V2 = struct.Struct("qQQ32x4040s")
+BTRFS_SUBVOL_RDONLY = 1 << 1
+_QUOTA_CTL = struct.Struct("QQ")
+_BTRFS_QUOTA_CTL_ENABLE = 1
+_QGROUP_LIMIT = struct.Struct("QQQQQQ")  # qgroupid, then flags, max_rfer, max_excl, rsv_*
+_BTRFS_QGROUP_LIMIT_MAX_RFER = 1
+
+
+def _ioctl_buffer(fd: int, name: str, args: bytes) -> None:
+    # In a mutable buffer: fcntl.ioctl copies at most 1024 bytes of an immutable one.
+    fcntl.ioctl(fd, _ioctl(name), bytearray(args))
+
+
+def btrfs_subvolume_create(parent: int, name: str) -> None:
+    """A new, empty subvolume `name` in the btrfs directory `parent`."""
+    _ioctl_buffer(parent, "BTRFS_IOC_SUBVOL_CREATE", _VOL_ARGS.pack(0, os.fsencode(name)))
+
+
+def btrfs_snapshot(source: int, parent: int, name: str, readonly: bool = False) -> None:
+    """A snapshot of the subvolume `source` (an fd of its top) as `name` in `parent`."""
+    flags = BTRFS_SUBVOL_RDONLY if readonly else 0
+    args = _VOL_ARGS_V2.pack(source, 0, flags, os.fsencode(name))
+    _ioctl_buffer(parent, "BTRFS_IOC_SNAP_CREATE_V2", args)
+
+
+def btrfs_subvolume_delete(parent: int, name: str) -> None:
+    """Delete the subvolume `name` of `parent` (it must hold no other subvolume)."""
+    _ioctl_buffer(parent, "BTRFS_IOC_SNAP_DESTROY", _VOL_ARGS.pack(0, os.fsencode(name)))
+
+
+def btrfs_quota_enable(fs: int) -> None:
+    fcntl.ioctl(fs, _ioctl("BTRFS_IOC_QUOTA_CTL"), _QUOTA_CTL.pack(_BTRFS_QUOTA_CTL_ENABLE, 0))
+
+
+def btrfs_qgroup_limit(subvolume: int, max_bytes: int | None) -> None:
+    """Cap what the subvolume `subvolume` (an fd of its top) refers to (None: no cap)."""
+    limit = (1 << 64) - 1 if max_bytes is None else max_bytes
+    args = _QGROUP_LIMIT.pack(0, _BTRFS_QGROUP_LIMIT_MAX_RFER, limit, 0, 0, 0)
+    fcntl.ioctl(subvolume, _ioctl("BTRFS_IOC_QGROUP_LIMIT"), args)
 
 
 # libseccomp's ABI (seccomp.h, stable since 2.4): actions, filter attributes, comparisons.

@@ -1,0 +1,106 @@
+"""Storage pools: btrfs on a loop file lxpy makes or on a btrfs mount, mounted again after a
+reboot, and removed leaving no loop device, mount or file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lxpy.linux import safefs
+from tests.conftest import Lxpy
+
+pytestmark = pytest.mark.integration
+
+
+def loop_devices_of(path: str) -> list[str]:
+    listed = subprocess.run(
+        ["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line.split()[0] for line in listed.splitlines() if line.split()[1:] == [path]]
+
+
+@pytest.fixture
+def pooled(lxpy: Lxpy) -> Iterator[Lxpy]:
+    """`lxpy` whose pools are removed at the end, pass or fail, before the root's own checks."""
+    yield lxpy
+    pools = f"{lxpy.root}/lib/pools"
+    for mount in safefs.mounts_under(pools) if os.path.isdir(pools) else []:
+        subprocess.run(["umount", mount], check=False)
+
+
+def test_a_loop_pool_comes_back_after_a_reboot_and_goes_without_a_trace(pooled: Lxpy) -> None:
+    created = pooled.run("storage", "create", "fast", "--size", "1G").stdout.split()
+    where = f"{pooled.root}/lib/pools/fast"
+    image = f"{pooled.root}/lib/pools/fast.img"
+    assert created == ["fast", where]
+    assert os.path.ismount(where) and safefs.fstype(where) == "btrfs"
+    assert os.stat(image).st_blocks * 512 < 64 << 20  # sparse: 1G promised, little taken
+    listed = pooled.run("storage").stdout
+    assert "fast" in listed and "btrfs" in listed and "overlay" in listed
+    info = pooled.run("storage", "info", "fast").stdout
+    assert "Size:     1.0 GiB" in info and "Used by:  nothing" in info
+    # Quotas are on: btrfs lists the pool's qgroups.
+    assert os.listdir(f"/sys/fs/btrfs/{_fsid(where)}/qgroups")
+
+    # A reboot: the mount gone, the loop device with it (autoclear).
+    subprocess.run(["umount", where], check=True)
+    assert not loop_devices_of(image)
+    assert "Used by:  nothing" in pooled.run("storage", "info", "fast").stdout
+    assert os.path.ismount(where) and len(loop_devices_of(image)) == 1
+
+    # In use: refused.
+    os.makedirs(f"{where}/containers/web")
+    refused = pooled.run("storage", "rm", "fast", check=False)
+    assert refused.returncode == 1 and "in use: container web" in refused.stderr
+    os.rmdir(f"{where}/containers/web")
+
+    pooled.run("storage", "rm", "fast")
+    assert not loop_devices_of(image)
+    assert os.listdir(f"{pooled.root}/lib/pools") == []
+    assert "fast" not in pooled.run("storage").stdout
+
+
+def _fsid(where: str) -> str:
+    shown = subprocess.run(
+        ["btrfs", "filesystem", "show", where], capture_output=True, text=True, check=True
+    ).stdout
+    return shown.split("uuid: ")[1].split()[0]
+
+
+def test_a_pool_on_a_btrfs_mount_leaves_it_as_it_was(pooled: Lxpy, tmp_path: Path) -> None:
+    pooled.run("storage", "create", "base", "--size", "512M")
+    source = f"{pooled.root}/lib/pools/base/srv"
+    os.mkdir(source)
+    pooled.run("storage", "create", "on-it", "--source", source)
+    assert "Source:   " + source in pooled.run("storage", "info", "on-it").stdout
+    pooled.run("storage", "rm", "on-it")
+    assert os.path.isdir(source)
+    os.rmdir(source)
+    pooled.run("storage", "rm", "base")
+    not_btrfs = pooled.run("storage", "create", "nope", "--source", str(tmp_path), check=False)
+    assert not_btrfs.returncode == 2 and "not on a btrfs filesystem" in not_btrfs.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("overlay", "--size", "1G"), "built-in pool"),
+        (("x", "--size", "1M"), "at least 256.0 MiB"),
+        (("x",), "needs --size"),
+        (("x", "--size", "1G", "--source", "/"), "needs --size"),
+        (("Bad_Name", "--size", "1G"), "invalid pool name"),
+    ],
+)
+def test_what_cannot_be_a_pool_is_refused(
+    pooled: Lxpy, args: tuple[str, ...], message: str
+) -> None:
+    refused = pooled.run("storage", "create", *args, check=False)
+    assert refused.returncode == 2 and message in refused.stderr
+    assert not os.path.exists(f"{pooled.root}/lib/pools/x.img")
