@@ -34,7 +34,7 @@ from lxpy.images.plan import BUILTIN_LOCALES, Plan, host_arch
 from lxpy.images.progress import Progress, Silent
 from lxpy.linux import safefs
 from lxpy.paths import Paths
-from lxpy.storage import overlay, secrets
+from lxpy.storage import btrfs, overlay, pools, secrets
 from lxpy.storage.trees import copy_tree
 
 
@@ -93,8 +93,8 @@ def resolve(request: Request) -> Resolved:
             f"template {template.name} has no init {kind!r}",
             hint=f"its inits: {', '.join(template.inits)}",
         )
-    if request.storage not in tuple(StorageKind):
-        raise UsageError(f"storage must be one of {', '.join(StorageKind)}")
+    if request.storage == StorageKind.BTRFS:
+        raise UsageError("btrfs storage is a pool's: --storage POOL (see `lxpy storage`)")
     return Resolved(template, values, init, _plan(template, values, init))
 
 
@@ -153,10 +153,14 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
             if request.allow_shift and not request.privileged and not _idmappable(paths):
                 progress.step("the store cannot be idmapped: a copy of the image, to shift")
                 storage = StorageKind.DIR
-            kind = _make_rootfs(partial, image, storage, progress)
-            rootfd = _open_rootfs(partial, image, kind)
-            ref = image.ref if image is not None and kind == StorageKind.OVERLAY else ""
-            cfg = _config(name, resolved, Storage(kind, ref)).with_changes(
+            if storage in pools.BUILTIN:
+                kind = _make_rootfs(partial, image, storage, progress)
+                rootfd = _open_rootfs(partial, image, kind)
+                ref = image.ref if image is not None and kind == StorageKind.OVERLAY else ""
+                kept = Storage(kind, ref)
+            else:
+                kept, rootfd = _in_pool(paths, name, storage, image, progress)
+            cfg = _config(name, resolved, kept).with_changes(
                 network=nics,
                 limits=Limits(**request.limits),
                 security=Security(privileged=request.privileged, shift=request.allow_shift),
@@ -183,6 +187,8 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
             store.commit_partial(paths, partial, name)
         except BaseException:
             safefs.remove_tree(partial)
+            if storage not in pools.BUILTIN:
+                btrfs.remove(paths, name, storage)
             raise
     return Created(name, image.ref if image else None, time.monotonic() - started, dev_user)
 
@@ -217,6 +223,21 @@ def _make_rootfs(
     os.mkdir(f"{partial}/rootfs", 0o755)
     copy_tree(image.rootfs, f"{partial}/rootfs")
     return StorageKind.DIR
+
+
+def _in_pool(
+    paths: Paths, name: str, pool: str, image: cache.Image | None, progress: Progress
+) -> tuple[Storage, int]:
+    """The container's rootfs in the btrfs pool `pool`: a snapshot of the pool's copy of
+    its image (made the first time), or an empty subvolume for busybox."""
+    pools.load(paths, pool)  # a pool that does not exist is refused here
+    source = None
+    if image is not None:
+        progress.step(f"image {image.ref} in pool {pool}")
+        source = btrfs.image_subvolume(paths, pool, image.ref, image.rootfs)
+    root = btrfs.make(paths, name, pool, source)
+    ref = image.ref if image is not None else ""
+    return Storage(StorageKind.BTRFS, ref, pool=pool), safefs.open_tree(root)
 
 
 def _idmappable(paths: Paths) -> bool:

@@ -325,6 +325,30 @@ def test_unified_cgroup_view_as_on_a_pure_v2_host(deb: Lxpy) -> None:
 ZONES = "/usr/share/zoneinfo/Europe/Paris"  # tzdata's
 
 
+def test_a_debian_box_in_a_btrfs_pool_snapshots_while_it_runs(deb: Lxpy) -> None:
+    deb.run("storage", "create", "fast", "--size", "2G")
+    try:
+        create_and_start(deb, "bt", "--storage", "fast")
+        assert system_running(deb, "bt") == "running"
+        failed = attach(deb, "bt", "systemctl", "--failed", "--no-legend", "--plain")
+        assert failed.stdout.strip() == ""
+        began = time.monotonic()
+        deb.run("snapshot", "bt", "before")  # running: a subvolume snapshot, not a copy
+        assert time.monotonic() - began < 1.0
+        assert attach(deb, "bt", "apt-get", "remove", "-y", "tzdata").returncode == 0
+        deb.run("stop", "bt")
+        deb.run("snapshot", "restore", "bt", "before")
+        deb.run("clone", "bt", "bt2")
+        for name in ("bt", "bt2"):
+            deb.run("start", name)
+            assert system_running(deb, name) == "running"
+            assert attach(deb, name, "test", "-e", ZONES).returncode == 0
+    finally:
+        for name in ("bt", "bt2"):
+            deb.run("destroy", "--force", name, check=False)
+        deb.run("storage", "rm", "fast")
+
+
 def test_snapshot_then_restore_brings_a_removed_package_back(deb: Lxpy) -> None:
     create_and_start(deb, "snappy")
     assert system_running(deb, "snappy") == "running"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lxpy.linux import safefs
-from tests.conftest import Lxpy
+from tests.conftest import Lxpy, sh
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +104,44 @@ def test_what_cannot_be_a_pool_is_refused(
     refused = pooled.run("storage", "create", *args, check=False)
     assert refused.returncode == 2 and message in refused.stderr
     assert not os.path.exists(f"{pooled.root}/lib/pools/x.img")
+
+
+def test_containers_live_in_a_btrfs_pool(pooled: Lxpy, tmp_path: Path) -> None:
+    """Each a subvolume: snapshots (of a running one too), restore, clones, rename,
+    export and destroy are subvolume operations, and the pool goes without a trace."""
+    pooled.run("storage", "create", "fast", "--size", "1G")
+    where = f"{pooled.root}/lib/pools/fast/containers"
+    pooled.run("create", "c1", "--template", "busybox", "--network", "none", "--storage", "fast")
+    assert os.stat(f"{where}/c1/rootfs").st_ino == 256  # a subvolume's root
+    pooled.run("start", "c1")
+    sh(pooled, "c1", "echo kept > /root/file")
+    pooled.run("snapshot", "c1", "first")  # while it runs
+    assert os.stat(f"{where}/c1/snapshots/first").st_ino == 256
+    sh(pooled, "c1", "rm /root/file")
+    pooled.run("stop", "c1", "--kill")
+    pooled.run("snapshot", "restore", "c1", "first")
+    pooled.run("start", "c1")
+    assert sh(pooled, "c1", "cat /root/file") == "kept\n"
+
+    pooled.run("clone", "--snapshot", "c1", "c2")
+    pooled.run("rename", "c2", "c3")
+    pooled.run("start", "c3")
+    assert sh(pooled, "c3", "cat /root/file; hostname") == "kept\nc3\n"
+    assert sorted(os.listdir(where)) == ["c1", "c3"]
+    pooled.run("export", "c1", str(tmp_path / "c1.tar.zst"), "--snapshots")
+    pooled.run("import", str(tmp_path / "c1.tar.zst"), "c4")
+    assert "first" in pooled.run("snapshot", "ls", "c4").stdout
+
+    refused = pooled.run("storage", "rm", "fast", check=False)
+    assert refused.returncode == 1 and "container c1, container c3" in refused.stderr
+    for name in ("c1", "c3", "c4"):
+        pooled.run("destroy", "--force", name)
+    assert os.listdir(where) == []
+    pooled.run("storage", "rm", "fast")
+    assert os.listdir(f"{pooled.root}/lib/pools") == []
+
+
+def test_a_pool_that_does_not_exist_is_refused_at_create(pooled: Lxpy) -> None:
+    refused = pooled.run("create", "c1", "--network", "none", "--storage", "nowhere", check=False)
+    assert refused.returncode == 1 and "no storage pool named 'nowhere'" in refused.stderr
+    assert "c1" not in pooled.run("ls").stdout

@@ -134,9 +134,10 @@ def create(p: Parser) -> None:
     )
     p.add_argument(
         "--storage",
-        choices=("overlay", "dir"),
+        metavar="POOL",
         default="overlay",
-        help="overlay on the cached image, or a full copy (default: %(default)s)",
+        help="overlay (on the cached image), dir (a full copy) or a btrfs pool's name "
+        "(a snapshot of the image; see `lxpy storage`) (default: %(default)s)",
     )
     p.add_argument(
         "--privileged",

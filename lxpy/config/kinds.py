@@ -15,10 +15,12 @@ class InitKind(StrEnum):
 
 
 class StorageKind(StrEnum):
-    """How the rootfs is kept: a plain directory, or an overlay on sealed layers."""
+    """How the rootfs is kept: a plain directory, an overlay on sealed layers, or a btrfs
+    subvolume in a storage pool (a snapshot of its image's)."""
 
     DIR = "dir"
     OVERLAY = "overlay"
+    BTRFS = "btrfs"
 
 
 class CgroupView(StrEnum):

@@ -77,6 +77,7 @@ class Storage:
     kind: StorageKind = StorageKind.DIR
     image: str = ""
     layers: tuple[str, ...] = ()
+    pool: str = ""  # btrfs: the storage pool holding its subvolume (lxpy storage)
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,8 @@ class ContainerConfig:
             storage["image"] = self.storage.image
         if self.storage.layers:
             storage["layers"] = list(self.storage.layers)
+        if self.storage.pool:
+            storage["pool"] = self.storage.pool
         return {
             "template": self.template,
             "created": self.created,

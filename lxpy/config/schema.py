@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from lxpy import names
 from lxpy.config.kinds import CgroupView, InitKind, StorageKind
 from lxpy.config.limits import LIMITS, Limits
 from lxpy.config.model import (
@@ -56,16 +57,19 @@ def validate(file: TomlFile, doc: Mapping[str, Any]) -> ContainerConfig:
     top = file.top(doc, TOP_KEYS)
     init = top.table("init", INIT_KEYS)
     kind = InitKind(init.get("kind", str, InitKind.BUSYBOX, one_of(InitKind)))
-    storage = top.table("storage", ("kind", "image", "layers"))
+    storage = top.table("storage", ("kind", "image", "layers", "pool"))
     storage_kind = StorageKind(storage.get("kind", str, StorageKind.DIR, one_of(StorageKind)))
     where = Storage(
         kind=storage_kind,
         image=storage.get("image", str, "", lambda v: _check_image(v, storage_kind)),
         layers=storage.strings("layers", check=_check_layers),
+        pool=storage.get("pool", str, "", _check_pool),
     )
+    if (where.kind == StorageKind.BTRFS) != bool(where.pool):
+        raise storage.fail("pool", "a btrfs container has a pool, and only it")
     if where.kind == StorageKind.OVERLAY and not (where.image or where.layers):
         raise storage.fail("kind", "an overlay needs an image or layers under it")
-    if where.kind == StorageKind.DIR and where.layers:
+    if where.kind != StorageKind.OVERLAY and where.layers:
         raise storage.fail("layers", "only an overlay has layers")
     mounts = tuple(
         SharedFolder(
@@ -214,6 +218,10 @@ def _check_ports(value: list[Any]) -> str | None:
             return f"host port {key} is forwarded twice"
         keys.add(key)
     return None
+
+
+def _check_pool(value: str) -> str | None:
+    return None if names.is_valid(value) else "expected a storage pool's name"
 
 
 def _check_image(value: str, kind: StorageKind) -> str | None:

@@ -521,6 +521,11 @@ def _ioctl_buffer(fd: int, name: str, args: bytes) -> None:
     fcntl.ioctl(fd, _ioctl(name), bytearray(args))
 
 
+def syncfs(fd: int) -> None:
+    """Write the filesystem of `fd` to disk, all of it (a consistent snapshot's first step)."""
+    _check(_libc.syncfs(fd))
+
+
 def btrfs_subvolume_create(parent: int, name: str) -> None:
     """A new, empty subvolume `name` in the btrfs directory `parent`."""
     _ioctl_buffer(parent, "BTRFS_IOC_SUBVOL_CREATE", _VOL_ARGS.pack(0, os.fsencode(name)))

@@ -55,16 +55,15 @@ def monitor_spec(
     from lxpy.storage import overlay
 
     dirs = overlay.overlay_dirs(paths, name, cfg)
+    root = overlay.rootfs_dir(paths, name, cfg)
     userns, netns, gate = fds
     ours = f"/proc/{os.getpid()}/fd"
     idmap = cfg.security.idmap
     return {
         "name": name,
-        "rootfs": paths.rootfs(name),
+        "rootfs": root,
         "overlay": None if dirs is None else overlay.overlay_options(dirs),
-        "cgroup_view": cgroup_view(
-            cfg, [paths.rootfs(name)] if dirs is None else [*reversed(dirs[0]), dirs[1]]
-        ),
+        "cgroup_view": cgroup_view(cfg, [root] if dirs is None else [*reversed(dirs[0]), dirs[1]]),
         "hostname": cfg.hostname,
         "uuid": cfg.uuid,
         "command": list(cfg.init.command),
@@ -397,6 +396,10 @@ def destroy(paths: Paths, name: str, force: bool = False) -> None:
             cfg = None
         # Whose layers it stood on (a --snapshot clone's origin): some may be needed no more.
         owners = layers.stood_on(paths, name)
+        if cfg is not None and cfg.storage.pool:
+            from lxpy.storage import btrfs
+
+            btrfs.remove(paths, name, cfg.storage.pool)
         safefs.remove_tree(paths.container_dir(name))
         try:
             os.unlink(paths.config_cache(name))

@@ -144,7 +144,7 @@ def _write_archive(
                 _add_tree(tar, root, "rootfs", total, progress)
             for snap, snap_cfg in snapshots:
                 _add_bytes(tar, f"snapshots/{snap}/config.toml", config.dump(snap_cfg).encode())
-                with _snapshot_root(paths, name, snap_cfg, shift.maps(cfg)) as root:
+                with _snapshot_root(paths, name, snap, snap_cfg, shift.maps(cfg)) as root:
                     _add_tree(tar, root, f"snapshots/{snap}/rootfs", total, progress)
         os.rename(partial, path)
     except BaseException:
@@ -155,11 +155,19 @@ def _write_archive(
 
 
 @contextlib.contextmanager
-def _snapshot_root(paths: Paths, name: str, cfg: ContainerConfig, maps: Maps) -> Iterator[Root]:
-    """The tree a snapshot's layers make, its ids on disk as `maps` says."""
-    dirs = overlay.overlay_dirs(paths, name, cfg)
-    assert dirs is not None  # a snapshot always stands on layers
-    fd = overlay.open_lowers(dirs[0])
+def _snapshot_root(
+    paths: Paths, name: str, snap: str, cfg: ContainerConfig, maps: Maps
+) -> Iterator[Root]:
+    """The tree of snapshot `snap` (its layers, or its btrfs subvolume), its ids on disk
+    as `maps` says."""
+    if cfg.storage.kind == StorageKind.BTRFS:
+        from lxpy.storage import btrfs
+
+        fd = safefs.open_tree(btrfs.snapshot(paths, name, cfg, snap))
+    else:
+        dirs = overlay.overlay_dirs(paths, name, cfg)
+        assert dirs is not None  # an overlay snapshot always stands on layers
+        fd = overlay.open_lowers(dirs[0])
     try:
         yield Root(fd, maps)
     finally:

@@ -49,13 +49,19 @@ def clone(
         partial = store.new_partial(paths, target)
         try:
             with runtime.paused(paths, source) as running:
-                if snapshot and cfg.security.shifted:
+                if cfg.storage.kind == StorageKind.BTRFS:
+                    from lxpy.storage import btrfs
+
+                    # Either way a snapshot: btrfs shares the blocks until they differ.
+                    btrfs.clone(paths, cfg, source, target)
+                    kept = cfg.storage
+                elif snapshot and cfg.security.shifted:
                     raise UsageError(
                         f"{source}'s files carry its own host ids (shifted): a snapshot "
                         "clone standing on them cannot have ids of its own",
                         hint=f"`lxpy clone {source} {target}` copies them",
                     )
-                if snapshot:
+                elif snapshot:
                     stood = layers.seal(paths, source, cfg, running)
                     make_overlay_dirs(partial)
                     kept = stood.storage
@@ -80,6 +86,10 @@ def clone(
         except BaseException:
             if os.path.isdir(partial):
                 safefs.remove_tree(partial)
+            if cfg.storage.pool:
+                from lxpy.storage import btrfs
+
+                btrfs.remove(paths, target, cfg.storage.pool)
             layers.prune(paths, source)  # a layer copied for it that nothing names now
             raise
         try:
@@ -87,6 +97,10 @@ def clone(
             secrets.reset_container(paths, target, new)
         except BaseException:
             safefs.remove_tree(paths.container_dir(target))
+            if cfg.storage.pool:
+                from lxpy.storage import btrfs
+
+                btrfs.remove(paths, target, cfg.storage.pool)
             raise
     return new
 
@@ -124,7 +138,7 @@ def rename(paths: Paths, runtime: Runtime, old: str, new: str) -> None:
                 f"{new}/{r.partition('/')[2]}" if r.partition("/")[0] == old else r
                 for r in c.storage.layers
             )
-            return c.with_changes(storage=Storage(c.storage.kind, c.storage.image, refs))
+            return c.with_changes(storage=replace(c.storage, layers=refs))
 
         # Every config read and rebuilt before anything moves: a bad one stops the rename
         # while the container is still whole under its old name.
@@ -136,6 +150,13 @@ def rename(paths: Paths, runtime: Runtime, old: str, new: str) -> None:
         renamed = moved(cfg)
         if renamed.hostname == old:
             renamed = renamed.with_changes(hostname=new)
+        if cfg.storage.pool:
+            from lxpy.storage import btrfs
+
+            os.rename(
+                btrfs.container_dir(paths, old, cfg.storage.pool),
+                btrfs.container_dir(paths, new, cfg.storage.pool),
+            )
         os.rename(paths.container_dir(old), paths.container_dir(new))
         for stale in (paths.config_cache(old), paths.lock_file(old)):
             with contextlib.suppress(FileNotFoundError):

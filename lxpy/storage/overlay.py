@@ -89,20 +89,29 @@ def open_lowers(lowers: tuple[str, ...]) -> int:
         raise LxpyError(f"cannot mount the layers {', '.join(lowers)}: {e.strerror}") from None
 
 
+def rootfs_dir(paths: Paths, name: str, cfg: ContainerConfig) -> str:
+    """The directory its `/` is mounted on: the rootfs directory in the state root (an
+    overlay's mount point), or its subvolume in a btrfs pool."""
+    if cfg.storage.kind == StorageKind.BTRFS:
+        from lxpy.storage import btrfs
+
+        return btrfs.rootfs(paths, name, cfg)
+    return paths.rootfs(name)
+
+
 def open_rootfs(paths: Paths, name: str, cfg: ContainerConfig) -> int:
     """An fd for the `/` of a stopped container: its overlay, mounted detached, or its rootfs
     directory. The caller holds its lock, so that it cannot start on the same overlay."""
     from lxpy.linux import safefs  # not at the top: `lxpy start` needs none
 
     dirs = overlay_dirs(paths, name, cfg)
-    return mount_detached(dirs) if dirs else safefs.open_tree(paths.rootfs(name))
+    return mount_detached(dirs) if dirs else safefs.open_tree(rootfs_dir(paths, name, cfg))
 
 
 def writable_size(paths: Paths, name: str, cfg: ContainerConfig) -> int:
     """Bytes of the container's own changes: its overlay's upper layer, or its whole rootfs."""
     from lxpy.storage.trees import tree_size  # not at the top: `lxpy start` needs none
 
-    base = paths.container_dir(name)
-    return tree_size(
-        f"{base}/overlay/upper" if cfg.storage.kind == StorageKind.OVERLAY else f"{base}/rootfs"
-    )
+    if cfg.storage.kind == StorageKind.OVERLAY:
+        return tree_size(f"{paths.container_dir(name)}/overlay/upper")
+    return tree_size(rootfs_dir(paths, name, cfg))

@@ -207,22 +207,27 @@ def ensure_mounted(paths: Paths, pool: Pool) -> str:
 
 
 def users(paths: Paths, pool: Pool) -> list[str]:
-    """The containers and images that keep files in the pool."""
-    where = mount_point(paths, pool)
-    found = []
-    for kind in ("containers", "images"):
-        with contextlib.suppress(FileNotFoundError):
-            found += [f"{kind[:-1]} {n}" for n in sorted(os.listdir(f"{where}/{kind}"))]
-    return found
+    """The containers that keep files in the pool."""
+    try:
+        return [
+            f"container {n}" for n in sorted(os.listdir(f"{mount_point(paths, pool)}/containers"))
+        ]
+    except FileNotFoundError:
+        return []
 
 
 def remove(paths: Paths, name: str) -> None:
-    """Remove an unused pool: unmounted (its loop device goes with it) and its file gone. A
-    `--source` pool's filesystem is left as it is."""
+    """Remove a pool no container uses: its image copies deleted, unmounted (its loop
+    device goes with it) and its file gone. A `--source` pool's filesystem is left as it is,
+    but for those copies."""
     pool = load(paths, name)
     with _locked(paths):
         if mounted(paths, pool) and (used := users(paths, pool)):
             raise StateError(f"storage pool {name!r} is in use: {', '.join(used)}")
+        if mounted(paths, pool):
+            from lxpy.storage import btrfs  # it imports this module
+
+            btrfs.remove_tree(f"{mount_point(paths, pool)}/images")  # the pool's image copies
         if pool.loop:
             if mounted(paths, pool):
                 syscalls.umount2(mount_point(paths, pool))

@@ -40,8 +40,15 @@ def take(paths: Paths, runtime: Runtime, name: str, snap: str | None = None) -> 
         if snap in taken:
             raise AlreadyExists(f"{name} has a snapshot named {snap!r}")
         cfg = store.load(paths, name)
-        with runtime.paused(paths, name) as running:
-            snapshot_cfg = layers.seal(paths, name, cfg, running)
+        if cfg.storage.kind == StorageKind.BTRFS:
+            from lxpy.storage import btrfs
+
+            with runtime.paused(paths, name):
+                btrfs.take(paths, name, cfg, snap)
+            snapshot_cfg = cfg
+        else:
+            with runtime.paused(paths, name) as running:
+                snapshot_cfg = layers.seal(paths, name, cfg, running)
         created = config.timestamp()
         where = layers.snapshot_dir(paths, name, snap)
         os.makedirs(layers.snapshot_dir(paths, name), mode=0o700, exist_ok=True)
@@ -90,12 +97,17 @@ def restore(paths: Paths, runtime: Runtime, name: str, snap: str) -> None:
         if runtime.running(paths, name):
             raise StateError(f"container {name!r} is running", hint=f"`lxpy stop {name}` first")
         current = store.load(paths, name)
-        if current.storage.kind == StorageKind.DIR:
+        if current.storage.kind == StorageKind.BTRFS:
+            from lxpy.storage import btrfs
+
+            btrfs.restore(paths, name, current, snap)
+        elif current.storage.kind == StorageKind.DIR:
             # Its files were copied into the snapshot's layer; the directory becomes the
             # overlay's mount point again.
             safefs.remove_tree(paths.rootfs(name))
             os.mkdir(paths.rootfs(name), 0o755)
-        layers.fresh_upper(paths, name)
+        if current.storage.kind != StorageKind.BTRFS:
+            layers.fresh_upper(paths, name)
         # Still the same machine: taken under an older name, its files are renamed now. Its
         # host ids stay too: a shifted container's layers, the snapshot's among them, carry
         # them on disk.
@@ -119,5 +131,10 @@ def remove(paths: Paths, name: str, snap: str) -> None:
     store.require(paths, name)
     with store.locked(paths, name):
         _require(paths, name, snap)
+        cfg = store.load(paths, name)
+        if cfg.storage.kind == StorageKind.BTRFS:
+            from lxpy.storage import btrfs
+
+            btrfs.drop(paths, name, cfg, snap)
         safefs.remove_tree(layers.snapshot_dir(paths, name, snap))
         layers.prune(paths, name)

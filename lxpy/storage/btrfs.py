@@ -1,0 +1,167 @@
+"""Containers in a btrfs storage pool: each rootfs a subvolume, a writable snapshot of its
+image's, so a create costs a snapshot, not a copy, and disk quotas are the subvolume's
+qgroup.
+
+In the pool (`pools.mount_point`): `images/KEY/BUILD`, a read-only subvolume made once per
+pool from the image cache; `containers/NAME/rootfs`, the container's. The container's config,
+console log and the rest stay in the state root, as for every other container.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from lxpy.config import ContainerConfig
+from lxpy.linux import safefs, syscalls
+from lxpy.paths import Paths
+from lxpy.storage import pools
+from lxpy.storage.trees import copy_tree
+
+
+def _pool_dir(paths: Paths, pool: str, *parts: str) -> str:
+    where = pools.ensure_mounted(paths, pools.load(paths, pool))
+    return "/".join((where, *parts))
+
+
+def container_dir(paths: Paths, name: str, pool: str) -> str:
+    return _pool_dir(paths, pool, "containers", name)
+
+
+def rootfs(paths: Paths, name: str, cfg: ContainerConfig) -> str:
+    """The container's rootfs subvolume (its pool mounted first if it is not)."""
+    return f"{container_dir(paths, name, cfg.storage.pool)}/rootfs"
+
+
+def _open_dir(path: str) -> int:
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+
+def image_subvolume(paths: Paths, pool: str, ref: str, source: str) -> str:
+    """The pool's read-only copy of the image `ref` (KEY/BUILD), made from its cached tree at
+    `source` the first time a container of the pool needs it."""
+    key, build = ref.split("/")
+    images = _pool_dir(paths, pool, "images", key)
+    target = f"{images}/{build}"
+    if os.path.isdir(target):
+        return target
+    os.makedirs(images, mode=0o700, exist_ok=True)
+    parent = _open_dir(images)
+    partial = f".partial-{build}"
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            syscalls.btrfs_subvolume_delete(parent, partial)  # an earlier try's
+        syscalls.btrfs_subvolume_create(parent, partial)
+        try:
+            copy_tree(source, f"{images}/{partial}")
+            made = _open_dir(f"{images}/{partial}")
+            try:
+                syscalls.btrfs_snapshot(made, parent, build, readonly=True)
+            finally:
+                os.close(made)
+        finally:
+            syscalls.btrfs_subvolume_delete(parent, partial)
+    finally:
+        os.close(parent)
+    return target
+
+
+def make(paths: Paths, name: str, pool: str, image: str | None) -> str:
+    """The container's rootfs subvolume: a snapshot of the pool's `image` subvolume, or an
+    empty one. Anything a failed create left under its name is removed first."""
+    remove(paths, name, pool)
+    where = container_dir(paths, name, pool)
+    os.makedirs(where, mode=0o700)
+    parent = _open_dir(where)
+    try:
+        if image is None:
+            syscalls.btrfs_subvolume_create(parent, "rootfs")
+            os.chmod(f"{where}/rootfs", 0o755)
+        else:
+            source = _open_dir(image)
+            try:
+                syscalls.btrfs_snapshot(source, parent, "rootfs")
+            finally:
+                os.close(source)
+    finally:
+        os.close(parent)
+    return f"{where}/rootfs"
+
+
+def remove(paths: Paths, name: str, pool: str) -> None:
+    """The container's subvolumes and directory in the pool, if there are any."""
+    remove_tree(container_dir(paths, name, pool))
+
+
+def remove_tree(where: str) -> None:
+    """The directory `where` of a pool and all in it, its subvolumes (to any depth) too."""
+    if not os.path.isdir(where):
+        return
+    parent = _open_dir(where)
+    try:
+        for entry in os.listdir(parent):
+            path = f"{where}/{entry}"
+            if _is_subvolume(path):
+                syscalls.btrfs_subvolume_delete(parent, entry)
+            elif os.path.isdir(path) and not os.path.islink(path):
+                remove_tree(path)
+    finally:
+        os.close(parent)
+    safefs.remove_tree(where)
+
+
+def _is_subvolume(path: str) -> bool:
+    # A subvolume's top directory is inode 256 (BTRFS_FIRST_FREE_OBJECTID).
+    st = os.lstat(path)
+    return st.st_ino == 256 and os.path.isdir(path) and not os.path.islink(path)
+
+
+def _snapshot(source: str, parent_dir: str, name: str, readonly: bool) -> None:
+    os.makedirs(parent_dir, mode=0o700, exist_ok=True)
+    fd, parent = _open_dir(source), _open_dir(parent_dir)
+    try:
+        syscalls.syncfs(fd)  # what the container wrote is in the snapshot, not in memory only
+        syscalls.btrfs_snapshot(fd, parent, name, readonly)
+    finally:
+        os.close(fd)
+        os.close(parent)
+
+
+def take(paths: Paths, name: str, cfg: ContainerConfig, snap: str) -> None:
+    """A read-only snapshot of the rootfs as `snap` (the caller holds a running container
+    still meanwhile: it is the snapshot's whole cost)."""
+    where = container_dir(paths, name, cfg.storage.pool)
+    _snapshot(f"{where}/rootfs", f"{where}/snapshots", snap, readonly=True)
+
+
+def restore(paths: Paths, name: str, cfg: ContainerConfig, snap: str) -> None:
+    """The rootfs a writable snapshot of `snap` again (the container is stopped)."""
+    where = container_dir(paths, name, cfg.storage.pool)
+    parent = _open_dir(where)
+    try:
+        syscalls.btrfs_subvolume_delete(parent, "rootfs")
+    finally:
+        os.close(parent)
+    _snapshot(f"{where}/snapshots/{snap}", where, "rootfs", readonly=False)
+
+
+def snapshot(paths: Paths, name: str, cfg: ContainerConfig, snap: str) -> str:
+    return f"{container_dir(paths, name, cfg.storage.pool)}/snapshots/{snap}"
+
+
+def drop(paths: Paths, name: str, cfg: ContainerConfig, snap: str) -> None:
+    where = f"{container_dir(paths, name, cfg.storage.pool)}/snapshots"
+    with contextlib.suppress(FileNotFoundError):
+        parent = _open_dir(where)
+        try:
+            syscalls.btrfs_subvolume_delete(parent, snap)
+        finally:
+            os.close(parent)
+
+
+def clone(paths: Paths, cfg: ContainerConfig, source: str, target: str) -> None:
+    """The target's rootfs a writable snapshot of the source's, in the same pool."""
+    remove(paths, target, cfg.storage.pool)
+    where = container_dir(paths, target, cfg.storage.pool)
+    os.makedirs(where, mode=0o700)
+    _snapshot(rootfs(paths, source, cfg), where, "rootfs", readonly=False)
