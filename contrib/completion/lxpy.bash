@@ -67,7 +67,6 @@ _shtab_lxpy_import_pos_0_COMPGEN=_shtab_compgen_files
 _shtab_lxpy_snapshot_pos_0_COMPGEN=_lxpy_snapshots
 _shtab_lxpy___root_COMPGEN=_shtab_compgen_dirs
 
-_shtab_lxpy_create___storage_choices=(overlay dir)
 _shtab_lxpy_ls__f_choices=(table json)
 _shtab_lxpy_ls___format_choices=(table json)
 _shtab_lxpy_list__f_choices=(table json)

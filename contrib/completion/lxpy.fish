@@ -76,7 +76,7 @@ complete -c lxpy -n '_shtab_lxpy_using create' -l mirror -x -d 'the package mirr
 complete -c lxpy -n '_shtab_lxpy_using create' -l packages -x -d 'extra packages installed at bootstrap (default: none)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l user -x -d 'a dev-VM user with the host user'"'"'s ids and sudo (default: none)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l set -x -d 'any template parameter, repeatable (`lxpy templates show TEMPLATE` lists them)'
-complete -c lxpy -n '_shtab_lxpy_using create' -l storage -xka "overlay dir" -d 'overlay on the cached image, or a full copy (default: overlay)'
+complete -c lxpy -n '_shtab_lxpy_using create' -l storage -x -d 'overlay (on the cached image), dir (a full copy) or a btrfs pool'"'"'s name (a snapshot of the image; see `lxpy storage`) (default: overlay)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l privileged -d 'no user namespace: container root is host root (default: unprivileged)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l allow-shift -d 'where the store cannot be idmapped (NFS, ramfs), copy the image and chown the copy into the container'"'"'s own host ids at its first start'
 complete -c lxpy -n '_shtab_lxpy_using create' -l network -xka "(_lxpy_values networks)" -d 'a NIC on that network, eth0 first, repeatable; '"'"'none'"'"': no NIC (default: one NIC on the default network)'

@@ -59,8 +59,8 @@ COMMANDS: tuple[Command, ...] = (
 Build a container from a template (default busybox) and print its name;
 without NAME, a readable unique one is made up. A Debian-style template
 bootstraps into the image cache once; each container then stands on that
-image (or copies it, --storage dir). Limits given here are checked like
-config.toml's.""",
+image (or copies it, --storage dir; or is a snapshot of it in a btrfs
+pool, --storage POOL). Limits given here are checked like config.toml's.""",
         (
             ("lxpy create", "a busybox container with a made-up name"),
             ("lxpy create web -t debian -r trixie", "Debian trixie, named web"),
@@ -286,10 +286,11 @@ network is made when first needed.""",
         """\
 Storage pools besides the state root (the built-in pools overlay and dir):
 btrfs on a sparse loop file lxpy makes (--size) or on an existing btrfs
-mount (--source), with quotas on. A loop pool is mounted again whenever a
-command needs it after a reboot; rm refuses while containers or images use
-the pool, and leaves no loop device, mount or file. Containers do not live
-in btrfs pools yet: that comes next.""",
+mount (--source), with quotas on. `lxpy create --storage POOL` puts a
+container in it: a subvolume, snapshotted, restored and cloned at once. A
+loop pool is mounted again whenever a command needs it after a reboot; rm
+refuses while containers use the pool, and leaves no loop device, mount or
+file.""",
         (
             ("lxpy storage", "every pool, its size, use and room"),
             ("lxpy storage create fast --size 50G", "a btrfs pool on a 50G sparse file"),
