@@ -219,7 +219,7 @@ class Api:
             template=cfg.template if cfg else None,
             created=cfg.created if cfg else None,
             uptime=uptime,
-            rootfs=self.paths.rootfs(name),
+            rootfs=self._rootfs(name, cfg),
             config=cfg,
             config_error=error,
             ipv4=self._addresses(name, cfg) if cfg is not None and live.active else (),
@@ -281,6 +281,14 @@ class Api:
             if cfg.autostart or everything:
                 found.append((cfg.autostart_order, name, cfg.autostart_delay))
         return [(name, delay) for _, name, delay in sorted(found)]
+
+    def _rootfs(self, name: str, cfg: ContainerConfig | None) -> str:
+        if cfg is None or not cfg.storage.pool:
+            return self.paths.rootfs(name)
+        from lxpy.storage import pools  # only for a container in a pool
+
+        pool = pools.load(self.paths, cfg.storage.pool)
+        return f"{pools.mount_point(self.paths, pool)}/containers/{name}/rootfs"
 
     def containers(self, with_stats: bool = False) -> list[ContainerInfo]:
         return [self.info(name, with_stats) for name in self.names()]

@@ -113,6 +113,8 @@ def test_containers_live_in_a_btrfs_pool(pooled: Lxpy, tmp_path: Path) -> None:
     where = f"{pooled.root}/lib/pools/fast/containers"
     pooled.run("create", "c1", "--template", "busybox", "--network", "none", "--storage", "fast")
     assert os.stat(f"{where}/c1/rootfs").st_ino == 256  # a subvolume's root
+    info = pooled.run("info", "c1").stdout
+    assert f"Rootfs:   {where}/c1/rootfs" in info and "Storage:  btrfs in pool fast" in info
     pooled.run("start", "c1")
     sh(pooled, "c1", "echo kept > /root/file")
     pooled.run("snapshot", "c1", "first")  # while it runs

@@ -153,7 +153,8 @@ def info(api: Api, args: Namespace) -> int:
         )
         storage = info.config.storage
         where = f" on image {storage.image}" if storage.image else ""
-        print(f"Storage:  {storage.kind}{where}")
+        pool = f" in pool {storage.pool}" if storage.pool else ""
+        print(f"Storage:  {storage.kind}{pool}{where}")
         release = info.config.parameters.get("release")
         if release:
             print(f"Release:  {release}")

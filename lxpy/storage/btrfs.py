@@ -25,6 +25,7 @@ def _pool_dir(paths: Paths, pool: str, *parts: str) -> str:
 
 
 def container_dir(paths: Paths, name: str, pool: str) -> str:
+    """The container's directory in its pool (the pool mounted first if it is not)."""
     return _pool_dir(paths, pool, "containers", name)
 
 
