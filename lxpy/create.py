@@ -34,7 +34,7 @@ from lxpy.images.plan import BUILTIN_LOCALES, Plan, host_arch
 from lxpy.images.progress import Progress, Silent
 from lxpy.linux import safefs
 from lxpy.paths import Paths
-from lxpy.storage import btrfs, overlay, pools, secrets
+from lxpy.storage import btrfs, overlay, pools, quota, secrets
 from lxpy.storage.trees import copy_tree
 
 
@@ -138,6 +138,8 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
     resolved = resolve(request)
     user_name = resolved.values.get("user")
     dev_user = users.resolve(user_name) if isinstance(user_name, str) and user_name else None
+    if "disk" in request.limits and request.storage in pools.BUILTIN:
+        raise quota.NEEDS_A_POOL  # before any bootstrap
     paths.ensure()
     nics = _nics(paths, request.nics)
     name = request.name or names.generate(set(store.names_on_disk(paths)))
@@ -165,6 +167,8 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
                 limits=Limits(**request.limits),
                 security=Security(privileged=request.privileged, shift=request.allow_shift),
             )
+            if cfg.limits.disk is not None:
+                quota.apply(paths, name, cfg)
             try:
                 if image is None:
                     progress.step("installing busybox")

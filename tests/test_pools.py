@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lxpy.linux import safefs
-from tests.conftest import Lxpy, sh
+from tests.conftest import Lxpy, cleanup, sh
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +28,10 @@ def loop_devices_of(path: str) -> list[str]:
 
 @pytest.fixture
 def pooled(lxpy: Lxpy) -> Iterator[Lxpy]:
-    """`lxpy` whose pools are removed at the end, pass or fail, before the root's own checks."""
+    """`lxpy` whose pools are removed at the end, pass or fail, before the root's own checks
+    (its containers first: a running one keeps its pool busy)."""
     yield lxpy
+    cleanup(lxpy)
     pools = f"{lxpy.root}/lib/pools"
     for mount in safefs.mounts_under(pools) if os.path.isdir(pools) else []:
         subprocess.run(["umount", mount], check=False)
@@ -147,3 +149,43 @@ def test_a_pool_that_does_not_exist_is_refused_at_create(pooled: Lxpy) -> None:
     refused = pooled.run("create", "c1", "--network", "none", "--storage", "nowhere", check=False)
     assert refused.returncode == 1 and "no storage pool named 'nowhere'" in refused.stderr
     assert "c1" not in pooled.run("ls").stdout
+
+
+def test_a_disk_limit_holds_in_a_pool_and_is_refused_elsewhere(pooled: Lxpy) -> None:
+    pooled.run("storage", "create", "fast", "--size", "1G")
+    pooled.run(
+        "create", "q1", "-t", "busybox", "--network", "none", "--storage", "fast", "--disk", "40M"
+    )
+    pooled.run("start", "q1")
+    fill = "dd if=/dev/zero of=/root/fill bs=1M count=100 conv=fsync 2>&1; ls -l /root/fill"
+    out = sh(pooled, "q1", fill, check=False)
+    assert "Disk quota exceeded" in out
+    written = int(out.split()[-5])  # ls -l: the size
+    assert 30 << 20 < written <= 40 << 20
+    # Raised live: there is room again.
+    pooled.run("config", "set", "q1", "limits.disk=200M")
+    assert "100+0 records out" in sh(pooled, "q1", fill, check=False)
+    # Kept by a clone, whose subvolume is a new qgroup.
+    sh(pooled, "q1", "rm /root/fill")
+    pooled.run("config", "set", "q1", "limits.disk=40M")
+    pooled.run("clone", "q1", "q2")
+    pooled.run("start", "q2")
+    assert "Disk quota exceeded" in sh(pooled, "q2", fill, check=False)
+    # And by a restore, whose subvolume is new too.
+    pooled.run("snapshot", "q1", "empty")
+    pooled.run("stop", "q1", "--kill")
+    pooled.run("snapshot", "restore", "q1", "empty")
+    pooled.run("start", "q1")
+    assert "Disk quota exceeded" in sh(pooled, "q1", fill, check=False)
+    for name in ("q1", "q2"):
+        pooled.run("destroy", "--force", name)
+    pooled.run("storage", "rm", "fast")
+
+    refused = pooled.run("create", "o1", "--network", "none", "--disk", "1G", check=False)
+    assert (
+        refused.returncode == 2
+        and "a disk limit needs a container in a btrfs pool" in refused.stderr
+    )
+    pooled.run("create", "o1", "--network", "none")
+    refused = pooled.run("config", "set", "o1", "limits.disk=1G", check=False)
+    assert refused.returncode == 2 and "btrfs pool" in refused.stderr

@@ -59,7 +59,7 @@ function _shtab_lxpy_using
 end
 
 set -g _shtab_lxpy_commands create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network storage port config top file clone rename export mount import snapshot tui check
-set -g _shtab_lxpy_opts_with_value --cpus --cpuset --cwd --domain --env --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --release --root --set --size --sort --source --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
+set -g _shtab_lxpy_opts_with_value --cpus --cpuset --cwd --disk --domain --env --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --release --root --set --size --sort --source --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
 
 complete -c lxpy -e
 complete -c lxpy -f
@@ -86,6 +86,7 @@ complete -c lxpy -n '_shtab_lxpy_using create' -l swap -x -d 'swap on top of the
 complete -c lxpy -n '_shtab_lxpy_using create' -l cpus -x -d 'CPU time, in CPUs: 1.5 is one and a half (default: no limit)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l cpuset -x -d 'the CPUs it may run on, like 0-1 (default: all)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l io-weight -x -d 'block I/O weight, 1-10000 (default: 100)'
+complete -c lxpy -n '_shtab_lxpy_using create' -l disk -x -d 'disk it may fill, like 20G, in a btrfs pool (default: no limit)'
 complete -c lxpy -n '_shtab_lxpy_using create' -s q -l quiet -d 'no progress display'
 complete -c lxpy -n '_shtab_lxpy_using create' -l dry-run -d 'print the bootstrap plan and command, create nothing'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a start -d 'start containers'

@@ -46,6 +46,7 @@ class Limit:
         "man",
         "metavar",
         "parse",
+        "storage",
         "warn",
     )
 
@@ -64,8 +65,10 @@ class Limit:
         default: Value | None = None,
         kernel: Callable[[Any], Value] | None = None,
         warn: Callable[[Any], str | None] | None = None,
+        storage: bool = False,
     ) -> None:
         self.key = key
+        self.storage = storage  # set on the container's storage, not on its cgroups
         self.kind = kind
         self.check = check
         self.parse = parse
@@ -240,8 +243,24 @@ LIMITS: dict[str, Limit] = {
             man="Its block I/O weight against the other containers', 1-10000 (the kernel's "
             "default: 100).",
         ),
+        Limit(
+            "disk",
+            str,
+            parsable(units.parse_size),
+            str,
+            kernel=units.parse_size,
+            storage=True,
+            metavar="SIZE",
+            help="disk it may fill, like 20G, in a btrfs pool (default: no limit)",
+            label="disk",
+            example="20G",
+            man="The disk it may fill, like 20G: a quota on its subvolume, so only in a btrfs "
+            "pool; past it, writes inside fail (EDQUOT) and the host keeps its room.",
+        ),
     )
 }
+# The limits the cgroup layer sets, in the order it applies them.
+CGROUP_LIMITS = tuple(key for key, limit in LIMITS.items() if not limit.storage)
 
 
 class Limits:

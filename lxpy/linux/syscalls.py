@@ -101,6 +101,7 @@ _GENERIC_IOCTLS = {
     "BTRFS_IOC_SNAP_DESTROY": 0x5000940F,  # _IOW(0x94, 15, struct btrfs_ioctl_vol_args)
     "BTRFS_IOC_SNAP_CREATE_V2": 0x50009417,  # _IOW(0x94, 23, struct btrfs_ioctl_vol_args_v2)
     "BTRFS_IOC_QUOTA_CTL": 0xC0109428,  # _IOWR(0x94, 40, struct btrfs_ioctl_quota_ctl_args)
+    "BTRFS_IOC_QGROUP_LIMIT": 0x8030942B,  # _IOR(0x94, 43, struct btrfs_ioctl_qgroup_limit_args)
 }
 _IOCTLS = {"x86_64": _GENERIC_IOCTLS, "aarch64": _GENERIC_IOCTLS}
 _MACHINE = os.uname().machine
@@ -511,6 +512,8 @@ _VOL_ARGS_V2 = struct.Struct("qQQ32x4040s")
 BTRFS_SUBVOL_RDONLY = 1 << 1
 _QUOTA_CTL = struct.Struct("QQ")
 _BTRFS_QUOTA_CTL_ENABLE = 1
+_QGROUP_LIMIT = struct.Struct("QQQQQQ")  # qgroupid, then flags, max_rfer, max_excl, rsv_*
+_BTRFS_QGROUP_LIMIT_MAX_RFER = 1
 
 
 def _ioctl_buffer(fd: int, name: str, args: bytes) -> None:
@@ -542,6 +545,13 @@ def btrfs_subvolume_delete(parent: int, name: str) -> None:
 
 def btrfs_quota_enable(fs: int) -> None:
     fcntl.ioctl(fs, _ioctl("BTRFS_IOC_QUOTA_CTL"), _QUOTA_CTL.pack(_BTRFS_QUOTA_CTL_ENABLE, 0))
+
+
+def btrfs_qgroup_limit(subvolume: int, max_bytes: int | None) -> None:
+    """Cap what the subvolume `subvolume` (an fd of its top) refers to (None: no cap)."""
+    limit = (1 << 64) - 1 if max_bytes is None else max_bytes
+    args = _QGROUP_LIMIT.pack(0, _BTRFS_QGROUP_LIMIT_MAX_RFER, limit, 0, 0, 0)
+    fcntl.ioctl(subvolume, _ioctl("BTRFS_IOC_QGROUP_LIMIT"), args)
 
 
 # libseccomp's ABI (seccomp.h, stable since 2.4): actions, filter attributes, comparisons.

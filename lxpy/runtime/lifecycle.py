@@ -12,7 +12,7 @@ import time
 
 from lxpy import store
 from lxpy.config import CgroupView, ContainerConfig, InitKind
-from lxpy.errors import LxpyError, StartError, StateError
+from lxpy.errors import LxpyError, StartError, StateError, UsageError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
 from lxpy.paths import Paths
@@ -115,6 +115,12 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
     with store.locked(paths, name):
         # Read inside the lock: a destroy that held it may have removed the container.
         cfg = store.load(paths, name)
+        if cfg.limits.disk is not None and not cfg.storage.pool:
+            # Kept nowhere (an import of a container that had one in a pool): say so.
+            raise UsageError(
+                f"container {name!r} has a disk limit its storage cannot keep",
+                hint=f"`lxpy config unset {name} limits.disk`, or keep it in a btrfs pool",
+            )
         live = read_live(paths, name)
         if live.active:
             now = "running" if live.state is State.RUNNING else live.state.lower()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lxpy import store
-from lxpy.config.limits import LIMITS
+from lxpy.config.limits import CGROUP_LIMITS, LIMITS
 from lxpy.errors import UsageError
 from lxpy.linux.cgroups import ContainerCgroups, LimitError
 from lxpy.runtime.state import read_live
@@ -17,15 +17,23 @@ if TYPE_CHECKING:
 
 
 def kernel_values(limits: Limits) -> dict[str, Any]:
-    """Every limit as the cgroup layer takes it (sizes in bytes, a cpuset as the kernel's
-    list), None where there is none (so applying these lifts a removed one)."""
-    return {key: LIMITS[key].in_kernel_units(value) for key, value in limits.items()}
+    """Every cgroup limit as the cgroup layer takes it (sizes in bytes, a cpuset as the
+    kernel's list), None where there is none (so applying these lifts a removed one)."""
+    return {
+        key: LIMITS[key].in_kernel_units(value)
+        for key, value in limits.items()
+        if key in CGROUP_LIMITS
+    }
 
 
 def apply(paths: Paths, name: str, old: ContainerConfig, new: ContainerConfig) -> bool:
     """Save `new`; its limits take effect at once if the container runs. True when the
     rest (if anything else changed) waits for the next start."""
     running = read_live(paths, name).active
+    if new.limits.disk != old.limits.disk:  # on its storage: running or not
+        from lxpy.storage import quota
+
+        quota.apply(paths, name, new)
     if running and new.limits != old.limits:
         cgroups = ContainerCgroups(paths.instance, name)
         try:

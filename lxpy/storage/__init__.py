@@ -1,9 +1,10 @@
 """A container's root filesystem on disk: a plain directory or an overlay (`overlay`), the
-sealed layers snapshots and clones stand on (`layers`), snapshots, clones and renames, the
-files inside that name the machine (`identity`), the per-machine secrets removed from images,
-new containers, clones and imports (`secrets`), a container's files chowned into its host ids
-where the store cannot be idmapped (`shift`), export and import (`archive`), whole trees
-copied and measured (`trees`).
+sealed layers snapshots and clones stand on (`layers`), storage pools (`pools`) and the
+btrfs subvolumes of containers in them (`btrfs`), disk quotas (`quota`), snapshots, clones
+and renames, the files inside that name the machine (`identity`), the per-machine secrets
+removed from images, new containers, clones and imports (`secrets`), a container's files
+chowned into its host ids where the store cannot be idmapped (`shift`), export and import
+(`archive`), whole trees copied and measured (`trees`).
 
 Storage sits below the runtime, which mounts what it keeps, so it never reads whether a
 container runs: an operation on one that may be running is handed a `Runtime` by its

@@ -144,6 +144,7 @@ def restore(paths: Paths, name: str, cfg: ContainerConfig, snap: str) -> None:
     finally:
         os.close(parent)
     _snapshot(f"{where}/snapshots/{snap}", where, "rootfs", readonly=False)
+    _keep_quota(paths, name, cfg)
 
 
 def snapshot(paths: Paths, name: str, cfg: ContainerConfig, snap: str) -> str:
@@ -166,3 +167,21 @@ def clone(paths: Paths, cfg: ContainerConfig, source: str, target: str) -> None:
     where = container_dir(paths, target, cfg.storage.pool)
     os.makedirs(where, mode=0o700)
     _snapshot(rootfs(paths, source, cfg), where, "rootfs", readonly=False)
+    _keep_quota(paths, target, cfg)
+
+
+def set_quota(paths: Paths, name: str, cfg: ContainerConfig, limit: int | None) -> None:
+    """Cap what the container's rootfs refers to at `limit` bytes (None: no cap)."""
+    fd = _open_dir(rootfs(paths, name, cfg))
+    try:
+        syscalls.btrfs_qgroup_limit(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def _keep_quota(paths: Paths, name: str, cfg: ContainerConfig) -> None:
+    # A new subvolume is a new qgroup, with no limit of its own yet.
+    from lxpy.storage import quota
+
+    if cfg.limits.disk is not None:
+        set_quota(paths, name, cfg, quota.limit_of(cfg))
