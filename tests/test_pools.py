@@ -4,7 +4,9 @@ reboot, and removed leaving no loop device, mount or file."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -189,3 +191,38 @@ def test_a_disk_limit_holds_in_a_pool_and_is_refused_elsewhere(pooled: Lxpy) -> 
     pooled.run("create", "o1", "--network", "none")
     refused = pooled.run("config", "set", "o1", "limits.disk=1G", check=False)
     assert refused.returncode == 2 and "btrfs pool" in refused.stderr
+
+
+def test_a_pool_and_its_container_come_back_after_a_host_reboot(pooled: Lxpy) -> None:
+    from tests.test_autostart import simulate_reboot
+
+    pooled.run("storage", "create", "fast", "--size", "1G")
+    where = f"{pooled.root}/lib/pools/fast"
+    image = f"{where}.img"
+    pooled.run("create", "c1", "-t", "busybox", "--network", "none", "--storage", "fast")
+    pooled.run("config", "set", "c1", "autostart=true")
+    pooled.run("start", "c1")
+    sh(pooled, "c1", "echo kept > /root/data")
+    simulate_reboot(pooled)  # its unmount is lazy: the loop device goes with the last user
+    deadline = time.monotonic() + 10
+    while loop_devices_of(image) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.ismount(where) and not loop_devices_of(image)
+
+    assert pooled.run("autostart").stdout.splitlines() == ["started c1"]
+    assert sh(pooled, "c1", "cat /root/data") == "kept\n"
+    pooled.run("destroy", "--force", "c1")
+    pooled.run("storage", "rm", "fast")
+    assert not loop_devices_of(image) and os.listdir(f"{pooled.root}/lib/pools") == []
+
+
+def test_a_running_snapshot_says_how_long_it_froze_the_container(pooled: Lxpy) -> None:
+    pooled.run("storage", "create", "fast", "--size", "1G")
+    pooled.run("create", "c1", "-t", "busybox", "--network", "none", "--storage", "fast")
+    stopped = pooled.run("snapshot", "c1", "cold")
+    assert "frozen" not in stopped.stderr
+    pooled.run("start", "c1")
+    taken = pooled.run("snapshot", "c1", "hot")
+    assert taken.stdout == "hot\n"
+    frozen = re.fullmatch(r"c1 was frozen for (\d+) ms\n", taken.stderr)
+    assert frozen and int(frozen.group(1)) < 1000, taken.stderr

@@ -56,7 +56,10 @@ def snapshot(api: Api, args: Namespace) -> int:
     elif action == "restore":
         api.restore(rest[0], rest[1])
     else:
-        print(api.snapshot(rest[0], rest[1] if len(rest) > 1 else None).name)
+        taken = api.snapshot(rest[0], rest[1] if len(rest) > 1 else None)
+        if taken.frozen is not None:
+            print(f"{rest[0]} was frozen for {taken.frozen * 1000:.0f} ms", file=sys.stderr)
+        print(taken.name)
     return 0
 
 

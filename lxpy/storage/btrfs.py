@@ -128,6 +128,15 @@ def _snapshot(source: str, parent_dir: str, name: str, readonly: bool) -> None:
         os.close(parent)
 
 
+def sync(paths: Paths, name: str, cfg: ContainerConfig) -> None:
+    """Write what the container's filesystem holds in memory to disk."""
+    fd = _open_dir(rootfs(paths, name, cfg))
+    try:
+        syscalls.syncfs(fd)
+    finally:
+        os.close(fd)
+
+
 def take(paths: Paths, name: str, cfg: ContainerConfig, snap: str) -> None:
     """A read-only snapshot of the rootfs as `snap` (the caller holds a running container
     still meanwhile: it is the snapshot's whole cost)."""

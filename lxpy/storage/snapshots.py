@@ -10,6 +10,7 @@ back and an empty layer of changes on top of its layers: instant, and repeatable
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, replace
 
 from lxpy import config, store
@@ -30,6 +31,7 @@ class Snapshot:
     name: str
     created: str
     layers: tuple[str, ...]
+    frozen: float | None = None  # seconds a running container was held still for it
 
 
 def take(paths: Paths, runtime: Runtime, name: str, snap: str | None = None) -> Snapshot:
@@ -43,12 +45,15 @@ def take(paths: Paths, runtime: Runtime, name: str, snap: str | None = None) -> 
         if cfg.storage.kind == StorageKind.BTRFS:
             from lxpy.storage import btrfs
 
-            with runtime.paused(paths, name):
+            btrfs.sync(paths, name, cfg)  # the bulk of it, before the container is held
+        began = time.monotonic()
+        with runtime.paused(paths, name) as running:
+            if cfg.storage.kind == StorageKind.BTRFS:
                 btrfs.take(paths, name, cfg, snap)
-            snapshot_cfg = cfg
-        else:
-            with runtime.paused(paths, name) as running:
+                snapshot_cfg = cfg
+            else:
                 snapshot_cfg = layers.seal(paths, name, cfg, running)
+        frozen = time.monotonic() - began if running else None
         created = config.timestamp()
         where = layers.snapshot_dir(paths, name, snap)
         os.makedirs(layers.snapshot_dir(paths, name), mode=0o700, exist_ok=True)
@@ -58,7 +63,7 @@ def take(paths: Paths, runtime: Runtime, name: str, snap: str | None = None) -> 
         with open(f"{partial}/created", "w") as f:
             f.write(created + "\n")
         os.rename(partial, where)
-    return Snapshot(snap, created, snapshot_cfg.storage.layers)
+    return Snapshot(snap, created, snapshot_cfg.storage.layers, frozen)
 
 
 def _next_name(taken: list[str]) -> str:
