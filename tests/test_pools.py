@@ -3,6 +3,7 @@ reboot, and removed leaving no loop device, mount or file."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -226,3 +227,22 @@ def test_a_running_snapshot_says_how_long_it_froze_the_container(pooled: Lxpy) -
     assert taken.stdout == "hot\n"
     frozen = re.fullmatch(r"c1 was frozen for (\d+) ms\n", taken.stderr)
     assert frozen and int(frozen.group(1)) < 1000, taken.stderr
+
+
+def disk_of(lx: Lxpy, name: str) -> int:
+    return int(json.loads(lx.run("info", name, "--format", "json").stdout)["stats"]["disk"])
+
+
+def test_disk_use_in_a_pool_is_the_containers_own_blocks(pooled: Lxpy) -> None:
+    """From its quota group, not a walk: a clone that shares every block owns almost none
+    (and the blocks they share are neither's own any more)."""
+    pooled.run("storage", "create", "fast", "--size", "1G")
+    pooled.run("create", "c1", "-t", "busybox", "--network", "none", "--storage", "fast")
+    pooled.run("start", "c1")
+    sh(pooled, "c1", "dd if=/dev/urandom of=/root/blob bs=1M count=30 2>/dev/null; sync")
+    assert disk_of(pooled, "c1") >= 30 << 20
+    pooled.run("clone", "c1", "c2")
+    pooled.run("start", "c2")
+    sh(pooled, "c2", "sync")
+    assert sh(pooled, "c2", "wc -c < /root/blob") == f"{30 << 20}\n"
+    assert disk_of(pooled, "c2") < 1 << 20

@@ -102,6 +102,8 @@ _GENERIC_IOCTLS = {
     "BTRFS_IOC_SNAP_CREATE_V2": 0x50009417,  # _IOW(0x94, 23, struct btrfs_ioctl_vol_args_v2)
     "BTRFS_IOC_QUOTA_CTL": 0xC0109428,  # _IOWR(0x94, 40, struct btrfs_ioctl_quota_ctl_args)
     "BTRFS_IOC_QGROUP_LIMIT": 0x8030942B,  # _IOR(0x94, 43, struct btrfs_ioctl_qgroup_limit_args)
+    "BTRFS_IOC_INO_LOOKUP": 0xD0009412,  # _IOWR(0x94, 18, struct btrfs_ioctl_ino_lookup_args)
+    "BTRFS_IOC_FS_INFO": 0x8400941F,  # _IOR(0x94, 31, struct btrfs_ioctl_fs_info_args)
 }
 _IOCTLS = {"x86_64": _GENERIC_IOCTLS, "aarch64": _GENERIC_IOCTLS}
 _MACHINE = os.uname().machine
@@ -541,6 +543,26 @@ def btrfs_snapshot(source: int, parent: int, name: str, readonly: bool = False) 
 def btrfs_subvolume_delete(parent: int, name: str) -> None:
     """Delete the subvolume `name` of `parent` (it must hold no other subvolume)."""
     _ioctl_buffer(parent, "BTRFS_IOC_SNAP_DESTROY", _VOL_ARGS.pack(0, os.fsencode(name)))
+
+
+_INO_LOOKUP = struct.Struct("QQ4080x")  # treeid, objectid, name
+_FS_INFO_SIZE = 1024  # struct btrfs_ioctl_fs_info_args; its fsid: 16 bytes at offset 16
+_BTRFS_FIRST_FREE_OBJECTID = 256  # a subvolume's top directory
+
+
+def btrfs_subvolume_id(subvolume: int) -> int:
+    """The id of the subvolume whose top `subvolume` is an fd of (its qgroup is 0/id)."""
+    args = bytearray(_INO_LOOKUP.pack(0, _BTRFS_FIRST_FREE_OBJECTID))
+    fcntl.ioctl(subvolume, _ioctl("BTRFS_IOC_INO_LOOKUP"), args)
+    return int(_INO_LOOKUP.unpack(bytes(args))[0])
+
+
+def btrfs_fsid(fd: int) -> str:
+    """The uuid of the btrfs filesystem `fd` is on, as /sys/fs/btrfs names it."""
+    args = bytearray(_FS_INFO_SIZE)
+    fcntl.ioctl(fd, _ioctl("BTRFS_IOC_FS_INFO"), args)
+    raw = bytes(args[16:32]).hex()
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
 
 
 def btrfs_quota_enable(fs: int) -> None:

@@ -194,3 +194,16 @@ def _keep_quota(paths: Paths, name: str, cfg: ContainerConfig) -> None:
 
     if cfg.limits.disk is not None:
         set_quota(paths, name, cfg, quota.limit_of(cfg))
+
+
+def own_bytes(paths: Paths, name: str, cfg: ContainerConfig) -> int:
+    """What the container's rootfs holds that nothing else shares (its qgroup's exclusive
+    count): no tree is walked. btrfs updates it as it commits (every 30 s, or at a sync)."""
+    fd = _open_dir(rootfs(paths, name, cfg))
+    try:
+        fsid, subvolume = syscalls.btrfs_fsid(fd), syscalls.btrfs_subvolume_id(fd)
+        qgroup = f"/sys/fs/btrfs/{fsid}/qgroups/0_{subvolume}"
+    finally:
+        os.close(fd)
+    with open(f"{qgroup}/exclusive") as f:
+        return int(f.read())
