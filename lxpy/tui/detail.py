@@ -64,7 +64,8 @@ def _describe(detail: Detail) -> Text:
         return text
     release = cfg.parameters.get("release")
     text.append(f"template {cfg.template}{f' {release}' if isinstance(release, str) else ''}")
-    text.append(f", init {cfg.init.kind}, {cfg.storage.kind}\n")
+    pool = f" in pool {cfg.storage.pool}" if cfg.storage.pool else ""
+    text.append(f", init {cfg.init.kind}, {cfg.storage.kind}{pool}\n")
     if cfg.security.privileged:
         text.append(f"{PRIVILEGED_WARNING}\n", style="bold red")
     elif (idmap := cfg.security.idmap) is not None:
