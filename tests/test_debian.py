@@ -325,6 +325,20 @@ def test_unified_cgroup_view_as_on_a_pure_v2_host(deb: Lxpy) -> None:
 ZONES = "/usr/share/zoneinfo/Europe/Paris"  # tzdata's
 
 
+def exclusive_bytes(subvolume: str) -> int:
+    """What a btrfs subvolume holds that nothing else shares, once committed."""
+    from lxpy.linux import syscalls
+
+    fd = os.open(subvolume, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        syscalls.syncfs(fd)
+        fsid, number = syscalls.btrfs_fsid(fd), syscalls.btrfs_subvolume_id(fd)
+    finally:
+        os.close(fd)
+    with open(f"/sys/fs/btrfs/{fsid}/qgroups/0_{number}/exclusive") as f:
+        return int(f.read())
+
+
 def test_a_debian_box_in_a_btrfs_pool_snapshots_while_it_runs(deb: Lxpy) -> None:
     deb.run("storage", "create", "fast", "--size", "2G")
     try:
@@ -338,6 +352,10 @@ def test_a_debian_box_in_a_btrfs_pool_snapshots_while_it_runs(deb: Lxpy) -> None
         assert time.monotonic() - began < 1.5
         frozen = int(taken.stderr.split("frozen for ")[1].split()[0])
         assert frozen < 100, taken.stderr
+        # The snapshot shares every block: what it owns (its quota group's count) is metadata.
+        assert (
+            exclusive_bytes(f"{deb.root}/lib/pools/fast/containers/bt/snapshots/before") < 1 << 20
+        )
         assert attach(deb, "bt", "apt-get", "remove", "-y", "tzdata").returncode == 0
         deb.run("stop", "bt")
         deb.run("snapshot", "restore", "bt", "before")
