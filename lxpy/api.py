@@ -6,6 +6,7 @@ exported here too, those whose modules `lxpy ls` must not load on first use (PEP
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -375,9 +376,14 @@ class Api:
     def pool_users(self, name: str) -> list[str]:
         from lxpy.storage import pools
 
-        if name in pools.BUILTIN:
-            return [f"container {c}" for c in self.names()]
-        return pools.users(self.paths, pools.load(self.paths, name))
+        if name not in pools.BUILTIN:
+            return pools.users(self.paths, pools.load(self.paths, name))
+        found = []
+        for container in self.names():
+            with contextlib.suppress(LxpyError):  # a config that cannot be read says nothing
+                if store.load(self.paths, container).storage.kind == name:
+                    found.append(f"container {container}")
+        return found
 
     def create_pool(
         self, name: str, size: str | None = None, source: str | None = None

@@ -139,7 +139,7 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
     user_name = resolved.values.get("user")
     dev_user = users.resolve(user_name) if isinstance(user_name, str) and user_name else None
     if "disk" in request.limits and request.storage in pools.BUILTIN:
-        raise quota.NEEDS_A_POOL  # before any bootstrap
+        raise quota.needs_a_pool()  # before any bootstrap
     paths.ensure()
     nics = _nics(paths, request.nics)
     name = request.name or names.generate(set(store.names_on_disk(paths)))

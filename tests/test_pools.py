@@ -246,3 +246,11 @@ def test_disk_use_in_a_pool_is_the_containers_own_blocks(pooled: Lxpy) -> None:
     sh(pooled, "c2", "sync")
     assert sh(pooled, "c2", "wc -c < /root/blob") == f"{30 << 20}\n"
     assert disk_of(pooled, "c2") < 1 << 20
+
+
+def test_the_built_in_pools_name_their_own_containers(pooled: Lxpy) -> None:
+    for name in ("plain", "layered"):
+        pooled.run("create", name, "--network", "none")  # busybox: dir storage
+    pooled.run("snapshot", "layered")  # an overlay on its snapshot's layer from now on
+    assert "Used by:  container plain\n" in pooled.run("storage", "info", "dir").stdout
+    assert "Used by:  container layered\n" in pooled.run("storage", "info", "overlay").stdout

@@ -36,6 +36,16 @@ MAX_BYTES = 256 * 1024
 _HEADER = r"\[(\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?"
 
 
+def record_names(directory: str, valid: Callable[[str], bool]) -> list[str]:
+    """The NAMEs of the NAME.toml records in `directory` (none if it is missing) that are
+    `valid` names: a half-written or foreign file is no record."""
+    try:
+        entries = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(e[:-5] for e in entries if e.endswith(".toml") and valid(e[:-5]))
+
+
 def read_text(path: str, error: type[LxpyError] = ConfigError, limit: int = MAX_BYTES) -> str:
     """The file's UTF-8 text, at most `limit` bytes; a symlink is not followed. A missing
     file raises FileNotFoundError (what that means is the caller's to say)."""

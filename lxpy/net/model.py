@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from lxpy import store
 from lxpy.config import ContainerConfig, Nic
 from lxpy.config.schema import check_network_name
-from lxpy.config.tomlfile import TomlFile, parse, read_text
+from lxpy.config.tomlfile import TomlFile, parse, read_text, record_names
 from lxpy.errors import Busy, LxpyError, NotFound, UsageError
 from lxpy.linux.atomic import write_atomic
 from lxpy.paths import Paths
@@ -96,11 +96,7 @@ def run_dir(paths: Paths, name: str) -> str:
 
 
 def names(paths: Paths) -> list[str]:
-    try:
-        entries = os.listdir(networks_dir(paths))
-    except FileNotFoundError:
-        return []
-    return sorted(e[:-5] for e in entries if e.endswith(".toml") and not check_network_name(e[:-5]))
+    return record_names(networks_dir(paths), lambda name: not check_network_name(name))
 
 
 def load(paths: Paths, name: str) -> Network:

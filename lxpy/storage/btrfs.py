@@ -152,7 +152,7 @@ def restore(paths: Paths, name: str, cfg: ContainerConfig, snap: str) -> None:
         syscalls.btrfs_subvolume_delete(parent, "rootfs")
     finally:
         os.close(parent)
-    _snapshot(f"{where}/snapshots/{snap}", where, "rootfs", readonly=False)
+    _snapshot(snapshot(paths, name, cfg, snap), where, "rootfs", readonly=False)
     _keep_quota(paths, name, cfg)
 
 
@@ -190,10 +190,10 @@ def set_quota(paths: Paths, name: str, cfg: ContainerConfig, limit: int | None) 
 
 def _keep_quota(paths: Paths, name: str, cfg: ContainerConfig) -> None:
     # A new subvolume is a new qgroup, with no limit of its own yet.
-    from lxpy.storage import quota
-
     if cfg.limits.disk is not None:
-        set_quota(paths, name, cfg, quota.limit_of(cfg))
+        from lxpy.storage import quota  # it imports this module
+
+        quota.apply(paths, name, cfg)
 
 
 def own_bytes(paths: Paths, name: str, cfg: ContainerConfig) -> int:

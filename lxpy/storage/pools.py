@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass
 
 from lxpy import names, units
-from lxpy.config.tomlfile import TomlFile, parse, read_text
+from lxpy.config.tomlfile import TomlFile, parse, read_text, record_names
 from lxpy.errors import AlreadyExists, LxpyError, NotFound, StateError, UsageError
 from lxpy.linux import safefs, syscalls
 from lxpy.linux.atomic import write_atomic
@@ -67,11 +67,7 @@ def _image(paths: Paths, name: str) -> str:
 
 
 def names_of(paths: Paths) -> list[str]:
-    try:
-        entries = os.listdir(_dir(paths))
-    except FileNotFoundError:
-        return []
-    return sorted(e[:-5] for e in entries if e.endswith(".toml") and names.is_valid(e[:-5]))
+    return record_names(_dir(paths), names.is_valid)
 
 
 def load(paths: Paths, name: str) -> Pool:
@@ -184,9 +180,8 @@ def _mount_loop(paths: Paths, pool: Pool) -> None:
 def mounted(paths: Paths, pool: Pool) -> bool:
     """Whether the pool's filesystem is at its mount point now."""
     where = mount_point(paths, pool)
-    if pool.source:
-        return safefs.fstype(where) == BTRFS
-    return os.path.isdir(where) and os.path.ismount(where) and safefs.fstype(where) == BTRFS
+    # A loop pool's mount point is a directory of the state root until the pool is on it.
+    return (bool(pool.source) or os.path.ismount(where)) and safefs.fstype(where) == BTRFS
 
 
 def ensure_mounted(paths: Paths, pool: Pool) -> str:

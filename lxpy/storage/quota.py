@@ -13,16 +13,18 @@ from lxpy.config import ContainerConfig, StorageKind
 from lxpy.errors import UsageError
 from lxpy.paths import Paths
 
-NEEDS_A_POOL = UsageError(
-    "a disk limit needs a container in a btrfs pool",
-    hint="`lxpy storage create NAME --size 50G`, then `lxpy create ... --storage NAME`",
-)
+
+def needs_a_pool() -> UsageError:
+    return UsageError(
+        "a disk limit needs a container in a btrfs pool",
+        hint="`lxpy storage create NAME --size 50G`, then `lxpy create ... --storage NAME`",
+    )
 
 
 def check(cfg: ContainerConfig) -> None:
     """UsageError if the container has a disk limit its storage cannot keep."""
     if cfg.limits.disk is not None and cfg.storage.kind != StorageKind.BTRFS:
-        raise NEEDS_A_POOL
+        raise needs_a_pool()
 
 
 def apply(paths: Paths, name: str, cfg: ContainerConfig) -> None:

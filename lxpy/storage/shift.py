@@ -45,9 +45,13 @@ def maps(cfg: ContainerConfig) -> Maps:
 def unshift_copy(top: str, cfg: ContainerConfig) -> None:
     """A copy of a shifted container's files (`top`, a clone's container directory) back
     to the distro's ids: the clone gets its own range, chosen at its first start."""
-    for where in ("rootfs", "overlay", "layers"):
-        if os.path.isdir(f"{top}/{where}"):
-            shift_tree(f"{top}/{where}", cfg.security.shifted, 0)
+    for tree in _trees_in(top):
+        shift_tree(tree, cfg.security.shifted, 0)
+
+
+def _trees_in(base: str) -> list[str]:
+    """What a container directory holds of its files: rootfs, overlay and layers."""
+    return [f"{base}/{d}" for d in ("rootfs", "overlay", "layers") if os.path.isdir(f"{base}/{d}")]
 
 
 def own_trees(paths: Paths, name: str, cfg: ContainerConfig) -> list[str]:
@@ -63,8 +67,7 @@ def own_trees(paths: Paths, name: str, cfg: ContainerConfig) -> list[str]:
             f"container {name!r} stands on another container's layers: they cannot be shifted",
             hint="`lxpy clone` without --snapshot copies what it stands on",
         )
-    base = paths.container_dir(name)
-    return [p for p in (f"{base}/rootfs", f"{base}/overlay", f"{base}/layers") if os.path.isdir(p)]
+    return _trees_in(paths.container_dir(name))
 
 
 def ensure(paths: Paths, name: str, cfg: ContainerConfig) -> ContainerConfig:
