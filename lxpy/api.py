@@ -398,6 +398,24 @@ class Api:
 
         pools.remove(self.paths, name)
 
+    def default_pool(self) -> str:
+        """The pool of containers created without one."""
+        from lxpy.config import settings
+
+        return settings.default_pool(self.paths)
+
+    def set_default_pool(self, name: str) -> None:
+        from lxpy.storage import pools
+
+        pools.set_default(self.paths, name)
+
+    def move(self, name: str, pool: str) -> ContainerConfig:
+        """Move the stopped container `name`, with its snapshots, into the pool `pool`."""
+        from lxpy.runtime import hold
+        from lxpy.storage import move
+
+        return move.move(self.paths, hold, name, pool)
+
     # -- config ---------------------------------------------------------------------------
     def config_text(self, name: str) -> str:
         store.require(self.paths, name)
@@ -585,12 +603,28 @@ class Api:
         return archive.export(self.paths, hold, name, path, snapshots, progress)
 
     def import_(
-        self, path: str, name: str | None = None, progress: Callable[[int], None] = print
+        self,
+        path: str,
+        name: str | None = None,
+        progress: Callable[[int], None] = print,
+        pool: str | None = None,
     ) -> tuple[str, Counted]:
-        """A new container from an export (named as in it, or `name`)."""
-        from lxpy.storage import archive
+        """A new container from an export (named as in it, or `name`), in the pool `pool`
+        (None: the default pool if one is set, else a plain tree)."""
+        from lxpy.config import settings
+        from lxpy.storage import archive, pools
 
-        return archive.import_(self.paths, path, name, progress)
+        pool = pool or settings.default_pool(self.paths, unset=archive.LANDS_IN)
+        if pool not in pools.BUILTIN:
+            pools.load(self.paths, pool)  # refused before the archive is read
+        imported, counted = archive.import_(self.paths, path, name, progress)
+        if pool != archive.LANDS_IN:
+            try:
+                self.move(imported, pool)
+            except BaseException:
+                self.destroy(imported, force=True)
+                raise
+        return imported, counted
 
     def mount_add(self, name: str, source: str, path: str, readonly: bool = False) -> SharedFolder:
         """Share the host folder `source` at `path` inside: saved in config.toml, and mounted

@@ -25,6 +25,7 @@ from lxpy.config import (
     Security,
     Storage,
     StorageKind,
+    settings,
 )
 from lxpy.config.schema import check_ipv4
 from lxpy.errors import UnsafePath, UsageError
@@ -44,7 +45,7 @@ class Request:
     name: str | None = None
     # Parameter values as text, the way `--set key=value` gives them.
     parameters: Mapping[str, str] = field(default_factory=dict)
-    storage: str = "overlay"
+    storage: str | None = None  # a pool's name; None: the default pool (config.settings)
     # (network, pinned address) per NIC, eth0 first; None: one NIC on the default network.
     nics: tuple[tuple[str, str], ...] | None = None
     limits: Mapping[str, Any] = field(default_factory=dict)  # checked values, by Limits key
@@ -138,7 +139,8 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
     resolved = resolve(request)
     user_name = resolved.values.get("user")
     dev_user = users.resolve(user_name) if isinstance(user_name, str) and user_name else None
-    if "disk" in request.limits and request.storage in pools.BUILTIN:
+    pool = request.storage or settings.default_pool(paths)
+    if "disk" in request.limits and pool in pools.BUILTIN:
         raise quota.needs_a_pool()  # before any bootstrap
     paths.ensure()
     nics = _nics(paths, request.nics)
@@ -151,7 +153,7 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
     with holding, store.locked(paths, name):
         partial = store.new_partial(paths, name)
         try:
-            storage = request.storage
+            storage = pool
             if request.allow_shift and not request.privileged and not _idmappable(paths):
                 progress.step("the store cannot be idmapped: a copy of the image, to shift")
                 storage = StorageKind.DIR

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.integration
 CAPABILITY = struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0)
 
 
-def manifest(tar_path: str) -> dict[str, tuple[object, ...]]:
-    """Every rootfs member: kind, mode, owner, size, link, xattrs and a digest of its data."""
+def manifest(tar_path: str, tops: tuple[str, ...] = ("rootfs",)) -> dict[str, tuple[object, ...]]:
+    """Every member under `tops` (the rootfs; "snapshots/" adds theirs): kind, mode, owner,
+    size, link, xattrs and a digest of its data."""
     found: dict[str, tuple[object, ...]] = {}
     raw = (
         subprocess.run(["zstd", "-dc", tar_path], capture_output=True, check=True).stdout
@@ -32,7 +33,8 @@ def manifest(tar_path: str) -> dict[str, tuple[object, ...]]:
     )
     with tarfile.open(tar_path, fileobj=io.BytesIO(raw) if raw else None) as tar:
         for m in tar:
-            if not m.name.startswith("rootfs"):
+            # A snapshot's config.toml names where it is kept: not its files.
+            if not m.name.startswith(tops) or m.name.split("/")[2:] == ["config.toml"]:
                 continue
             data = tar.extractfile(m).read() if m.isreg() else b""  # type: ignore[union-attr]
             xattrs = {k: v for k, v in m.pax_headers.items() if k.startswith("SCHILY.xattr.")}

@@ -423,6 +423,30 @@ def test_a_snapshot_clone_is_instant_and_boots_beside_its_origin(deb: Lxpy) -> N
     deb.run("destroy", "--force", "origin")
 
 
+def test_a_debian_box_moves_between_pools_with_its_snapshot_and_boots(deb: Lxpy) -> None:
+    deb.run("storage", "create", "move", "--size", "2G")
+    try:
+        create_and_start(deb, "mv")
+        assert system_running(deb, "mv") == "running"
+        deb.run("snapshot", "mv", "full")
+        assert attach(deb, "mv", "apt-get", "remove", "-y", "tzdata").returncode == 0
+        deb.run("stop", "mv")
+        for pool in ("move", "dir", "overlay"):
+            deb.run("move", "mv", "--storage", pool, timeout=300)
+            deb.run("start", "mv")
+            assert system_running(deb, "mv") == "running", f"in {pool}"
+            assert attach(deb, "mv", "test", "-e", ZONES).returncode != 0
+            deb.run("stop", "mv")
+        deb.run("move", "mv", "--storage", "move", timeout=300)
+        deb.run("snapshot", "restore", "mv", "full")
+        deb.run("start", "mv")
+        assert system_running(deb, "mv") == "running"
+        assert attach(deb, "mv", "test", "-e", ZONES).returncode == 0
+    finally:
+        deb.run("destroy", "--force", "mv", check=False)
+        deb.run("storage", "rm", "move")
+
+
 def test_export_and_import_round_trip_a_debian_container(deb: Lxpy, tmp_path: Path) -> None:
     from tests.test_archive import manifest
 

@@ -5,7 +5,7 @@
 #    source ~/.local/share/bash_completion/lxpy
 # See also: https://github.com/scop/bash-completion/blob/main/doc/configuration.md
 
-_shtab_lxpy_subparsers=(create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network storage port config top file clone rename export mount import snapshot tui check)
+_shtab_lxpy_subparsers=(create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network storage port config top file clone rename move export mount import snapshot tui check)
 
 _shtab_lxpy_create_option_strings=(-h --help -t --template -r --release --mirror --packages --user --set --storage --privileged --allow-shift --network --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --dry-run)
 _shtab_lxpy_start_option_strings=(-h --help --wait --no-wait)
@@ -30,9 +30,10 @@ _shtab_lxpy_top_option_strings=(-h --help -i --interval -s --sort --once)
 _shtab_lxpy_file_option_strings=(-h --help -r --recursive --uid --gid --mode)
 _shtab_lxpy_clone_option_strings=(-h --help -s --snapshot)
 _shtab_lxpy_rename_option_strings=(-h --help)
+_shtab_lxpy_move_option_strings=(-h --help --storage)
 _shtab_lxpy_export_option_strings=(-h --help --snapshots)
 _shtab_lxpy_mount_option_strings=(-h --help --readonly)
-_shtab_lxpy_import_option_strings=(-h --help)
+_shtab_lxpy_import_option_strings=(-h --help --storage)
 _shtab_lxpy_snapshot_option_strings=(-h --help)
 _shtab_lxpy_tui_option_strings=(-h --help)
 _shtab_lxpy_check_option_strings=(-h --help -f --format)
@@ -60,10 +61,13 @@ _shtab_lxpy_config_pos_1_COMPGEN=_lxpy_containers
 _shtab_lxpy_file_pos_1_COMPGEN=_lxpy_containers
 _shtab_lxpy_clone_pos_0_COMPGEN=_lxpy_containers
 _shtab_lxpy_rename_pos_0_COMPGEN=_lxpy_containers
+_shtab_lxpy_move_pos_0_COMPGEN=_lxpy_containers
+_shtab_lxpy_move___storage_COMPGEN=_lxpy_pools
 _shtab_lxpy_export_pos_0_COMPGEN=_lxpy_containers
 _shtab_lxpy_export_pos_1_COMPGEN=_shtab_compgen_files
 _shtab_lxpy_mount_pos_1_COMPGEN=_lxpy_containers
 _shtab_lxpy_import_pos_0_COMPGEN=_shtab_compgen_files
+_shtab_lxpy_import___storage_COMPGEN=_lxpy_pools
 _shtab_lxpy_snapshot_pos_0_COMPGEN=_lxpy_snapshots
 _shtab_lxpy___root_COMPGEN=_shtab_compgen_dirs
 
@@ -76,7 +80,7 @@ _shtab_lxpy_info___format_choices=(text json)
 _shtab_lxpy_templates_pos_0_choices=(ls show)
 _shtab_lxpy_cache_pos_0_choices=(ls refresh rm)
 _shtab_lxpy_network_pos_0_choices=(ls create rm show)
-_shtab_lxpy_storage_pos_0_choices=(ls create rm info)
+_shtab_lxpy_storage_pos_0_choices=(ls create rm info default)
 _shtab_lxpy_port_pos_0_choices=(add rm ls)
 _shtab_lxpy_config_pos_0_choices=(show get set unset edit)
 _shtab_lxpy_top__s_choices=(name cpu memory pids rx tx uptime)
@@ -85,7 +89,7 @@ _shtab_lxpy_file_pos_0_choices=(push pull)
 _shtab_lxpy_mount_pos_0_choices=(add rm ls)
 _shtab_lxpy_check__f_choices=(text json)
 _shtab_lxpy_check___format_choices=(text json)
-_shtab_lxpy_pos_0_choices=(create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network storage port config top file clone rename export mount import snapshot tui check)
+_shtab_lxpy_pos_0_choices=(create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network storage port config top file clone rename move export mount import snapshot tui check)
 
 _shtab_lxpy_create__h_nargs=0
 _shtab_lxpy_create___help_nargs=0
@@ -165,6 +169,8 @@ _shtab_lxpy_clone__s_nargs=0
 _shtab_lxpy_clone___snapshot_nargs=0
 _shtab_lxpy_rename__h_nargs=0
 _shtab_lxpy_rename___help_nargs=0
+_shtab_lxpy_move__h_nargs=0
+_shtab_lxpy_move___help_nargs=0
 _shtab_lxpy_export__h_nargs=0
 _shtab_lxpy_export___help_nargs=0
 _shtab_lxpy_export___snapshots_nargs=0

@@ -58,7 +58,7 @@ function _shtab_lxpy_using
   test "$_shtab_lxpy_cmdpath" = "$argv"
 end
 
-set -g _shtab_lxpy_commands create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network storage port config top file clone rename export mount import snapshot tui check
+set -g _shtab_lxpy_commands create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network storage port config top file clone rename move export mount import snapshot tui check
 set -g _shtab_lxpy_opts_with_value --cpus --cpuset --cwd --disk --domain --env --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --release --root --set --size --sort --source --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
 
 complete -c lxpy -e
@@ -76,7 +76,7 @@ complete -c lxpy -n '_shtab_lxpy_using create' -l mirror -x -d 'the package mirr
 complete -c lxpy -n '_shtab_lxpy_using create' -l packages -x -d 'extra packages installed at bootstrap (default: none)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l user -x -d 'a dev-VM user with the host user'"'"'s ids and sudo (default: none)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l set -x -d 'any template parameter, repeatable (`lxpy templates show TEMPLATE` lists them)'
-complete -c lxpy -n '_shtab_lxpy_using create' -l storage -x -d 'overlay (on the cached image), dir (a full copy) or a btrfs pool'"'"'s name (a snapshot of the image; see `lxpy storage`) (default: overlay)'
+complete -c lxpy -n '_shtab_lxpy_using create' -l storage -x -d 'overlay (on the cached image), dir (a full copy) or a btrfs pool'"'"'s name (a snapshot of the image; see `lxpy storage`) (default: the default pool, overlay unless `lxpy storage default` set another)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l privileged -d 'no user namespace: container root is host root (default: unprivileged)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l allow-shift -d 'where the store cannot be idmapped (NFS, ramfs), copy the image and chown the copy into the container'"'"'s own host ids at its first start'
 complete -c lxpy -n '_shtab_lxpy_using create' -l network -xka "(_lxpy_values networks)" -d 'a NIC on that network, eth0 first, repeatable; '"'"'none'"'"': no NIC (default: one NIC on the default network)'
@@ -157,7 +157,7 @@ complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a sto
 complete -c lxpy -n '_shtab_lxpy_using storage' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using storage' -l size -x -d 'create: a btrfs pool on a sparse loop file this big (like 50G)'
 complete -c lxpy -n '_shtab_lxpy_using storage' -l source -x -d 'create: a btrfs pool at this btrfs mount'
-complete -c lxpy -n '_shtab_lxpy_using storage; and test $_shtab_lxpy_npos -eq 0' -ka "ls create rm info" -d 'what to do (default: ls)'
+complete -c lxpy -n '_shtab_lxpy_using storage; and test $_shtab_lxpy_npos -eq 0' -ka "ls create rm info default" -d 'what to do (default: ls)'
 complete -c lxpy -n '_shtab_lxpy_using storage; and test $_shtab_lxpy_npos -eq 1' -ka "(_lxpy_values pools)" -d 'the pool'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a port -d 'forward host ports to a container: add, rm, ls'
 complete -c lxpy -n '_shtab_lxpy_using port' -s h -l help -d 'show this help message and exit'
@@ -187,6 +187,10 @@ complete -c lxpy -n '_shtab_lxpy_using clone; and test $_shtab_lxpy_npos -eq 0' 
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a rename -d 'give a stopped container a new name'
 complete -c lxpy -n '_shtab_lxpy_using rename' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using rename; and test $_shtab_lxpy_npos -eq 0' -ka "(_lxpy_values containers)" -d 'a stopped container'
+complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a move -d 'move a stopped container to another storage pool'
+complete -c lxpy -n '_shtab_lxpy_using move' -s h -l help -d 'show this help message and exit'
+complete -c lxpy -n '_shtab_lxpy_using move' -l storage -xka "(_lxpy_values pools)" -d 'overlay, dir or a btrfs pool'"'"'s name'
+complete -c lxpy -n '_shtab_lxpy_using move; and test $_shtab_lxpy_npos -eq 0' -ka "(_lxpy_values containers)" -d 'the container'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a export -d 'write a container (and its snapshots) to one archive'
 complete -c lxpy -n '_shtab_lxpy_using export' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using export' -l snapshots -d 'its snapshots too'
@@ -199,6 +203,7 @@ complete -c lxpy -n '_shtab_lxpy_using mount; and test $_shtab_lxpy_npos -eq 0' 
 complete -c lxpy -n '_shtab_lxpy_using mount; and test $_shtab_lxpy_npos -eq 1' -ka "(_lxpy_values containers)" -d 'the container (ls: default every one)'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a import -d 'a new container from an export'
 complete -c lxpy -n '_shtab_lxpy_using import' -s h -l help -d 'show this help message and exit'
+complete -c lxpy -n '_shtab_lxpy_using import' -l storage -xka "(_lxpy_values pools)" -d 'overlay, dir or a btrfs pool'"'"'s name (default: the default pool if one is set, else dir)'
 complete -c lxpy -n '_shtab_lxpy_using import; and test $_shtab_lxpy_npos -eq 0' -ka "(__fish_complete_path (commandline -ct))" -d 'an export: .tar.zst, .tar.gz or .tar'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a snapshot -d 'take, list, remove or restore snapshots'
 complete -c lxpy -n '_shtab_lxpy_using snapshot' -s h -l help -d 'show this help message and exit'

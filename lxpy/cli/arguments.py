@@ -135,9 +135,9 @@ def create(p: Parser) -> None:
     p.add_argument(
         "--storage",
         metavar="POOL",
-        default="overlay",
         help="overlay (on the cached image), dir (a full copy) or a btrfs pool's name "
-        "(a snapshot of the image; see `lxpy storage`) (default: %(default)s)",
+        "(a snapshot of the image; see `lxpy storage`) (default: the default pool, overlay "
+        "unless `lxpy storage default` set another)",
     )
     p.add_argument(
         "--privileged",
@@ -288,7 +288,7 @@ def network(p: Parser) -> None:
 
 
 def storage(p: Parser) -> None:
-    _actions(p, "ls", "create", "rm", "info")
+    _actions(p, "ls", "create", "rm", "info", "default")
     completes(p.add_argument("pool", nargs="?", metavar="NAME", help="the pool"), "pools")
     p.add_argument("--size", help="create: a btrfs pool on a sparse loop file this big (like 50G)")
     p.add_argument("--source", metavar="PATH", help="create: a btrfs pool at this btrfs mount")
@@ -359,6 +359,16 @@ def clone(p: Parser) -> None:
     )
 
 
+def move(p: Parser) -> None:
+    _name(p)
+    completes(
+        p.add_argument(
+            "--storage", metavar="POOL", required=True, help="overlay, dir or a btrfs pool's name"
+        ),
+        "pools",
+    )
+
+
 def rename(p: Parser) -> None:
     completes(p.add_argument("old", metavar="OLD", help="a stopped container"), "containers")
     p.add_argument("new", metavar="NEW", help="its new name")
@@ -390,6 +400,15 @@ def import_(p: Parser) -> None:
     )
     p.add_argument(
         "name", nargs="?", metavar="NAME", help="the new container's name (default: the archive's)"
+    )
+    completes(
+        p.add_argument(
+            "--storage",
+            metavar="POOL",
+            help="overlay, dir or a btrfs pool's name (default: the default pool if one "
+            "is set, else dir)",
+        ),
+        "pools",
     )
 
 

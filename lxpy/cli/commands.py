@@ -290,11 +290,12 @@ mount (--source), with quotas on. `lxpy create --storage POOL` puts a
 container in it: a subvolume, snapshotted, restored and cloned at once. A
 loop pool is mounted again whenever a command needs it after a reboot; rm
 refuses while containers use the pool, and leaves no loop device, mount or
-file.""",
+file. default NAME makes it the pool of containers created without
+--storage (kept in settings.toml; without NAME, prints it).""",
         (
             ("lxpy storage", "every pool, its size, use and room"),
             ("lxpy storage create fast --size 50G", "a btrfs pool on a 50G sparse file"),
-            ("lxpy storage info fast", "its size, use, room and users"),
+            ("lxpy storage default fast", "new containers go to fast"),
         ),
         arguments.storage,
         "storage.storage",
@@ -384,6 +385,22 @@ Rename a stopped container; it keeps its address and snapshots.""",
         "storage.rename",
     ),
     Command(
+        "move",
+        "move a stopped container to another storage pool",
+        """\
+Move a stopped container, with its snapshots, to another storage pool:
+overlay, dir or a btrfs pool. Files keep their owners, modes, xattrs and
+file capabilities. From dir to overlay it costs a rename; into a btrfs pool
+its rootfs becomes a subvolume and each snapshot a read-only one; out of
+one, each snapshot becomes a layer. A disk limit needs a btrfs pool.""",
+        (
+            ("lxpy move web --storage fast", "web and its snapshots into the pool fast"),
+            ("lxpy move web --storage overlay", "back into the state root"),
+        ),
+        arguments.move,
+        "storage.move",
+    ),
+    Command(
         "export",
         "write a container (and its snapshots) to one archive",
         """\
@@ -417,12 +434,14 @@ start and at once into a running container, only in its own mount namespace
         "import",
         "a new container from an export",
         """\
-Read an export back as a new container (named as in the archive, or NAME).
-Paths outside its trees, links it did not bring and device nodes outside
-/dev are refused, and a refused import leaves nothing behind.""",
+Read an export back as a new container (named as in the archive, or NAME)
+in the storage pool --storage (default: the default pool if one is set,
+else dir). Paths outside its trees, links it did not bring and device nodes
+outside /dev are refused, and a refused import leaves nothing behind.""",
         (
             ("lxpy import web.tar.zst", "as the container it was"),
             ("lxpy import web.tar.zst web-copy", "under another name"),
+            ("lxpy import web.tar.zst --storage fast", "into the btrfs pool fast"),
         ),
         arguments.import_,
         "storage.import_",

@@ -30,6 +30,18 @@ def clone(api: Api, args: Namespace) -> int:
     return 0
 
 
+def move(api: Api, args: Namespace) -> int:
+    import time
+
+    began = time.monotonic()
+    api.move(args.name, args.storage)
+    print(
+        f"moved {args.name} to storage pool {args.storage} in {time.monotonic() - began:.2f} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def rename(api: Api, args: Namespace) -> int:
     api.rename(args.old, args.new)
     return 0
@@ -70,7 +82,9 @@ def export(api: Api, args: Namespace) -> int:
 
 
 def import_(api: Api, args: Namespace) -> int:
-    name, counted = api.import_(args.file, args.name, output.transfer_progress("imported"))
+    name, counted = api.import_(
+        args.file, args.name, output.transfer_progress("imported"), args.storage
+    )
     output.report_transfer("imported", name, counted, f"from {args.file}")
     print(name)
     return 0
@@ -79,11 +93,12 @@ def import_(api: Api, args: Namespace) -> int:
 def storage(api: Api, args: Namespace) -> int:
     if args.action == "ls":
         rows = [("NAME", "DRIVER", "SOURCE", "SIZE", "USED", "FREE")]
+        default = api.default_pool()
         for u in api.pools():
             source = u.pool.source or f"loop file, {units.size(u.pool.size)}"
             rows.append(
                 (
-                    u.pool.name,
+                    f"{u.pool.name} (default)" if u.pool.name == default else u.pool.name,
                     u.pool.driver,
                     source,
                     units.size(u.size),
@@ -93,6 +108,9 @@ def storage(api: Api, args: Namespace) -> int:
             )
         output.table(rows)
         return 0
+    if args.action == "default" and not args.pool:
+        print(api.default_pool())
+        return 0
     if not args.pool:
         raise UsageError(f"`lxpy storage {args.action}` needs a pool name")
     if args.action == "create":
@@ -101,6 +119,9 @@ def storage(api: Api, args: Namespace) -> int:
         return 0
     if args.action == "rm":
         api.remove_pool(args.pool)
+        return 0
+    if args.action == "default":
+        api.set_default_pool(args.pool)
         return 0
     u = api.pool(args.pool)
     print(f"Name:     {u.pool.name}")

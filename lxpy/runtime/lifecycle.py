@@ -419,7 +419,4 @@ def destroy(paths: Paths, name: str, force: bool = False) -> None:
             os.unlink(paths.lock_file(name))
         except FileNotFoundError:
             pass
-    for owner in owners:
-        if store.exists(paths, owner):
-            with store.locked(paths, owner):
-                layers.prune(paths, owner)
+    layers.prune_owners(paths, owners)

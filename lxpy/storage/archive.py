@@ -50,6 +50,7 @@ XATTR = "SCHILY.xattr."
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
+LANDS_IN = "dir"  # the pool of an import (`lxpy move` takes it on to another)
 
 
 class BadArchive(LxpyError):
@@ -158,16 +159,8 @@ def _write_archive(
 def _snapshot_root(
     paths: Paths, name: str, snap: str, cfg: ContainerConfig, maps: Maps
 ) -> Iterator[Root]:
-    """The tree of snapshot `snap` (its layers, or its btrfs subvolume), its ids on disk
-    as `maps` says."""
-    if cfg.storage.kind == StorageKind.BTRFS:
-        from lxpy.storage import btrfs
-
-        fd = safefs.open_tree(btrfs.snapshot(paths, name, cfg, snap))
-    else:
-        dirs = overlay.overlay_dirs(paths, name, cfg)
-        assert dirs is not None  # an overlay snapshot always stands on layers
-        fd = overlay.open_lowers(dirs[0])
+    """The tree of snapshot `snap`, its ids on disk as `maps` says."""
+    fd = overlay.open_snapshot(paths, name, snap, cfg)
     try:
         yield Root(fd, maps)
     finally:
@@ -605,7 +598,7 @@ def _settle(paths: Paths, partial: str, name: str, meta: dict[str, Any]) -> None
     symlink allowed anywhere: it holds what the archive made."""
 
     cfg = _untrusted(_parse(meta, "config.toml", "archive"))
-    config.save(f"{partial}/config.toml", cfg.with_changes(storage=Storage(StorageKind.DIR)))
+    config.save(f"{partial}/config.toml", cfg.with_changes(storage=Storage(StorageKind(LANDS_IN))))
     secrets.reset_tree(f"{partial}/rootfs", cfg.secrets)
     created = config.timestamp()
     top = safefs.open_tree(partial)

@@ -43,28 +43,37 @@ def image_subvolume(paths: Paths, pool: str, ref: str, source: str) -> str:
     `source` the first time a container of the pool needs it."""
     key, build = ref.split("/")
     images = _pool_dir(paths, pool, "images", key)
-    target = f"{images}/{build}"
-    if os.path.isdir(target):
-        return target
-    os.makedirs(images, mode=0o700, exist_ok=True)
-    parent = _open_dir(images)
-    partial = f".partial-{build}"
+    if not os.path.isdir(f"{images}/{build}"):
+        _read_only_copy(images, build, source)
+    return f"{images}/{build}"
+
+
+def snapshot_copy(paths: Paths, name: str, pool: str, snap: str, source: int) -> None:
+    """The container's snapshot `snap`, a read-only subvolume copied from the tree at
+    `source` (a snapshot moved into the pool)."""
+    _read_only_copy(f"{container_dir(paths, name, pool)}/snapshots", snap, source)
+
+
+def _read_only_copy(where: str, name: str, source: str | int) -> None:
+    # Copied into a partial subvolume first: a crash leaves no half copy under its name.
+    os.makedirs(where, mode=0o700, exist_ok=True)
+    parent = _open_dir(where)
+    partial = f".partial-{name}"
     try:
         with contextlib.suppress(FileNotFoundError):
             syscalls.btrfs_subvolume_delete(parent, partial)  # an earlier try's
         syscalls.btrfs_subvolume_create(parent, partial)
         try:
-            copy_tree(source, f"{images}/{partial}")
-            made = _open_dir(f"{images}/{partial}")
+            copy_tree(source, f"{where}/{partial}")
+            made = _open_dir(f"{where}/{partial}")
             try:
-                syscalls.btrfs_snapshot(made, parent, build, readonly=True)
+                syscalls.btrfs_snapshot(made, parent, name, readonly=True)
             finally:
                 os.close(made)
         finally:
             syscalls.btrfs_subvolume_delete(parent, partial)
     finally:
         os.close(parent)
-    return target
 
 
 def make(paths: Paths, name: str, pool: str, image: str | None) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from lxpy import names, store
 from lxpy.config import ContainerConfig, Storage, StorageKind
@@ -30,7 +30,7 @@ def new_id() -> str:
     return f"{int(time.time() * 1000):x}{os.urandom(2).hex()}"
 
 
-def _new(paths: Paths, owner: str) -> tuple[str, str]:
+def new_layer(paths: Paths, owner: str) -> tuple[str, str]:
     """A fresh layer id of `owner` and its directory, not made yet."""
     layer = new_id()
     where = f"{paths.container_dir(owner)}/layers"
@@ -66,7 +66,7 @@ def seal(paths: Paths, name: str, cfg: ContainerConfig, running: bool) -> Contai
         # of an unchanged container would otherwise stack empty layers, and overlayfs
         # takes at most 500.)
         return cfg
-    ref, where = _new(paths, name)
+    ref, where = new_layer(paths, name)
     below = cfg.storage.layers if cfg.storage.kind == StorageKind.OVERLAY else ()
     image = cfg.storage.image if cfg.storage.kind == StorageKind.OVERLAY else ""
     stood = cfg.with_changes(storage=Storage(StorageKind.OVERLAY, image, (ref, *below)))
@@ -149,6 +149,15 @@ def prune(paths: Paths, owner: str) -> None:
     for layer in present:
         if f"{owner}/{layer}" not in named:
             safefs.remove_tree(f"{where}/{layer}")
+
+
+def prune_owners(paths: Paths, owners: Iterable[str]) -> None:
+    """Prune the layers of each of `owners` that still exists, each under its lock (a
+    container stood on them and may not now)."""
+    for owner in owners:
+        if store.exists(paths, owner):
+            with store.locked(paths, owner):
+                prune(paths, owner)
 
 
 def snapshot_dir(paths: Paths, name: str, snap: str = "") -> str:

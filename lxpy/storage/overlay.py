@@ -108,6 +108,20 @@ def open_rootfs(paths: Paths, name: str, cfg: ContainerConfig) -> int:
     return mount_detached(dirs) if dirs else safefs.open_tree(rootfs_dir(paths, name, cfg))
 
 
+def open_snapshot(paths: Paths, name: str, snap: str, cfg: ContainerConfig) -> int:
+    """An fd for the tree of the container's snapshot `snap`, whose config is `cfg`: its
+    read-only btrfs subvolume, or its layers stacked."""
+    from lxpy.linux import safefs
+
+    if cfg.storage.kind == StorageKind.BTRFS:
+        from lxpy.storage import btrfs
+
+        return safefs.open_tree(btrfs.snapshot(paths, name, cfg, snap))
+    dirs = overlay_dirs(paths, name, cfg)
+    assert dirs is not None  # a snapshot outside a pool always stands on layers
+    return open_lowers(dirs[0])
+
+
 def writable_size(paths: Paths, name: str, cfg: ContainerConfig) -> int:
     """Bytes of the container's own changes: its overlay's upper layer, its btrfs
     subvolume's own blocks (from its quota group, no walk), or its whole rootfs."""

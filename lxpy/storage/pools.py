@@ -17,6 +17,7 @@ import subprocess
 from dataclasses import dataclass
 
 from lxpy import names, units
+from lxpy.config import settings
 from lxpy.config.tomlfile import TomlFile, parse, read_text, record_names
 from lxpy.errors import AlreadyExists, LxpyError, NotFound, StateError, UsageError
 from lxpy.linux import safefs, syscalls
@@ -217,6 +218,11 @@ def remove(paths: Paths, name: str) -> None:
     but for those copies."""
     pool = load(paths, name)
     with _locked(paths):
+        if settings.default_pool(paths) == name:
+            raise StateError(
+                f"storage pool {name!r} is the default pool",
+                hint="`lxpy storage default overlay` (or another pool) first",
+            )
         if mounted(paths, pool) and (used := users(paths, pool)):
             raise StateError(f"storage pool {name!r} is in use: {', '.join(used)}")
         if mounted(paths, pool):
@@ -231,6 +237,14 @@ def remove(paths: Paths, name: str) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(_image(paths, name))
         os.unlink(f"{_dir(paths)}/{name}.toml")
+
+
+def set_default(paths: Paths, name: str) -> None:
+    """Make `name` the pool of containers created without one."""
+    if name not in BUILTIN:
+        load(paths, name)
+    with _locked(paths):
+        settings.set_default_pool(paths, name)
 
 
 def usage(paths: Paths, name: str) -> Usage:

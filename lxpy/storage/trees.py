@@ -7,18 +7,21 @@ import os
 from lxpy.errors import LxpyError
 
 
-def copy_tree(source: str, target: str) -> None:
-    """A full independent copy keeping owners, modes, xattrs, capabilities and hard links;
+def copy_tree(source: str | int, target: str) -> None:
+    """A full independent copy of the tree at `source` (a path, or a directory fd: a
+    detached mount has no path) keeping owners, modes, xattrs, capabilities and hard links;
     reflinked where the filesystem can (btrfs, xfs)."""
     import subprocess
 
+    where = source if isinstance(source, str) else f"/proc/self/fd/{source}"
     result = subprocess.run(
-        ["cp", "-a", "--reflink=auto", "--one-file-system", f"{source}/.", target],
+        ["cp", "-a", "--reflink=auto", "--one-file-system", f"{where}/.", target],
         capture_output=True,
         text=True,
+        pass_fds=() if isinstance(source, str) else (source,),
     )
     if result.returncode != 0:
-        raise LxpyError(f"copying the image failed: {result.stderr.strip()}")
+        raise LxpyError(f"copying a tree failed: {result.stderr.strip()}")
 
 
 def tree_size(path: str) -> int:
