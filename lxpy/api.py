@@ -377,7 +377,10 @@ class Api:
         from lxpy.storage import pools
 
         if name not in pools.BUILTIN:
-            return pools.users(self.paths, pools.load(self.paths, name))
+            pool = pools.load(self.paths, name)
+            pools.ensure_mounted(self.paths, pool)
+            images = [f"image {ref}" for ref in pools.image_copies(self.paths, pool)]
+            return pools.users(self.paths, pool) + images
         found = []
         for container in self.names():
             with contextlib.suppress(LxpyError):  # a config that cannot be read says nothing

@@ -344,6 +344,8 @@ def test_a_debian_box_in_a_btrfs_pool_snapshots_while_it_runs(deb: Lxpy) -> None
     try:
         create_and_start(deb, "bt", "--storage", "fast")
         assert system_running(deb, "bt") == "running"
+        used_by = deb.run("storage", "info", "fast").stdout.split("Used by:")[1]
+        assert "container bt, image debian-" in used_by
         failed = attach(deb, "bt", "systemctl", "--failed", "--no-legend", "--plain")
         assert failed.stdout.strip() == ""
         attach(deb, "bt", "dd", "if=/dev/urandom", "of=/root/blob", "bs=1M", "count=200")

@@ -212,6 +212,22 @@ def users(paths: Paths, pool: Pool) -> list[str]:
         return []
 
 
+def image_copies(paths: Paths, pool: Pool) -> list[str]:
+    """The images the pool holds a copy of (KEY/BUILD), which its containers are snapshots
+    of; `rm` deletes them with the pool."""
+    where = f"{mount_point(paths, pool)}/images"
+    try:
+        keys = sorted(os.listdir(where))
+    except FileNotFoundError:
+        return []
+    return [
+        f"{key}/{build}"
+        for key in keys
+        for build in sorted(os.listdir(f"{where}/{key}"))
+        if not build.startswith(".")  # a copy being made
+    ]
+
+
 def remove(paths: Paths, name: str) -> None:
     """Remove a pool no container uses: its image copies deleted, unmounted (its loop
     device goes with it) and its file gone. A `--source` pool's filesystem is left as it is,
