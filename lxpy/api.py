@@ -525,9 +525,14 @@ class Api:
         env: dict[str, str] | None = None,
         cwd: str | None = None,
     ) -> int:
+        """Run `command` (None: a login shell) in the container as `user` (None: root, or
+        the container's own user where `[user] default` says so)."""
         from lxpy.runtime.attach import AttachRequest, attach
 
-        security = store.load(self.paths, name).security
+        cfg = store.load(self.paths, name)
+        security = cfg.security
+        if user is None and cfg.user.default:
+            user = cfg.user.name
         request = AttachRequest(
             command=tuple(command or ()),
             user=user,
@@ -538,6 +543,10 @@ class Api:
         )
         init = self._attachable(name)
         return attach(init, ContainerCgroups(self.paths.instance, name), request)
+
+    def login_user(self, name: str) -> str:
+        """Whom `lxpy shell` logs in as: the container's own user, else root."""
+        return store.load(self.paths, name).user.name or "root"
 
     def shell(self, name: str, user: str | None = None) -> str:
         """The login shell `attach` would start, looked up from the host: the TUI hands the

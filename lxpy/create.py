@@ -25,6 +25,7 @@ from lxpy.config import (
     Security,
     Storage,
     StorageKind,
+    User,
     settings,
 )
 from lxpy.config.schema import check_ipv4
@@ -168,6 +169,7 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
                 network=nics,
                 limits=Limits(**request.limits),
                 security=Security(privileged=request.privileged, shift=request.allow_shift),
+                user=User(dev_user.name) if dev_user is not None else User(),
             )
             if cfg.limits.disk is not None:
                 quota.apply(paths, name, cfg)

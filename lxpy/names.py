@@ -1,4 +1,5 @@
-"""Container names: DNS labels, checked before anything touches the filesystem."""
+"""Container names (DNS labels) and user names inside, checked before anything touches the
+filesystem."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ import re
 from lxpy.errors import InvalidName
 
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+# Debian's adduser default (NAME_REGEX), shorter than useradd's 32.
+_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+
+
+def is_user_name(text: str) -> bool:
+    return bool(_USER.fullmatch(text))
+
 
 _ADJECTIVES = (
     "amber",

@@ -41,6 +41,13 @@ def test_round_trip(tmp_path: Path) -> None:
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
+def test_the_user_round_trips_and_is_left_out_when_there_is_none(tmp_path: Path) -> None:
+    assert "[user]" not in config.dump(config.parse("x", GOOD))
+    cfg = config.parse("x", GOOD + '[user]\nname = "alice"\ndefault = true\n')
+    assert (cfg.user.name, cfg.user.default) == ("alice", True)
+    assert config.parse("x", config.dump(cfg)) == cfg
+
+
 @pytest.mark.parametrize(
     ("text", "line", "words"),
     [
@@ -53,6 +60,9 @@ def test_round_trip(tmp_path: Path) -> None:
         (GOOD.replace('command = ["/sbin/init"]', 'command = ["sbin/init"]'), 8, "absolute"),
         (GOOD.replace('template = "busybox"', "template = busybox"), 1, "malformed TOML"),
         (GOOD.replace('uuid = "0123456789abcdef0123456789abcdef"', ""), None, "uuid: missing"),
+        (GOOD + '[user]\nname = "Alice; rm"\n', 14, "user.name"),
+        (GOOD + "[user]\ndefault = true\n", None, "user.name: missing"),
+        (GOOD + '[user]\nname = "alice"\nshell = "zsh"\n', 15, "unknown key"),
     ],
 )
 def test_bad_values_name_file_line_and_key(text: str, line: int | None, words: str) -> None:

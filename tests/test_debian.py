@@ -199,8 +199,28 @@ def test_openssh_and_dev_user(deb: Lxpy, tmp_path: Path) -> None:
     host = _host_user()
     name = host[0] if host else "alice"
     # ssl-cert too: the image test_every_machine_has_its_own_secrets uses, built once.
-    create_and_start(deb, "vm", "--packages", SSH_PACKAGES, "--user", name)
+    launched = deb.run(
+        "launch",
+        "vm",
+        "-t",
+        "debian",
+        "-q",
+        "--packages",
+        SSH_PACKAGES,
+        "--user",
+        name,
+        timeout=600,
+    )
+    assert launched.stdout == "vm\n" and f"lxpy shell vm    (a login shell as {name})" in (
+        launched.stderr
+    )
     assert system_running(deb, "vm") == "running"
+    # `shell` is the box's own user; `attach` stays root until [user] default says otherwise.
+    assert deb.run("shell", "vm", "--", "id", "-un").stdout == f"{name}\n"
+    assert attach(deb, "vm", "id", "-un").stdout == "root\n"
+    assert deb.run("config", "set", "vm", "user.default=true").stderr == ""
+    assert attach(deb, "vm", "id", "-un").stdout == f"{name}\n"
+    assert attach(deb, "vm", "id", "-un", user="root").stdout == "root\n"
     assert attach(deb, "vm", "systemctl", "is-active", "ssh").stdout.strip() == "active"
     ident = attach(deb, "vm", "id", user=name)
     assert ident.returncode == 0

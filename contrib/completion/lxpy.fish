@@ -58,7 +58,7 @@ function _shtab_lxpy_using
   test "$_shtab_lxpy_cmdpath" = "$argv"
 end
 
-set -g _shtab_lxpy_commands create start stop restart autostart destroy freeze unfreeze ls list info attach console templates cache network storage port config top file clone rename move export mount import snapshot tui check
+set -g _shtab_lxpy_commands create launch start stop restart autostart destroy freeze unfreeze ls list info attach shell console templates cache network storage port config top file clone rename move export mount import snapshot tui check
 set -g _shtab_lxpy_opts_with_value --cpus --cpuset --cwd --disk --domain --env --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --release --root --set --size --sort --source --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
 
 complete -c lxpy -e
@@ -89,6 +89,26 @@ complete -c lxpy -n '_shtab_lxpy_using create' -l io-weight -x -d 'block I/O wei
 complete -c lxpy -n '_shtab_lxpy_using create' -l disk -x -d 'disk it may fill, like 20G, in a btrfs pool (default: no limit)'
 complete -c lxpy -n '_shtab_lxpy_using create' -s q -l quiet -d 'no progress display'
 complete -c lxpy -n '_shtab_lxpy_using create' -l dry-run -d 'print the bootstrap plan and command, create nothing'
+complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a launch -d 'create and start a container, and say how to get in'
+complete -c lxpy -n '_shtab_lxpy_using launch' -s h -l help -d 'show this help message and exit'
+complete -c lxpy -n '_shtab_lxpy_using launch' -s t -l template -xka "(_lxpy_values templates)" -d 'see `lxpy templates` (default: busybox)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -s r -l release -xka "(_lxpy_values releases)" -d 'the distribution release (--set release=...; default: the template'"'"'s)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l mirror -x -d 'the package mirror (--set mirror=...; default: the template'"'"'s)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l packages -x -d 'extra packages installed at bootstrap (default: none)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l user -x -d 'a dev-VM user with the host user'"'"'s ids and sudo (default: none)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l set -x -d 'any template parameter, repeatable (`lxpy templates show TEMPLATE` lists them)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l storage -x -d 'overlay (on the cached image), dir (a full copy) or a btrfs pool'"'"'s name (a snapshot of the image; see `lxpy storage`) (default: the default pool, overlay unless `lxpy storage default` set another)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l privileged -d 'no user namespace: container root is host root (default: unprivileged)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l allow-shift -d 'where the store cannot be idmapped (NFS, ramfs), copy the image and chown the copy into the container'"'"'s own host ids at its first start'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l network -xka "(_lxpy_values networks)" -d 'a NIC on that network, eth0 first, repeatable; '"'"'none'"'"': no NIC (default: one NIC on the default network)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l pids -x -d 'most processes at once (default: 4096)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l memory -x -d 'memory limit, like 512M or 2G (default: none)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l swap -x -d 'swap on top of the memory limit (default: none)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l cpus -x -d 'CPU time, in CPUs: 1.5 is one and a half (default: no limit)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l cpuset -x -d 'the CPUs it may run on, like 0-1 (default: all)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l io-weight -x -d 'block I/O weight, 1-10000 (default: 100)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l disk -x -d 'disk it may fill, like 20G, in a btrfs pool (default: no limit)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -s q -l quiet -d 'no progress display'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a start -d 'start containers'
 complete -c lxpy -n '_shtab_lxpy_using start' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using start' -l wait -x -d 'wait up to S seconds for systemd to finish booting (default: 30)'
@@ -131,10 +151,14 @@ complete -c lxpy -n '_shtab_lxpy_using info' -s f -l format -xka "text json" -d 
 complete -c lxpy -n '_shtab_lxpy_using info; and test $_shtab_lxpy_npos -eq 0' -ka "(_lxpy_values containers)" -d 'the container'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a attach -d 'run a command (default: a login shell) inside'
 complete -c lxpy -n '_shtab_lxpy_using attach' -s h -l help -d 'show this help message and exit'
-complete -c lxpy -n '_shtab_lxpy_using attach' -s u -l user -x -d 'user name or uid inside the container (default: root)'
+complete -c lxpy -n '_shtab_lxpy_using attach' -s u -l user -x -d 'user name or uid inside the container (default: root, or the container'"'"'s own user with [user] default = true)'
 complete -c lxpy -n '_shtab_lxpy_using attach' -s e -l env -x -d 'an environment variable for the command, repeatable (default: a clean environment, TERM passed on)'
 complete -c lxpy -n '_shtab_lxpy_using attach' -l cwd -x -d 'the directory inside to run in (default: the user'"'"'s home, else /)'
 complete -c lxpy -n '_shtab_lxpy_using attach; and test $_shtab_lxpy_npos -eq 0' -ka "(_lxpy_values containers)" -d 'the container'
+complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a shell -d 'a login shell (or CMD) as the container'"'"'s own user'
+complete -c lxpy -n '_shtab_lxpy_using shell' -s h -l help -d 'show this help message and exit'
+complete -c lxpy -n '_shtab_lxpy_using shell' -s u -l user -x -d 'another user (default: the container'"'"'s own, else root)'
+complete -c lxpy -n '_shtab_lxpy_using shell; and test $_shtab_lxpy_npos -eq 0' -ka "(_lxpy_values containers)" -d 'the container'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a console -d 'connect to the console (Ctrl-a q detaches)'
 complete -c lxpy -n '_shtab_lxpy_using console' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using console' -l log -d 'print the console buffer and exit'

@@ -96,7 +96,11 @@ def _stop_timeout(p: Parser) -> None:
     )
 
 
-def create(p: Parser) -> None:
+def launch(p: Parser) -> None:
+    create(p, dry_run=False)
+
+
+def create(p: Parser, dry_run: bool = True) -> None:
     p.add_argument("name", nargs="?", metavar="NAME", help="a DNS label (default: made up)")
     template = p.add_argument(
         "-t",
@@ -164,11 +168,12 @@ def create(p: Parser) -> None:
     for limit in LIMITS.values():
         limits.add_argument(limit.flag, metavar=limit.metavar, help=limit.help)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
-    p.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the bootstrap plan and command, create nothing",
-    )
+    if dry_run:
+        p.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="print the bootstrap plan and command, create nothing",
+        )
 
 
 def start(p: Parser) -> None:
@@ -230,7 +235,11 @@ def info(p: Parser) -> None:
 def attach(p: Parser) -> None:
     _name(p)
     p.add_argument(
-        "-u", "--user", metavar="USER", help="user name or uid inside the container (default: root)"
+        "-u",
+        "--user",
+        metavar="USER",
+        help="user name or uid inside the container (default: root, or the container's own "
+        "user with [user] default = true)",
     )
     p.add_argument(
         "-e",
@@ -251,6 +260,22 @@ def attach(p: Parser) -> None:
         nargs="*",
         metavar="-- CMD",
         help="the command and its arguments (default: a login shell)",
+    )
+
+
+def shell(p: Parser) -> None:
+    _name(p)
+    p.add_argument(
+        "-u",
+        "--user",
+        metavar="USER",
+        help="another user (default: the container's own, else root)",
+    )
+    p.add_argument(
+        "cmd",
+        nargs="*",
+        metavar="-- CMD",
+        help="the command and its arguments (default: the user's login shell)",
     )
 
 

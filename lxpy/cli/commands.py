@@ -70,6 +70,20 @@ pool, --storage POOL). Limits given here are checked like config.toml's.""",
         "containers.create",
     ),
     Command(
+        "launch",
+        "create and start a container, and say how to get in",
+        """\
+create, then start: one command for a running box (what `multipass
+launch` and `vagrant up` give), which then says how to get in. It takes
+every option of `lxpy create`; the start waits for systemd's boot.""",
+        (
+            ("lxpy launch dev -t debian --user alice", "a Debian dev box for alice"),
+            ("lxpy launch -t debian", "a running Debian box with a made-up name"),
+        ),
+        arguments.launch,
+        "containers.launch",
+    ),
+    Command(
         "start",
         "start containers",
         """\
@@ -204,7 +218,9 @@ Run CMD (default: a login shell found in the container) inside a running
 container, in its cgroup and all of its namespaces. With a terminal on
 stdin, a pty from the container's devpts is relayed; otherwise stdin, stdout
 and stderr go through pipes. The environment is clean: TERM is passed on,
-PATH is the container's. The exit status is CMD's.""",
+PATH is the container's. The exit status is CMD's. It runs as root, or as
+the container's own user (`lxpy shell`'s) when its config says
+`[user] default = true`.""",
         (
             ("lxpy attach web", "a login shell as root"),
             ("lxpy attach web -- apt-get update", "one command"),
@@ -212,6 +228,21 @@ PATH is the container's. The exit status is CMD's.""",
         ),
         arguments.attach,
         "inside.attach",
+    ),
+    Command(
+        "shell",
+        "a login shell (or CMD) as the container's own user",
+        """\
+A login shell in a running container as its own user: the one
+`create --user` made (recorded as [user] name in its config), else root.
+-- CMD runs a command as that user instead; -u picks another user.""",
+        (
+            ("lxpy shell dev", "a login shell as dev's user"),
+            ("lxpy shell dev -- git status", "one command as that user"),
+            ("lxpy shell dev -u root", "as root"),
+        ),
+        arguments.shell,
+        "inside.shell",
     ),
     Command(
         "console",

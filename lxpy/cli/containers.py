@@ -13,11 +13,31 @@ if TYPE_CHECKING:
     from argparse import Namespace
     from typing import Any
 
-    from lxpy.api import Api, Request, Stats
+    from lxpy.api import Api, Created, Request, Stats
 
 
 def create(api: Api, args: Namespace) -> int:
-    from lxpy.api import PRIVILEGED_WARNING, Request
+    if args.dry_run:
+        return _dry_run(api, _request(api, args))
+    print(_create(api, args).name)
+    return 0
+
+
+def launch(api: Api, args: Namespace) -> int:
+    """create, then start, then how to get in (like `multipass launch`)."""
+    created = _create(api, args)
+    _, booted = api.start(created.name)
+    if not booted:
+        print(f"lxpy: {created.name}: init still booting", file=sys.stderr)
+    user = api.login_user(created.name)
+    print(f"{created.name} runs. Get in with:", file=sys.stderr)
+    print(f"  lxpy shell {created.name}    (a login shell as {user})", file=sys.stderr)
+    print(created.name)
+    return 0
+
+
+def _request(api: Api, args: Namespace) -> Request:
+    from lxpy.api import Request
 
     parameters: dict[str, str] = {}
     for item in args.set:
@@ -28,7 +48,7 @@ def create(api: Api, args: Namespace) -> int:
     for key in ("release", "mirror", "packages", "user"):
         if getattr(args, key) is not None:
             parameters[key] = getattr(args, key)
-    request = Request(
+    return Request(
         args.template,
         args.name,
         parameters,
@@ -38,8 +58,12 @@ def create(api: Api, args: Namespace) -> int:
         args.privileged,
         args.allow_shift,
     )
-    if args.dry_run:
-        return _dry_run(api, request)
+
+
+def _create(api: Api, args: Namespace) -> Created:
+    from lxpy.api import PRIVILEGED_WARNING
+
+    request = _request(api, args)
     progress = output.progress(args.quiet)
     created = api.create(request, progress)
     progress.close()
@@ -59,8 +83,7 @@ def create(api: Api, args: Namespace) -> int:
                 f"({created.user.origin}), {len(created.user.keys)} SSH key(s)",
                 file=sys.stderr,
             )
-    print(created.name)
-    return 0
+    return created
 
 
 def _limits(api: Api, args: Namespace) -> dict[str, Any]:

@@ -25,6 +25,11 @@ def attach(api: Api, args: Namespace) -> int:
     return int(api.attach(args.name, command or None, args.user, env, args.cwd))
 
 
+def shell(api: Api, args: Namespace) -> int:
+    user = args.user or api.login_user(args.name)
+    return int(api.attach(args.name, list(args.cmd) or None, user))
+
+
 def console(api: Api, args: Namespace) -> int:
     if args.log:
         sys.stdout.buffer.write(api.console_log(args.name))

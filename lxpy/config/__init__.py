@@ -30,4 +30,5 @@ from lxpy.config.model import PortForward as PortForward
 from lxpy.config.model import Security as Security
 from lxpy.config.model import SharedFolder as SharedFolder
 from lxpy.config.model import Storage as Storage
+from lxpy.config.model import User as User
 from lxpy.config.model import timestamp as timestamp

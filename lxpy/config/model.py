@@ -103,6 +103,15 @@ PRIVILEGED_WARNING = (
 
 
 @dataclass(frozen=True)
+class User:
+    """The container's own user (a dev box's, `create --user`): `lxpy shell` logs in as it,
+    and with `default`, `attach` too (root stays `attach -u root`)."""
+
+    name: str = ""
+    default: bool = False
+
+
+@dataclass(frozen=True)
 class Security:
     """Unprivileged (a user namespace, `idmap` chosen at the first start and kept) unless
     `privileged`: then container root is host root. `allow` opens syscalls of the seccomp
@@ -130,6 +139,7 @@ class ContainerConfig:
     ports: tuple[PortForward, ...] = ()
     mounts: tuple[SharedFolder, ...] = ()
     security: Security = field(default_factory=Security)
+    user: User = field(default_factory=User)
     # The template parameters it was created with (release, packages, ...), for the record.
     parameters: Mapping[str, str | bool | list[str]] = field(default_factory=dict)
     # Started by `lxpy autostart` (at host boot), lowest order first, waiting `delay` s after.
@@ -175,8 +185,16 @@ class ContainerConfig:
             ],
             "limits": self.limits.to_dict(),
             "security": self._security_dict(),
+            **(
+                {"user": {"name": self.user.name, "default": self.user.default}}
+                if self.user.name
+                else {}
+            ),
             **({"secrets": list(self.secrets)} if self.secrets else {}),
         }
+
+    def _user_dict(self) -> dict[str, Any]:
+        return {"name": self.user.name, "default": self.user.default}
 
     def _security_dict(self) -> dict[str, Any]:
         security: dict[str, Any] = {"privileged": self.security.privileged}

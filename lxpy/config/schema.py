@@ -18,6 +18,7 @@ from lxpy.config.model import (
     Security,
     SharedFolder,
     Storage,
+    User,
 )
 from lxpy.config.signals import HALT_SIGNALS, check_signal
 from lxpy.config.tomlfile import one_of
@@ -46,6 +47,7 @@ TOP_KEYS = (
     "mounts",
     "limits",
     "security",
+    "user",
     "secrets",
 )
 # reboot_signal: read and dropped (nothing ever sent it), so a config that has it loads and
@@ -93,6 +95,7 @@ def validate(file: TomlFile, doc: Mapping[str, Any]) -> ContainerConfig:
             host=ids.get("host", int, check=_check_host_id),
             size=ids.get("size", int, 65536, _check_idmap_size),
         )
+    user = top.table("user", ("name", "default"))
     return ContainerConfig(
         template=top.get("template", str),
         created=top.get("created", str),
@@ -127,6 +130,12 @@ def validate(file: TomlFile, doc: Mapping[str, Any]) -> ContainerConfig:
             shift=security.get("shift", bool, False),
             shifted=security.get("shifted", int, 0, _check_shifted),
         ),
+        user=User(
+            name=user.get("name", str, check=_check_user_name),
+            default=user.get("default", bool, False),
+        )
+        if user.doc
+        else User(),
         parameters=parameters.doc,
         autostart=top.get("autostart", bool, False),
         autostart_order=top.get("autostart_order", int, 0),
@@ -173,6 +182,10 @@ def check_ipv4(value: str) -> str | None:
     if value and not (len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)):
         return "expected an IPv4 address like 10.0.3.7"
     return None
+
+
+def _check_user_name(value: str) -> str | None:
+    return None if names.is_user_name(value) else "expected a user name like alice (a-z, 0-9, _, -)"
 
 
 def _check_layers(value: list[str]) -> str | None:

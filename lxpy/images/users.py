@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import pwd
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lxpy import names
 from lxpy.errors import TemplateError, UsageError
 from lxpy.linux import safefs
 
-NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 KEY_FILES = ("id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub", "id_ed25519_sk.pub", "id_ecdsa_sk.pub")
 FIRST_UID = 1000
 RESERVED = {"root", "daemon", "bin", "sys", "nobody", "sudo", "adm", "systemd-network"}
@@ -33,7 +32,7 @@ class DevUser:
 def resolve(name: str) -> DevUser:
     """The ids for `name`: the host account of that name; else the user who ran sudo; else
     the first uid from 1000 up that no host account uses."""
-    if not NAME.fullmatch(name) or name in RESERVED:
+    if not names.is_user_name(name) or name in RESERVED:
         raise UsageError(f"{name!r} cannot be the dev user's name", hint="e.g. --user alice")
     try:
         account = pwd.getpwnam(name)

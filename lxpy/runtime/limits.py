@@ -43,4 +43,5 @@ def apply(paths: Paths, name: str, old: ContainerConfig, new: ContainerConfig) -
             cgroups.apply_limits(kernel_values(old.limits))
             raise UsageError(f"cannot apply the limits to {name}: {e}") from None
     store.save(paths, name, new)
-    return running and new.with_changes(limits=old.limits) != old
+    # The user is read by each attach and shell, not by the running container.
+    return running and new.with_changes(limits=old.limits, user=old.user) != old
