@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from lxpy.images.progress import Progress as Progress
     from lxpy.images.progress import Silent as Silent
     from lxpy.images.progress import Terminal as Terminal
+    from lxpy.images.provision import Status as ProvisionStatus
     from lxpy.linux.proc import ProcessRef
     from lxpy.runtime.launcher import Launcher as Launcher
     from lxpy.runtime.stats import Stats as Stats
@@ -543,6 +544,16 @@ class Api:
         )
         init = self._attachable(name)
         return attach(init, ContainerCgroups(self.paths.instance, name), request)
+
+    def provisioning(self, name: str) -> ProvisionStatus | None:
+        """How its `--provision` scripts went, read from inside (None: it has none)."""
+        if not store.load(self.paths, name).provision:
+            return None
+        from lxpy.images import provision
+        from lxpy.runtime.files import container_root
+
+        with container_root(self.paths, name) as root:
+            return provision.status(root)
 
     def login_user(self, name: str) -> str:
         """Whom `lxpy shell` logs in as: the container's own user, else root."""

@@ -30,7 +30,7 @@ from lxpy.config import (
 )
 from lxpy.config.schema import check_ipv4
 from lxpy.errors import UnsafePath, UsageError
-from lxpy.images import busybox, cache, manifest, render, users
+from lxpy.images import busybox, cache, manifest, provision, render, users
 from lxpy.images.manifest import InitRecipe, Template, Value
 from lxpy.images.plan import BUILTIN_LOCALES, Plan, host_arch
 from lxpy.images.progress import Progress, Silent
@@ -54,6 +54,7 @@ class Request:
     # Where the store cannot be idmapped, a copy of the image whose ids are shifted into the
     # container's range at its first start (see storage.shift).
     allow_shift: bool = False
+    provision: tuple[str, ...] = ()  # host paths of scripts run inside at the first boot
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
     resolved = resolve(request)
     user_name = resolved.values.get("user")
     dev_user = users.resolve(user_name) if isinstance(user_name, str) and user_name else None
+    scripts = provision.read_scripts(list(request.provision))  # before any bootstrap
     pool = request.storage or settings.default_pool(paths)
     if "disk" in request.limits and pool in pools.BUILTIN:
         raise quota.needs_a_pool()  # before any bootstrap
@@ -170,6 +172,7 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
                 limits=Limits(**request.limits),
                 security=Security(privileged=request.privileged, shift=request.allow_shift),
                 user=User(dev_user.name) if dev_user is not None else User(),
+                provision=tuple(script.name for script in scripts),
             )
             if cfg.limits.disk is not None:
                 quota.apply(paths, name, cfg)
@@ -183,6 +186,8 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
                     progress.step(f"adding user {dev_user.name} (uid {dev_user.uid})")
                     users.install(rootfd, dev_user)
                 secrets.reset(rootfd, cfg.secrets)
+                if scripts:
+                    provision.install(rootfd, scripts)
             except OSError as e:
                 where = f" ({e.filename})" if e.filename else ""
                 raise UnsafePath(
@@ -312,6 +317,7 @@ def _render(
         "nameserver": dns[0],
         "domain": dns[1],
         "secret_commands": resolved.template.secret_commands,
+        "provision": list(cfg.provision),
     }
     template = resolved.template
     for files in template.file_trees[:-1]:

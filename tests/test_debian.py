@@ -469,6 +469,43 @@ def test_a_debian_box_moves_between_pools_with_its_snapshot_and_boots(deb: Lxpy)
         deb.run("storage", "rm", "move")
 
 
+def test_provisioning_runs_after_the_network_on_systemd_and_sysvinit(
+    deb: Lxpy, tmp_path: Path
+) -> None:
+    ready = tmp_path / "ready.sh"
+    # After the network: eth0 has its address and default route when it runs.
+    ready.write_text(
+        "#!/bin/sh\nset -e\nip -4 route show default | grep -q via\nhostname > /root/ok\n"
+    )
+    fails = tmp_path / "fails.sh"
+    fails.write_text("#!/bin/sh\nexit 3\n")
+    launched = deb.run("launch", "pv", "-t", "debian", "-q", "--provision", str(ready))
+    assert "provisioned pv in" in launched.stderr
+    assert attach(deb, "pv", "cat", "/root/ok").stdout == "pv\n"
+    assert system_running(deb, "pv") == "running"
+    assert "Provision: done" in deb.run("info", "pv").stdout
+    refused = deb.run(
+        "launch",
+        "pvs",
+        "-t",
+        "debian",
+        "-q",
+        "--set",
+        "init=sysvinit",
+        "--packages",
+        SSH_PACKAGES,  # test_sysvinit_boots_and_stops_cleanly's image
+        "--provision",
+        str(ready),
+        "--provision",
+        str(fails),
+        check=False,
+        timeout=600,
+    )
+    assert refused.returncode == 1 and "02-fails.sh exited 3" in refused.stderr
+    assert attach(deb, "pvs", "cat", "/root/ok").stdout == "pvs\n"
+    assert "Provision: failed: 02-fails.sh exited 3" in deb.run("info", "pvs").stdout
+
+
 def test_export_and_import_round_trip_a_debian_container(deb: Lxpy, tmp_path: Path) -> None:
     from tests.test_archive import manifest
 

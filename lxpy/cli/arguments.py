@@ -98,6 +98,13 @@ def _stop_timeout(p: Parser) -> None:
 
 def launch(p: Parser) -> None:
     create(p, dry_run=False)
+    p.add_argument(
+        "--timeout",
+        type=seconds,
+        default=900.0,
+        metavar="S",
+        help="how long to wait for --provision scripts to finish (default: %(default)g)",
+    )
 
 
 def create(p: Parser, dry_run: bool = True) -> None:
@@ -153,6 +160,17 @@ def create(p: Parser, dry_run: bool = True) -> None:
         action="store_true",
         help="where the store cannot be idmapped (NFS, ramfs), copy the image and chown "
         "the copy into the container's own host ids at its first start",
+    )
+    completes(
+        p.add_argument(
+            "--provision",
+            action="append",
+            default=[],
+            metavar="SCRIPT",
+            help="a host script run inside once, at the first boot, after the network is up "
+            "(repeatable, in order; `lxpy info` shows how it went)",
+        ),
+        FILES,
     )
     network = p.add_argument(
         "--network",

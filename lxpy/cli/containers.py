@@ -24,16 +24,43 @@ def create(api: Api, args: Namespace) -> int:
 
 
 def launch(api: Api, args: Namespace) -> int:
-    """create, then start, then how to get in (like `multipass launch`)."""
+    """create, then start, then provisioning awaited, then how to get in (like `multipass
+    launch`)."""
     created = _create(api, args)
     _, booted = api.start(created.name)
     if not booted:
         print(f"lxpy: {created.name}: init still booting", file=sys.stderr)
+    if args.provision:
+        _await_provisioning(api, created.name, args.timeout)
     user = api.login_user(created.name)
     print(f"{created.name} runs. Get in with:", file=sys.stderr)
     print(f"  lxpy shell {created.name}    (a login shell as {user})", file=sys.stderr)
     print(created.name)
     return 0
+
+
+def _await_provisioning(api: Api, name: str, timeout: float) -> None:
+    """Until its scripts have run (their steps said on stderr as they come); LxpyError if
+    one failed or they are not done within `timeout` seconds."""
+    import time
+
+    began = time.monotonic()
+    shown = ""
+    while True:
+        status = api.provisioning(name)
+        assert status is not None  # it was created with scripts
+        if str(status) != shown and status.state == "running":
+            print(f"provisioning {name}: {status.step}", file=sys.stderr)
+        shown = str(status)
+        if status.state == "done":
+            print(f"provisioned {name} in {time.monotonic() - began:.1f} s", file=sys.stderr)
+            return
+        if status.state in ("failed", "unreadable") or time.monotonic() - began > timeout:
+            raise LxpyError(
+                f"{name}: provisioning {status if status.state != 'running' else 'timed out'}",
+                hint=f"`lxpy console {name} --log` has its output",
+            )
+        time.sleep(0.5)
 
 
 def _request(api: Api, args: Namespace) -> Request:
@@ -57,6 +84,7 @@ def _request(api: Api, args: Namespace) -> Request:
         _limits(api, args),
         args.privileged,
         args.allow_shift,
+        tuple(args.provision),
     )
 
 
@@ -183,6 +211,9 @@ def info(api: Api, args: Namespace) -> int:
             print(f"Release:  {release}")
         limits = ", ".join(f"{k}={v}" for k, v in info.config.limits.to_dict().items())
         print(f"Limits:   {limits or 'none'}")
+        provisioning = api.provisioning(info.name)
+        if provisioning is not None:
+            print(f"Provision: {provisioning} ({len(info.config.provision)} script(s))")
         security = info.config.security
         if security.privileged:
             print(f"Security: {PRIVILEGED_WARNING}")

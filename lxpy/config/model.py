@@ -149,6 +149,8 @@ class ContainerConfig:
     # Per-machine secrets (paths inside, globs allowed), from its template: removed from a
     # clone or an import, regenerated at its first boot.
     secrets: tuple[str, ...] = ()
+    # Its provisioning scripts, as installed (NN-NAME): run once at its first boot.
+    provision: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """As config.toml writes it: plain TOML values (the parsed cache keeps this too)."""
@@ -191,6 +193,7 @@ class ContainerConfig:
                 else {}
             ),
             **({"secrets": list(self.secrets)} if self.secrets else {}),
+            **({"provision": list(self.provision)} if self.provision else {}),
         }
 
     def _user_dict(self) -> dict[str, Any]:

@@ -49,7 +49,10 @@ TOP_KEYS = (
     "security",
     "user",
     "secrets",
+    "provision",
 )
+# A provisioning script as installed: NN-NAME, NN its place in the order (images.provision).
+PROVISION_SCRIPT = r"[0-9]{2}-[A-Za-z0-9._-]{1,64}"
 # reboot_signal: read and dropped (nothing ever sent it), so a config that has it loads and
 # loses it at its next write.
 INIT_KEYS = ("kind", "command", "halt_signal", "cgroup", "reboot_signal")
@@ -141,6 +144,7 @@ def validate(file: TomlFile, doc: Mapping[str, Any]) -> ContainerConfig:
         autostart_order=top.get("autostart_order", int, 0),
         autostart_delay=float(top.get("autostart_delay", (int, float), 0.0, _check_delay)),
         secrets=top.strings("secrets", check=_check_secrets),
+        provision=top.strings("provision", check=_check_provision),
     )
 
 
@@ -186,6 +190,11 @@ def check_ipv4(value: str) -> str | None:
 
 def _check_user_name(value: str) -> str | None:
     return None if names.is_user_name(value) else "expected a user name like alice (a-z, 0-9, _, -)"
+
+
+def _check_provision(value: list[str]) -> str | None:
+    bad = [v for v in value if not re.fullmatch(PROVISION_SCRIPT, v)]
+    return f"not a provisioning script's name: {bad[0]!r}" if bad else None
 
 
 def _check_layers(value: list[str]) -> str | None:

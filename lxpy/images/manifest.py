@@ -43,6 +43,7 @@ RESERVED_NAMES = (
     "nameserver",
     "domain",
     "secret_commands",
+    "provision",
 )
 
 Value = str | bool | list[str]
