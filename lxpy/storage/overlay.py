@@ -106,17 +106,3 @@ def open_rootfs(paths: Paths, name: str, cfg: ContainerConfig) -> int:
 
     dirs = overlay_dirs(paths, name, cfg)
     return mount_detached(dirs) if dirs else safefs.open_tree(rootfs_dir(paths, name, cfg))
-
-
-def writable_size(paths: Paths, name: str, cfg: ContainerConfig) -> int:
-    """Bytes of the container's own changes: its overlay's upper layer, its btrfs
-    subvolume's own blocks (from its quota group, no walk), or its whole rootfs."""
-    from lxpy.storage.trees import tree_size  # not at the top: `lxpy start` needs none
-
-    if cfg.storage.kind == StorageKind.OVERLAY:
-        return tree_size(f"{paths.container_dir(name)}/overlay/upper")
-    if cfg.storage.kind == StorageKind.BTRFS:
-        from lxpy.storage import btrfs
-
-        return btrfs.own_bytes(paths, name, cfg)
-    return tree_size(rootfs_dir(paths, name, cfg))
