@@ -16,6 +16,8 @@ Measures, with --containers busybox containers of each kind running (no network:
   made to print one table and exit: lxc-top has no once flag and refuses a stdin that is not
   a tty (batch mode too), so it gets a pseudo-terminal and the `q` key as soon as it has set
   that terminal up; it prints its first table, reads the `q`, and exits
+* lxpy only, last: `lxpy ls --format json` of --containers stopped busybox containers on
+  overlay, then in a btrfs pool it makes and removes, every disk figure read without a walk
 
 The harness, the isolation (private work dir, lxpy --root and LXC lxcpath inside it,
 `lxpybench-<token>` names) and the cleanup with its leak checks are those of bench/run.py,
