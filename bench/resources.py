@@ -16,6 +16,8 @@ Measures, with --containers busybox containers of each kind running (no network:
   made to print one table and exit: lxc-top has no once flag and refuses a stdin that is not
   a tty (batch mode too), so it gets a pseudo-terminal and the `q` key as soon as it has set
   that terminal up; it prints its first table, reads the `q`, and exits
+* lxpy only, last: `lxpy ls --format json` of --containers stopped busybox containers on
+  overlay, then in a btrfs pool it makes and removes, every disk figure read without a walk
 
 The harness, the isolation (private work dir, lxpy --root and LXC lxcpath inside it,
 `lxpybench-<token>` names) and the cleanup with its leak checks are those of bench/run.py,
@@ -76,8 +78,7 @@ EXIT_CHECK = 3  # the API script's exit status when a result is not what it shou
 # calls (the call alone; its result is checked after the clock stopped: every container
 # RUNNING, with memory > 0 and pids >= 1 where stats are asked for). The figure of the
 # target is `containers`, Api.containers(with_stats=True); the others split it up: the same
-# without stats, and Api.stats(name) of every container (what one `lxpy top` sample does),
-# without and with the disk figure (a walk of the writable layer).
+# without stats, and Api.stats(name) of every container (what one `lxpy top` sample does).
 API_SCRIPT = """\
 import json, sys, time
 from lxpy.api import Api
@@ -97,15 +98,14 @@ def check(results, stats=True):
         print(f"{len(results)} containers (expected {expect}): {bad}", file=sys.stderr)
         sys.exit(failed)
 
-def each(disk):
-    samples = [(n, api.stats(n, disk)) for n in api.names()]
+def each():
+    samples = [(n, api.stats(n)) for n in api.names()]
     return [(n, "RUNNING" if s else "?", s) for n, s in samples]
 
 figures = {
     "containers": (lambda: api.containers(with_stats=True), True),
     "containers_plain": (lambda: api.containers(), False),
-    "stats_each": (lambda: each(False), True),
-    "stats_each_disk": (lambda: each(True), True),
+    "stats_each": (each, True),
 }
 found = {"instance": api.paths.instance}
 for key, (call, stats) in figures.items():
@@ -207,10 +207,67 @@ def lxpy_ls_json(bench: ResBench, count: int) -> Result:
         if c["state"] == "RUNNING"
         and (c.get("stats") or {}).get("memory", 0) > 0
         and (c.get("stats") or {}).get("pids", 0) >= 1
+        and (c.get("disk") or {}).get("used", 0) > 0
     ]
     if len(listed) != count or len(good) != count:
-        raise CheckError(f"lxpy ls --format json: {len(good)}/{len(listed)} running with stats")
+        raise CheckError(
+            f"lxpy ls --format json: {len(good)}/{len(listed)} running with stats and disk use"
+        )
     return result
+
+
+def ls_disk_figures(bench: ResBench, count: int, runs: int, live: bool) -> list[float]:
+    """`lxpy ls --format json` of `count` stopped containers, each with its disk figure
+    (`live`: from its quota group, else a kept count): the seconds of each of `runs` runs,
+    after one warm-up."""
+    times = []
+    for i in range(runs + 1):
+        result = bench.lxpy("ls", "--format", "json")
+        disks = [c["disk"] for c in json.loads(result.stdout)]
+        good = [d for d in disks if d and d["used"] >= 0 and (d["counted"] is None) == live]
+        if len(disks) != count or len(good) != count:
+            raise CheckError(f"lxpy ls --format json: {len(good)}/{len(disks)} with disk use")
+        if i:
+            times.append(result.seconds)
+    return times
+
+
+def disk_figures(bench: ResBench, runs: int, count: int, metrics: list[Metric]) -> None:
+    """`lxpy ls --format json` of `count` busybox containers, stopped, on overlay (busybox
+    makes dir storage: each gets a snapshot, after which it is an overlay on that snapshot's
+    layer) and then in a btrfs pool, each figure read without a walk. The running dir
+    containers of the other figures are destroyed first: ls lists only these."""
+    bench.lxpy("destroy", "--force", *bench.names("lxpy", count), timeout=600)
+    overlay = Metric(
+        "ls_overlay", f"ls --format json, {count} overlay", "ms", "lxpy <= 150 ms", "lxpy", 150.0
+    )
+    pooled = Metric(
+        "ls_btrfs", f"ls --format json, {count} in btrfs", "ms", "lxpy <= 150 ms", "lxpy", 150.0
+    )
+    metrics += [overlay, pooled]
+    names = bench.names("lxpy", count)
+    log(f"disk figures: {count} overlay containers")
+    for name in names:
+        bench.lxpy("create", name, "-t", "busybox", "--network", "none")
+        bench.lxpy("snapshot", name)
+    overlay.lxpy += [t * MS for t in ls_disk_figures(bench, count, runs, live=False)]
+    bench.lxpy("destroy", *names, timeout=600)
+    pool = f"{bench.prefix}-pool"
+    log(f"disk figures: {count} containers in btrfs pool {pool}")
+    bench.lxpy("storage", "create", pool, "--size", "1G")
+    try:
+        for name in names:
+            bench.lxpy("create", name, "-t", "busybox", "--network", "none", "--storage", pool)
+        pooled.lxpy += [t * MS for t in ls_disk_figures(bench, count, runs, live=True)]
+    finally:
+        made = [n for n in names if os.path.isdir(f"{bench.lxpy_root}/lib/containers/{n}")]
+        if made:
+            bench.lxpy("destroy", "--force", *made, check=False, timeout=600)
+        bench.lxpy("storage", "rm", pool, check=False)
+    bench.note(
+        "disk figures: busybox containers, stopped; overlay ones read a kept count, btrfs "
+        "ones their quota group; neither walks a tree"
+    )
 
 
 def info_each(bench: ResBench, kind: Kind, names: Sequence[str]) -> float:
@@ -327,7 +384,6 @@ def measure(bench: ResBench, runs: int, count: int, metrics: list[Metric]) -> No
     parts = {
         "containers_plain": add(Metric("api_plain", "  lxpy: Api.containers(), no stats", "ms")),
         "stats_each": add(Metric("api_each", f"  lxpy: Api.stats() x{count} (a top sample)", "ms")),
-        "stats_each_disk": add(Metric("api_disk", f"  lxpy: Api.stats(disk=True) x{count}", "ms")),
     }
 
     def api_step(kind: Kind) -> float:
@@ -374,6 +430,7 @@ def measure(bench: ResBench, runs: int, count: int, metrics: list[Metric]) -> No
     top0 = add(Metric("top_i0", "top --once -i 0 / lxc-top + q", "ms"))
     log(f"top --once -i 0: {runs} runs each")
     interleaved(runs, top_step("-i", "0"), top0)
+    disk_figures(bench, runs, count, metrics)
     bench.checks["lxc_top_runs_waiting_for_q"] = bench.top_waited
     bench.note(
         "LXC's one call: `lxc-ls -f -F NAME,STATE,PID,RAM,SWAP` (state, pid and memory of "

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from lxpy.storage.archive import Counted as Counted
     from lxpy.storage.pools import Usage as PoolUsage
     from lxpy.storage.snapshots import Snapshot as Snapshot
+    from lxpy.storage.usage import Disk as Disk
 
 # The exports above whose modules load only when a face first asks for one.
 _LAZY = {
@@ -70,6 +71,7 @@ _LAZY = {
     "Stats": "lxpy.runtime.stats",
     "Counted": "lxpy.storage.archive",
     "Snapshot": "lxpy.storage.snapshots",
+    "Disk": "lxpy.storage.usage",
 }
 
 # The resource limits a container takes (`--memory`, the TUI's form fields, limits.KEY);
@@ -100,6 +102,7 @@ class ContainerInfo:
     ipv4: tuple[str, ...] = ()
     oom_kills: int | None = None  # processes killed for its memory limit, this run
     stats: Stats | None = None  # when asked for, and it runs
+    disk: Disk | None = None  # running or not; None: no figure (never counted)
 
     def to_json(self, detailed: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -109,6 +112,7 @@ class ContainerInfo:
             "template": self.template,
             "created": self.created,
             "ipv4": list(self.ipv4),
+            "disk": None if self.disk is None else self.disk.to_json(),
         }
         if self.stats is not None:
             data["stats"] = self.stats.to_json()
@@ -189,12 +193,13 @@ class Api:
         self,
         name: str,
         with_stats: bool = False,
-        disk: bool = True,
+        recount: bool = False,
         earlier: Stats | None = None,
     ) -> ContainerInfo:
-        """One container; `with_stats` adds its live figures if it runs (the disk use of its
-        own layer too, unless not `disk`; the CPU percent since `earlier`, a previous
-        sample of it, when given)."""
+        """One container; `with_stats` adds its live figures if it runs (the CPU percent
+        since `earlier`, a previous sample of it, when given). Its disk figure is read
+        without a walk, or with `recount`, counted now (overlay and dir: a walk of its own
+        layer, kept for the next readers)."""
         store.require(self.paths, name)
         cfg: ContainerConfig | None = None
         error = None
@@ -208,7 +213,12 @@ class Api:
         if with_stats and live.active and cfg is not None:
             from lxpy.runtime import stats
 
-            sample = stats.sample(self.paths, name, cfg, live.started, disk).since(earlier)
+            sample = stats.sample(self.paths, name, cfg, live.started).since(earlier)
+        disk = None
+        if cfg is not None:
+            from lxpy.storage import usage
+
+            disk = (usage.count if recount else usage.read)(self.paths, name, cfg)
         oom_kills = None
         if sample is not None:
             oom_kills = sample.oom_kills
@@ -227,6 +237,7 @@ class Api:
             ipv4=self._addresses(name, cfg) if cfg is not None and live.active else (),
             oom_kills=oom_kills,
             stats=sample,
+            disk=disk,
         )
 
     def _addresses(self, name: str, cfg: ContainerConfig) -> tuple[str, ...]:
@@ -295,7 +306,7 @@ class Api:
     def containers(self, with_stats: bool = False) -> list[ContainerInfo]:
         return [self.info(name, with_stats) for name in self.names()]
 
-    def stats(self, name: str, disk: bool = False, earlier: Stats | None = None) -> Stats | None:
+    def stats(self, name: str, earlier: Stats | None = None) -> Stats | None:
         """Live figures of a running container (None when it does not run); with `earlier`
         (a previous sample), the CPU percent over the time between them."""
         from lxpy.runtime import stats
@@ -304,13 +315,21 @@ class Api:
         if not live.active:
             return None
         cfg = store.load(self.paths, name)
-        return stats.sample(self.paths, name, cfg, live.started, disk).since(earlier)
+        return stats.sample(self.paths, name, cfg, live.started).since(earlier)
+
+    def disk(self, name: str) -> Disk | None:
+        """Its disk figure, read without a walk (see `info`)."""
+        from lxpy.storage import usage
+
+        return usage.read(self.paths, name, store.load(self.paths, name))
 
     # -- changing -------------------------------------------------------------------------
     def create(self, request: Request, progress: Progress | None = None) -> Created:
         from lxpy.create import create
 
-        return create(self.paths, request, progress)
+        created = create(self.paths, request, progress)
+        self._recounted(created.name)
+        return created
 
     def dry_run(self, request: Request) -> Resolved:
         """What `create` would make of `request`, checked against its template; nothing
@@ -418,7 +437,9 @@ class Api:
         from lxpy.runtime import hold
         from lxpy.storage import move
 
-        return move.move(self.paths, hold, name, pool)
+        moved = move.move(self.paths, hold, name, pool)
+        self._recounted(name)  # its own bytes are another tree's now
+        return moved
 
     # -- config ---------------------------------------------------------------------------
     def config_text(self, name: str) -> str:
@@ -585,7 +606,9 @@ class Api:
         from lxpy.runtime import hold
         from lxpy.storage import clone
 
-        return clone.clone(self.paths, hold, source, target, snapshot)
+        made = clone.clone(self.paths, hold, source, target, snapshot)
+        self._recounted(target, *([source] if snapshot else []))
+        return made
 
     def rename(self, old: str, new: str) -> None:
         from lxpy.runtime import hold
@@ -597,7 +620,9 @@ class Api:
         from lxpy.runtime import hold
         from lxpy.storage import snapshots
 
-        return snapshots.take(self.paths, hold, name, snap)
+        taken = snapshots.take(self.paths, hold, name, snap)
+        self._recounted(name)
+        return taken
 
     def snapshots(self, name: str) -> list[Snapshot]:
         from lxpy.storage import snapshots
@@ -609,6 +634,15 @@ class Api:
         from lxpy.storage import snapshots
 
         snapshots.restore(self.paths, hold, name, snap)
+        self._recounted(name)
+
+    def _recounted(self, *names: str) -> None:
+        """Their disk figures counted again: their own layers just changed (a snapshot
+        moves a container's changes into a sealed layer, a clone's are new)."""
+        from lxpy.storage import usage
+
+        for name in names:
+            usage.refresh(self.paths, name)
 
     def remove_snapshot(self, name: str, snap: str) -> None:
         from lxpy.storage import snapshots
@@ -647,6 +681,8 @@ class Api:
             except BaseException:
                 self.destroy(imported, force=True)
                 raise
+        else:
+            self._recounted(imported)
         return imported, counted
 
     def mount_add(self, name: str, source: str, path: str, readonly: bool = False) -> SharedFolder:

@@ -19,6 +19,26 @@ def size(value: int | None) -> str:
     return f"{amount:.1f} {unit}"
 
 
+def short_size(value: int) -> str:
+    """As `ls -h` prints sizes, for narrow columns: 512, 4.0K, 1.2G, 20G."""
+    amount, unit = float(value), ""
+    for bigger in "KMGT":
+        if amount < 1024:
+            break
+        amount, unit = amount / 1024, bigger
+    if not unit:
+        return str(value)
+    return f"{amount:.1f}{unit}" if amount < 10 else f"{amount:.0f}{unit}"
+
+
+def used_of(used: int | None, limit: int | None) -> str:
+    """A figure and its limit in one narrow cell: "1.2G/20G", "1.2G" without a limit, "-"
+    without a figure."""
+    if used is None:
+        return "-"
+    return short_size(used) if limit is None else f"{short_size(used)}/{short_size(limit)}"
+
+
 def parse_size(text: str) -> int:
     """'512M', '2G', '1.5G', '1048576' to bytes (powers of 1024, as the kernel counts)."""
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", text.strip(), re.I)

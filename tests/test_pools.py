@@ -230,7 +230,7 @@ def test_a_running_snapshot_says_how_long_it_froze_the_container(pooled: Lxpy) -
 
 
 def disk_of(lx: Lxpy, name: str) -> int:
-    return int(json.loads(lx.run("info", name, "--format", "json").stdout)["stats"]["disk"])
+    return int(json.loads(lx.run("info", name, "--format", "json").stdout)["disk"]["used"])
 
 
 def test_disk_use_in_a_pool_is_the_containers_own_blocks(pooled: Lxpy) -> None:

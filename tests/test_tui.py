@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
 from lxpy.api import Api, HostUsage
+from lxpy.storage.usage import Disk
 from lxpy.tui.app import LxpyApp
 from lxpy.tui.fleet import Row
 from lxpy.tui.settings import Settings
@@ -313,6 +314,9 @@ async def test_the_main_screen_matches_its_snapshot(
     # The host's figures differ from run to run: fixed ones here.
     host = HostUsage(2, 12.0, 3 * 2**30, 8 * 2**30, (0.5, 0.4, 0.3), 0.0, 0.0)
     monkeypatch.setattr(Api, "host", lambda self, earlier=None: host)
+    # And so do the times of the disk counts.
+    counted = Disk(2 * 2**20, None, 1767225600.0)
+    monkeypatch.setattr("lxpy.storage.usage.read", lambda paths, name, cfg: counted)
     make(lxpy, "api", "db", "web")
     for name in ("api", "db", "web"):
         lxpy.run("config", "set", name, 'created="2026-01-01T00:00:00Z"')

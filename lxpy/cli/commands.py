@@ -188,10 +188,13 @@ Let every process of each frozen container run on where it stopped.""",
         "list containers",
         """\
 List every container with its state (RUNNING, STOPPED, FROZEN, STARTING,
-STOPPING), init's host pid, addresses, template, uptime and creation time.""",
+STOPPING), init's host pid, addresses, template, uptime and creation time.
+JSON adds each running container's figures and every container's disk
+figure: its own bytes and its limit, read without walking a tree (see
+info); null for a container never counted.""",
         (
             ("lxpy ls", "a table"),
-            ("lxpy ls -f json", "JSON, with each running container's figures"),
+            ("lxpy ls -f json", "JSON, with figures and disk use"),
         ),
         arguments.ls,
         "containers.ls",
@@ -202,7 +205,14 @@ STOPPING), init's host pid, addresses, template, uptime and creation time.""",
         "show one container",
         """\
 One container: state, pid, template, addresses, rootfs, init, storage,
-limits and, while it runs, its CPU, memory, pids, network and disk figures.""",
+limits, disk use and, while it runs, its CPU, memory, pids and network
+figures.
+
+Disk use is the container's own bytes and its limit. In a btrfs pool they
+are its subvolume's blocks from its quota group, live. For overlay and dir
+storage, its own layer (the overlay's upper layer, or the whole rootfs) is
+counted now, and the count kept: ls, top and the TUI show the last count,
+taken at create, stop, snapshot, restore, clone or info, with its time.""",
         (
             ("lxpy info web", "as text"),
             ("lxpy info web -f json", "as JSON, with the whole config"),
@@ -368,7 +378,7 @@ changes at its next start.""",
         """\
 Like lxc-top: a table of the running containers every interval, with CPU
 percent (over that interval) and seconds, memory and limit, pids, network
-bytes and uptime.""",
+bytes, disk use (USED/LIMIT, as info reads it, without a walk) and uptime.""",
         (
             ("lxpy top", "every 2 s, busiest first"),
             ("lxpy top -s memory -i 5", "largest memory first, every 5 s"),

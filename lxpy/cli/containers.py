@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from argparse import Namespace
     from typing import Any
 
-    from lxpy.api import Api, Created, Request, Stats
+    from lxpy.api import Api, Created, Disk, Request, Stats
 
 
 def create(api: Api, args: Namespace) -> int:
@@ -183,7 +183,7 @@ def ls(api: Api, args: Namespace) -> int:
 def info(api: Api, args: Namespace) -> int:
     from lxpy.api import PRIVILEGED_WARNING
 
-    info = api.info(args.name, with_stats=True)
+    info = api.info(args.name, with_stats=True, recount=True)
     if args.format == "json":
         import json
 
@@ -221,6 +221,7 @@ def info(api: Api, args: Namespace) -> int:
             print(f"Idmap:    {security.idmap or 'chosen at its first start'} (inside host count)")
         if security.allow:
             print(f"Syscalls: {', '.join(security.allow)} allowed past the seccomp filter")
+        print(f"Disk:     {_disk(info.disk)}")
     if info.stats is not None:
         s = info.stats
         limit = f" of {units.size(s.memory_limit)}" if s.memory_limit else ""
@@ -228,11 +229,17 @@ def info(api: Api, args: Namespace) -> int:
         print(f"Memory:   {units.size(s.memory)}{limit} (peak {units.size(s.memory_peak)})")
         print(f"Pids:     {s.pids if s.pids is not None else '-'}")
         print(f"Network:  received {units.size(s.rx_bytes)}, sent {units.size(s.tx_bytes)}")
-        print(f"Disk:     {units.size(s.disk)} in its own layer")
         print(f"OOM kills: {s.oom_kills}")
     if info.config_error:
         print(f"Config:   {info.config_error}")
     return 0
+
+
+def _disk(disk: Disk | None) -> str:
+    if disk is None:
+        return "-"
+    limit = "" if disk.limit is None else f" of {units.size(disk.limit)}"
+    return f"{units.size(disk.used)}{limit} ({disk.origin})"
 
 
 def top(api: Api, args: Namespace) -> int:
@@ -246,13 +253,14 @@ def top(api: Api, args: Namespace) -> int:
     first = True
     while True:
         now = {}
+        disks: dict[str, Disk | None] = {}
         for name in api.names():
             try:
                 sample = api.stats(name, earlier=earlier.get(name))
+                if sample is not None:
+                    now[name], disks[name] = sample, api.disk(name)
             except LxpyError:
                 continue  # destroyed or broken meanwhile: gone from the next table
-            if sample is not None:
-                now[name] = sample
         if first:
             earlier, first = now, False
             time.sleep(min(args.interval, 0.5))
@@ -262,8 +270,10 @@ def top(api: Api, args: Namespace) -> int:
             now.items(),
             key=lambda item: item[0] if attr == "name" else -(getattr(item[1], attr) or 0),
         )
-        rows = [("NAME", "CPU%", "CPU S", "MEMORY", "LIMIT", "PIDS", "RX", "TX", "UPTIME")]
+        rows = [("NAME", "CPU%", "CPU S", "MEMORY", "LIMIT", "PIDS", "RX", "TX", "DISK", "UPTIME")]
         for name, s in ordered:
+            disk = disks[name]
+            used, limit = (disk.used, disk.limit) if disk else (None, None)
             rows.append(
                 (
                     name,
@@ -274,6 +284,7 @@ def top(api: Api, args: Namespace) -> int:
                     str(s.pids if s.pids is not None else "-"),
                     units.size(s.rx_bytes),
                     units.size(s.tx_bytes),
+                    units.used_of(used, limit),
                     units.duration(s.uptime),
                 )
             )

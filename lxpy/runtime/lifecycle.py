@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import marshal
 import os
 import select
@@ -89,6 +90,7 @@ def monitor_spec(
         "dns_files": published,
         "ports": [] if eth0 is None else [(p.proto, p.host_port, eth0, p.port) for p in cfg.ports],
         "dnsmasq": dnsmasq_commands(paths, cfg),
+        "count_disk": None if cfg.storage.pool else list(dataclasses.astuple(paths)),
     }
 
 

@@ -42,3 +42,6 @@ if TYPE_CHECKING:
         dns_files: list[str]  # the container's files in its networks' dnsmasq directories
         ports: list[tuple[str, int, str, int]]  # (proto, host port, address, port)
         dnsmasq: list[tuple[str, list[str]]]  # (network run dir, argv) to restart one
+        # The state root's Paths fields: its disk is counted once it has stopped (overlay,
+        # dir). None: its quota group counts it (btrfs).
+        count_disk: list[str] | None

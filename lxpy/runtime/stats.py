@@ -26,7 +26,6 @@ class Stats:
     tx_bytes: int | None
     oom_kills: int
     uptime: float | None
-    disk: int | None = None  # its writable layer, in bytes (only when asked: it walks a tree)
     cpu_percent: float | None = None
 
     def since(self, earlier: Stats | None) -> Stats:
@@ -48,9 +47,7 @@ class Stats:
         return data
 
 
-def sample(
-    paths: Paths, name: str, cfg: ContainerConfig, started: float | None, disk: bool = False
-) -> Stats:
+def sample(paths: Paths, name: str, cfg: ContainerConfig, started: float | None) -> Stats:
     cg = ContainerCgroups(paths.instance, name)
     used = cg.usage()
     rx, tx = _traffic(paths, name, cfg)
@@ -66,7 +63,6 @@ def sample(
         tx_bytes=tx,
         oom_kills=cg.oom_kills(),
         uptime=None if started is None else max(0.0, time.time() - started),
-        disk=_writable_size(paths, name, cfg) if disk else None,
     )
 
 
@@ -87,9 +83,3 @@ def _traffic(paths: Paths, name: str, cfg: ContainerConfig) -> tuple[int | None,
         except (OSError, ValueError):
             return None, None
     return rx, tx
-
-
-def _writable_size(paths: Paths, name: str, cfg: ContainerConfig) -> int:
-    from lxpy.storage import overlay  # not at the top: only a disk figure needs it
-
-    return overlay.writable_size(paths, name, cfg)

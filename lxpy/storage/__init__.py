@@ -4,7 +4,8 @@ btrfs subvolumes of containers in them (`btrfs`), disk quotas (`quota`), snapsho
 and renames, the files inside that name the machine (`identity`), the per-machine secrets
 removed from images, new containers, clones and imports (`secrets`), a container's files
 chowned into its host ids where the store cannot be idmapped (`shift`), export and import
-(`archive`), whole trees copied and measured (`trees`).
+(`archive`), whole trees copied and measured (`trees`), each container's disk figure, read
+without a walk (`usage`).
 
 Storage sits below the runtime, which mounts what it keeps, so it never reads whether a
 container runs: an operation on one that may be running is handed a `Runtime` by its

@@ -120,17 +120,3 @@ def open_snapshot(paths: Paths, name: str, snap: str, cfg: ContainerConfig) -> i
     dirs = overlay_dirs(paths, name, cfg)
     assert dirs is not None  # a snapshot outside a pool always stands on layers
     return open_lowers(dirs[0])
-
-
-def writable_size(paths: Paths, name: str, cfg: ContainerConfig) -> int:
-    """Bytes of the container's own changes: its overlay's upper layer, its btrfs
-    subvolume's own blocks (from its quota group, no walk), or its whole rootfs."""
-    from lxpy.storage.trees import tree_size  # not at the top: `lxpy start` needs none
-
-    if cfg.storage.kind == StorageKind.OVERLAY:
-        return tree_size(f"{paths.container_dir(name)}/overlay/upper")
-    if cfg.storage.kind == StorageKind.BTRFS:
-        from lxpy.storage import btrfs
-
-        return btrfs.own_bytes(paths, name, cfg)
-    return tree_size(rootfs_dir(paths, name, cfg))

@@ -64,8 +64,15 @@ def _describe(detail: Detail) -> Text:
         return text
     release = cfg.parameters.get("release")
     text.append(f"template {cfg.template}{f' {release}' if isinstance(release, str) else ''}")
-    pool = f" in pool {cfg.storage.pool}" if cfg.storage.pool else ""
-    text.append(f", init {cfg.init.kind}, {cfg.storage.kind}{pool}\n")
+    text.append(f", init {cfg.init.kind}\n")
+    pool = f"{cfg.storage.pool} ({cfg.storage.kind})" if cfg.storage.pool else cfg.storage.kind
+    text.append(f"pool {pool}, disk ")
+    if info.disk is None:
+        text.append("- (not counted yet)\n")
+    else:
+        limit = "" if info.disk.limit is None else f" of {units.size(info.disk.limit)}"
+        text.append(f"{units.size(info.disk.used)}{limit}\n")
+        text.append(f"  {info.disk.origin}\n", style="dim")
     if cfg.security.privileged:
         text.append(f"{PRIVILEGED_WARNING}\n", style="bold red")
     elif (idmap := cfg.security.idmap) is not None:

@@ -35,6 +35,8 @@ class Row:
     uptime: float | None
     autostart: bool | None  # None: the config cannot be read
     privileged: bool = False  # container root is host root: the table says so
+    disk: int | None = None  # its own bytes (None: no figure); read, never walked
+    disk_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,12 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("memory", "MEMORY", lambda r: units.size(r.memory), lambda r: _number(r.memory, r.name)),
     Column(
+        "disk",
+        "DISK",
+        lambda r: units.used_of(r.disk, r.disk_limit),
+        lambda r: _number(r.disk, r.name),
+    ),
+    Column(
         "uptime", "UPTIME", lambda r: units.duration(r.uptime), lambda r: _number(r.uptime, r.name)
     ),
     Column(
@@ -74,7 +82,7 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 # Numbers read best largest first; names and states alphabetically.
-DESCENDING = {"cpu", "memory", "uptime"}
+DESCENDING = {"cpu", "memory", "disk", "uptime"}
 
 
 def _ip_number(address: str) -> float:
@@ -127,9 +135,7 @@ class Fleet:
         for name in self.api.names():
             try:
                 # One read of each container: state, config and figures together.
-                info = self.api.info(
-                    name, with_stats=True, disk=False, earlier=self.earlier.get(name)
-                )
+                info = self.api.info(name, with_stats=True, earlier=self.earlier.get(name))
             except LxpyError:
                 continue  # destroyed meanwhile
             infos[name] = info
@@ -149,6 +155,8 @@ class Fleet:
                     uptime=info.uptime,
                     autostart=cfg.autostart if cfg else None,
                     privileged=bool(cfg and cfg.security.privileged),
+                    disk=info.disk.used if info.disk else None,
+                    disk_limit=info.disk.limit if info.disk else None,
                 )
             )
         self.infos = infos
