@@ -188,7 +188,9 @@ async def test_start_stop_and_destroy_change_real_state(
         assert lxpy.run("ls", "--format", "json").stdout.strip() == "[]"
 
 
-async def test_the_create_form_builds_a_busybox_container(lxpy: Lxpy) -> None:
+async def test_the_create_form_builds_shares_and_starts_a_busybox_container(
+    lxpy: Lxpy, tmp_path: Path
+) -> None:
     async with tui(lxpy) as (app, pilot):
         await pilot.press("n")
         await pilot.press(*"box1")
@@ -200,11 +202,22 @@ async def test_the_create_form_builds_a_busybox_container(lxpy: Lxpy) -> None:
         assert "memory 12Q" in error and "lxpy:" in error
         await pilot.click("#memory")
         await pilot.press("end", "backspace", "backspace", "backspace", *"64M")
+        await pilot.click("#network")
+        await pilot.press(*"none")
+        await pilot.click("#share")
+        await pilot.press(*f"{tmp_path}:/srv")
+        await pilot.click("#create")  # "start it" is on by default
+        await settle(app, pilot, lambda: rows(app).get("box1", [""] * 3)[2] == "RUNNING")
+        await settle(app, pilot, lambda: any("created box1" in m for m in messages(app)))
+        await pilot.press("n")
+        await pilot.press(*"box2")
+        await pilot.click("#start")  # off: made, not started
         await pilot.click("#create")
-        await settle(app, pilot, lambda: rows(app).get("box1", [""] * 3)[2] == "STOPPED")
-        assert any("created box1" in m for m in messages(app))
+        await settle(app, pilot, lambda: rows(app).get("box2", [""] * 3)[2] == "STOPPED")
     assert lxpy.run("config", "get", "box1", "limits.memory").stdout.strip() == "64M"
     assert lxpy.run("config", "get", "box1", "template").stdout.strip() == "busybox"
+    assert lxpy.run("config", "get", "box1", "network").stdout.strip() == "[]"
+    assert f"{tmp_path}" in lxpy.run("mount", "ls", "box1").stdout
 
 
 async def test_errors_are_notifications_with_the_clis_message(lxpy: Lxpy) -> None:
@@ -225,21 +238,27 @@ async def test_attach_hands_over_and_refuses_without_a_shell(lxpy: Lxpy) -> None
     for shell in ("bin/sh", "bin/ash", "bin/bash"):
         if os.path.lexists(f"{rootfs}/{shell}"):
             os.unlink(f"{rootfs}/{shell}")
+    # c1's own user: `e` logs in as it (`lxpy shell`), `E` as root.
+    lxpy.run("config", "set", "c1", "user.name=daemon")
     terminal = Recorder()
     async with tui(lxpy, terminal=terminal) as (app, pilot):
         await select(app, pilot, "c1")
         await pilot.press("e")
-        assert terminal.commands and terminal.commands[-1][-4:] == [
+        assert terminal.commands and terminal.commands[-1][-6:] == [
             "--root",
             lxpy.root,
-            "attach",
+            "shell",
             "c1",
+            "-u",
+            "daemon",
         ]
+        await pilot.press("E")
+        assert terminal.commands[-1][-4:] == ["shell", "c1", "-u", "root"]
         await pilot.press("c")
         assert terminal.commands[-1][-2:] == ["console", "c1"]
         await select(app, pilot, "c2")
         await pilot.press("e")
-        assert len(terminal.commands) == 2
+        assert len(terminal.commands) == 3
         assert any("c2: the container has no shell" in m for m in messages(app))
 
 
@@ -282,7 +301,7 @@ async def test_keys_come_from_the_settings_file(lxpy: Lxpy) -> None:
         assert lxpy.state("c1") == "STOPPED"
         await press_until(app, pilot, "x", "c1", "RUNNING")
         await pilot.press("e")
-        assert terminal.commands[-1][-4:] == ["attach", "c1", "--", "/bin/sh"]
+        assert terminal.commands[-1][-6:] == ["shell", "c1", "-u", "root", "--", "/bin/sh"]
 
 
 async def test_freeze_toggles_and_restart_gives_a_new_init(

@@ -75,10 +75,8 @@ def test_create_start_attach_and_back(lxpy: Lxpy, tmux_tui: Tmux) -> None:
     tui.keys("n")
     tui.wait_text("New container")
     tui.type("e2e1")
-    tui.keys("Enter")  # enter in a field submits the form
-    tui.wait(lambda s: "STOPPED" in row(s, "e2e1"), "e2e1 created")
-    tui.keys("s")
-    tui.wait(lambda s: "RUNNING" in row(s, "e2e1"), "e2e1 running")
+    tui.keys("Enter")  # enter in a field submits the form; it starts the container too
+    tui.wait(lambda s: "RUNNING" in row(s, "e2e1"), "e2e1 created and running")
     tui.keys("e")
     tui.wait_text("root@e2e1")
     tui.type("hostname")

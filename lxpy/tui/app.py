@@ -27,21 +27,26 @@ from textual.worker import get_current_worker
 from lxpy.api import Api, State
 from lxpy.errors import LxpyError, describe
 from lxpy.tui import settings as tui_settings
-from lxpy.tui.create import CreateScreen
+from lxpy.tui.create import CreateScreen, Order
 from lxpy.tui.detail import DetailPane
 from lxpy.tui.dialogs import ConfirmDestroy, ConfirmStop, HelpScreen
 from lxpy.tui.fleet import COLUMN_KEYS, COLUMNS, Detail, Fleet, Row, arrange, host_line
 from lxpy.tui.settings import ACTIONS, Settings
 from lxpy.tui.table import FleetTable
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from lxpy.api import Request
-
 # Shown in the footer; the others are in the help screen and the command palette.
 IN_FOOTER = {"start", "stop", "attach", "console", "create", "destroy", "help", "quit"}
 # Actions on one container, offered per container in the command palette.
-PER_CONTAINER = ("start", "stop", "restart", "freeze", "attach", "console", "destroy")
+PER_CONTAINER = (
+    "start",
+    "stop",
+    "restart",
+    "freeze",
+    "attach",
+    "attach_root",
+    "console",
+    "destroy",
+)
 
 Terminal = Callable[[list[str]], int]  # runs a command with the terminal, returns its status
 
@@ -274,19 +279,28 @@ class FleetScreen(Screen[None]):
         self.app.push_screen(ConfirmDestroy(names[0]), answered)
 
     def action_attach(self) -> None:
+        """A shell as the container's own user (`lxpy shell`), else root."""
+        self._attach_as(None)
+
+    def action_attach_root(self) -> None:
+        self._attach_as("root")
+
+    def _attach_as(self, user: str | None) -> None:
         name = self.table.selected
         if name is None:
             return
         try:
+            user = user or self.api.login_user(name)
             if not self.settings.shell:
-                self.api.shell(name)  # the check `lxpy attach` would make, before we suspend
+                # The check `lxpy shell` would make, before the terminal is handed over.
+                self.api.shell(name, user)
             else:
                 self.api.info(name)
         except LxpyError as e:
             self.notify(describe(e), severity="error", timeout=10)
             return
-        command = ["attach", name, *(["--", *self.settings.shell] if self.settings.shell else [])]
-        self._hand_over(command)
+        shell = ["--", *self.settings.shell] if self.settings.shell else []
+        self._hand_over(["shell", name, "-u", user, *shell])
 
     def action_console(self) -> None:
         name = self.table.selected
@@ -310,20 +324,26 @@ class FleetScreen(Screen[None]):
     def action_create(self) -> None:
         templates = [(t.name, t.description) for t in self.api.templates()]
 
-        def answered(request: Request | None) -> None:
-            if request is not None and request.name is not None:
-                self.creating[request.name] = (request.template, "")
+        def answered(order: Order | None) -> None:
+            if order is not None and order.request.name is not None:
+                self.creating[order.request.name] = (order.request.template, "")
                 self.redraw()
-                self._create(request)
+                self._create(order)
 
         self.app.push_screen(CreateScreen(templates, self.api.new_name()), answered)
 
     @work(thread=True, group="create")
-    def _create(self, request: Request) -> None:
-        name = str(request.name)
+    def _create(self, order: Order) -> None:
+        name = str(order.request.name)
         step = partial(self.app.call_from_thread, self._create_step, name)
         try:
-            self.api.create(request, _Progress(step))
+            self.api.create(order.request, _Progress(step))
+            if order.share is not None:
+                step(f"sharing {order.share[0]}")
+                self.api.mount_add(name, *order.share)
+            if order.start:
+                step("starting")
+                self.api.start(name)
         except Exception as e:  # the app must survive whatever a create raises
             self.app.call_from_thread(self._created, name, describe(e))
         else:

@@ -1,4 +1,5 @@
-"""The create form: name, template, release, packages and limits, checked as the CLI does."""
+"""The create form: name, template, release, packages, the box's user, its network, a shared
+folder and limits, checked as the CLI does; and whether to start it once made."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select
+from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from lxpy.api import LIMIT_KEYS, LIMITS, Api
 from lxpy.errors import LxpyError, UsageError, describe
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     # start ~50 ms.
     from lxpy.api import Request
 
-FIELDS_PER_ROW = 3
+FIELDS_PER_ROW = 4
 
 
 def _option(name: str, description: str, width: int = 28) -> str:
@@ -29,8 +30,18 @@ def _option(name: str, description: str, width: int = 28) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-class CreateScreen(ModalScreen["Request | None"]):
-    """Dismissed with a checked `Request` (the create itself runs in a worker, so the app
+class Order:
+    """What the form asks for: the create `request`, then a folder to share (`share`: host
+    path, path inside) and a start."""
+
+    __slots__ = ("request", "share", "start")
+
+    def __init__(self, request: Request, share: tuple[str, str] | None, start: bool) -> None:
+        self.request, self.share, self.start = request, share, start
+
+
+class CreateScreen(ModalScreen["Order | None"]):
+    """Dismissed with a checked `Order` (the create itself runs in a worker, so the app
     stays usable while a template bootstraps), or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
@@ -53,7 +64,12 @@ class CreateScreen(ModalScreen["Request | None"]):
                 )
             with Horizontal(classes="row"):
                 yield Input(placeholder="release (blank: default)", id="release")
-                yield Input(placeholder="packages, comma-separated", id="packages")
+                yield Input(placeholder="packages: a,b", id="packages")
+                yield Input(placeholder="user (blank: none)", id="user")
+            with Horizontal(classes="row"):
+                yield Input(placeholder="network (blank: default)", id="network")
+                yield Input(placeholder="share HOSTPATH:PATH", id="share")
+                yield Checkbox("start it", value=True, id="start")
             limits = list(LIMITS.values())
             for first in range(0, len(limits), FIELDS_PER_ROW):
                 with Horizontal(classes="row"):
@@ -70,34 +86,42 @@ class CreateScreen(ModalScreen["Request | None"]):
     def _text(self, field: str) -> str:
         return self.query_one(f"#{field}", Input).value.strip()
 
-    def request(self) -> Request:
-        """The form as a create request, or the UsageError the CLI would give."""
+    def order(self) -> Order:
+        """The form as a create order, or the UsageError the CLI would give."""
         from lxpy.api import Request
 
         name = self._text("name") or self.suggested_name
         Api.validate_name(name)
         parameters = {}
-        if self._text("release"):
-            parameters["release"] = self._text("release")
-        if self._text("packages"):
-            parameters["packages"] = self._text("packages")
+        for key in ("release", "packages", "user"):
+            if self._text(key):
+                parameters[key] = self._text(key)
         limits = Api.limits_from_text(
             {key: self._text(key) for key in LIMIT_KEYS if self._text(key)}, lambda key: key
         )
         template = self.query_one("#template", Select).value
         if not isinstance(template, str):
             raise UsageError("choose a template")
-        return Request(template, name, parameters, limits=limits)
+        network = self._text("network")
+        nics = None if not network else () if network == "none" else ((network, ""),)
+        share = None
+        if self._text("share"):
+            source, sep, inside = self._text("share").rpartition(":")
+            if not sep or not source or not inside.startswith("/"):
+                raise UsageError(f"shared folder {self._text('share')!r}: expected HOSTPATH:PATH")
+            share = (source, inside)
+        request = Request(template, name, parameters, nics=nics, limits=limits)
+        return Order(request, share, self.query_one("#start", Checkbox).value)
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#create")
     def create(self) -> None:
         try:
-            request = self.request()
+            order = self.order()
         except LxpyError as e:
             self.query_one("#form-error", Label).update(describe(e))
             return
-        self.dismiss(request)
+        self.dismiss(order)
 
     @on(Button.Pressed, "#cancel")
     def cancel(self) -> None:

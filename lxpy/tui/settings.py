@@ -18,6 +18,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "restart": ("r", "Restart"),
     "freeze": ("p", "Freeze"),
     "attach": ("e", "Attach"),
+    "attach_root": ("E", "Attach as root"),
     "console": ("c", "Console"),
     "create": ("n", "New"),
     "destroy": ("ctrl+d", "Destroy"),
