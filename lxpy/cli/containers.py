@@ -37,6 +37,7 @@ def create(api: Api, args: Namespace) -> int:
         _limits(api, args),
         args.privileged,
         args.allow_shift,
+        tuple(args.port),
     )
     if args.dry_run:
         return _dry_run(api, request)
@@ -155,6 +156,8 @@ def info(api: Api, args: Namespace) -> int:
         where = f" on image {storage.image}" if storage.image else ""
         pool = f" in pool {storage.pool}" if storage.pool else ""
         print(f"Storage:  {storage.kind}{pool}{where}")
+        ports = ", ".join(p.summary for p in info.config.ports)
+        print(f"Ports:    {ports or '-'}")
         release = info.config.parameters.get("release")
         if release:
             print(f"Release:  {release}")
