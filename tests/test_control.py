@@ -72,5 +72,6 @@ def test_replies() -> None:
     assert control.Reply.decode("error host port 80/tcp is taken\n").error == (
         "host port 80/tcp is taken"
     )
-    assert not control.Reply.decode("").ok  # the monitor hung up without a word
+    hung_up = control.Reply.decode("")  # the monitor hung up without a word
+    assert hung_up.error == "the monitor hung up without an answer"
     assert control.StateReply(State.STOPPING, 42).encode() == b"STOPPING 42\n"

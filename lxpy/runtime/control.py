@@ -169,7 +169,8 @@ class Reply:
         """Anything but "ok" is an error, a monitor that hung up without a word too."""
         if text.startswith("ok"):
             return cls()
-        return cls(text.removeprefix("error ").strip())
+        # A monitor drops what it cannot parse: one of an older lxpy's, say, a newer request.
+        return cls(text.removeprefix("error ").strip() or "the monitor hung up without an answer")
 
 
 class StateReply:
