@@ -121,6 +121,11 @@ class ContainerInfo:
             data["uptime"] = None if self.uptime is None else round(self.uptime, 3)
             data["rootfs"] = self.rootfs
             data["config"] = None if self.config is None else self.config.to_dict()
+            # Spelled out: config.toml's strings leave 0.0.0.0 unsaid.
+            data["ports"] = [
+                {"address": p.address, "host_port": p.host_port, "port": p.port, "proto": p.proto}
+                for p in (self.config.ports if self.config else ())
+            ]
             if self.config_error:
                 data["config_error"] = self.config_error
         return data
@@ -475,14 +480,15 @@ class Api:
 
     # -- port forwards ---------------------------------------------------------------------
     def port_add(self, name: str, text: str) -> PortForward:
-        """Forward a host port (HOSTPORT:PORT[/tcp|/udp]): at once if it runs, and from its
-        next start on. A taken host port is refused and nothing is saved."""
+        """Forward a host port ([ADDR:]HOSTPORT:PORT[/tcp|/udp]; without ADDR, 127.0.0.1 on
+        a dev box, else 0.0.0.0): at once if it runs, and from its next start on. A port
+        taken on that address is refused and nothing is saved."""
         from lxpy.runtime import ports
 
         return ports.add(self.paths, name, text)
 
     def port_rm(self, name: str, key: str) -> None:
-        """Stop forwarding HOSTPORT[/proto] (or the whole HOSTPORT:PORT[/proto])."""
+        """Stop forwarding [ADDR:]HOSTPORT[/proto] (or the whole forward)."""
         from lxpy.runtime import ports
 
         ports.remove(self.paths, name, key)

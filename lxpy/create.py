@@ -22,12 +22,14 @@ from lxpy.config import (
     InitConfig,
     Limits,
     Nic,
+    PortForward,
     Security,
     Storage,
     StorageKind,
     User,
     settings,
 )
+from lxpy.config.model import clash
 from lxpy.config.schema import check_ipv4
 from lxpy.errors import UnsafePath, UsageError
 from lxpy.images import busybox, cache, manifest, provision, render, users
@@ -55,6 +57,7 @@ class Request:
     # container's range at its first start (see storage.shift).
     allow_shift: bool = False
     provision: tuple[str, ...] = ()  # host paths of scripts run inside at the first boot
+    ports: tuple[str, ...] = ()  # forwards as `port add` takes them, relayed from its start
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
     paths.ensure()
     nics = _nics(paths, request.nics)
     name = request.name or names.generate(set(store.names_on_disk(paths)))
+    forwards = _forwards(_config(name, resolved, Storage()), nics, request.ports)
     image = None
     if resolved.plan is not None:
         image = cache.ensure(paths, resolved.plan, progress)
@@ -169,6 +173,7 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
                 kept, rootfd = _in_pool(paths, name, storage, image, progress)
             cfg = _config(name, resolved, kept).with_changes(
                 network=nics,
+                ports=forwards,
                 limits=Limits(**request.limits),
                 security=Security(privileged=request.privileged, shift=request.allow_shift),
                 user=User(dev_user.name) if dev_user is not None else User(),
@@ -221,6 +226,25 @@ def _nics(paths: Paths, given: tuple[tuple[str, str], ...] | None) -> tuple[Nic,
         if address and check_ipv4(address):
             raise UsageError(f"--network {network}={address}: not an IPv4 address")
     return tuple(Nic(network, address) for network, address in given)
+
+
+def _forwards(
+    cfg: ContainerConfig, nics: tuple[Nic, ...], given: tuple[str, ...]
+) -> tuple[PortForward, ...]:
+    """--port values for `cfg` (all but its storage), checked before anything is built."""
+    forwards: list[PortForward] = []
+    for text in given:
+        try:
+            forward = cfg.new_forward(text)
+        except ValueError as e:
+            raise UsageError(f"--port {e}") from None
+        why = clash(forwards, forward)
+        if why:
+            raise UsageError(f"--port {text}: {why}")
+        forwards.append(forward)
+    if forwards and not nics:
+        raise UsageError("--port needs a NIC to forward to, not --network none")
+    return tuple(forwards)
 
 
 def _make_rootfs(

@@ -14,8 +14,12 @@ REQUESTS = [
     (control.Stop(0, True), b"stop 0 1\n"),
     (control.Log(), b"log\n"),
     (control.Console(), b"console\n"),
-    (control.PortAdd("udp", 5353, "10.0.3.7", 53), b"port add udp 5353 10.0.3.7 53\n"),
-    (control.PortRemove("8080/tcp"), b"port rm 8080/tcp\n"),
+    (
+        control.PortAdd("udp", "127.0.0.1", 5353, "10.0.3.7", 53),
+        b"port add udp 127.0.0.1 5353 10.0.3.7 53\n",
+    ),
+    (control.PortAdd("tcp", "::1", 80, "10.0.3.7", 80), b"port add tcp ::1 80 10.0.3.7 80\n"),
+    (control.PortRemove("tcp", "0.0.0.0", 8080), b"port rm tcp 0.0.0.0 8080\n"),
 ]
 
 
@@ -47,10 +51,12 @@ def test_what_older_clients_may_send_still_decodes() -> None:
         b"",
         b"bogus",
         b"port",
-        b"port add tcp 80 10.0.3.7",
-        b"port add tcp eighty 10.0.3.7 80",
+        b"port add tcp 0.0.0.0 80 10.0.3.7",
+        b"port add tcp 0.0.0.0 eighty 10.0.3.7 80",
+        b"port add tcp 80 10.0.3.7 80",  # an older client's, without the listen address
         b"port rm",
-        b"port rm 80/tcp 81/tcp",
+        b"port rm 80/tcp",
+        b"port rm tcp 0.0.0.0 80 81",
         b"stop soon",
     ],
 )
@@ -66,5 +72,6 @@ def test_replies() -> None:
     assert control.Reply.decode("error host port 80/tcp is taken\n").error == (
         "host port 80/tcp is taken"
     )
-    assert not control.Reply.decode("").ok  # the monitor hung up without a word
+    hung_up = control.Reply.decode("")  # the monitor hung up without a word
+    assert hung_up.error == "the monitor hung up without an answer"
     assert control.StateReply(State.STOPPING, 42).encode() == b"STOPPING 42\n"

@@ -8,6 +8,7 @@ import os
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -130,6 +131,9 @@ def test_bad_network_input_is_refused_cleanly(lxpy: Lxpy) -> None:
         (["network", "create", "x" * 16], "invalid network name"),
         (["network", "create", "Bad_Name"], "invalid network name"),
         (["create", "n1", "--network", "nosuchnet"], "no network named"),
+        (["create", "n1", "--port", "8080"], "expected [ADDR:]HOSTPORT:PORT"),
+        (["create", "n1", "--port", "1:2", "--port", "127.0.0.1:1:3"], "overlaps 0.0.0.0:1/tcp"),
+        (["create", "n1", "--network", "none", "--port", "1:2"], "needs a NIC"),
     ]
     for argv, message in cases:
         result = lxpy.run(*argv, check=False)
@@ -187,6 +191,106 @@ def test_port_forward_from_the_host_loopback(lxpy: Lxpy) -> None:
     lxpy.run("stop", "fw")
     with pytest.raises(OSError):
         fetch(f"http://127.0.0.1:{port}/")
+
+
+def refused(address: str, port: int) -> bool:
+    """Whether nothing listens on the host's `address`:`port` (tcp): a refused connect."""
+    import socket
+
+    try:
+        with socket.create_connection((address, port), timeout=5):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+def serve_http(lx: Lxpy, name: str) -> None:
+    wait_lease(lx, name)
+    sh(lx, name, "mkdir -p /www && echo forwarded > /www/index.html && httpd -h /www -p 80")
+
+
+def test_a_forward_on_an_address_answers_there_alone(lxpy: Lxpy) -> None:
+    import socket
+
+    with open("/proc/sys/net/ipv6/conf/lo/disable_ipv6") as f:
+        assert f.read().strip() == "0", "this host has IPv6 off on lo: [::1] cannot be tested"
+    loop, six = free_port(), free_port()
+    lxpy.run("create", "fw", "--port", f"127.0.0.1:{loop}:80", "--port", f"[::1]:{six}:80")
+    lxpy.run("start", "fw")
+    serve_http(lxpy, "fw")
+    gateway = model.load(lxpy.paths, model.default_network(lxpy.paths)).gateway
+    assert fetch(f"http://127.0.0.1:{loop}/") == "forwarded\n"
+    assert refused(gateway, loop)  # the host's address on the bridge: not forwarded
+    assert fetch(f"http://[::1]:{six}/") == "forwarded\n"
+    assert refused("127.0.0.1", six)  # IPv6 alone
+    # The same port on another of the host's addresses, live: both answer.
+    lxpy.run("port", "add", "fw", f"{gateway}:{loop}:80")
+    assert fetch(f"http://{gateway}:{loop}/") == "forwarded\n"
+    assert fetch(f"http://127.0.0.1:{loop}/") == "forwarded\n"
+    # Every address on that port would take both: refused in one line, nothing saved.
+    config_file = Path(lxpy.paths.config_file("fw"))
+    saved = config_file.read_text()
+    every = lxpy.run("port", "add", "fw", f"0.0.0.0:{loop}:80", check=False)
+    assert every.returncode != 0 and "overlaps" in every.stderr, every.stderr
+    assert len(every.stderr.splitlines()) == 1
+    # A port another program holds on every address: the kernel's refusal, nothing saved.
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        result = lxpy.run("port", "add", "fw", f"127.0.0.1:{busy}:80", check=False)
+    assert result.returncode != 0 and f"127.0.0.1:{busy}/tcp is taken" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    # An address the host does not have (TEST-NET-1: bound, never contacted).
+    absent = lxpy.run("port", "add", "fw", f"192.0.2.1:{loop}:80", check=False)
+    assert absent.returncode != 0 and "Cannot assign requested address" in absent.stderr
+    assert config_file.read_text() == saved
+    ports = f"127.0.0.1:{loop}->80/tcp, [::1]:{six}->80/tcp, {gateway}:{loop}->80/tcp"
+    assert f"Ports:    {ports}\n" in lxpy.run("info", "fw").stdout
+    listed = json.loads(lxpy.run("info", "fw", "--format", "json").stdout)["ports"]
+    assert [(p["address"], p["host_port"], p["proto"]) for p in listed] == [
+        ("127.0.0.1", loop, "tcp"),
+        ("::1", six, "tcp"),
+        (gateway, loop, "tcp"),
+    ]
+    rows = [line.split() for line in lxpy.run("port", "ls", "fw").stdout.splitlines()]
+    assert ["fw", "::1", str(six), "80", "tcp", "yes"] in rows
+    # rm names the address when the port is forwarded on two.
+    which = lxpy.run("port", "rm", "fw", str(loop), check=False)
+    assert which.returncode != 0 and f"like 127.0.0.1:{loop}" in which.stderr
+    lxpy.run("port", "rm", "fw", f"127.0.0.1:{loop}")
+    assert refused("127.0.0.1", loop)
+    assert fetch(f"http://{gateway}:{loop}/") == "forwarded\n"
+    lxpy.run("port", "rm", "fw", f"[::1]:{six}/tcp")
+    with pytest.raises(OSError):
+        fetch(f"http://[::1]:{six}/")
+
+
+def test_an_old_forward_without_an_address_keeps_every_address(lxpy: Lxpy) -> None:
+    from lxpy import config
+    from lxpy.config import User
+
+    old, new = free_port(), free_port()
+    lxpy.run("create", "dev")
+    path = Path(lxpy.paths.config_file("dev"))
+    text = path.read_text()
+    assert "ports = []\n" in text
+    # As lxpy wrote a forward before forwards had an address.
+    path.write_text(text.replace("ports = []\n", f'ports = ["{old}:80/tcp"]\n'))
+    # A dev box now (its user): new forwards default to loopback, the old one stays open.
+    cfg = config.load(str(path))
+    config.save(str(path), cfg.with_changes(user=User("alice")))
+    lxpy.run("start", "dev")
+    serve_http(lxpy, "dev")
+    gateway = model.load(lxpy.paths, model.default_network(lxpy.paths)).gateway
+    assert fetch(f"http://127.0.0.1:{old}/") == "forwarded\n"
+    assert fetch(f"http://{gateway}:{old}/") == "forwarded\n"
+    added = lxpy.run("port", "add", "dev", f"{new}:80").stdout
+    assert added == f"127.0.0.1:{new}:80/tcp\n"
+    assert fetch(f"http://127.0.0.1:{new}/") == "forwarded\n"
+    assert refused(gateway, new)
+    saved = path.read_text()
+    assert f'ports = [\n    "{old}:80/tcp",\n    "127.0.0.1:{new}:80/tcp",\n]' in saved, saved
 
 
 def test_dnsmasq_is_started_again_if_it_dies(lxpy: Lxpy) -> None:

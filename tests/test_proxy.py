@@ -39,7 +39,8 @@ class _Running:
         self.proxy.close()
 
 
-def test_udp_datagrams_go_both_ways() -> None:
+@pytest.mark.parametrize("listen", ["0.0.0.0", "::1"])
+def test_udp_datagrams_go_both_ways_and_a_taken_port(listen: str) -> None:
     server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     server.bind(("127.0.0.1", 0))
     target = server.getsockname()[1]
@@ -51,12 +52,17 @@ def test_udp_datagrams_go_both_ways() -> None:
     threading.Thread(target=echo, daemon=True).start()
     proxy = Proxy()
     host_port = _free_port(socket.SOCK_DGRAM)
-    proxy.add("udp", host_port, "127.0.0.1", target)
+    proxy.add("udp", listen, host_port, "127.0.0.1", target)  # upstream: IPv4 either way
+    # udp ports are not shared (no SO_REUSEADDR): the same one, or one address of it, is taken.
+    for again in {listen, "::1" if ":" in listen else "127.0.0.1"}:
+        with pytest.raises(OSError):
+            Proxy().add("udp", again, host_port, "127.0.0.1", target)
     running = _Running(proxy)
+    family = socket.AF_INET6 if ":" in listen else socket.AF_INET
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        with socket.socket(family, socket.SOCK_DGRAM) as client:
             client.settimeout(5)
-            client.sendto(b"ping", ("127.0.0.1", host_port))
+            client.sendto(b"ping", ("::1" if ":" in listen else "127.0.0.1", host_port))
             assert client.recvfrom(100)[0] == b"PING"
     finally:
         running.stop()
@@ -78,9 +84,9 @@ def test_tcp_streams_both_ways_and_a_taken_port() -> None:
     threading.Thread(target=echo, daemon=True).start()
     proxy = Proxy()
     host_port = _free_port(socket.SOCK_STREAM)
-    proxy.add("tcp", host_port, "127.0.0.1", target)
+    proxy.add("tcp", "127.0.0.1", host_port, "127.0.0.1", target)
     with pytest.raises(OSError):
-        Proxy().add("tcp", host_port, "127.0.0.1", target)  # already ours: taken
+        Proxy().add("tcp", "127.0.0.1", host_port, "127.0.0.1", target)  # already ours: taken
     running = _Running(proxy)
     try:
         payload = bytes(range(256)) * 4096  # 1 MiB, more than any socket buffer

@@ -7,8 +7,8 @@
 
 _shtab_lxpy_subparsers=(create launch start stop restart autostart destroy freeze unfreeze ls list info attach shell console templates cache network storage port config top file clone rename move export mount import snapshot tui check)
 
-_shtab_lxpy_create_option_strings=(-h --help -t --template -r --release --mirror --packages --user --set --storage --privileged --allow-shift --provision --network --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --dry-run)
-_shtab_lxpy_launch_option_strings=(-h --help -t --template -r --release --mirror --packages --user --set --storage --privileged --allow-shift --provision --network --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --timeout)
+_shtab_lxpy_create_option_strings=(-h --help -t --template -r --release --mirror --packages --user --set --storage --privileged --allow-shift --provision --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --dry-run)
+_shtab_lxpy_launch_option_strings=(-h --help -t --template -r --release --mirror --packages --user --set --storage --privileged --allow-shift --provision --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --timeout)
 _shtab_lxpy_start_option_strings=(-h --help --wait --no-wait)
 _shtab_lxpy_stop_option_strings=(-h --help -t --timeout -k --kill)
 _shtab_lxpy_restart_option_strings=(-h --help -t --timeout)

@@ -59,7 +59,7 @@ function _shtab_lxpy_using
 end
 
 set -g _shtab_lxpy_commands create launch start stop restart autostart destroy freeze unfreeze ls list info attach shell console templates cache network storage port config top file clone rename move export mount import snapshot tui check
-set -g _shtab_lxpy_opts_with_value --cpus --cpuset --cwd --disk --domain --env --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --provision --release --root --set --size --sort --source --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
+set -g _shtab_lxpy_opts_with_value --cpus --cpuset --cwd --disk --domain --env --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --port --provision --release --root --set --size --sort --source --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
 
 complete -c lxpy -e
 complete -c lxpy -f
@@ -81,6 +81,7 @@ complete -c lxpy -n '_shtab_lxpy_using create' -l privileged -d 'no user namespa
 complete -c lxpy -n '_shtab_lxpy_using create' -l allow-shift -d 'where the store cannot be idmapped (NFS, ramfs), copy the image and chown the copy into the container'"'"'s own host ids at its first start'
 complete -c lxpy -n '_shtab_lxpy_using create' -l provision -xka "(__fish_complete_path (commandline -ct))" -d 'a host script run inside once, at the first boot, after the network is up (repeatable, in order; `lxpy info` shows how it went)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l network -xka "(_lxpy_values networks)" -d 'a NIC on that network, eth0 first, repeatable; '"'"'none'"'"': no NIC (default: one NIC on the default network)'
+complete -c lxpy -n '_shtab_lxpy_using create' -l port -x -d 'forward a host port from its start on, repeatable; as `lxpy port add` (default address: 127.0.0.1 with --user, else 0.0.0.0)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l pids -x -d 'most processes at once (default: 4096)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l memory -x -d 'memory limit, like 512M or 2G (default: none)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l swap -x -d 'swap on top of the memory limit (default: none)'
@@ -103,6 +104,7 @@ complete -c lxpy -n '_shtab_lxpy_using launch' -l privileged -d 'no user namespa
 complete -c lxpy -n '_shtab_lxpy_using launch' -l allow-shift -d 'where the store cannot be idmapped (NFS, ramfs), copy the image and chown the copy into the container'"'"'s own host ids at its first start'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l provision -xka "(__fish_complete_path (commandline -ct))" -d 'a host script run inside once, at the first boot, after the network is up (repeatable, in order; `lxpy info` shows how it went)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l network -xka "(_lxpy_values networks)" -d 'a NIC on that network, eth0 first, repeatable; '"'"'none'"'"': no NIC (default: one NIC on the default network)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l port -x -d 'forward a host port from its start on, repeatable; as `lxpy port add` (default address: 127.0.0.1 with --user, else 0.0.0.0)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l pids -x -d 'most processes at once (default: 4096)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l memory -x -d 'memory limit, like 512M or 2G (default: none)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l swap -x -d 'swap on top of the memory limit (default: none)'

@@ -180,6 +180,14 @@ def create(p: Parser, dry_run: bool = True) -> None:
         "(default: one NIC on the default network)",
     )
     completes(network, "networks")
+    p.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="[ADDR:]HOSTPORT:PORT[/PROTO]",
+        help="forward a host port from its start on, repeatable; as `lxpy port add` "
+        "(default address: 127.0.0.1 with --user, else 0.0.0.0)",
+    )
     from lxpy.api import LIMITS
 
     limits = p.add_argument_group("limits (also `lxpy config set NAME limits.KEY=VALUE`)")
@@ -343,8 +351,10 @@ def port(p: Parser) -> None:
     p.add_argument(
         "forward",
         nargs="?",
-        metavar="HOSTPORT:PORT[/tcp|/udp]",
-        help="add: the forward (default proto: tcp); rm: HOSTPORT[/PROTO] is enough",
+        metavar="[ADDR:]HOSTPORT:PORT[/tcp|/udp]",
+        help="add: the forward; ADDR an IPv4 address or an IPv6 one in brackets "
+        "(default: 127.0.0.1 on a box created with --user, else 0.0.0.0; proto: tcp); "
+        "rm: [ADDR:]HOSTPORT[/PROTO] is enough",
     )
 
 

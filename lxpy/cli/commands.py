@@ -345,13 +345,16 @@ file. default NAME makes it the pool of containers created without
         "port",
         "forward host ports to a container: add, rm, ls",
         """\
-Forward a host port to the container's eth0 address, from the host's
-loopback and from other machines alike, while the container runs; saved in
-config.toml. A taken host port is refused.""",
+Forward a host port to the container's eth0 address while the container
+runs; saved in config.toml. It listens on ADDR: 0.0.0.0 (every IPv4 address:
+the host's loopback and other machines alike), [::] (every IPv6 one), or
+one address, like 127.0.0.1 (the host alone) or [::1]. Without ADDR:
+127.0.0.1 for a dev box (created with --user), else 0.0.0.0. A port taken on
+that address, or on every address, is refused and nothing is saved.""",
         (
             ("lxpy port add web 8080:80", "host port 8080 to web's port 80"),
+            ("lxpy port add web 127.0.0.1:5353:53/udp", "from the host alone"),
             ("lxpy port rm web 8080", "stop forwarding it"),
-            ("lxpy port ls", "every forward"),
         ),
         arguments.port,
         "network.port",

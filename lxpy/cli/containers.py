@@ -84,7 +84,8 @@ def _request(api: Api, args: Namespace) -> Request:
         _limits(api, args),
         args.privileged,
         args.allow_shift,
-        tuple(args.provision),
+        provision=tuple(args.provision),
+        ports=tuple(args.port),
     )
 
 
@@ -206,6 +207,8 @@ def info(api: Api, args: Namespace) -> int:
         where = f" on image {storage.image}" if storage.image else ""
         pool = f" in pool {storage.pool}" if storage.pool else ""
         print(f"Storage:  {storage.kind}{pool}{where}")
+        ports = ", ".join(p.summary for p in info.config.ports)
+        print(f"Ports:    {ports or '-'}")
         release = info.config.parameters.get("release")
         if release:
             print(f"Release:  {release}")

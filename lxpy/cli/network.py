@@ -49,15 +49,15 @@ def network(api: Api, args: Namespace) -> int:
 
 def port(api: Api, args: Namespace) -> int:
     if args.action == "ls":
-        rows = [("CONTAINER", "HOST PORT", "PORT", "PROTO", "ACTIVE")]
+        rows = [("CONTAINER", "ADDRESS", "HOST PORT", "PORT", "PROTO", "ACTIVE")]
         for info in [api.info(args.name)] if args.name else api.containers():
             for p in info.config.ports if info.config else ():
                 active = "yes" if info.state == "RUNNING" else "-"
-                rows.append((info.name, str(p.host_port), str(p.port), p.proto, active))
+                rows.append((info.name, p.address, str(p.host_port), str(p.port), p.proto, active))
         output.table(rows)
         return 0
     if not args.name or not args.forward:
-        raise UsageError(f"`lxpy port {args.action}` needs NAME and HOSTPORT:PORT[/proto]")
+        raise UsageError(f"`lxpy port {args.action}` needs NAME and [ADDR:]HOSTPORT:PORT[/proto]")
     if args.action == "add":
         print(api.port_add(args.name, args.forward))
     else:

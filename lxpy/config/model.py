@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from lxpy.config.kinds import CgroupView, InitKind, StorageKind
@@ -45,27 +45,113 @@ class SharedFolder:
     readonly: bool = False
 
 
+# Where a forward listens when it names no address: every IPv4 address, as before addresses.
+EVERY_ADDRESS = "0.0.0.0"
+LOOPBACK = "127.0.0.1"
+PORT_SPEC = "[ADDR:]HOSTPORT:PORT[/tcp|/udp]"
+# A port spec's ADDR (checked by listen_address): anything in brackets, or without a colon.
+ADDRESS = r"(\[[^\]]*\]|[^:\[\]]*)"
+
+
 @dataclass(frozen=True)
 class PortForward:
-    """HOSTPORT:PORT/PROTO: the host's port relayed to the container's eth0 address."""
+    """ADDR:HOSTPORT:PORT/PROTO: the host's port on `address` relayed to the container's eth0
+    address. `address` is an IPv4 address or an IPv6 one (no brackets), 0.0.0.0 (every IPv4
+    address) or :: (every IPv6 address): each family's own, as IPV6_V6ONLY binds them."""
 
     host_port: int
     port: int
     proto: str = "tcp"
+    address: str = EVERY_ADDRESS
+
+    @property
+    def host(self) -> str:
+        """The address as it goes before a port: IPv6 in brackets."""
+        return f"[{self.address}]" if ":" in self.address else self.address
 
     @property
     def key(self) -> str:
-        return f"{self.host_port}/{self.proto}"
+        """What one forward alone listens on (rm names it; a container forwards it once)."""
+        return f"{self.host}:{self.host_port}/{self.proto}"
+
+    @property
+    def wildcard(self) -> bool:
+        return self.address in (EVERY_ADDRESS, "::")
+
+    def overlaps(self, other: PortForward) -> bool:
+        """Whether the kernel would refuse both listening: the same port, protocol and
+        family, on the same address or one of them on every address."""
+        same_port = (self.host_port, self.proto) == (other.host_port, other.proto)
+        same_family = (":" in self.address) == (":" in other.address)
+        return (
+            same_port
+            and same_family
+            and (self.address == other.address or self.wildcard or other.wildcard)
+        )
+
+    @property
+    def saved(self) -> str:
+        """As config.toml keeps it: no address stands for 0.0.0.0, as it did before
+        forwards had one (so an older config reads, and is written, unchanged)."""
+        text = f"{self.host_port}:{self.port}/{self.proto}"
+        return text if self.address == EVERY_ADDRESS else f"{self.host}:{text}"
+
+    @property
+    def summary(self) -> str:
+        """As `info` lists it: 127.0.0.1:8080->80/tcp."""
+        return f"{self.host}:{self.host_port}->{self.port}/{self.proto}"
 
     def __str__(self) -> str:
-        return f"{self.host_port}:{self.port}/{self.proto}"
+        return f"{self.host}:{self.host_port}:{self.port}/{self.proto}"
 
     @classmethod
-    def parse(cls, text: str) -> PortForward:
-        m = re.fullmatch(r"(\d{1,5}):(\d{1,5})(?:/(tcp|udp))?", text.strip())
-        if not m or not all(0 < int(m.group(i)) < 65536 for i in (1, 2)):
-            raise ValueError(f"{text!r}: expected HOSTPORT:PORT[/tcp|/udp], ports 1-65535")
-        return cls(int(m.group(1)), int(m.group(2)), m.group(3) or "tcp")
+    def parse(cls, text: str, default_address: str = EVERY_ADDRESS) -> PortForward:
+        """From [ADDR:]HOSTPORT:PORT[/tcp|/udp], ADDR an IPv4 address or an IPv6 one in
+        brackets; without ADDR, `default_address`. ValueError says what is wrong."""
+        m = re.fullmatch(rf"(?:{ADDRESS}:)?(\d{{1,5}}):(\d{{1,5}})(?:/(tcp|udp))?", text.strip())
+        if not m or not all(0 < int(m.group(i)) < 65536 for i in (2, 3)):
+            raise ValueError(
+                f"{text!r}: expected {PORT_SPEC}, ports 1-65535, IPv6 in brackets ([::1]:8080:80)"
+            )
+        address = default_address if m.group(1) is None else listen_address(m.group(1), text)
+        return cls(int(m.group(2)), int(m.group(3)), m.group(4) or "tcp", address)
+
+
+def clash(forwards: Iterable[PortForward], new: PortForward) -> str | None:
+    """Why `new` cannot join `forwards` (the kernel would let only one listen), or None."""
+    taken = next((f for f in forwards if f.overlaps(new)), None)
+    if taken is None:
+        return None
+    if taken.key == new.key:
+        return f"host port {new.key} is forwarded already"
+    return f"host port {new.key} overlaps {taken.key}, forwarded already"
+
+
+def listen_address(given: str, text: str) -> str:
+    """The address of a port spec (`text`), IPv6 without its brackets, in its short form;
+    ValueError if it is no address a forward can listen on."""
+    import ipaddress  # not at the top: every command loads this module, few parse an address
+
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address
+    try:
+        if given.startswith("["):
+            address = ipaddress.IPv6Address(given[1:-1])
+        else:
+            address = ipaddress.IPv4Address(given)
+    except ValueError:
+        if given.startswith("["):
+            raise ValueError(f"{text!r}: {given} is not an IPv6 address") from None
+        raise ValueError(
+            f"{text!r}: {given!r} is not an IPv4 address (IPv6 goes in brackets: [::1])"
+        ) from None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            raise ValueError(f"{text!r}: {given} is IPv4: write {address.ipv4_mapped}")
+        if address.scope_id:
+            raise ValueError(f"{text!r}: {given} has a scope: a forward cannot listen there")
+    if address.is_multicast:
+        raise ValueError(f"{text!r}: {given} is a multicast address, not the host's")
+    return str(address)
 
 
 @dataclass(frozen=True)
@@ -180,7 +266,7 @@ class ContainerConfig:
             "network": [
                 {"name": n.network, **({"ipv4": n.ipv4} if n.ipv4 else {})} for n in self.network
             ],
-            "ports": [str(p) for p in self.ports],
+            "ports": [p.saved for p in self.ports],
             "mounts": [
                 {"source": m.source, "path": m.path, **({"readonly": True} if m.readonly else {})}
                 for m in self.mounts
@@ -210,6 +296,17 @@ class ContainerConfig:
         if self.security.shifted:
             security["shifted"] = self.security.shifted
         return security
+
+    @property
+    def dev_box(self) -> bool:
+        """Whether a developer works in it, so its new forwards stay on the host's loopback
+        unless given an address: whether it has its own user (`create --user`)."""
+        return bool(self.user.name)
+
+    def new_forward(self, text: str) -> PortForward:
+        """A forward as `port add` or `create --port` gives it: without an address, on
+        127.0.0.1 for a dev box (a dev server is not for the LAN), else on 0.0.0.0."""
+        return PortForward.parse(text, LOOPBACK if self.dev_box else EVERY_ADDRESS)
 
     def with_changes(self, **changes: Any) -> ContainerConfig:
         return replace(self, **changes)

@@ -19,6 +19,7 @@ from lxpy.config.model import (
     SharedFolder,
     Storage,
     User,
+    clash,
 )
 from lxpy.config.signals import HALT_SIGNALS, check_signal
 from lxpy.config.tomlfile import one_of
@@ -228,17 +229,18 @@ def _check_source(value: str) -> str | None:
 
 
 def _check_ports(value: list[Any]) -> str | None:
-    keys = set()
+    forwards: list[PortForward] = []
     for item in value:
         if not isinstance(item, str):
-            return 'expected strings like "8080:80/tcp"'
+            return 'expected strings like "8080:80/tcp" or "127.0.0.1:8080:80/udp"'
         try:
-            key = PortForward.parse(item).key
+            forward = PortForward.parse(item)
         except ValueError as e:
             return str(e)
-        if key in keys:
-            return f"host port {key} is forwarded twice"
-        keys.add(key)
+        why = clash(forwards, forward)
+        if why:
+            return why
+        forwards.append(forward)
     return None
 
 

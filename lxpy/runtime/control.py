@@ -7,10 +7,11 @@ Requests (ASCII, newline-terminated, at most MAX_REQUEST bytes):
     log                      -> the console ring buffer, then EOF
     console                  -> the ring buffer, then live console output; bytes sent
                                 by the client are typed into the console
-    port add <tcp|udp> <host port> <address> <port>
+    port add <tcp|udp> <listen address> <host port> <address> <port>
                              -> "ok\n", or "error <why>\n" (the host port is taken)
-    port rm <host port>/<tcp|udp>
+    port rm <tcp|udp> <listen address> <host port>
                              -> "ok\n", or "error no such forward\n"
+(a listen address is 0.0.0.0, ::, or one of the host's, IPv6 without brackets)
 One class per request (its verb and typed arguments), Reply and StateReply for the answers:
 `parse` is the monitor's side, `connect` and `ask` the clients'. Imported by the monitor:
 standard library only.
@@ -88,38 +89,41 @@ class Stop(Request):
 
 
 class PortAdd(Request):
-    __slots__ = ("address", "host_port", "port", "proto")
+    __slots__ = ("address", "host_port", "listen", "port", "proto")
     verb = "port add"
 
-    def __init__(self, proto: str, host_port: int, address: str, port: int) -> None:
+    def __init__(self, proto: str, listen: str, host_port: int, address: str, port: int) -> None:
         self.proto = proto
+        self.listen = listen
         self.host_port = host_port
         self.address = address
         self.port = port
 
     def arguments(self) -> list[str]:
-        return [self.proto, str(self.host_port), self.address, str(self.port)]
+        return [self.proto, self.listen, str(self.host_port), self.address, str(self.port)]
 
     @classmethod
     def decode(cls, arguments: list[str]) -> Self:
-        proto, host_port, address, port = arguments
-        return cls(proto, int(host_port), address, int(port))
+        proto, listen, host_port, address, port = arguments
+        return cls(proto, listen, int(host_port), address, int(port))
 
 
 class PortRemove(Request):
-    __slots__ = ("key",)
+    __slots__ = ("host_port", "listen", "proto")
     verb = "port rm"
 
-    def __init__(self, key: str) -> None:
-        self.key = key  # "<host port>/<tcp|udp>"
+    def __init__(self, proto: str, listen: str, host_port: int) -> None:
+        self.proto = proto
+        self.listen = listen
+        self.host_port = host_port
 
     def arguments(self) -> list[str]:
-        return [self.key]
+        return [self.proto, self.listen, str(self.host_port)]
 
     @classmethod
     def decode(cls, arguments: list[str]) -> Self:
-        (key,) = arguments
-        return cls(key)
+        proto, listen, host_port = arguments
+        return cls(proto, listen, int(host_port))
 
 
 _REQUESTS: dict[str, type[Request]] = {
@@ -165,7 +169,8 @@ class Reply:
         """Anything but "ok" is an error, a monitor that hung up without a word too."""
         if text.startswith("ok"):
             return cls()
-        return cls(text.removeprefix("error ").strip())
+        # A monitor drops what it cannot parse: one of an older lxpy's, say, a newer request.
+        return cls(text.removeprefix("error ").strip() or "the monitor hung up without an answer")
 
 
 class StateReply:

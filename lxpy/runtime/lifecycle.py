@@ -88,7 +88,9 @@ def monitor_spec(
         "netns": None if netns < 0 else f"{ours}/{netns}",
         "gate": None if gate < 0 else f"{ours}/{gate}",
         "dns_files": published,
-        "ports": [] if eth0 is None else [(p.proto, p.host_port, eth0, p.port) for p in cfg.ports],
+        "ports": []
+        if eth0 is None
+        else [(p.proto, p.address, p.host_port, eth0, p.port) for p in cfg.ports],
         "dnsmasq": dnsmasq_commands(paths, cfg),
         "count_disk": None if cfg.storage.pool else list(dataclasses.astuple(paths)),
     }

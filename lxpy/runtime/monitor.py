@@ -26,7 +26,7 @@ from lxpy.linux import syscalls
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
 from lxpy.runtime import control
-from lxpy.runtime.proxy import Proxy
+from lxpy.runtime.proxy import Proxy, where
 from lxpy.runtime.rundir import (
     CONTROL_SOCKET,
     INIT_PID,
@@ -134,8 +134,8 @@ class Monitor:
         # old slave fd can no longer name it, but the path still opens the same pty.
         self.console = os.ttyname(self.slave)
         self.listener = control.listen(f"{self.run_dir}/{CONTROL_SOCKET}")
-        for proto, host_port, address, port in self.spec["ports"]:
-            self.forward(proto, host_port, address, port)
+        for proto, listen, host_port, address, port in self.spec["ports"]:
+            self.forward(proto, listen, host_port, address, port)
         notify_socket = self.spec["notify_socket"]
         if notify_socket:
             self.notify = socket.socket(
@@ -145,13 +145,14 @@ class Monitor:
             if root_id >= 0:  # else container root, no owner of it, may not send
                 os.chown(notify_socket, root_id, root_id)
 
-    def forward(self, proto: str, host_port: int, address: str, port: int) -> None:
+    def forward(self, proto: str, listen: str, host_port: int, address: str, port: int) -> None:
         try:
-            self.proxy.add(proto, host_port, address, port)
+            self.proxy.add(proto, listen, host_port, address, port)
         except OSError as e:
+            taken = where((proto, listen, host_port))
             if e.errno == errno.EADDRINUSE:
-                raise StartFailed(f"host port {host_port}/{proto} is taken") from None
-            raise
+                raise StartFailed(f"host port {taken} is taken") from None
+            raise StartFailed(f"cannot listen on {taken}: {e.strerror}") from None
 
     def supervise_dnsmasq(self) -> None:
         """Start the network's dnsmasq again if it died: DHCP renewals and names inside
@@ -426,12 +427,14 @@ class Monitor:
         return True
 
     def add_port(self, client: Client, request: control.PortAdd) -> bool:
-        self.forward(request.proto, request.host_port, request.address, request.port)
+        self.forward(
+            request.proto, request.listen, request.host_port, request.address, request.port
+        )
         client.sock.sendall(control.Reply().encode())
         return False
 
     def remove_port(self, client: Client, request: control.PortRemove) -> bool:
-        gone = self.proxy.remove(request.key)
+        gone = self.proxy.remove((request.proto, request.listen, request.host_port))
         client.sock.sendall(control.Reply(None if gone else "no such forward").encode())
         return False
 

@@ -17,6 +17,10 @@ import select
 import socket
 import time
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this
+if TYPE_CHECKING:
+    from typing import Any
+
 BUFFER = 65536
 UDP_IDLE_SECONDS = 60.0
 
@@ -55,44 +59,58 @@ class _Tcp:
         return all(self.eof.values()) and not any(self.pending.values())
 
 
+# (proto, listen address, host port): what one forward alone listens on.
+Key = tuple[str, str, int]
+
+
+def where(key: Key) -> str:
+    """A forward's key as people write it: 127.0.0.1:8080/tcp, [::1]:8080/tcp."""
+    proto, listen, host_port = key
+    return f"{f'[{listen}]' if ':' in listen else listen}:{host_port}/{proto}"
+
+
 class Forward:
-    def __init__(self, proto: str, host_port: int, address: str, port: int) -> None:
+    def __init__(self, key: Key, address: str, port: int) -> None:
+        self.key = key
+        proto, listen, host_port = key
         self.proto = proto
-        self.host_port = host_port
-        self.target = (address, port)
+        self.target = (address, port)  # eth0's IPv4 address, whichever family listens
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-        self.listener = socket.socket(socket.AF_INET, kind | socket.SOCK_NONBLOCK)
+        family = socket.AF_INET6 if ":" in listen else socket.AF_INET
+        self.listener = socket.socket(family, kind | socket.SOCK_NONBLOCK)
         try:
-            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.listener.bind(("0.0.0.0", host_port))
+            if family == socket.AF_INET6:
+                # :: is every IPv6 address only: 0.0.0.0 is a forward of its own.
+                self.listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if proto == "tcp":
+                # Past connections in TIME_WAIT do not hold the port; a listener still does.
+                # Not for udp: there it would let a second socket bind the same port.
+                self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.listener.bind((listen, host_port))
             if proto == "tcp":
                 self.listener.listen(128)
         except OSError:
             self.listener.close()
             raise
         # udp: client address -> (its upstream socket, last activity)
-        self.udp: dict[tuple[str, int], tuple[socket.socket, float]] = {}
-
-    @property
-    def key(self) -> str:
-        return f"{self.host_port}/{self.proto}"
+        self.udp: dict[Any, tuple[socket.socket, float]] = {}
 
 
 class Proxy:
     def __init__(self) -> None:
-        self.forwards: dict[str, Forward] = {}
+        self.forwards: dict[Key, Forward] = {}
         self.links: dict[int, _Tcp] = {}
-        self.udp_up: dict[int, tuple[Forward, tuple[str, int]]] = {}
+        self.udp_up: dict[int, tuple[Forward, Any]] = {}
 
-    def add(self, proto: str, host_port: int, address: str, port: int) -> None:
+    def add(self, proto: str, listen: str, host_port: int, address: str, port: int) -> None:
         """Start forwarding; OSError (EADDRINUSE: the port is taken) if it cannot listen."""
-        forward = Forward(proto, host_port, address, port)
+        forward = Forward((proto, listen, host_port), address, port)
         old = self.forwards.pop(forward.key, None)
         if old is not None:
             self._drop_forward(old)
         self.forwards[forward.key] = forward
 
-    def remove(self, key: str) -> bool:
+    def remove(self, key: Key) -> bool:
         forward = self.forwards.pop(key, None)
         if forward is None:
             return False
@@ -217,7 +235,7 @@ class Proxy:
             if e.errno != errno.EAGAIN:
                 self._drop_udp(forward, client)
 
-    def _udp_reply(self, forward: Forward, client: tuple[str, int], fd: int) -> None:
+    def _udp_reply(self, forward: Forward, client: Any, fd: int) -> None:
         upstream = forward.udp[client][0]
         try:
             data = upstream.recv(BUFFER)
@@ -233,7 +251,7 @@ class Proxy:
                 if now - last > UDP_IDLE_SECONDS:
                     self._drop_udp(forward, client)
 
-    def _drop_udp(self, forward: Forward, client: tuple[str, int]) -> None:
+    def _drop_udp(self, forward: Forward, client: Any) -> None:
         upstream, _ = forward.udp.pop(client)
         self.udp_up.pop(upstream.fileno(), None)
         upstream.close()

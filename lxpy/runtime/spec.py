@@ -40,7 +40,8 @@ if TYPE_CHECKING:
         netns: str | None
         gate: str | None
         dns_files: list[str]  # the container's files in its networks' dnsmasq directories
-        ports: list[tuple[str, int, str, int]]  # (proto, host port, address, port)
+        # (proto, listen address, host port, eth0's address, port)
+        ports: list[tuple[str, str, int, str, int]]
         dnsmasq: list[tuple[str, list[str]]]  # (network run dir, argv) to restart one
         # The state root's Paths fields: its disk is counted once it has stopped (overlay,
         # dir). None: its quota group counts it (btrfs).
