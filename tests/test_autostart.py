@@ -44,6 +44,7 @@ def test_autostart_containers_come_back_after_a_host_reboot(lxpy: Lxpy) -> None:
     lxpy.run("config", "set", "early", "autostart=true", "autostart_order=1")
     lxpy.run("config", "set", "early", "autostart_delay=0.5")
     assert lxpy.run("autostart", "--list").stdout.splitlines() == ["early  (then 0.5 s)", "late"]
+    assert "Autostart: yes, order 1, then 0.5 s\n" in lxpy.run("info", "early").stdout
 
     assert lxpy.run("autostart").stdout.splitlines() == ["started early", "started late"]
     assert [lxpy.state(n) for n in ("early", "late", "manual")] == ["RUNNING", "RUNNING", "STOPPED"]

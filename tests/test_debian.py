@@ -218,6 +218,7 @@ def test_openssh_and_dev_user(deb: Lxpy, tmp_path: Path) -> None:
     # `shell` is the box's own user; `attach` stays root until [user] default says otherwise.
     assert deb.run("shell", "vm", "--", "id", "-un").stdout == f"{name}\n"
     assert attach(deb, "vm", "id", "-un").stdout == "root\n"
+    assert f"User:     {name} (lxpy shell)\n" in deb.run("info", "vm").stdout
     assert deb.run("config", "set", "vm", "user.default=true").stderr == ""
     assert attach(deb, "vm", "id", "-un").stdout == f"{name}\n"
     assert attach(deb, "vm", "id", "-un", user="root").stdout == "root\n"

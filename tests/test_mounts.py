@@ -32,6 +32,8 @@ def test_shared_folders_at_start_and_live(lxpy: Lxpy, tmp_path: Path) -> None:
     assert (share / "g").read_text() == "from inside\n"
     listed = lxpy.run("mount", "ls", "c1").stdout
     assert "/mnt/ro" in listed and "/srv/rw" in listed and listed.count("yes") == 2
+    shown = f"Mounts:   {share} at /mnt/ro (read-only), {share} at /srv/rw\n"
+    assert shown in lxpy.run("info", "c1").stdout
     lxpy.run("mount", "rm", "c1", "/srv/rw")
     assert sh(lxpy, "c1", "ls /srv/rw") == ""
     assert "/srv/rw" not in lxpy.run("mount", "ls", "c1").stdout

@@ -151,6 +151,8 @@ def test_the_default_pool_takes_creates_and_imports(pooled: Lxpy, tmp_path: Path
     assert storage_of(lx, "box3")[0] == "overlay"
     assert manifest(archive) == files_of_rootfs(lx, "box3", tmp_path)
     lx.run("storage", "default", "overlay")
+    assert "Storage:  btrfs in pool fast" in lx.run("info", "box2").stdout
+    assert "Storage:  overlay (the overlay pool)" in lx.run("info", "box3").stdout
     with open(f"{lx.root}/etc/settings.toml") as f:
         assert f.read().strip() == ""
     lx.run("create", "box4", "--network", "none")

@@ -36,6 +36,7 @@ def test_snapshots_of_stopped_and_running_containers_restore(lxpy: Lxpy) -> None
     sh(lxpy, "c1", "echo three > /root/data")
     listed = lxpy.run("snapshot", "ls", "c1").stdout.split()
     assert "snap0" in listed and "two" in listed
+    assert "Snapshots: 2: snap0, two\n" in lxpy.run("info", "c1").stdout
 
     refused = lxpy.run("snapshot", "restore", "c1", "snap0", check=False)
     assert refused.returncode != 0 and "is running" in refused.stderr

@@ -204,9 +204,10 @@ info); null for a container never counted.""",
         "info",
         "show one container",
         """\
-One container: state, pid, template, addresses, rootfs, init, storage,
-limits, disk use and, while it runs, its CPU, memory, pids and network
-figures.
+One container: state, pid, template, addresses, rootfs, init, storage and
+its pool, port forwards, shared folders, its own user, autostart,
+snapshots, limits, provisioning, disk use and, while it runs, its CPU,
+memory, pids and network figures.
 
 Disk use is the container's own bytes and its limit. In a btrfs pool they
 are its subvolume's blocks from its quota group, live. For overlay and dir

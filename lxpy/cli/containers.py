@@ -205,10 +205,25 @@ def info(api: Api, args: Namespace) -> int:
         )
         storage = info.config.storage
         where = f" on image {storage.image}" if storage.image else ""
-        pool = f" in pool {storage.pool}" if storage.pool else ""
+        pool = f" in pool {storage.pool}" if storage.pool else f" (the {storage.kind} pool)"
         print(f"Storage:  {storage.kind}{pool}{where}")
         ports = ", ".join(p.summary for p in info.config.ports)
         print(f"Ports:    {ports or '-'}")
+        mounts = ", ".join(
+            f"{m.source} at {m.path}{' (read-only)' if m.readonly else ''}"
+            for m in info.config.mounts
+        )
+        print(f"Mounts:   {mounts or '-'}")
+        user = info.config.user
+        if user.name:
+            also = ", attach too" if user.default else ""
+            print(f"User:     {user.name} (lxpy shell{also})")
+        cfg = info.config
+        autostart = f"yes, order {cfg.autostart_order}" if cfg.autostart else "no"
+        delay = f", then {cfg.autostart_delay:g} s" if cfg.autostart and cfg.autostart_delay else ""
+        print(f"Autostart: {autostart}{delay}")
+        snaps = [snap.name for snap in api.snapshots(info.name)]
+        print(f"Snapshots: {len(snaps)}{': ' + ', '.join(snaps) if snaps else ''}")
         release = info.config.parameters.get("release")
         if release:
             print(f"Release:  {release}")
