@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from lxpy.config import ContainerConfig
 from lxpy.errors import AlreadyExists, LxpyError, StateError, UsageError
-from lxpy.net import dnsmasq, model, nat
+from lxpy.net import dnsmasq, model, nat, resolved
+from lxpy.net.hostsfile import HostsFile
 from lxpy.net.model import Network
 from lxpy.paths import Paths
 
@@ -98,6 +99,8 @@ def up(paths: Paths, network: Network) -> str:
     links.ensure_bridge(network)
     if not nat.exists(network):
         nat.apply(network)
+    if resolved.active():
+        resolved.link(network)
     run = model.run_dir(paths, network.name)
     for sub in ("", dnsmasq.DHCP_DIR, dnsmasq.NAMES_DIR):
         os.makedirs(f"{run}/{sub}", mode=0o755, exist_ok=True)
@@ -122,7 +125,10 @@ def remove(paths: Paths, name: str, runs: Callable[[str], bool]) -> None:
         from lxpy.net import links
 
         links.remove_bridge(name)
-
+        # Lines a crash left (a monitor killed with its container): none of them runs now.
+        HostsFile().forget_addresses(
+            paths.instance, lambda address: ipaddress.IPv4Address(address) in network.net
+        )
         if os.path.isdir(run):
             safefs.remove_tree(run)
         for suffix in (".toml", ".addresses"):
@@ -166,7 +172,8 @@ def plugs(paths: Paths, container: str, cfg: ContainerConfig) -> list[Plug]:
 
 def wire(paths: Paths, container: str, plugs: list[Plug], netns: int) -> None:
     """Each planned NIC made: a veth whose `guest` end is in the namespace `netns` and whose
-    host end is on its network's bridge, with its address reserved in dnsmasq.
+    host end is on its network's bridge, with its address reserved in dnsmasq, and its
+    NAME.DOMAIN known to the host (see `name_on_host`).
 
     On failure the reservations are withdrawn; the veths made so far go when `netns` does.
     """
@@ -180,6 +187,16 @@ def wire(paths: Paths, container: str, plugs: list[Plug], netns: int) -> None:
             dnsmasq.publish(run, plug.network, container, plug.mac, plug.address)
             published += dnsmasq.container_files(run, container)
             dnsmasq.ensure(run, plug.network)
+        name_on_host(paths, container, plugs)
     except BaseException:
         dnsmasq.withdraw(published)
         raise
+
+
+def name_on_host(paths: Paths, container: str, plugs: list[Plug]) -> None:
+    """NAME.DOMAIN of each NIC resolves on the host: by systemd-resolved asking the network's
+    dnsmasq where the host runs it (`up` set that), else by its lines in /etc/hosts. Both
+    name and address are lxpy's own (a checked name, an address from its records)."""
+    if not resolved.active():
+        entries = [(p.address, f"{container}.{p.network.domain}") for p in plugs]
+        HostsFile().name(paths.instance, container, entries)

@@ -413,8 +413,10 @@ def destroy(paths: Paths, name: str, force: bool = False) -> None:
             pass
         if cfg is not None and cfg.network:
             from lxpy.net import model
+            from lxpy.net.hostsfile import HostsFile
 
             model.forget(paths, name, cfg)  # its kept addresses go back to the pool
+            HostsFile().forget(paths.instance, name)  # what a crash may have left there
         try:
             os.unlink(paths.lock_file(name))
         except FileNotFoundError:
