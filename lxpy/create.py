@@ -39,6 +39,8 @@ from lxpy.paths import Paths
 from lxpy.storage import btrfs, overlay, pools, quota, secrets
 from lxpy.storage.trees import copy_tree
 
+SSH_PACKAGE = "openssh-server"
+
 
 @dataclass(frozen=True)
 class Request:
@@ -54,6 +56,7 @@ class Request:
     # Where the store cannot be idmapped, a copy of the image whose ids are shifted into the
     # container's range at its first start (see storage.shift).
     allow_shift: bool = False
+    ssh: bool = False  # openssh-server goes in with the packages: `lxpy ssh` gets in
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,13 @@ def resolve(request: Request) -> Resolved:
                 hint=f"its parameters: {', '.join(template.parameters) or 'none'}",
             )
         parsed[key] = param.parse(text)
+    if request.ssh:
+        if "packages" not in template.parameters:
+            raise UsageError(
+                f"template {template.name} cannot install openssh-server", hint="--no-ssh"
+            )
+        extra = parsed.get("packages")
+        parsed["packages"] = [*(extra if isinstance(extra, list) else []), SSH_PACKAGE]
     values = template.values(parsed)
     if values.get("arch") == "":
         values["arch"] = host_arch()

@@ -63,7 +63,7 @@ def monitor_spec(
         "name": name,
         "rootfs": root,
         "overlay": None if dirs is None else overlay.overlay_options(dirs),
-        "cgroup_view": cgroup_view(cfg, [root] if dirs is None else [*reversed(dirs[0]), dirs[1]]),
+        "cgroup_view": cgroup_view(cfg, overlay.layer_roots(paths, name, cfg)),
         "hostname": cfg.hostname,
         "uuid": cfg.uuid,
         "command": list(cfg.init.command),
