@@ -269,9 +269,7 @@ The container needs sshd: `create --ssh`, the default with --user.""",
 Print a Host block (NAME.DOMAIN and NAME, its address, its user) for
 each running container with its own user and sshd, for ~/.ssh/config to
 Include: editors' remote plugins and scp then know them by name.""",
-        (
-            ("lxpy ssh-config > ~/.ssh/lxpy.conf", "then `Include lxpy.conf` in ~/.ssh/config"),
-        ),
+        (("lxpy ssh-config > ~/.ssh/lxpy.conf", "then `Include lxpy.conf` in ~/.ssh/config"),),
         arguments.nothing,
         "inside.ssh_config",
     ),

@@ -99,8 +99,6 @@ def up(paths: Paths, network: Network) -> str:
     links.ensure_bridge(network)
     if not nat.exists(network):
         nat.apply(network)
-    if resolved.active():
-        resolved.link(network)
     run = model.run_dir(paths, network.name)
     for sub in ("", dnsmasq.DHCP_DIR, dnsmasq.NAMES_DIR):
         os.makedirs(f"{run}/{sub}", mode=0o755, exist_ok=True)
@@ -194,9 +192,12 @@ def wire(paths: Paths, container: str, plugs: list[Plug], netns: int) -> None:
 
 
 def name_on_host(paths: Paths, container: str, plugs: list[Plug]) -> None:
-    """NAME.DOMAIN of each NIC resolves on the host: by systemd-resolved asking the network's
-    dnsmasq where the host runs it (`up` set that), else by its lines in /etc/hosts. Both
-    name and address are lxpy's own (a checked name, an address from its records)."""
-    if not resolved.active():
-        entries = [(p.address, f"{container}.{p.network.domain}") for p in plugs]
-        HostsFile().name(paths.instance, container, entries)
+    """NAME.DOMAIN of each NIC resolves on the host: through systemd-resolved asking the
+    network's dnsmasq where the host uses it, else by its line in /etc/hosts. Both name
+    and address there are lxpy's own (a checked name, an address from its records)."""
+    entries = [
+        (p.address, f"{container}.{p.network.domain}")
+        for p in plugs
+        if not resolved.linked(p.network)
+    ]
+    HostsFile().name(paths.instance, container, entries)

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 
-from lxpy.errors import LxpyError
 from lxpy.net.model import Network
 
 # resolved's Varlink socket: it is there while resolved runs, D-Bus or not.
@@ -48,14 +47,22 @@ def _lines(path: str) -> list[list[str]]:
         return []
 
 
-def link(network: Network) -> None:
-    """Send queries for `network`'s domain (and only those) to its dnsmasq. resolved forgets
-    a link's settings when the link goes, so this is done each time the bridge is brought
-    up; nothing to undo at `network rm`."""
+def linked(network: Network) -> bool:
+    """Whether the host now sends queries for `network`'s domain (and only those) to its
+    dnsmasq through resolved: False where resolved is not in use, or where it refuses the
+    bridge's settings (without D-Bus, say); the hosts file serves then. resolved forgets a
+    link's settings when the link goes, so this is asked at every start, and there is
+    nothing to undo at `network rm`."""
+    if not active():
+        return False
     for argv in (
         ["resolvectl", "dns", network.name, network.gateway],
         ["resolvectl", "domain", network.name, f"~{network.domain}"],
     ):
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+        try:
+            result = subprocess.run(argv, capture_output=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
         if result.returncode != 0:
-            raise LxpyError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
+            return False
+    return True
