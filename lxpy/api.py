@@ -32,7 +32,7 @@ from lxpy.runtime.state import not_running, read_live
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import Any
+    from typing import Any, NoReturn
 
     from lxpy.create import Created as Created
     from lxpy.create import Request as Request
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from lxpy.images.provision import Status as ProvisionStatus
     from lxpy.linux.proc import ProcessRef
     from lxpy.runtime.launcher import Launcher as Launcher
+    from lxpy.runtime.ssh import SshTarget as SshTarget
     from lxpy.runtime.stats import Stats as Stats
     from lxpy.storage.archive import Counted as Counted
     from lxpy.storage.pools import Usage as PoolUsage
@@ -68,6 +69,7 @@ _LAZY = {
     "Silent": "lxpy.images.progress",
     "Terminal": "lxpy.images.progress",
     "Launcher": "lxpy.runtime.launcher",
+    "SshTarget": "lxpy.runtime.ssh",
     "Stats": "lxpy.runtime.stats",
     "Counted": "lxpy.storage.archive",
     "Snapshot": "lxpy.storage.snapshots",
@@ -597,6 +599,41 @@ class Api:
                 f"{name}: {NO_SHELL}", hint=f"`lxpy attach {name} -- CMD` needs no shell"
             )
         return found
+
+    def ssh_target(self, name: str) -> SshTarget | None:
+        """How ssh reaches `name`: None unless it runs with a NIC and sshd."""
+        cfg = store.load(self.paths, name)
+        if not read_live(self.paths, name).active:
+            return None
+        from lxpy.runtime import ssh
+
+        return ssh.target(self.paths, name, cfg)
+
+    def ssh_targets(self) -> list[SshTarget]:
+        """Every running container with its own user and sshd (`lxpy ssh-config`)."""
+        found = []
+        for name in self.names():
+            try:
+                target = self.ssh_target(name)
+            except LxpyError:
+                continue  # a broken config or a missing image: no ssh to it to offer
+            if target is not None and target.user != "root":
+                found.append(target)
+        return found
+
+    def ssh(self, name: str, user: str | None, cmd: list[str]) -> NoReturn:
+        """Replace this process with ssh to `name`, as `user` (default: its own, else root),
+        run as the host user whose keys it holds (see runtime.ssh)."""
+        from lxpy.runtime import ssh
+
+        target = self.ssh_target(name)
+        if target is None:
+            self._attachable(name)  # not running, or frozen: that error
+            raise StateError(
+                f"{name} has no sshd, or no network",
+                hint=f"`lxpy shell {name}` gets in without ssh; `create --ssh` installs it",
+            )
+        ssh.exec_as_owner(target.argv(user or target.user, cmd), self.login_user(name))
 
     def _attachable(self, name: str) -> ProcessRef:
         store.require(self.paths, name)

@@ -41,6 +41,8 @@ from lxpy.paths import Paths
 from lxpy.storage import btrfs, overlay, pools, quota, secrets
 from lxpy.storage.trees import copy_tree
 
+SSH_PACKAGE = "openssh-server"
+
 
 @dataclass(frozen=True)
 class Request:
@@ -58,6 +60,7 @@ class Request:
     allow_shift: bool = False
     provision: tuple[str, ...] = ()  # host paths of scripts run inside at the first boot
     ports: tuple[str, ...] = ()  # forwards as `port add` takes them, relayed from its start
+    ssh: bool = False  # openssh-server goes in with the packages: `lxpy ssh` gets in
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,13 @@ def resolve(request: Request) -> Resolved:
                 hint=f"its parameters: {', '.join(template.parameters) or 'none'}",
             )
         parsed[key] = param.parse(text)
+    if request.ssh:
+        if "packages" not in template.parameters:
+            raise UsageError(
+                f"template {template.name} cannot install openssh-server", hint="--no-ssh"
+            )
+        extra = parsed.get("packages")
+        parsed["packages"] = [*(extra if isinstance(extra, list) else []), SSH_PACKAGE]
     values = template.values(parsed)
     if values.get("arch") == "":
         values["arch"] = host_arch()

@@ -13,6 +13,7 @@ from dataclasses import replace
 from lxpy import store
 from lxpy.config import ContainerConfig, IdMap
 from lxpy.errors import Busy, LxpyError
+from lxpy.linux.locks import locked_file
 from lxpy.paths import Paths
 
 SUBUID = "/etc/subuid"
@@ -101,7 +102,7 @@ def ensure(paths: Paths, name: str, cfg: ContainerConfig) -> ContainerConfig:
     The caller holds its lock."""
     if cfg.security.privileged or cfg.security.idmap is not None:
         return cfg
-    with store.locked_file(
+    with locked_file(
         paths.idmaps_lock,
         Busy("another lxpy command is choosing id ranges", hint="try again"),
         10.0,

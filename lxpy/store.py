@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import time
 from collections.abc import Iterator
 
 from lxpy import config, names
 from lxpy.config import ContainerConfig
 from lxpy.errors import AlreadyExists, Busy, NotFound
+from lxpy.linux.locks import locked_file
 from lxpy.paths import Paths
 
 # A create builds in a hidden directory and renames it into place when it is complete, so a
@@ -64,38 +63,6 @@ def locked(paths: Paths, name: str, timeout: float = 10.0) -> Iterator[None]:
         timeout,
     ):
         yield
-
-
-@contextlib.contextmanager
-def locked_file(path: str, busy: Busy, timeout: float) -> Iterator[None]:
-    """flock `path` (made if missing), raising `busy` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise busy from None
-                    time.sleep(0.01)
-            # destroy unlinks the lock file: a lock on an unlinked inode protects nothing.
-            try:
-                same = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
-    try:
-        yield
-    finally:
-        os.close(fd)
 
 
 def clean_partials(paths: Paths, name: str) -> None:

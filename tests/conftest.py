@@ -260,11 +260,24 @@ def temporary_root(prefix: str) -> Iterator[Lxpy]:
         yield lx
     finally:
         cleanup(lx)
-        found = leaks(root) + network_leftovers(root)
+        found = leaks(root) + network_leftovers(root) + hosts_leftovers(root)
         for mount in safefs.mounts_under(root):
             subprocess.run(["umount", "-l", mount], check=False)
         safefs.remove_tree(root)
         assert not found, f"leaked: {found}"
+
+
+def hosts_leftovers(root: str) -> list[str]:
+    """The root's block in the host's /etc/hosts, which goes with its last running
+    container: a leak, reported and then removed so that the host keeps no stale name."""
+    from lxpy.net.hostsfile import HOSTS, HostsFile
+
+    instance = Paths.for_root(root).instance
+    with open(HOSTS) as f:
+        if f"# BEGIN lxpy {instance}\n" not in f.read():
+            return []
+    HostsFile().forget_addresses(instance, lambda address: True)
+    return [f"{HOSTS} block of {instance}"]
 
 
 def install_files(dest: str | os.PathLike[str]) -> None:

@@ -25,12 +25,13 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lxpy"
 
 # What a running monitor has loaded: its module, the launcher it is forked from, what the
 # launcher loads before it forks (spawn: init's child starts with it loaded), and what the
-# monitor imports on the way (dnsmasq, for a container on a network).
+# monitor imports on the way (dnsmasq and the hosts file, for a container on a network).
 MONITOR_MODULES = (
     "lxpy.runtime.monitor",
     "lxpy.runtime.launcher",
     "lxpy.runtime.spawn",
     "lxpy.net.dnsmasq",
+    "lxpy.net.hostsfile",
 )
 # Too heavy for the short paths (`lxpy ls`, `lxpy --version`): each costs start-up time.
 HEAVY = ("textual", "rich", "jinja2", "pyroute2", "psutil")

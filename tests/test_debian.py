@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from lxpy.net import model
 from lxpy.storage.trees import tree_size
 from tests.conftest import Lxpy, temporary_root
 
@@ -245,6 +246,124 @@ def test_openssh_and_dev_user(deb: Lxpy, tmp_path: Path) -> None:
     wrote = attach(deb, "vm", "touch", f"/home/{name}/src/new.c", user=name)
     assert wrote.returncode == 0, wrote.stderr
     assert (share / "new.c").stat().st_uid == uid
+
+
+@pytest.fixture
+def host_user(tmp_path: Path) -> Iterator[str]:
+    """A host account of the test's own, with an ssh key pair of its own; removed with its
+    home (its known_hosts too) at the end."""
+    name = f"lxssh{os.getpid() % 100000}"
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", name], check=True)
+    try:
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", "id_ed25519"],
+            cwd=tmp_path,
+            check=True,
+        )
+        account = pwd.getpwnam(name)
+        ssh_dir = Path(account.pw_dir) / ".ssh"
+        ssh_dir.mkdir(mode=0o700)
+        for key in ("id_ed25519", "id_ed25519.pub"):
+            os.rename(tmp_path / key, ssh_dir / key)
+        for path in (ssh_dir, *ssh_dir.iterdir()):
+            os.chown(path, account.pw_uid, account.pw_gid)
+        yield name
+    finally:
+        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+
+
+def as_user(name: str, argv: list[str], timeout: float = 15) -> subprocess.CompletedProcess[str]:
+    """`argv` run as the host user `name`, in a session of its own: no terminal to ask a
+    password on, so a refused key fails at once."""
+    account = pwd.getpwnam(name)
+    return subprocess.run(
+        argv,
+        user=account.pw_uid,
+        group=account.pw_gid,
+        extra_groups=[],
+        env={"PATH": "/usr/bin:/bin", "HOME": account.pw_dir, "USER": name},
+        cwd=account.pw_dir,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        start_new_session=True,
+    )
+
+
+def without_other_roots(text: str, instance: str) -> str:
+    """/etc/hosts without the blocks of other state roots (tests running beside this one)."""
+    kept, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("# BEGIN lxpy ") and line.split()[3] != instance:
+            skipping = True
+        if not skipping:
+            kept.append(line)
+        if skipping and line.startswith("# END lxpy "):
+            skipping = False
+    return "".join(kept)
+
+
+def test_ssh_by_name_from_the_host(deb: Lxpy, host_user: str) -> None:
+    name = host_user
+    with open("/etc/hosts", "rb") as f:
+        before = f.read()
+    # The image with sshd cached, as a dev box's second launch finds it.
+    deb.run("create", "warm", "-t", "debian", "-q", "--packages", "ssl-cert", "--ssh", timeout=600)
+    deb.run("destroy", "warm")
+    assert deb.run("ls", "--format", "json").stdout.strip() == "[]"
+    ssh = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"]
+    ssh += ["-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=2"]
+    t0 = time.monotonic()
+    # --ssh is on with --user: openssh-server joins ssl-cert (the image above).
+    launched = deb.run(
+        "launch", "dev", "-t", "debian", "-q", "--packages", "ssl-cert", "--user", name
+    )
+    launch_seconds = time.monotonic() - t0
+    answered = as_user(name, [*ssh, f"{name}@dev.lxpy", "true"])
+    while answered.returncode != 0 and time.monotonic() - t0 < 30:
+        time.sleep(0.1)
+        answered = as_user(name, [*ssh, f"{name}@dev.lxpy", "true"])
+    seconds = time.monotonic() - t0
+    print(f"launch {launch_seconds:.2f} s; launch until ssh answers {seconds:.2f} s")
+    assert answered.returncode == 0, answered.stderr
+    assert seconds < 10
+    assert f"ssh {name}@dev.lxpy" in launched.stderr
+    assert deb.run("shell", "dev", "--", "id", "-un").stdout == f"{name}\n"
+    address = json.loads(deb.run("info", "dev", "--format", "json").stdout)["ipv4"][0]
+    assert f"SSH:      {name}@dev.lxpy\n" in deb.run("info", "dev").stdout
+    config = deb.run("ssh-config").stdout
+    assert f"Host dev.lxpy dev\n    HostName {address}\n    User {name}\n" in config
+    # `lxpy ssh` (run by root here) becomes the host user whose key the box holds, and
+    # keeps the machine's host key under its uuid in that user's known_hosts.
+    via_lxpy = subprocess.run(
+        [*lx_argv(deb), "ssh", "dev", "--", "id", "-un"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert via_lxpy.stdout == f"{name}\n", via_lxpy.stderr
+    known = Path(pwd.getpwnam(name).pw_dir) / ".ssh" / "known_hosts"
+    uuid = json.loads(deb.run("info", "dev", "--format", "json").stdout)["config"]["uuid"]
+    found = subprocess.run(
+        ["ssh-keygen", "-F", f"lxpy-{uuid}", "-f", str(known)], capture_output=True, timeout=10
+    )
+    assert found.returncode == 0  # (Debian hashes the names in known_hosts)
+    # A stop takes the name off the host at once; destroy and `network rm` leave the hosts
+    # file as it was, byte for byte (other roots' blocks aside, when tests run beside us).
+    deb.run("stop", "dev")
+    assert as_user(name, ["getent", "hosts", "dev.lxpy"]).returncode != 0
+    deb.run("destroy", "dev")
+    for network in model.names(deb.paths):
+        deb.run("network", "rm", network)
+    with open("/etc/hosts", "rb") as f:
+        after = f.read()
+    instance = deb.paths.instance
+    assert without_other_roots(after.decode(), instance) == without_other_roots(
+        before.decode(), instance
+    )
 
 
 def secrets_of(lx: Lxpy, name: str) -> tuple[str, str]:

@@ -80,12 +80,14 @@ def test_the_overview_names_every_command_and_its_page() -> None:
         depth += {".RS": 1, ".RE": -1}.get(previous, 0)
         if previous == ".TP" and depth == 0:
             tags.append(line)
-    named = {word for tag in tags for word in re.findall(r"\\fB([a-z]+)\\fR", tag)}
+    # A command's name in roff: words of a-z joined by \- (ssh\-config).
+    word = r"\\fB([a-z]+(?:\\-[a-z]+)*)\\fR"
+    named = {w.replace("\\-", "-") for tag in tags for w in re.findall(word, tag)}
     assert set(LISTED) <= named, f"not in lxpy(1)'s COMMANDS: {sorted(set(LISTED) - named)}"
-    first = {re.match(r"\\fB([a-z]+)\\fR", tag).group(1) for tag in tags}  # type: ignore[union-attr]
+    first = {re.match(word, tag).group(1).replace("\\-", "-") for tag in tags}  # type: ignore[union-attr]
     assert first <= set(LISTED), f"lxpy(1) names no such command: {sorted(first - set(LISTED))}"
-    see_also = re.findall(r"^\.BR lxpy\\-([a-z]+) \(1\)", text, re.MULTILINE)
-    assert see_also == LISTED
+    pages = re.findall(r"^\.BR lxpy\\-([a-z]+(?:\\-[a-z]+)*) \(1\)", text, re.MULTILINE)
+    assert [page.replace("\\-", "-") for page in pages] == LISTED
 
 
 def test_every_page_named_in_see_also_is_there() -> None:

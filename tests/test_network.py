@@ -63,8 +63,13 @@ def test_containers_reach_each_other_by_name_and_keep_their_address(lxpy: Lxpy) 
     assert "1 packets received" in sh(lxpy, "c2", "ping -c1 -W5 c1")
     lxpy.run("restart", "c1")
     lxpy.run("stop", "c2")
+    # Gone from DNS the moment the stop returns: its DHCP lease ended with it (a named lease
+    # would have answered for an hour).
+    for name in ("c2", "c2.lxpy"):
+        assert "can't find" in sh(lxpy, "c1", f"nslookup {name} 2>&1; true"), name
     lxpy.run("start", "c2")
     assert {name: wait_lease(lxpy, name) for name in ("c1", "c2")} == first
+    assert first["c2"] in sh(lxpy, "c1", "nslookup c2.lxpy")
 
 
 def test_host_reaches_a_service_by_address_and_by_name(lxpy: Lxpy) -> None:
@@ -75,11 +80,50 @@ def test_host_reaches_a_service_by_address_and_by_name(lxpy: Lxpy) -> None:
     network = model.load(lxpy.paths, model.default_network(lxpy.paths))
     assert host_lookup(network.gateway, "web.lxpy") == address
     assert fetch(f"http://{address}:8080/") == "hello-lxpy\n"
+    # By name through the host's own resolver too (its /etc/hosts block here).
+    assert host_names(lxpy) == [f"{address} web.lxpy"]
+    assert getent("web.lxpy") == address
+    assert fetch("http://web.lxpy:8080/") == "hello-lxpy\n"
     lxpy.run("stop", "web")
-    # Stopped: its reservation and its hosts entry are gone (its DHCP lease, and the name
-    # dnsmasq gave it, last until the lease expires, as with any DHCP client).
+    # Stopped: its reservation, its name and its DHCP lease are gone at once, on the network's
+    # DNS and on the host.
     run = model.run_dir(lxpy.paths, network.name)
     assert os.listdir(f"{run}/dhcp-hosts") == [] and os.listdir(f"{run}/names") == []
+    assert host_lookup(network.gateway, "web.lxpy") == host_lookup(network.gateway, "web") == ""
+    assert host_names(lxpy) == [] and getent("web.lxpy") == ""
+
+
+def test_a_stop_from_inside_and_a_rename_take_the_name_along(lxpy: Lxpy) -> None:
+    lxpy.run("create", "r1")
+    lxpy.run("start", "r1")
+    address = wait_lease(lxpy, "r1")
+    assert host_names(lxpy) == [f"{address} r1.lxpy"]
+    lxpy.run("attach", "r1", "--", "poweroff", "-f", check=False)  # the monitor tears down
+    assert lxpy.wait_state("r1", "STOPPED") == "STOPPED"
+    assert host_names(lxpy) == [] and getent("r1.lxpy") == ""
+    lxpy.run("rename", "r1", "r2")
+    lxpy.run("start", "r2")
+    assert host_names(lxpy) == [f"{address} r2.lxpy"]  # it keeps its address
+    assert getent("r2.lxpy") == address and getent("r1.lxpy") == ""
+    lxpy.run("destroy", "--force", "r2")
+    assert host_names(lxpy) == []
+
+
+def host_names(lx: Lxpy) -> list[str]:
+    """The lines of the root's block in the host's /etc/hosts."""
+    with open("/etc/hosts") as f:
+        lines = f.read().splitlines()
+    begin = f"# BEGIN lxpy {lx.paths.instance}"
+    if begin not in lines:
+        return []
+    first = lines.index(begin) + 1
+    return lines[first : lines.index(f"# END lxpy {lx.paths.instance}", first)]
+
+
+def getent(name: str) -> str:
+    """The address the host's resolver (nsswitch) gives `name`, or ""."""
+    out = subprocess.run(["getent", "hosts", name], capture_output=True, text=True, timeout=10)
+    return out.stdout.split()[0] if out.returncode == 0 else ""
 
 
 def _left_behind(lx: Lxpy, name: str) -> list[str]:

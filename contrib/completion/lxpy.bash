@@ -5,10 +5,10 @@
 #    source ~/.local/share/bash_completion/lxpy
 # See also: https://github.com/scop/bash-completion/blob/main/doc/configuration.md
 
-_shtab_lxpy_subparsers=(create launch start stop restart autostart destroy freeze unfreeze ls list info attach shell console templates cache network storage port config top file clone rename move export mount import snapshot tui check)
+_shtab_lxpy_subparsers=(create launch start stop restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot tui check)
 
-_shtab_lxpy_create_option_strings=(-h --help -t --template -r --release --mirror --packages --user --set --storage --privileged --allow-shift --provision --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --dry-run)
-_shtab_lxpy_launch_option_strings=(-h --help -t --template -r --release --mirror --packages --user --set --storage --privileged --allow-shift --provision --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --timeout)
+_shtab_lxpy_create_option_strings=(-h --help -t --template -r --release --mirror --packages --user --ssh --no-ssh --set --storage --privileged --allow-shift --provision --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --dry-run)
+_shtab_lxpy_launch_option_strings=(-h --help -t --template -r --release --mirror --packages --user --ssh --no-ssh --set --storage --privileged --allow-shift --provision --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --timeout)
 _shtab_lxpy_start_option_strings=(-h --help --wait --no-wait)
 _shtab_lxpy_stop_option_strings=(-h --help -t --timeout -k --kill)
 _shtab_lxpy_restart_option_strings=(-h --help -t --timeout)
@@ -21,6 +21,8 @@ _shtab_lxpy_list_option_strings=(-h --help -f --format)
 _shtab_lxpy_info_option_strings=(-h --help -f --format)
 _shtab_lxpy_attach_option_strings=(-h --help -u --user -e --env --cwd)
 _shtab_lxpy_shell_option_strings=(-h --help -u --user)
+_shtab_lxpy_ssh_option_strings=(-h --help -u --user)
+_shtab_lxpy_ssh_config_option_strings=(-h --help)
 _shtab_lxpy_console_option_strings=(-h --help --log)
 _shtab_lxpy_templates_option_strings=(-h --help)
 _shtab_lxpy_cache_option_strings=(-h --help -q --quiet)
@@ -62,6 +64,7 @@ _shtab_lxpy_unfreeze_pos_0_COMPGEN=_lxpy_containers
 _shtab_lxpy_info_pos_0_COMPGEN=_lxpy_containers
 _shtab_lxpy_attach_pos_0_COMPGEN=_lxpy_containers
 _shtab_lxpy_shell_pos_0_COMPGEN=_lxpy_containers
+_shtab_lxpy_ssh_pos_0_COMPGEN=_lxpy_containers
 _shtab_lxpy_console_pos_0_COMPGEN=_lxpy_containers
 _shtab_lxpy_templates_pos_1_COMPGEN=_lxpy_templates
 _shtab_lxpy_network_pos_1_COMPGEN=_lxpy_networks
@@ -99,10 +102,12 @@ _shtab_lxpy_file_pos_0_choices=(push pull)
 _shtab_lxpy_mount_pos_0_choices=(add rm ls)
 _shtab_lxpy_check__f_choices=(text json)
 _shtab_lxpy_check___format_choices=(text json)
-_shtab_lxpy_pos_0_choices=(create launch start stop restart autostart destroy freeze unfreeze ls list info attach shell console templates cache network storage port config top file clone rename move export mount import snapshot tui check)
+_shtab_lxpy_pos_0_choices=(create launch start stop restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot tui check)
 
 _shtab_lxpy_create__h_nargs=0
 _shtab_lxpy_create___help_nargs=0
+_shtab_lxpy_create___ssh_nargs=0
+_shtab_lxpy_create___no_ssh_nargs=0
 _shtab_lxpy_create___privileged_nargs=0
 _shtab_lxpy_create___allow_shift_nargs=0
 _shtab_lxpy_create__q_nargs=0
@@ -110,6 +115,8 @@ _shtab_lxpy_create___quiet_nargs=0
 _shtab_lxpy_create___dry_run_nargs=0
 _shtab_lxpy_launch__h_nargs=0
 _shtab_lxpy_launch___help_nargs=0
+_shtab_lxpy_launch___ssh_nargs=0
+_shtab_lxpy_launch___no_ssh_nargs=0
 _shtab_lxpy_launch___privileged_nargs=0
 _shtab_lxpy_launch___allow_shift_nargs=0
 _shtab_lxpy_launch__q_nargs=0
@@ -156,6 +163,11 @@ _shtab_lxpy_attach___help_nargs=0
 _shtab_lxpy_shell_pos_1_nargs='*'
 _shtab_lxpy_shell__h_nargs=0
 _shtab_lxpy_shell___help_nargs=0
+_shtab_lxpy_ssh_pos_1_nargs='*'
+_shtab_lxpy_ssh__h_nargs=0
+_shtab_lxpy_ssh___help_nargs=0
+_shtab_lxpy_ssh_config__h_nargs=0
+_shtab_lxpy_ssh_config___help_nargs=0
 _shtab_lxpy_console__h_nargs=0
 _shtab_lxpy_console___help_nargs=0
 _shtab_lxpy_console___log_nargs=0

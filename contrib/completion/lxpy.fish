@@ -58,7 +58,7 @@ function _shtab_lxpy_using
   test "$_shtab_lxpy_cmdpath" = "$argv"
 end
 
-set -g _shtab_lxpy_commands create launch start stop restart autostart destroy freeze unfreeze ls list info attach shell console templates cache network storage port config top file clone rename move export mount import snapshot tui check
+set -g _shtab_lxpy_commands create launch start stop restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot tui check
 set -g _shtab_lxpy_opts_with_value --cpus --cpuset --cwd --disk --domain --env --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --port --provision --release --root --set --size --sort --source --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
 
 complete -c lxpy -e
@@ -75,6 +75,7 @@ complete -c lxpy -n '_shtab_lxpy_using create' -s r -l release -xka "(_lxpy_valu
 complete -c lxpy -n '_shtab_lxpy_using create' -l mirror -x -d 'the package mirror (--set mirror=...; default: the template'"'"'s)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l packages -x -d 'extra packages installed at bootstrap (default: none)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l user -x -d 'a dev-VM user with the host user'"'"'s ids and sudo (default: none)'
+complete -c lxpy -n '_shtab_lxpy_using create' -l ssh -l no-ssh -d 'install openssh-server, for `lxpy ssh` and ssh to NAME.DOMAIN (default: with --user)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l set -x -d 'any template parameter, repeatable (`lxpy templates show TEMPLATE` lists them)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l storage -x -d 'overlay (on the cached image), dir (a full copy) or a btrfs pool'"'"'s name (a snapshot of the image; see `lxpy storage`) (default: the default pool, overlay unless `lxpy storage default` set another)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l privileged -d 'no user namespace: container root is host root (default: unprivileged)'
@@ -98,6 +99,7 @@ complete -c lxpy -n '_shtab_lxpy_using launch' -s r -l release -xka "(_lxpy_valu
 complete -c lxpy -n '_shtab_lxpy_using launch' -l mirror -x -d 'the package mirror (--set mirror=...; default: the template'"'"'s)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l packages -x -d 'extra packages installed at bootstrap (default: none)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l user -x -d 'a dev-VM user with the host user'"'"'s ids and sudo (default: none)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l ssh -l no-ssh -d 'install openssh-server, for `lxpy ssh` and ssh to NAME.DOMAIN (default: with --user)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l set -x -d 'any template parameter, repeatable (`lxpy templates show TEMPLATE` lists them)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l storage -x -d 'overlay (on the cached image), dir (a full copy) or a btrfs pool'"'"'s name (a snapshot of the image; see `lxpy storage`) (default: the default pool, overlay unless `lxpy storage default` set another)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l privileged -d 'no user namespace: container root is host root (default: unprivileged)'
@@ -164,6 +166,12 @@ complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a she
 complete -c lxpy -n '_shtab_lxpy_using shell' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using shell' -s u -l user -x -d 'another user (default: the container'"'"'s own, else root)'
 complete -c lxpy -n '_shtab_lxpy_using shell; and test $_shtab_lxpy_npos -eq 0' -ka "(_lxpy_values containers)" -d 'the container'
+complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a ssh -d 'ssh to a container by its name, as its own user'
+complete -c lxpy -n '_shtab_lxpy_using ssh' -s h -l help -d 'show this help message and exit'
+complete -c lxpy -n '_shtab_lxpy_using ssh' -s u -l user -x -d 'another user (default: the container'"'"'s own, else root)'
+complete -c lxpy -n '_shtab_lxpy_using ssh; and test $_shtab_lxpy_npos -eq 0' -ka "(_lxpy_values containers)" -d 'the container'
+complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a ssh-config -d 'print ssh_config Host entries for the running containers'
+complete -c lxpy -n '_shtab_lxpy_using ssh-config' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a console -d 'connect to the console (Ctrl-a q detaches)'
 complete -c lxpy -n '_shtab_lxpy_using console' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using console' -l log -d 'print the console buffer and exit'

@@ -137,6 +137,11 @@ def create(p: Parser, dry_run: bool = True) -> None:
         help="a dev-VM user with the host user's ids and sudo (default: none)",
     )
     p.add_argument(
+        "--ssh",
+        action=argparse.BooleanOptionalAction,
+        help="install openssh-server, for `lxpy ssh` and ssh to NAME.DOMAIN (default: with --user)",
+    )
+    p.add_argument(
         "--set",
         action="append",
         default=[],
@@ -290,6 +295,14 @@ def attach(p: Parser) -> None:
 
 
 def shell(p: Parser) -> None:
+    _as_user(p, "the command and its arguments (default: the user's login shell)")
+
+
+def ssh(p: Parser) -> None:
+    _as_user(p, "a command, run by the user's shell there (default: a login shell)")
+
+
+def _as_user(p: Parser, cmd: str) -> None:
     _name(p)
     p.add_argument(
         "-u",
@@ -297,12 +310,7 @@ def shell(p: Parser) -> None:
         metavar="USER",
         help="another user (default: the container's own, else root)",
     )
-    p.add_argument(
-        "cmd",
-        nargs="*",
-        metavar="-- CMD",
-        help="the command and its arguments (default: the user's login shell)",
-    )
+    p.add_argument("cmd", nargs="*", metavar="-- CMD", help=cmd)
 
 
 def console(p: Parser) -> None:

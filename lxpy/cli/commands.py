@@ -256,6 +256,35 @@ A login shell in a running container as its own user: the one
         "inside.shell",
     ),
     Command(
+        "ssh",
+        "ssh to a container by its name, as its own user",
+        """\
+Run ssh to NAME.DOMAIN (its first network's domain, lxpy by default) as
+the container's own user, else root, with -u another. It runs as the
+host user whose public keys `create --user` copied in (the account of that
+name, else the one who ran sudo), with their keys and ssh config; a
+machine's host keys are remembered by its uuid, accepted on first use.
+The container needs sshd: `create --ssh`, the default with --user.""",
+        (
+            ("lxpy ssh dev", "a login shell over ssh"),
+            ("lxpy ssh dev -- git -C src pull", "one command"),
+            ("lxpy ssh dev -u root", "as root (with the same keys)"),
+        ),
+        arguments.ssh,
+        "inside.ssh",
+    ),
+    Command(
+        "ssh-config",
+        "print ssh_config Host entries for the running containers",
+        """\
+Print a Host block (NAME.DOMAIN and NAME, its address, its user) for
+each running container with its own user and sshd, for ~/.ssh/config to
+Include: editors' remote plugins and scp then know them by name.""",
+        (("lxpy ssh-config > ~/.ssh/lxpy.conf", "then `Include lxpy.conf` in ~/.ssh/config"),),
+        arguments.nothing,
+        "inside.ssh_config",
+    ),
+    Command(
         "console",
         "connect to the console (Ctrl-a q detaches)",
         """\

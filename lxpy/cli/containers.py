@@ -35,6 +35,9 @@ def launch(api: Api, args: Namespace) -> int:
     user = api.login_user(created.name)
     print(f"{created.name} runs. Get in with:", file=sys.stderr)
     print(f"  lxpy shell {created.name}    (a login shell as {user})", file=sys.stderr)
+    ssh = api.ssh_target(created.name)
+    if ssh is not None and ssh.user != "root":
+        print(f"  ssh {ssh.login}    (or lxpy ssh {created.name})", file=sys.stderr)
     print(created.name)
     return 0
 
@@ -86,6 +89,7 @@ def _request(api: Api, args: Namespace) -> Request:
         args.allow_shift,
         provision=tuple(args.provision),
         ports=tuple(args.port),
+        ssh=bool(args.user) if args.ssh is None else args.ssh,
     )
 
 
@@ -197,6 +201,9 @@ def info(api: Api, args: Namespace) -> int:
     print(f"Created:  {info.created or '?'}")
     print(f"Uptime:   {units.duration(info.uptime)}")
     print(f"IPv4:     {', '.join(info.ipv4) or '-'}")
+    ssh = api.ssh_target(args.name) if info.config is not None else None
+    if ssh is not None:
+        print(f"SSH:      {ssh.login}")
     print(f"Rootfs:   {info.rootfs}")
     if info.config is not None:
         print(

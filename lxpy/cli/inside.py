@@ -30,6 +30,20 @@ def shell(api: Api, args: Namespace) -> int:
     return int(api.attach(args.name, list(args.cmd) or None, user))
 
 
+def ssh(api: Api, args: Namespace) -> int:
+    api.ssh(args.name, args.user, list(args.cmd))
+
+
+def ssh_config(api: Api, args: Namespace) -> int:
+    for target in api.ssh_targets():
+        print(f"Host {target.host} {target.name}")
+        print(f"    HostName {target.address}")
+        print(f"    User {target.user}")
+        for key, value in target.options():
+            print(f"    {key} {value}")
+    return 0
+
+
 def console(api: Api, args: Namespace) -> int:
     if args.log:
         sys.stdout.buffer.write(api.console_log(args.name))

@@ -119,8 +119,8 @@ def main(argv: Sequence[str], launcher: Launcher | None = None, tui: Tui | None 
     p = parser(command)
     args = p.parse_args(argv)
     if trailing:
-        if command is None or command.name not in ("attach", "shell"):
-            p.error("`--` is only for `lxpy attach|shell NAME -- CMD`")
+        if command is None or command.name not in ("attach", "shell", "ssh"):
+            p.error("`--` is only for `lxpy attach|shell|ssh NAME -- CMD`")
         args.cmd = list(args.cmd) + trailing
     if command is None:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):

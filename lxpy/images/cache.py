@@ -27,6 +27,7 @@ from lxpy.images.plan import Plan
 from lxpy.images.progress import Progress
 from lxpy.linux import safefs
 from lxpy.linux.atomic import write_atomic
+from lxpy.linux.locks import locked_file
 from lxpy.paths import Paths
 from lxpy.storage.secrets import remove_from_tree
 from lxpy.storage.trees import tree_size
@@ -118,7 +119,7 @@ def containers_by_image(paths: Paths) -> dict[str, list[str]]:
 
 
 def _lock(paths: Paths, key: str) -> AbstractContextManager[None]:
-    return store.locked_file(
+    return locked_file(
         paths.image_lock(key),
         Busy(f"image {key} is being built by another lxpy command", hint="wait and try again"),
         timeout=3600,

@@ -1,15 +1,22 @@
 """One dnsmasq per network: DHCP with a fixed address per container, DNS by name.
 
 Each running container has one file in each of two directories that dnsmasq watches with
-inotify (`--dhcp-hostsdir`, `--hostsdir`): its reservation and its name. Adding or deleting
-those files is all a start or a stop does, no signal and no restart, and the monitor can
-delete them on its way out without importing anything heavy. Standard library only.
+inotify (`--dhcp-hostsdir`, `--hostsdir`): its reservation and its name. A start writes
+them; a stop deletes them and ends the container's DHCP lease, without a restart, and the
+monitor can do it on its way out without importing anything heavy. Standard library only.
+
+Why the lease must end too: dnsmasq names a lease after the hosts entry for its address
+(when a client gives no name, or, with --dhcp-ignore-names, always), and a named lease
+answers for NAME and NAME.DOMAIN on its own until it expires, an hour after the stop,
+whatever became of the hosts file. A DHCPRELEASE sent for the gone container ends it.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
+import struct
 import time
 
 from lxpy.errors import LxpyError
@@ -49,32 +56,78 @@ def published_addresses(net_run_dir: str, container: str) -> list[str]:
 
 
 def withdraw(files: Sequence[str]) -> None:
-    """Delete a container's files; dnsmasq forgets names by itself, reservations on SIGHUP."""
-    dirs = set()
+    """Delete a container's files and end its leases: its name stops resolving at once."""
+    by_network: dict[str, list[tuple[str, str]]] = {}
     for path in files:
         try:
+            with open(path) as f:
+                reserved = f.read()
             os.unlink(path)
-            dirs.add(os.path.dirname(os.path.dirname(path)))
         except FileNotFoundError:
-            pass
-    for net_run_dir in dirs:
-        pid = running(net_run_dir)
-        if pid is not None:
-            os.kill(pid, signal.SIGHUP)
+            continue
+        ours = by_network.setdefault(os.path.dirname(os.path.dirname(path)), [])
+        if os.path.basename(os.path.dirname(path)) == DHCP_DIR:
+            mac, address = reserved.split(",")[:2]
+            ours.append((mac, address))
+    for net_run_dir, ended in by_network.items():
+        found = _running(net_run_dir)
+        if found is None:
+            continue
+        pid, argv = found
+        os.kill(pid, signal.SIGHUP)  # forgets the reservations (names go by inotify)
+        options = {key: value for key, _, value in (arg.partition("=") for arg in argv)}
+        for mac, address in ended:
+            release(options["--interface"], options["--listen-address"], mac, address)
+
+
+def release(interface: str, server: str, mac: str, address: str) -> None:
+    """Send dnsmasq the DHCPRELEASE the gone client (`mac` at `address`) would have sent,
+    as dnsmasq's own dhcp_release does: from the host, bound to the bridge so that dnsmasq
+    sees it arrive there."""
+    packet = struct.pack(
+        "!BBBBIHH4s4s4s4s16s192s",
+        1,  # BOOTREQUEST
+        1,  # Ethernet
+        6,
+        0,
+        int.from_bytes(os.urandom(4)),
+        0,
+        0,
+        socket.inet_aton(address),  # ciaddr: the lease's address
+        bytes(4),
+        bytes(4),
+        bytes(4),
+        bytes.fromhex(mac.replace(":", "")),
+        b"",
+    )
+    # The magic cookie, then: message type RELEASE, the server's identifier, the end.
+    packet += b"\x63\x82\x53\x63\x35\x01\x07\x36\x04" + socket.inet_aton(server) + b"\xff"
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+            s.sendto(packet, (server, 67))
+    except OSError:
+        pass  # the bridge is gone, and with it dnsmasq and its leases
 
 
 def running(net_run_dir: str) -> int | None:
     """dnsmasq's pid when it runs for this network, else None."""
+    found = _running(net_run_dir)
+    return None if found is None else found[0]
+
+
+def _running(net_run_dir: str) -> tuple[int, list[str]] | None:
+    """dnsmasq's pid and argv when it runs for this network."""
     try:
         with open(f"{net_run_dir}/{PID_FILE}") as f:
             pid = int(f.read().strip())
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmdline = f.read()
+            argv = f.read().decode(errors="replace").split("\0")
     except (OSError, ValueError):
         return None
     # The pid file alone may name a reused pid: it must be our dnsmasq for this directory.
-    if b"dnsmasq" in cmdline and f"{net_run_dir}/{PID_FILE}".encode() in cmdline:
-        return pid
+    if "dnsmasq" in argv[0] and f"--pid-file={net_run_dir}/{PID_FILE}" in argv:
+        return pid, argv
     return None
 
 

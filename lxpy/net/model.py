@@ -24,6 +24,7 @@ from lxpy.config.schema import check_network_name
 from lxpy.config.tomlfile import TomlFile, parse, read_text, record_names
 from lxpy.errors import Busy, LxpyError, NotFound, UsageError
 from lxpy.linux.atomic import write_atomic
+from lxpy.linux.locks import locked_file
 from lxpy.paths import Paths
 
 DEFAULT_DOMAIN = "lxpy"
@@ -190,7 +191,7 @@ def containers_on(paths: Paths, name: str) -> list[str]:
 
 def lock(paths: Paths, name: str) -> AbstractContextManager[None]:
     # "network." cannot begin a container name: the two kinds of lock never meet.
-    return store.locked_file(
+    return locked_file(
         f"{paths.run}/locks/network.{name}.lock",
         Busy(f"network {name} is busy", hint="wait and try again"),
         timeout=30,

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from lxpy.config import ContainerConfig
 from lxpy.errors import AlreadyExists, LxpyError, StateError, UsageError
-from lxpy.net import dnsmasq, model, nat
+from lxpy.net import dnsmasq, model, nat, resolved
+from lxpy.net.hostsfile import HostsFile
 from lxpy.net.model import Network
 from lxpy.paths import Paths
 
@@ -122,7 +123,10 @@ def remove(paths: Paths, name: str, runs: Callable[[str], bool]) -> None:
         from lxpy.net import links
 
         links.remove_bridge(name)
-
+        # Lines a crash left (a monitor killed with its container): none of them runs now.
+        HostsFile().forget_addresses(
+            paths.instance, lambda address: ipaddress.IPv4Address(address) in network.net
+        )
         if os.path.isdir(run):
             safefs.remove_tree(run)
         for suffix in (".toml", ".addresses"):
@@ -166,7 +170,8 @@ def plugs(paths: Paths, container: str, cfg: ContainerConfig) -> list[Plug]:
 
 def wire(paths: Paths, container: str, plugs: list[Plug], netns: int) -> None:
     """Each planned NIC made: a veth whose `guest` end is in the namespace `netns` and whose
-    host end is on its network's bridge, with its address reserved in dnsmasq.
+    host end is on its network's bridge, with its address reserved in dnsmasq, and its
+    NAME.DOMAIN known to the host (see `name_on_host`).
 
     On failure the reservations are withdrawn; the veths made so far go when `netns` does.
     """
@@ -180,6 +185,25 @@ def wire(paths: Paths, container: str, plugs: list[Plug], netns: int) -> None:
             dnsmasq.publish(run, plug.network, container, plug.mac, plug.address)
             published += dnsmasq.container_files(run, container)
             dnsmasq.ensure(run, plug.network)
+        name_on_host(paths, container, plugs)
     except BaseException:
         dnsmasq.withdraw(published)
         raise
+
+
+def name_on_host(paths: Paths, container: str, plugs: list[Plug]) -> None:
+    """NAME.DOMAIN of each NIC resolves on the host: through systemd-resolved asking the
+    network's dnsmasq where the host uses it, else by its line in /etc/hosts. Both name
+    and address there are lxpy's own (a checked name, an address from its records)."""
+    entries = [
+        (p.address, f"{container}.{p.network.domain}")
+        for p in plugs
+        if not resolved.linked(p.network)
+    ]
+    try:
+        HostsFile().name(paths.instance, container, entries)
+    except LxpyError as e:
+        # A read-only /etc/hosts (NixOS, a bind mount) costs the host its names, not the start.
+        import sys
+
+        print(f"lxpy: warning: {container}: not named on the host: {e.message}", file=sys.stderr)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 from lxpy.linux import safefs
 
@@ -51,3 +52,24 @@ def _listdir(rootfd: int, rel: str) -> list[str]:
         return os.listdir(fd)
     finally:
         os.close(fd)
+
+
+def has_file(roots: list[str], rel: str) -> bool:
+    """Whether the tree that the layers at `roots` (bottom first) make holds a file at `rel`:
+    the topmost layer that has the path decides (an overlay whiteout there hides it)."""
+    for root in reversed(roots):
+        try:
+            rootfd = safefs.open_tree(root)
+        except OSError:
+            continue
+        try:
+            fd = safefs.open_in(rootfd, rel, os.O_PATH)
+        except OSError:
+            continue
+        finally:
+            os.close(rootfd)
+        try:
+            return stat.S_ISREG(os.fstat(fd).st_mode)  # a whiteout is a character device
+        finally:
+            os.close(fd)
+    return False

@@ -64,7 +64,7 @@ def monitor_spec(
         "name": name,
         "rootfs": root,
         "overlay": None if dirs is None else overlay.overlay_options(dirs),
-        "cgroup_view": cgroup_view(cfg, [root] if dirs is None else [*reversed(dirs[0]), dirs[1]]),
+        "cgroup_view": cgroup_view(cfg, overlay.layer_roots(paths, name, cfg)),
         "hostname": cfg.hostname,
         "uuid": cfg.uuid,
         "command": list(cfg.init.command),
@@ -417,8 +417,10 @@ def destroy(paths: Paths, name: str, force: bool = False) -> None:
             pass
         if cfg is not None and cfg.network:
             from lxpy.net import model
+            from lxpy.net.hostsfile import HostsFile
 
             model.forget(paths, name, cfg)  # its kept addresses go back to the pool
+            HostsFile().forget(paths.instance, name)  # what a crash may have left there
         try:
             os.unlink(paths.lock_file(name))
         except FileNotFoundError:

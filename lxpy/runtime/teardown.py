@@ -7,6 +7,7 @@ the monitor: standard library only.
 from __future__ import annotations
 
 import os
+import sys
 
 from lxpy.linux.cgroups import ContainerCgroups
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 def teardown(run_dir: str, cgroups: ContainerCgroups, published: Sequence[str] = ()) -> None:
     """`published`: the container's files in its networks' dnsmasq directories (its address
-    reservation and its name), which go with it."""
+    reservation and its name), which go with it, as do its names in the host's /etc/hosts."""
     if cgroups.pids():
         cgroups.kill_all()
     cgroups.remove()
@@ -39,3 +40,17 @@ def teardown(run_dir: str, cgroups: ContainerCgroups, published: Sequence[str] =
         os.rmdir(run_dir)
     except OSError:
         pass
+    if published:
+        _forget_on_host(cgroups)
+
+
+def _forget_on_host(cgroups: ContainerCgroups) -> None:
+    """Last: a hosts file that cannot be written (a read-only /etc) is reported and stops
+    nothing else (the next start, destroy or `network rm` tries again)."""
+    from lxpy.errors import LxpyError
+    from lxpy.net.hostsfile import HostsFile
+
+    try:
+        HostsFile().forget(cgroups.instance, cgroups.container)
+    except LxpyError as e:
+        print(f"lxpy: {e}", file=sys.stderr)

@@ -99,6 +99,13 @@ def rootfs_dir(paths: Paths, name: str, cfg: ContainerConfig) -> str:
     return paths.rootfs(name)
 
 
+def layer_roots(paths: Paths, name: str, cfg: ContainerConfig) -> list[str]:
+    """The directories whose files make the container's tree, bottom first: its rootfs
+    directory, or an overlay's lower directories and then its upper one."""
+    dirs = overlay_dirs(paths, name, cfg)
+    return [rootfs_dir(paths, name, cfg)] if dirs is None else [*reversed(dirs[0]), dirs[1]]
+
+
 def open_rootfs(paths: Paths, name: str, cfg: ContainerConfig) -> int:
     """An fd for the `/` of a stopped container: its overlay, mounted detached, or its rootfs
     directory. The caller holds its lock, so that it cannot start on the same overlay."""

@@ -22,6 +22,7 @@ from lxpy.config.tomlfile import TomlFile, parse, read_text, record_names
 from lxpy.errors import AlreadyExists, LxpyError, NotFound, StateError, UsageError
 from lxpy.linux import safefs, syscalls
 from lxpy.linux.atomic import write_atomic
+from lxpy.linux.locks import locked_file
 from lxpy.paths import Paths
 
 BUILTIN = ("overlay", "dir")
@@ -287,11 +288,10 @@ def _enable_quotas(where: str) -> None:
 
 
 def _locked(paths: Paths) -> contextlib.AbstractContextManager[None]:
-    from lxpy import store
     from lxpy.errors import Busy
 
     # One pool change at a time: two mounts of one loop file would corrupt it.
-    return store.locked_file(paths.pools_lock, Busy("another lxpy command is changing pools"), 30.0)
+    return locked_file(paths.pools_lock, Busy("another lxpy command is changing pools"), 30.0)
 
 
 def listing(paths: Paths) -> list[Usage]:
