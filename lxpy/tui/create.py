@@ -110,7 +110,9 @@ class CreateScreen(ModalScreen["Order | None"]):
             if not sep or not source or not inside.startswith("/"):
                 raise UsageError(f"shared folder {self._text('share')!r}: expected HOSTPATH:PATH")
             share = (source, inside)
-        request = Request(template, name, parameters, nics=nics, limits=limits)
+        # As on the command line: a box with its own user gets sshd, for `lxpy ssh`.
+        ssh = bool(parameters.get("user"))
+        request = Request(template, name, parameters, nics=nics, limits=limits, ssh=ssh)
         return Order(request, share, self.query_one("#start", Checkbox).value)
 
     @on(Input.Submitted)
