@@ -575,7 +575,8 @@ class Api:
         return attach(init, ContainerCgroups(self.paths.instance, name), request)
 
     def provisioning(self, name: str) -> ProvisionStatus | None:
-        """How its `--provision` scripts went, read from inside (None: it has none)."""
+        """How its `--cloud-init` user-data and `--provision` scripts went, read from inside
+        (None: it has neither)."""
         if not store.load(self.paths, name).provision:
             return None
         from lxpy.images import provision

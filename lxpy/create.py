@@ -32,7 +32,7 @@ from lxpy.config import (
 from lxpy.config.model import clash
 from lxpy.config.schema import check_ipv4
 from lxpy.errors import UnsafePath, UsageError
-from lxpy.images import busybox, cache, manifest, provision, render, users
+from lxpy.images import busybox, cache, cloudinit, manifest, provision, render, users
 from lxpy.images.manifest import InitRecipe, Template, Value
 from lxpy.images.plan import BUILTIN_LOCALES, Plan, host_arch
 from lxpy.images.progress import Progress, Silent
@@ -61,6 +61,7 @@ class Request:
     provision: tuple[str, ...] = ()  # host paths of scripts run inside at the first boot
     ports: tuple[str, ...] = ()  # forwards as `port add` takes them, relayed from its start
     ssh: bool = False  # openssh-server goes in with the packages: `lxpy ssh` gets in
+    cloud_init: str | None = None  # host path of cloud-init user-data (sets `cloud`)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,15 @@ def resolve(request: Request) -> Resolved:
             )
         extra = parsed.get("packages")
         parsed["packages"] = [*(extra if isinstance(extra, list) else []), SSH_PACKAGE]
+    if request.cloud_init is not None:
+        if "cloud" not in template.parameters:
+            raise UsageError(
+                f"--cloud-init: template {template.name} has no cloud-init",
+                hint="the debian and ubuntu templates install it: -t debian",
+            )
+        if parsed.get("cloud") is False:
+            raise UsageError("--cloud-init needs cloud-init: it cannot go with cloud=false")
+        parsed["cloud"] = True
     values = template.values(parsed)
     if values.get("arch") == "":
         values["arch"] = host_arch()
@@ -154,7 +164,9 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
     resolved = resolve(request)
     user_name = resolved.values.get("user")
     dev_user = users.resolve(user_name) if isinstance(user_name, str) and user_name else None
-    scripts = provision.read_scripts(list(request.provision))  # before any bootstrap
+    # Read before any bootstrap, so a bad file costs nothing.
+    scripts = provision.read_scripts(list(request.provision))
+    user_data = None if request.cloud_init is None else cloudinit.read_user_data(request.cloud_init)
     pool = request.storage or settings.default_pool(paths)
     if "disk" in request.limits and pool in pools.BUILTIN:
         raise quota.needs_a_pool()  # before any bootstrap
@@ -187,7 +199,10 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
                 limits=Limits(**request.limits),
                 security=Security(privileged=request.privileged, shift=request.allow_shift),
                 user=User(dev_user.name) if dev_user is not None else User(),
-                provision=tuple(script.name for script in scripts),
+                provision=(
+                    *((cloudinit.STEP,) if user_data is not None else ()),
+                    *(script.name for script in scripts),
+                ),
             )
             if cfg.limits.disk is not None:
                 quota.apply(paths, name, cfg)
@@ -201,7 +216,9 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
                     progress.step(f"adding user {dev_user.name} (uid {dev_user.uid})")
                     users.install(rootfd, dev_user)
                 secrets.reset(rootfd, cfg.secrets)
-                if scripts:
+                if user_data is not None:
+                    cloudinit.install(rootfd, user_data, cfg.uuid, cfg.hostname)
+                if cfg.provision:
                     provision.install(rootfd, scripts)
             except OSError as e:
                 where = f" ({e.filename})" if e.filename else ""

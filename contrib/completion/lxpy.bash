@@ -7,8 +7,8 @@
 
 _shtab_lxpy_subparsers=(create launch start stop restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot tui check)
 
-_shtab_lxpy_create_option_strings=(-h --help -t --template -r --release --mirror --packages --user --ssh --no-ssh --set --storage --privileged --allow-shift --provision --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --dry-run)
-_shtab_lxpy_launch_option_strings=(-h --help -t --template -r --release --mirror --packages --user --ssh --no-ssh --set --storage --privileged --allow-shift --provision --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --timeout)
+_shtab_lxpy_create_option_strings=(-h --help -t --template -r --release --mirror --packages --user --ssh --no-ssh --set --storage --privileged --allow-shift --provision --cloud-init --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --dry-run)
+_shtab_lxpy_launch_option_strings=(-h --help -t --template -r --release --mirror --packages --user --ssh --no-ssh --set --storage --privileged --allow-shift --provision --cloud-init --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --timeout)
 _shtab_lxpy_start_option_strings=(-h --help --wait --no-wait)
 _shtab_lxpy_stop_option_strings=(-h --help -t --timeout -k --kill)
 _shtab_lxpy_restart_option_strings=(-h --help -t --timeout)
@@ -48,12 +48,14 @@ _shtab_lxpy_create___template_COMPGEN=_lxpy_templates
 _shtab_lxpy_create__r_COMPGEN=_lxpy_releases
 _shtab_lxpy_create___release_COMPGEN=_lxpy_releases
 _shtab_lxpy_create___provision_COMPGEN=_shtab_compgen_files
+_shtab_lxpy_create___cloud_init_COMPGEN=_shtab_compgen_files
 _shtab_lxpy_create___network_COMPGEN=_lxpy_networks
 _shtab_lxpy_launch__t_COMPGEN=_lxpy_templates
 _shtab_lxpy_launch___template_COMPGEN=_lxpy_templates
 _shtab_lxpy_launch__r_COMPGEN=_lxpy_releases
 _shtab_lxpy_launch___release_COMPGEN=_lxpy_releases
 _shtab_lxpy_launch___provision_COMPGEN=_shtab_compgen_files
+_shtab_lxpy_launch___cloud_init_COMPGEN=_shtab_compgen_files
 _shtab_lxpy_launch___network_COMPGEN=_lxpy_networks
 _shtab_lxpy_start_pos_0_COMPGEN=_lxpy_containers
 _shtab_lxpy_stop_pos_0_COMPGEN=_lxpy_containers

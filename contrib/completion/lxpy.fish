@@ -59,7 +59,7 @@ function _shtab_lxpy_using
 end
 
 set -g _shtab_lxpy_commands create launch start stop restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot tui check
-set -g _shtab_lxpy_opts_with_value --cpus --cpuset --cwd --disk --domain --env --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --port --provision --release --root --set --size --sort --source --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
+set -g _shtab_lxpy_opts_with_value --cloud-init --cpus --cpuset --cwd --disk --domain --env --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --port --provision --release --root --set --size --sort --source --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
 
 complete -c lxpy -e
 complete -c lxpy -f
@@ -81,6 +81,7 @@ complete -c lxpy -n '_shtab_lxpy_using create' -l storage -x -d 'overlay (on the
 complete -c lxpy -n '_shtab_lxpy_using create' -l privileged -d 'no user namespace: container root is host root (default: unprivileged)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l allow-shift -d 'where the store cannot be idmapped (NFS, ramfs), copy the image and chown the copy into the container'"'"'s own host ids at its first start'
 complete -c lxpy -n '_shtab_lxpy_using create' -l provision -xka "(__fish_complete_path (commandline -ct))" -d 'a host script run inside once, at the first boot, after the network is up (repeatable, in order; `lxpy info` shows how it went)'
+complete -c lxpy -n '_shtab_lxpy_using create' -l cloud-init -xka "(__fish_complete_path (commandline -ct))" -d 'cloud-init user-data (#cloud-config) for its first boot, run before the --provision scripts; installs cloud-init (the template'"'"'s cloud parameter)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l network -xka "(_lxpy_values networks)" -d 'a NIC on that network, eth0 first, repeatable; '"'"'none'"'"': no NIC (default: one NIC on the default network)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l port -x -d 'forward a host port from its start on, repeatable; as `lxpy port add` (default address: 127.0.0.1 with --user, else 0.0.0.0)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l pids -x -d 'most processes at once (default: 4096)'
@@ -105,6 +106,7 @@ complete -c lxpy -n '_shtab_lxpy_using launch' -l storage -x -d 'overlay (on the
 complete -c lxpy -n '_shtab_lxpy_using launch' -l privileged -d 'no user namespace: container root is host root (default: unprivileged)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l allow-shift -d 'where the store cannot be idmapped (NFS, ramfs), copy the image and chown the copy into the container'"'"'s own host ids at its first start'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l provision -xka "(__fish_complete_path (commandline -ct))" -d 'a host script run inside once, at the first boot, after the network is up (repeatable, in order; `lxpy info` shows how it went)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l cloud-init -xka "(__fish_complete_path (commandline -ct))" -d 'cloud-init user-data (#cloud-config) for its first boot, run before the --provision scripts; installs cloud-init (the template'"'"'s cloud parameter)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l network -xka "(_lxpy_values networks)" -d 'a NIC on that network, eth0 first, repeatable; '"'"'none'"'"': no NIC (default: one NIC on the default network)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l port -x -d 'forward a host port from its start on, repeatable; as `lxpy port add` (default address: 127.0.0.1 with --user, else 0.0.0.0)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l pids -x -d 'most processes at once (default: 4096)'
@@ -115,7 +117,7 @@ complete -c lxpy -n '_shtab_lxpy_using launch' -l cpuset -x -d 'the CPUs it may 
 complete -c lxpy -n '_shtab_lxpy_using launch' -l io-weight -x -d 'block I/O weight, 1-10000 (default: 100)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -l disk -x -d 'disk it may fill, like 20G, in a btrfs pool (default: no limit)'
 complete -c lxpy -n '_shtab_lxpy_using launch' -s q -l quiet -d 'no progress display'
-complete -c lxpy -n '_shtab_lxpy_using launch' -l timeout -x -d 'how long to wait for --provision scripts to finish (default: 900)'
+complete -c lxpy -n '_shtab_lxpy_using launch' -l timeout -x -d 'how long to wait for --cloud-init and --provision to finish (default: 900)'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a start -d 'start containers'
 complete -c lxpy -n '_shtab_lxpy_using start' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using start' -l wait -x -d 'wait up to S seconds for systemd to finish booting (default: 30)'

@@ -103,7 +103,7 @@ def launch(p: Parser) -> None:
         type=seconds,
         default=900.0,
         metavar="S",
-        help="how long to wait for --provision scripts to finish (default: %(default)g)",
+        help="how long to wait for --cloud-init and --provision to finish (default: %(default)g)",
     )
 
 
@@ -174,6 +174,15 @@ def create(p: Parser, dry_run: bool = True) -> None:
             metavar="SCRIPT",
             help="a host script run inside once, at the first boot, after the network is up "
             "(repeatable, in order; `lxpy info` shows how it went)",
+        ),
+        FILES,
+    )
+    completes(
+        p.add_argument(
+            "--cloud-init",
+            metavar="FILE",
+            help="cloud-init user-data (#cloud-config) for its first boot, run before the "
+            "--provision scripts; installs cloud-init (the template's cloud parameter)",
         ),
         FILES,
     )

@@ -30,7 +30,7 @@ def launch(api: Api, args: Namespace) -> int:
     _, booted = api.start(created.name)
     if not booted:
         print(f"lxpy: {created.name}: init still booting", file=sys.stderr)
-    if args.provision:
+    if args.provision or args.cloud_init:
         _await_provisioning(api, created.name, args.timeout)
     user = api.login_user(created.name)
     print(f"{created.name} runs. Get in with:", file=sys.stderr)
@@ -43,15 +43,15 @@ def launch(api: Api, args: Namespace) -> int:
 
 
 def _await_provisioning(api: Api, name: str, timeout: float) -> None:
-    """Until its scripts have run (their steps said on stderr as they come); LxpyError if
-    one failed or they are not done within `timeout` seconds."""
+    """Until its user-data and scripts have run (their steps said on stderr as they come);
+    LxpyError if one failed or they are not done within `timeout` seconds."""
     import time
 
     began = time.monotonic()
     shown = ""
     while True:
         status = api.provisioning(name)
-        assert status is not None  # it was created with scripts
+        assert status is not None  # it was created with something to run
         if str(status) != shown and status.state == "running":
             print(f"provisioning {name}: {status.step}", file=sys.stderr)
         shown = str(status)
@@ -64,6 +64,13 @@ def _await_provisioning(api: Api, name: str, timeout: float) -> None:
                 hint=f"`lxpy console {name} --log` has its output",
             )
         time.sleep(0.5)
+
+
+def _steps(provision: tuple[str, ...]) -> str:
+    """What provisioning runs, for `info`: "cloud-init, 2 script(s)"."""
+    scripts = [step for step in provision if step != "cloud-init"]
+    cloud = ["cloud-init"] if len(scripts) < len(provision) else []
+    return ", ".join([*cloud, *([f"{len(scripts)} script(s)"] if scripts else [])])
 
 
 def _request(api: Api, args: Namespace) -> Request:
@@ -90,6 +97,7 @@ def _request(api: Api, args: Namespace) -> Request:
         provision=tuple(args.provision),
         ports=tuple(args.port),
         ssh=bool(args.user) if args.ssh is None else args.ssh,
+        cloud_init=args.cloud_init,
     )
 
 
@@ -238,7 +246,7 @@ def info(api: Api, args: Namespace) -> int:
         print(f"Limits:   {limits or 'none'}")
         provisioning = api.provisioning(info.name)
         if provisioning is not None:
-            print(f"Provision: {provisioning} ({len(info.config.provision)} script(s))")
+            print(f"Provision: {provisioning} ({_steps(info.config.provision)})")
         security = info.config.security
         if security.privileged:
             print(f"Security: {PRIVILEGED_WARNING}")

@@ -235,7 +235,8 @@ class ContainerConfig:
     # Per-machine secrets (paths inside, globs allowed), from its template: removed from a
     # clone or an import, regenerated at its first boot.
     secrets: tuple[str, ...] = ()
-    # Its provisioning scripts, as installed (NN-NAME): run once at its first boot.
+    # Its provisioning steps, run once at its first boot: "cloud-init" (its --cloud-init
+    # user-data), then its scripts as installed (NN-NAME).
     provision: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:

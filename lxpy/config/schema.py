@@ -54,6 +54,8 @@ TOP_KEYS = (
 )
 # A provisioning script as installed: NN-NAME, NN its place in the order (images.provision).
 PROVISION_SCRIPT = r"[0-9]{2}-[A-Za-z0-9._-]{1,64}"
+# A provisioning step: cloud-init's user-data (images.cloudinit), then the scripts.
+PROVISION_STEP = rf"cloud-init|{PROVISION_SCRIPT}"
 # reboot_signal: read and dropped (nothing ever sent it), so a config that has it loads and
 # loses it at its next write.
 INIT_KEYS = ("kind", "command", "halt_signal", "cgroup", "reboot_signal")
@@ -194,8 +196,8 @@ def _check_user_name(value: str) -> str | None:
 
 
 def _check_provision(value: list[str]) -> str | None:
-    bad = [v for v in value if not re.fullmatch(PROVISION_SCRIPT, v)]
-    return f"not a provisioning script's name: {bad[0]!r}" if bad else None
+    bad = [v for v in value if not re.fullmatch(PROVISION_STEP, v)]
+    return f"not a provisioning step: {bad[0]!r}" if bad else None
 
 
 def _check_layers(value: list[str]) -> str | None:

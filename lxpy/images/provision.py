@@ -14,7 +14,7 @@ import os
 import re
 import stat
 
-from lxpy.config.schema import PROVISION_SCRIPT
+from lxpy.config.schema import PROVISION_STEP
 from lxpy.errors import UnsafePath, UsageError
 from lxpy.linux import safefs
 
@@ -23,7 +23,7 @@ RUNNER = "usr/libexec/lxpy/provision"
 STATUS = f"{DIR}/status"
 MAX_SCRIPT = 1 << 20  # a provisioning script, not a payload: those it can download
 _STATUS = re.compile(
-    rf"(step ({PROVISION_SCRIPT})|done|failed ({PROVISION_SCRIPT}) ([0-9]{{1,3}}|interrupted))\n?"
+    rf"(step ({PROVISION_STEP})|done|failed ({PROVISION_STEP}) ([0-9]{{1,3}}|interrupted))\n?"
 )
 
 
@@ -37,26 +37,31 @@ class Script:
         self.name, self.data = name, data
 
 
+def read_host_file(option: str, path: str) -> bytes:
+    """The host file at `path`, given as `option` (UsageError for one that is not a readable
+    regular file of at most 1 MiB)."""
+    try:
+        # Non-blocking: a FIFO given by mistake must not hang the create.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise UsageError(f"{option} {path}: {e.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(f"{option} {path}: not a regular file")
+        data = os.read(fd, MAX_SCRIPT + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SCRIPT:
+        raise UsageError(f"{option} {path}: larger than 1 MiB")
+    return data
+
+
 def read_scripts(paths: list[str]) -> list[Script]:
-    """The host files at `paths` as scripts, in that order (UsageError for one that is not a
-    readable regular file of at most 1 MiB)."""
+    """The host files at `paths` as scripts, in that order (see read_host_file)."""
     scripts = []
     for index, path in enumerate(paths, 1):
         base = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(path))[:64] or "script"
-        try:
-            # Non-blocking: a FIFO given by mistake must not hang the create.
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as e:
-            raise UsageError(f"--provision {path}: {e.strerror}") from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise UsageError(f"--provision {path}: not a regular file")
-            data = os.read(fd, MAX_SCRIPT + 1)
-        finally:
-            os.close(fd)
-        if len(data) > MAX_SCRIPT:
-            raise UsageError(f"--provision {path}: larger than 1 MiB")
-        scripts.append(Script(f"{index:02d}-{base}", data))
+        scripts.append(Script(f"{index:02d}-{base}", read_host_file("--provision", path)))
     return scripts
 
 
