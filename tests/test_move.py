@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Lxpy, sh
-from tests.test_archive import CAPABILITY, manifest
+from tests.test_archive import manifest, plant_files
 from tests.test_pools import pooled  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.integration
@@ -38,16 +38,7 @@ def test_a_container_and_its_snapshots_move_through_every_pool_unchanged(
     for pool in ("fast", "other"):
         lx.run("storage", "create", pool, "--size", "512M")
     lx.run("create", "box", "--network", "none")  # busybox: a plain rootfs (dir)
-    rootfs = lx.paths.rootfs("box")
-    os.makedirs(f"{rootfs}/srv/app")
-    with open(f"{rootfs}/srv/app/tool", "w") as f:
-        f.write("#!/bin/sh\necho tool\n")
-    os.chown(f"{rootfs}/srv/app/tool", 1000, 1001)  # before the mode: a chown clears setuid
-    os.chmod(f"{rootfs}/srv/app/tool", 0o4750)
-    os.setxattr(f"{rootfs}/srv/app/tool", "security.capability", CAPABILITY)
-    os.setxattr(f"{rootfs}/srv/app", "user.mark", b"kept")
-    os.link(f"{rootfs}/srv/app/tool", f"{rootfs}/srv/app/tool-too")
-    os.symlink("tool", f"{rootfs}/srv/app/link")
+    plant_files(lx.paths.rootfs("box"))
     lx.run("start", "box")
     sh(lx, "box", "echo one > /root/data")
     lx.run("stop", "box")
@@ -80,7 +71,7 @@ def test_a_container_and_its_snapshots_move_through_every_pool_unchanged(
         assert "Used by:  nothing" in lx.run("storage", "info", pool).stdout
         lx.run("storage", "rm", pool)
     lx.run("start", "box")
-    assert sh(lx, "box", "cat /root/data; /srv/app/link") == "three\ntool\n"
+    assert sh(lx, "box", "cat /root/data; /srv/app/rel") == "three\ntool\n"
     lx.run("stop", "box")
     lx.run("snapshot", "restore", "box", "first")
     lx.run("start", "box")
