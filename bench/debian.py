@@ -45,12 +45,12 @@ from run import (
     Result,
     cleanup,
     common_options,
-    conclude,
     conduct,
     default_lxpy,
     execute,
     interleaved,
     log,
+    report,
     version,
 )
 
@@ -87,15 +87,18 @@ class DebianBench(Bench):
     def lxc_cache_rootfs(self, release: str) -> list[str]:
         return glob.glob(f"{self.lxc_cache}/debian/rootfs-{release}-*")
 
-    def make(self, kind: Kind, release: str, index: int) -> float:
-        """`lxpy create` or `lxc-create` of Debian `release`; the seconds it took."""
+    def make(self, kind: Kind, release: str, index: int, storage: str = "") -> float:
+        """`lxpy create` or `lxc-create` of Debian `release`; the seconds it took. `storage`:
+        lxpy's pool (`--storage`) or LXC's backing store (`-B`); by default each one's own."""
         name = self.dname(kind, release, index)
         if kind == "lxpy":
-            args = ("create", name, "-t", "debian", "-r", release, "-q", "--network", "none")
+            args = ["create", name, "-t", "debian", "-r", release, "-q", "--network", "none"]
+            args += ["--storage", storage] if storage else []
             return self.lxpy(*args, timeout=CREATE_TIMEOUT).seconds
         self.lxc_names.append(name)  # before it exists: a half-made one is cleaned up too
         env = {**os.environ, "LXC_CACHE_PATH": self.lxc_cache} if self.private_cache else None
         cmd = ["lxc-create", "-P", self.lxcpath, "-n", name, "-t", "debian"]
+        cmd += ["-B", storage] if storage else []
         cmd += ["-f", self.lxc_config, "--", "-r", release]
         return execute(cmd, timeout=CREATE_TIMEOUT, env=env).seconds
 
@@ -328,21 +331,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         measure(bench, args.releases, args.runs, metrics)
 
     session = conduct(work, lambda: cleanup(bench))
-    lxc_version = version(["lxc-start", "--version"])
-    lxpy_version = version([*bench.lxpy_cmd, "--version"])
-    print(
-        f"lxpy ({lxpy_version}) vs LXC {lxc_version} (lxc-debian), Debian "
-        f"{'+'.join(args.releases)}: median of {args.runs} runs; {session.stamp()}"
-    )
-    extra: dict[str, Any] = dict(lxc_version=lxc_version, lxpy_version=lxpy_version)
-    extra.update(
+    what = f" (lxc-debian), Debian {'+'.join(args.releases)}: median of {args.runs} runs"
+    extra: dict[str, Any] = dict(
         mmdebstrap=version(["dpkg-query", "-W", "-f", "${Version}", "mmdebstrap"]),
         debootstrap=version(["dpkg-query", "-W", "-f", "${Version}", "debootstrap"]),
     )
     extra.update(runs=args.runs, releases=args.releases, lxc_cache=bench.lxc_cache)
     extra.update(boot_checks=bench.boot_checks)
     clean = "mounts, cgroups, processes, containers, files"
-    return conclude(session, bench.notes, clean, args, extra)
+    return report(bench, session, args, what, bench.notes, clean, extra)
 
 
 if __name__ == "__main__":

@@ -62,13 +62,12 @@ from run import (
     at_least_five,
     cleanup,
     common_options,
-    conclude,
     conduct,
     default_lxpy,
     execute,
     interleaved,
     log,
-    version,
+    report,
 )
 
 KINDS: tuple[Kind, Kind] = ("lxpy", "lxc")
@@ -188,20 +187,25 @@ class LifecycleBench(DebianBench):
         os.sync()  # untimed: the boot does not pay for earlier writeback
         begin = time.perf_counter()
         self.start(kind, name)
-        while True:
-            result = self.attach_long(kind, name, "systemctl", "is-system-running", "--wait")
-            state = result.stdout.strip()
-            if state in SETTLED:
-                seconds = time.perf_counter() - begin
-                break
-            if time.perf_counter() - begin > BOOT_TIMEOUT:
-                said = state or result.stderr.strip()[-300:]
-                raise BenchError(f"{kind} {name}: not booted after {BOOT_TIMEOUT:g}s: {said}")
-            time.sleep(POLL_SLEEP)
+        state = self.wait_booted(kind, name, begin)
+        seconds = time.perf_counter() - begin
         ids = self.attach_long(kind, name, "cat", "/proc/sys/kernel/hostname", "/etc/machine-id")
         ident = [*ids.stdout.split(), "?", "?"]
         units = tuple(self.failed_units(kind, name))
         return Booted(seconds, state, ident[0], ident[1], units)
+
+    def wait_booted(self, kind: Kind, name: str, begin: float) -> str:
+        """What systemd says (running, degraded, ...) once it has booted the container
+        started at `begin` (perf_counter); retried while it cannot answer yet."""
+        while True:
+            result = self.attach_long(kind, name, "systemctl", "is-system-running", "--wait")
+            state = result.stdout.strip()
+            if state in SETTLED:
+                return state
+            if time.perf_counter() - begin > BOOT_TIMEOUT:
+                said = state or result.stderr.strip()[-300:]
+                raise BenchError(f"{kind} {name}: not booted after {BOOT_TIMEOUT:g}s: {said}")
+            time.sleep(POLL_SLEEP)
 
     def origin_machine_id(self, kind: Kind) -> str:
         """The stopped source's /etc/machine-id. LXC: read from its rootfs directory. lxpy's
@@ -553,18 +557,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         measure(bench, args.runs, args.io_runs, metrics)
 
     session = conduct(work, lambda: [*teardown(bench), *cleanup(bench)])
-    lxc_version = version(["lxc-start", "--version"])
-    lxpy_version = version([*bench.lxpy_cmd, "--version"])
-    print(
-        f"lxpy ({lxpy_version}) vs LXC {lxc_version}, Debian {args.release}: median of "
-        f"{args.runs} clones, {args.io_runs} exports/imports; {session.stamp()}"
-    )
-    extra: dict[str, Any] = dict(
-        lxpy_version=lxpy_version, lxc_version=lxc_version, release=args.release
-    )
-    extra.update(runs=args.runs, io_runs=args.io_runs, checks=bench.checks)
+    what = f", Debian {args.release}: median of {args.runs} clones, {args.io_runs} exports/imports"
+    extra: dict[str, Any] = dict(release=args.release, runs=args.runs, io_runs=args.io_runs)
+    extra.update(checks=bench.checks)
     clean = "containers, archives, mounts, cgroups, processes"
-    return conclude(session, bench.notes, clean, args, extra)
+    return report(bench, session, args, what, bench.notes, clean, extra)
 
 
 if __name__ == "__main__":

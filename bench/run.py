@@ -830,6 +830,24 @@ def conclude(
     return 2 if args.check and any(m.met is False for m in session.metrics) else 0
 
 
+def report(
+    bench: Bench,
+    session: Session,
+    args: argparse.Namespace,
+    what: str,
+    notes: Sequence[str],
+    clean: str,
+    extra: dict[str, Any],
+) -> int:
+    """The headline (lxpy's and LXC's versions, then `what` was measured, when and where),
+    then `conclude`; the JSON gets the versions besides `extra`."""
+    lxc_version = version(["lxc-start", "--version"])
+    lxpy_version = version([*bench.lxpy_cmd, "--version"])
+    print(f"lxpy ({lxpy_version}) vs LXC {lxc_version}{what}; {session.stamp()}")
+    versions: dict[str, Any] = dict(lxpy_version=lxpy_version, lxc_version=lxc_version)
+    return conclude(session, notes, clean, args, {**versions, **extra})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     lxpy_cmd = args.lxpy.split() if args.lxpy else default_lxpy()
