@@ -73,7 +73,7 @@ complete -c lxpy -n '_shtab_lxpy_using create' -s h -l help -d 'show this help m
 complete -c lxpy -n '_shtab_lxpy_using create' -s t -l template -xka "(_lxpy_values templates)" -d 'see `lxpy templates` (default: busybox)'
 complete -c lxpy -n '_shtab_lxpy_using create' -s r -l release -xka "(_lxpy_values releases)" -d 'the distribution release (--set release=...; default: the template'"'"'s)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l mirror -x -d 'the package mirror (--set mirror=...; default: the template'"'"'s)'
-complete -c lxpy -n '_shtab_lxpy_using create' -l packages -x -d 'extra packages installed at bootstrap (default: none)'
+complete -c lxpy -n '_shtab_lxpy_using create' -l packages -x -d 'extra packages, in a cached layer over the image; @dev: the dev set (default: none)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l user -x -d 'a dev-VM user with the host user'"'"'s ids and sudo (default: none)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l set -x -d 'any template parameter, repeatable (`lxpy templates show TEMPLATE` lists them)'
 complete -c lxpy -n '_shtab_lxpy_using create' -l storage -x -d 'overlay (on the cached image), dir (a full copy) or a btrfs pool'"'"'s name (a snapshot of the image; see `lxpy storage`) (default: the default pool, overlay unless `lxpy storage default` set another)'
