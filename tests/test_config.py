@@ -41,6 +41,18 @@ def test_round_trip(tmp_path: Path) -> None:
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
+def test_an_overlay_stands_on_an_image_build_or_a_package_layer_of_it() -> None:
+    def storage(image: str) -> str:
+        return f'{GOOD}\n[storage]\nkind = "overlay"\nimage = "{image}"\n'
+
+    for image in ("debian-trixie-amd64-minbase-0123abcd4567/20260101T000000Z",):
+        for ref in (image, f"{image}/pkg-0123456789ab"):
+            assert config.parse("x", storage(ref)).storage.image == ref
+    for bad in ("key/build/pkg-../../x", "key/build/other", "key/build/pkg-0123456789ab/more"):
+        with pytest.raises(ConfigError, match="KEY/BUILD or KEY/BUILD/LAYER"):
+            config.parse("x", storage(bad))
+
+
 @pytest.mark.parametrize(
     ("text", "line", "words"),
     [

@@ -2,10 +2,11 @@
 directories as a Debian install has them.
 
 `install` runs this module as a helper (`python -m lxpy.images.apt`) that, in a mount
-namespace of its own, mounts the overlay (the new layer as its upper), a minimal /dev and
-/proc and the host's resolv.conf read-only, and runs apt-get chrooted in it: on the host's
-network, the way the bootstrap reached the archive, never through a container's. The
-namespace, and every mount in it, goes when the helper exits, however it exits.
+namespace of its own, mounts the overlay (the new layer as its upper) and a minimal /dev and
+/proc in it, copies in the host's resolv.conf and a policy-rc.d that starts no service, and
+runs apt-get chrooted there: on the host's network, the way the bootstrap reached the
+archive, never through a container's. The namespace, and every mount in it, goes when the
+helper exits, however it exits; the copied files are then taken out of the layer.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import selectors
+import signal
 import subprocess
 import time
 from collections import deque
@@ -99,22 +100,31 @@ def follow(
     except OSError as e:
         raise TemplateError(f"cannot run {argv[0]}: {e.strerror}") from None
     assert proc.stdout is not None
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        buffered = b""
-        while True:
-            if not sel.select(timeout=0.25):
-                progress.tick()
-                continue
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            buffered += chunk
-            *lines, buffered = buffered.split(b"\n")
-            for raw in lines:
-                line = raw.decode(errors="replace").rstrip()
-                tail.append(line)
-                on_line(line)
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            buffered = b""
+            while True:
+                if not sel.select(timeout=0.25):
+                    progress.tick()
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                buffered += chunk
+                *lines, buffered = buffered.split(b"\n")
+                for raw in lines:
+                    line = raw.decode(errors="replace").rstrip()
+                    tail.append(line)
+                    on_line(line)
+    except BaseException:
+        # Interrupted: the tool (its own session) must not go on writing into a tree that
+        # is about to be removed.
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        proc.stdout.close()
     return proc.wait(), list(tail)
 
 
