@@ -439,10 +439,13 @@ def exclusive_bytes(subvolume: str) -> int:
 def test_a_debian_box_in_a_btrfs_pool_snapshots_while_it_runs(deb: Lxpy) -> None:
     deb.run("storage", "create", "fast", "--size", "2G")
     try:
-        create_and_start(deb, "bt", "--storage", "fast")
+        # On a package layer: the pool's copy of the image is the layer over its build.
+        create_and_start(deb, "bt", "--storage", "fast", "--packages", "git")
         assert system_running(deb, "bt") == "running"
+        assert attach(deb, "bt", "git", "--version").returncode == 0
         used_by = deb.run("storage", "info", "fast").stdout.split("Used by:")[1]
-        assert "container bt, image debian-" in used_by
+        assert f"container bt, image {storage_of(deb, 'bt')['image']}" in used_by
+        assert "/pkg-" in used_by
         failed = attach(deb, "bt", "systemctl", "--failed", "--no-legend", "--plain")
         assert failed.stdout.strip() == ""
         attach(deb, "bt", "dd", "if=/dev/urandom", "of=/root/blob", "bs=1M", "count=200")
