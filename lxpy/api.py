@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from lxpy.host.usage import HostUsage as HostUsage
     from lxpy.images.cache import Image as Image
     from lxpy.images.manifest import Template as Template
+    from lxpy.images.package_layers import Layer as Layer
     from lxpy.images.plan import Plan as Plan
     from lxpy.images.progress import Progress as Progress
     from lxpy.images.progress import Silent as Silent
@@ -63,6 +64,7 @@ _LAZY = {
     "HostUsage": "lxpy.host.usage",
     "Finding": "lxpy.host.check",
     "Image": "lxpy.images.cache",
+    "Layer": "lxpy.images.package_layers",
     "Template": "lxpy.images.manifest",
     "Plan": "lxpy.images.plan",
     "Progress": "lxpy.images.progress",
@@ -496,21 +498,28 @@ class Api:
         ports.remove(self.paths, name, key)
 
     # -- images ---------------------------------------------------------------------------
-    def images(self) -> list[tuple[Image, list[str]]]:
-        """Every cached image build with the containers standing on it."""
-        from lxpy.images import cache
+    def images(self) -> list[tuple[Image | Layer, list[str]]]:
+        """Every cached image build, each followed by its package layers, with the
+        containers standing on it."""
+        from lxpy.images import cache, package_layers
 
         used = cache.containers_by_image(self.paths)
-        return [(i, sorted(used.get(i.ref, []))) for i in cache.images(self.paths)]
+        found: list[tuple[Image | Layer, list[str]]] = []
+        for image in cache.images(self.paths):
+            items: list[Image | Layer] = [image, *package_layers.layers(image)]
+            found.extend((item, sorted(used.get(item.ref, []))) for item in items)
+        return found
 
-    def remove_image(self, selector: str) -> list[Image]:
+    def remove_image(self, selector: str) -> list[Image | Layer]:
+        """Remove a key's builds, a build or a package layer (KEY[/BUILD[/LAYER]]), with the
+        layers over what goes."""
         from lxpy.images import cache
 
         return cache.remove(self.paths, selector)
 
-    def refresh_images(self, keys: list[str], progress: Progress) -> list[Image]:
-        """Bootstrap a new build of each image key (all when none are given); older builds
-        go once no container uses them."""
+    def refresh_images(self, keys: list[str], progress: Progress) -> list[Image | Layer]:
+        """Bootstrap a new build of each image key (all when none are given) and the package
+        layers its newest build had; older builds go once no container uses them."""
         from lxpy.images import cache
 
         return cache.refresh(self.paths, keys, progress)

@@ -12,7 +12,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +32,18 @@ from lxpy.config import (
 from lxpy.config.model import clash
 from lxpy.config.schema import check_ipv4
 from lxpy.errors import UnsafePath, UsageError
-from lxpy.images import busybox, cache, cloudinit, manifest, provision, render, users
+from lxpy.images import (
+    busybox,
+    cache,
+    cloudinit,
+    manifest,
+    package_layers,
+    provision,
+    render,
+    users,
+)
 from lxpy.images.manifest import InitRecipe, Template, Value
+from lxpy.images.package_layers import Layer
 from lxpy.images.plan import BUILTIN_LOCALES, Plan, host_arch
 from lxpy.images.progress import Progress, Silent
 from lxpy.linux import safefs
@@ -80,6 +90,8 @@ class Resolved:
     values: dict[str, Value]
     init: InitRecipe
     plan: Plan | None  # None: the template bootstraps without the image cache (busybox)
+    # The `packages` parameter's, sets expanded, sorted: a package layer over the image.
+    packages: tuple[str, ...] = ()
 
 
 def resolve(request: Request) -> Resolved:
@@ -110,6 +122,9 @@ def resolve(request: Request) -> Resolved:
             raise UsageError("--cloud-init needs cloud-init: it cannot go with cloud=false")
         parsed["cloud"] = True
     values = template.values(parsed)
+    packages = _packages(template, values.get("packages", []))
+    if packages:
+        values["packages"] = list(packages)
     if values.get("arch") == "":
         values["arch"] = host_arch()
     kind = render.render_string(template.init_kind, values).strip()
@@ -121,7 +136,28 @@ def resolve(request: Request) -> Resolved:
         )
     if request.storage == StorageKind.BTRFS:
         raise UsageError("btrfs storage is a pool's: --storage POOL (see `lxpy storage`)")
-    return Resolved(template, values, init, _plan(template, values, init))
+    plan = _plan(template, values, init)
+    if packages and plan is None:
+        raise UsageError(f"template {template.name} installs no packages (it has no apt)")
+    return Resolved(template, values, init, plan, packages)
+
+
+def _packages(template: Template, given: Value) -> tuple[str, ...]:
+    """The `packages` parameter's list with each @SET replaced by the set's packages."""
+    found: set[str] = set()
+    for item in given if isinstance(given, list) else []:
+        if not item.startswith("@"):
+            found.add(item)
+            continue
+        chosen = template.package_sets.get(item[1:])
+        if chosen is None:
+            known = ", ".join(f"@{n}" for n in template.package_sets) or "none"
+            raise UsageError(
+                f"template {template.name} has no package set {item!r}",
+                hint=f"its package sets: {known}",
+            )
+        found.update(chosen)
+    return tuple(sorted(found))
 
 
 def _plan(template: Template, values: dict[str, Value], init: InitRecipe) -> Plan | None:
@@ -132,12 +168,10 @@ def _plan(template: Template, values: dict[str, Value], init: InitRecipe) -> Pla
     def text(value: str) -> str:
         return render.render_string(value, values).strip()
 
-    extra = values.get("packages", [])
     locale = values.get("locale", "C.UTF-8")
     locales = () if not isinstance(locale, str) or locale in BUILTIN_LOCALES else (locale,)
-    packages = {text(p) for p in (*boot.packages, *init.packages)} | set(
-        extra if isinstance(extra, list) else []
-    )
+    # The extra packages are not the image's: they go in a package layer over it.
+    packages = {text(p) for p in (*boot.packages, *init.packages)}
     if locales:
         packages.add("locales")
     return Plan(
@@ -174,9 +208,11 @@ def create(paths: Paths, request: Request, progress: Progress | None = None) -> 
     nics = _nics(paths, request.nics)
     name = request.name or names.generate(set(store.names_on_disk(paths)))
     forwards = _forwards(_config(name, resolved, Storage()), nics, request.ports)
-    image = None
+    image: cache.Image | Layer | None = None
     if resolved.plan is not None:
         image = cache.ensure(paths, resolved.plan, progress)
+        if resolved.packages:
+            image = package_layers.ensure(paths, image, resolved.plan, resolved.packages, progress)
     # Held until the container is in place: `cache rm` waits, then sees the new user.
     holding = cache.held(paths, image) if image is not None else contextlib.nullcontext()
     with holding, store.locked(paths, name):
@@ -275,7 +311,7 @@ def _forwards(
 
 
 def _make_rootfs(
-    partial: str, image: cache.Image | None, kind: str, progress: Progress
+    partial: str, image: cache.Image | Layer | None, kind: str, progress: Progress
 ) -> StorageKind:
     if image is None:
         os.mkdir(f"{partial}/rootfs", 0o755)
@@ -285,12 +321,23 @@ def _make_rootfs(
         return StorageKind.OVERLAY
     progress.step(f"copying image {image.ref}")
     os.mkdir(f"{partial}/rootfs", 0o755)
-    copy_tree(image.rootfs, f"{partial}/rootfs")
+    with _merged(image) as tree:
+        copy_tree(tree, f"{partial}/rootfs")
     return StorageKind.DIR
 
 
+@contextlib.contextmanager
+def _merged(image: cache.Image | Layer) -> Iterator[int]:
+    """An fd on the image's whole tree: a package layer stacked on its build, read-only."""
+    fd = overlay.open_lowers(image.lowers)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
 def _in_pool(
-    paths: Paths, name: str, pool: str, image: cache.Image | None, progress: Progress
+    paths: Paths, name: str, pool: str, image: cache.Image | Layer | None, progress: Progress
 ) -> tuple[Storage, int]:
     """The container's rootfs in the btrfs pool `pool`: a snapshot of the pool's copy of
     its image (made the first time), or an empty subvolume for busybox."""
@@ -298,7 +345,8 @@ def _in_pool(
     source = None
     if image is not None:
         progress.step(f"image {image.ref} in pool {pool}")
-        source = btrfs.image_subvolume(paths, pool, image.ref, image.rootfs)
+        with _merged(image) as tree:
+            source = btrfs.image_subvolume(paths, pool, image.ref, tree)
     root = btrfs.make(paths, name, pool, source)
     ref = image.ref if image is not None else ""
     return Storage(StorageKind.BTRFS, ref, pool=pool), safefs.open_tree(root)
@@ -315,10 +363,10 @@ def _idmappable(paths: Paths) -> bool:
         os.close(ns)
 
 
-def _open_rootfs(partial: str, image: cache.Image | None, kind: StorageKind) -> int:
+def _open_rootfs(partial: str, image: cache.Image | Layer | None, kind: StorageKind) -> int:
     if kind == StorageKind.OVERLAY and image is not None:
         where = f"{partial}/overlay"
-        return overlay.mount_detached(((image.rootfs,), f"{where}/upper", f"{where}/work"))
+        return overlay.mount_detached((image.lowers, f"{where}/upper", f"{where}/work"))
     return safefs.open_tree(f"{partial}/rootfs")
 
 

@@ -48,6 +48,18 @@ def test_the_user_round_trips_and_is_left_out_when_there_is_none(tmp_path: Path)
     assert config.parse("x", config.dump(cfg)) == cfg
 
 
+def test_an_overlay_stands_on_an_image_build_or_a_package_layer_of_it() -> None:
+    def storage(image: str) -> str:
+        return f'{GOOD}\n[storage]\nkind = "overlay"\nimage = "{image}"\n'
+
+    for image in ("debian-trixie-amd64-minbase-0123abcd4567/20260101T000000Z",):
+        for ref in (image, f"{image}/pkg-0123456789ab"):
+            assert config.parse("x", storage(ref)).storage.image == ref
+    for bad in ("key/build/pkg-../../x", "key/build/other", "key/build/pkg-0123456789ab/more"):
+        with pytest.raises(ConfigError, match="KEY/BUILD or KEY/BUILD/LAYER"):
+            config.parse("x", storage(bad))
+
+
 @pytest.mark.parametrize(
     ("text", "line", "words"),
     [

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from lxpy.net import model
+from lxpy.storage import overlay
 from lxpy.storage.trees import tree_size
 from tests.conftest import Lxpy, temporary_root
 
@@ -385,11 +386,12 @@ def test_every_machine_has_its_own_secrets(deb: Lxpy, tmp_path: Path) -> None:
     for name in ("k1", "k2"):
         create_and_start(deb, name, "--packages", SSH_PACKAGES)
     keys = {name: secrets_of(deb, name) for name in ("k1", "k2")}
-    image = json.loads(deb.run("info", "k1", "--format", "json").stdout)["config"]["storage"]
-    lower = f"{deb.paths.images}/{image['image']}/rootfs"
-    assert os.path.isfile(f"{lower}/etc/ssh/sshd_config")  # openssh-server is in the image
-    assert not [f for f in os.listdir(f"{lower}/etc/ssh") if f.startswith("ssh_host_")]
-    assert not os.path.exists(f"{lower}/etc/ssl/private/ssl-cert-snakeoil.key")
+    # openssh-server is in the package layer over the image; neither holds a secret.
+    layer, image = overlay.image_lowers(deb.paths, storage_of(deb, "k1")["image"])
+    assert os.path.isfile(f"{layer}/etc/ssh/sshd_config")
+    for lower in (layer, image):
+        assert not [f for f in os.listdir(f"{lower}/etc/ssh") if f.startswith("ssh_host_")]
+        assert not os.path.exists(f"{lower}/etc/ssl/private/ssl-cert-snakeoil.key")
     deb.run("stop", "k1")
     deb.run("clone", "--snapshot", "k1", "k1twin")
     deb.run("clone", "k1", "k1copy")
@@ -402,6 +404,101 @@ def test_every_machine_has_its_own_secrets(deb: Lxpy, tmp_path: Path) -> None:
     assert secrets_of(deb, "k1") == keys["k1"]  # a restart keeps a machine's own
     assert len({ssh for ssh, _ in keys.values()}) == 5, keys
     assert len({tls for _, tls in keys.values()}) == 5, keys
+
+
+def storage_of(lx: Lxpy, name: str) -> dict[str, str]:
+    storage: dict[str, str] = json.loads(lx.run("info", name, "--format", "json").stdout)["config"][
+        "storage"
+    ]
+    return storage
+
+
+# apt inside, offline: a one-package repository of its own, fetched by apt's copy method
+# into lists/partial and archives/partial, as _apt where those directories let it.
+APT_PROBE = """set -e
+mkdir -p /srv/repo/p/DEBIAN && cd /srv/repo
+printf 'Package: lxpy-probe\nVersion: 1\nArchitecture: all\n' >p/DEBIAN/control
+printf 'Maintainer: lxpy <root@localhost>\nDescription: probe\n' >>p/DEBIAN/control
+dpkg-deb -b p probe.deb >/dev/null
+{ dpkg-deb -f probe.deb; echo Filename: ./probe.deb; echo Size: $(stat -c %s probe.deb);
+  echo SHA256: $(sha256sum probe.deb | cut -d' ' -f1); } >Packages
+echo 'deb [trusted=yes] copy:/srv/repo ./' >/srv/probe.list
+apt="apt-get -o Dir::Etc::SourceList=/srv/probe.list -o Dir::Etc::SourceParts=-"
+$apt update 2>&1
+$apt install -y lxpy-probe 2>&1
+"""
+
+
+def test_packages_are_a_cached_layer_over_the_image(deb: Lxpy) -> None:
+    """`--packages git` twice: the first create installs git with apt in a layer over the
+    cached build (no bootstrap), the second stands on that layer at once; both boot."""
+    import tomllib
+
+    deb.run("create", "plain", "--template", "debian", "--quiet", timeout=600)
+    base = storage_of(deb, "plain")["image"]
+    builds = f"{deb.paths.images}/{base.split('/')[0]}"
+
+    def build_state() -> tuple[list[str], int, int]:
+        build = f"{deb.paths.images}/{base}"
+        rootfs, meta = os.stat(f"{build}/rootfs"), os.stat(f"{build}/image.toml")
+        return sorted(os.listdir(builds)), rootfs.st_ino, meta.st_mtime_ns
+
+    before = build_state()
+    began = time.monotonic()
+    deb.run("create", "g1", "--template", "debian", "--packages", "git", "--quiet", timeout=600)
+    first = time.monotonic() - began
+    ref = storage_of(deb, "g1")["image"]
+    assert ref.startswith(f"{base}/pkg-")
+    assert build_state() == before  # no new bootstrap: the build as it was
+    upper = overlay.image_lowers(deb.paths, ref)[0]
+    layer = os.path.dirname(upper)
+    installed = tomllib.loads(Path(f"{layer}/layer.toml").read_text())["seconds"]
+    assert first < installed + 3.0, (first, installed)  # the install, and a cached create
+
+    def layer_state() -> tuple[list[str], int, int, int]:
+        st, meta = os.stat(upper), os.stat(f"{layer}/layer.toml")
+        return (
+            sorted(os.listdir(os.path.dirname(layer))),
+            st.st_ino,
+            st.st_mtime_ns,
+            meta.st_mtime_ns,
+        )
+
+    mark = layer_state()
+    began = time.monotonic()
+    deb.run("create", "g2", "--template", "debian", "--packages", "git", "--quiet")
+    second = time.monotonic() - began
+    assert second < 2.0
+    assert storage_of(deb, "g2")["image"] == ref and layer_state() == mark  # no apt ran
+    began = time.monotonic()
+    deb.run("create", "plain2", "--template", "debian", "--quiet")
+    plain = time.monotonic() - began
+    print(
+        f"layer build {first:.1f} s (apt {installed:.1f} s), second {second:.2f} s, "
+        f"plain {plain:.2f} s"
+    )
+    # A full copy is the merged tree.
+    deb.run("create", "gdir", "--template", "debian", "--packages", "git", "--storage", "dir")
+    assert os.path.isfile(f"{deb.paths.rootfs('gdir')}/usr/bin/git")
+    row = next(r for r in deb.run("cache", "ls").stdout.splitlines() if r.startswith(ref))
+    assert "+git" in row.split() and "g1,g2" in row.split()
+    for selector in (ref, base):
+        refused = deb.run("cache", "rm", selector, check=False)
+        assert refused.returncode != 0 and "g1, g2" in refused.stderr
+    assert os.path.isdir(upper)
+    for name in ("g1", "g2"):
+        deb.run("start", name)
+        assert system_running(deb, name) == "running"
+        failed = attach(deb, name, "systemctl", "--failed", "--no-legend", "--plain")
+        assert failed.returncode == 0 and failed.stdout.strip() == "", failed.stdout
+        assert attach(deb, name, "git", "--version").stdout.startswith("git version")
+    # apt inside downloads as _apt, sandboxed: its directories are as Debian makes them.
+    for name in ("g1", "plain"):
+        if name == "plain":
+            deb.run("start", name)
+        probe = attach(deb, name, "sh", "-c", APT_PROBE)
+        assert probe.returncode == 0 and "Setting up lxpy-probe" in probe.stdout, probe.stdout
+        assert "unsandboxed" not in probe.stdout, probe.stdout
 
 
 def test_second_create_comes_from_the_cache(deb: Lxpy) -> None:
@@ -482,10 +579,13 @@ def exclusive_bytes(subvolume: str) -> int:
 def test_a_debian_box_in_a_btrfs_pool_snapshots_while_it_runs(deb: Lxpy) -> None:
     deb.run("storage", "create", "fast", "--size", "2G")
     try:
-        create_and_start(deb, "bt", "--storage", "fast")
+        # On a package layer: the pool's copy of the image is the layer over its build.
+        create_and_start(deb, "bt", "--storage", "fast", "--packages", "git")
         assert system_running(deb, "bt") == "running"
+        assert attach(deb, "bt", "git", "--version").returncode == 0
         used_by = deb.run("storage", "info", "fast").stdout.split("Used by:")[1]
-        assert "container bt, image debian-" in used_by
+        assert f"container bt, image {storage_of(deb, 'bt')['image']}" in used_by
+        assert "/pkg-" in used_by
         failed = attach(deb, "bt", "systemctl", "--failed", "--no-legend", "--plain")
         assert failed.stdout.strip() == ""
         attach(deb, "bt", "dd", "if=/dev/urandom", "of=/root/blob", "bs=1M", "count=200")

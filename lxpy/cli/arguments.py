@@ -129,7 +129,9 @@ def create(p: Parser, dry_run: bool = True) -> None:
         help="the package mirror (--set mirror=...; default: the template's)",
     )
     p.add_argument(
-        "--packages", metavar="A,B,C", help="extra packages installed at bootstrap (default: none)"
+        "--packages",
+        metavar="A,B,C",
+        help="extra packages, in a cached layer over the image; @dev: the dev set (default: none)",
     )
     p.add_argument(
         "--user",
@@ -340,8 +342,8 @@ def cache(p: Parser) -> None:
     p.add_argument(
         "images",
         nargs="*",
-        metavar="KEY[/BUILD]",
-        help="rm: a key or one build; refresh: keys (default: every key)",
+        metavar="KEY[/BUILD[/LAYER]]",
+        help="rm: a key, one build or one package layer; refresh: keys (default: every key)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="refresh: no progress display")
 

@@ -323,10 +323,13 @@ show prints one template's bootstrap method, inits and parameters.""",
         "list, refresh or remove cached images",
         """\
 The image cache. ls (the default) lists each build with its release,
-architecture, package count, size, build time and users. refresh bootstraps
-a new build of each KEY (every key when none is given), then removes older
-builds no container uses. rm removes every build of KEY, or one build; it
-refuses while containers use it.""",
+architecture, package count, size, build time and users, and under it its
+package layers (what --packages installed over it) with their packages.
+refresh bootstraps a new build of each KEY (every key when none is given)
+and installs its package layers again over it, then removes older builds
+no container uses. rm removes every build of KEY, one build (with its
+layers) or one layer KEY/BUILD/LAYER; it refuses while containers use any
+of it.""",
         (
             ("lxpy cache", "the cached images"),
             ("lxpy cache refresh", "rebuild every image with today's packages"),

@@ -166,6 +166,8 @@ def _dry_run(api: Api, request: Request) -> int:
 
     print(f"image:    {plan.key}")
     print(f"command:  {shlex.join(api.bootstrap_command(plan))}")
+    if resolved.packages:
+        print(f"layer:    {','.join(resolved.packages)} (installed with apt over the image)")
     return 0
 
 

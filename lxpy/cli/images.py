@@ -50,17 +50,24 @@ def templates(api: Api, args: Namespace) -> int:
 
 def cache(api: Api, args: Namespace) -> int:
     if args.action == "ls":
+        from lxpy.api import Image
+
         rows = [("IMAGE", "RELEASE", "ARCH", "PACKAGES", "SIZE", "BUILT", "USED BY")]
-        for image, users in api.images():
-            packages = image.plan.get("packages", [])
+        for item, users in api.images():
+            if isinstance(item, Image):
+                packages = item.plan.get("packages", [])
+                release, arch = str(item.plan.get("suite", "?")), str(item.plan.get("arch", "?"))
+                shown = str(len(packages)) if isinstance(packages, list) else "?"
+            else:  # a package layer, on the lines under its build: what it adds
+                release, arch, shown = "+", "+", "+" + ",".join(item.packages)
             rows.append(
                 (
-                    image.ref,
-                    str(image.plan.get("suite", "?")),
-                    str(image.plan.get("arch", "?")),
-                    str(len(packages)) if isinstance(packages, list) else "?",
-                    f"{image.size / 2**20:.0f}M",
-                    image.built,
+                    item.ref,
+                    release,
+                    arch,
+                    shown,
+                    f"{item.size / 2**20:.0f}M",
+                    item.built,
                     ",".join(users) or "-",
                 )
             )
@@ -68,7 +75,7 @@ def cache(api: Api, args: Namespace) -> int:
         return 0
     if args.action == "rm":
         if not args.images:
-            raise UsageError("`lxpy cache rm` needs KEY or KEY/BUILD (see `lxpy cache ls`)")
+            raise UsageError("`lxpy cache rm` needs KEY[/BUILD[/LAYER]] (see `lxpy cache ls`)")
         for selector in args.images:
             for image in api.remove_image(selector):
                 print(f"removed {image.ref}")

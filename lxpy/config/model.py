@@ -158,7 +158,8 @@ def listen_address(given: str, text: str) -> str:
 class Storage:
     """How the rootfs is kept: a plain directory, or an overlay whose lower layers are sealed
     layers (`layers`, top first, each "CONTAINER/ID": a snapshot's or a clone's, kept in that
-    container's directory) over a cached image (`image`, "KEY/BUILD" in the image store)."""
+    container's directory) over a cached image (`image`, "KEY/BUILD" in the image store, or
+    "KEY/BUILD/LAYER": a package layer over that build)."""
 
     kind: StorageKind = StorageKind.DIR
     image: str = ""

@@ -253,9 +253,11 @@ def _check_pool(value: str) -> str | None:
 def _check_image(value: str, kind: StorageKind) -> str | None:
     if kind == StorageKind.DIR:
         return None if not value else "only an overlay has an image"
-    # KEY/BUILD as the image store names them; nothing that could climb out of it.
-    if not re.fullmatch(r"[a-z0-9][a-z0-9.+_-]*/[0-9A-Za-z.-]+", value) or ".." in value:
-        return "expected an image as KEY/BUILD"
+    # KEY/BUILD, or KEY/BUILD/LAYER (a package layer), as the image store names them;
+    # nothing that could climb out of it.
+    image = r"[a-z0-9][a-z0-9.+_-]*/[0-9A-Za-z.-]+(/pkg-[0-9a-f]{12})?"
+    if not re.fullmatch(image, value) or ".." in value:
+        return "expected an image as KEY/BUILD or KEY/BUILD/LAYER"
     return None
 
 

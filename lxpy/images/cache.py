@@ -18,11 +18,12 @@ import secrets
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from lxpy import store
 from lxpy.config.tomlfile import TomlFile, parse, read_text
 from lxpy.errors import Busy, ConfigError, LxpyError, NotFound, StateError
-from lxpy.images import bootstrap
+from lxpy.images import apt, bootstrap
 from lxpy.images.plan import Plan
 from lxpy.images.progress import Progress
 from lxpy.linux import safefs
@@ -31,6 +32,9 @@ from lxpy.linux.locks import locked_file
 from lxpy.paths import Paths
 from lxpy.storage.secrets import remove_from_tree
 from lxpy.storage.trees import tree_size
+
+if TYPE_CHECKING:
+    from lxpy.images.package_layers import Layer
 
 _BUILD = re.compile(r"\d{8}T\d{6}Z(\.\d+)?")
 IMAGE_KEYS = ("built", "tool", "seconds", "download_seconds", "size", "plan")
@@ -55,6 +59,11 @@ class Image:
     @property
     def rootfs(self) -> str:
         return f"{self.path}/rootfs"
+
+    @property
+    def lowers(self) -> tuple[str, ...]:
+        """The overlay lower layers a container on it stands on, top first."""
+        return (self.rootfs,)
 
 
 def read(path: str, key: str, build: str) -> Image:
@@ -118,7 +127,9 @@ def containers_by_image(paths: Paths) -> dict[str, list[str]]:
     return found
 
 
-def _lock(paths: Paths, key: str) -> AbstractContextManager[None]:
+def lock(paths: Paths, key: str) -> AbstractContextManager[None]:
+    """The lock of an image key: its builds and their package layers are made and removed
+    under it."""
     return locked_file(
         paths.image_lock(key),
         Busy(f"image {key} is being built by another lxpy command", hint="wait and try again"),
@@ -127,10 +138,11 @@ def _lock(paths: Paths, key: str) -> AbstractContextManager[None]:
 
 
 @contextmanager
-def held(paths: Paths, image: Image) -> Iterator[None]:
-    """Keep `image` from being removed meanwhile; NotFound if it went before the lock."""
-    with _lock(paths, image.key):
-        if not os.path.isdir(image.rootfs):
+def held(paths: Paths, image: Image | Layer) -> Iterator[None]:
+    """Keep `image` (a build or a package layer) from being removed meanwhile; NotFound if it
+    went before the lock."""
+    with lock(paths, image.key):
+        if not all(os.path.isdir(lower) for lower in image.lowers):
             raise NotFound(f"image {image.ref} was removed meanwhile", hint="create again")
         yield
 
@@ -139,20 +151,25 @@ def ensure(paths: Paths, plan: Plan, progress: Progress, refresh: bool = False) 
     """The newest build for `plan`, bootstrapped now if there is none (or if `refresh`)."""
     key = plan.key
     paths.ensure()
-    with _lock(paths, key):
+    with lock(paths, key):
         existing = images(paths, key)
         if existing and not refresh:
             progress.step(f"using cached image {existing[-1].ref}")
             return existing[-1]
         directory = f"{paths.images}/{key}"
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        _clean_partials(directory)
+        clean_partials(directory)
         partial = f"{directory}/.partial-{secrets.token_hex(4)}"
         os.mkdir(partial, 0o700)
         try:
             os.mkdir(f"{partial}/rootfs", 0o755)
             timing = bootstrap.run(plan, f"{partial}/rootfs", paths.debs, progress)
             remove_from_tree(f"{partial}/rootfs", plan.secrets)
+            rootfd = safefs.open_tree(f"{partial}/rootfs")
+            try:
+                apt.normalize_dirs(rootfd)
+            finally:
+                os.close(rootfd)
             now = datetime.datetime.now(datetime.UTC)
             build = now.strftime("%Y%m%dT%H%M%SZ")
             while os.path.exists(f"{directory}/{build}"):
@@ -182,50 +199,74 @@ def ensure(paths: Paths, plan: Plan, progress: Progress, refresh: bool = False) 
         return read(f"{directory}/{build}", key, build)
 
 
-def remove(paths: Paths, selector: str) -> list[Image]:
-    """Remove the builds `selector` names (KEY or KEY/BUILD). Refuses, naming them, while
-    containers use one."""
-    key, _, build = selector.partition("/")
-    chosen = [i for i in images(paths, key) if not build or i.build == build]
+def remove(paths: Paths, selector: str) -> list[Image | Layer]:
+    """Remove what `selector` names: KEY (its builds), KEY/BUILD, or KEY/BUILD/LAYER (one
+    package layer). A build goes with its package layers. Refuses, naming them, while
+    containers stand on any of it."""
+    from lxpy.images import package_layers
+
+    key, _, rest = selector.partition("/")
+    build, _, layer = rest.partition("/")
+    builds = [i for i in images(paths, key) if not build or i.build == build]
+    chosen: list[Image | Layer] = list(builds)
+    if layer and builds:
+        chosen = [found for found in package_layers.layers(builds[0]) if found.name == layer]
     if not chosen:
         raise NotFound(f"no cached image {selector}", hint="see `lxpy cache ls`")
-    with _lock(paths, key):
+    with lock(paths, key):
         used = containers_by_image(paths)
-        for image in chosen:
-            if used.get(image.ref):
+        for item in chosen:
+            users = users_of(used, item.ref)
+            if users:
                 raise StateError(
-                    f"image {image.ref} is used by {', '.join(sorted(used[image.ref]))}",
+                    f"image {item.ref} is used by {', '.join(users)}",
                     hint="destroy those containers first (or give them a full copy)",
                 )
-        for image in chosen:
-            safefs.remove_tree(image.path)
+        gone: list[Image | Layer] = []
+        for item in chosen:
+            if isinstance(item, Image):
+                gone.extend(package_layers.layers(item))
+            gone.append(item)
+            safefs.remove_tree(item.path)
         try:
             os.rmdir(f"{paths.images}/{key}")
         except OSError:
             pass  # other builds (or an unreadable one) remain
-    return chosen
+    return gone
+
+
+def users_of(used: dict[str, list[str]], ref: str) -> list[str]:
+    """The containers standing on `ref` or on a package layer over it, from
+    `containers_by_image`."""
+    return sorted(
+        n for r, names in used.items() if r == ref or r.startswith(f"{ref}/") for n in names
+    )
 
 
 def prune(paths: Paths, key: str) -> list[Image]:
-    """Remove the builds of `key` that are neither the newest nor used by any container."""
-    with _lock(paths, key):
+    """Remove the builds of `key` (with their package layers) that are neither the newest
+    nor used by any container."""
+    with lock(paths, key):
         builds = images(paths, key)
         used = containers_by_image(paths)
-        gone = [i for i in builds[:-1] if not used.get(i.ref)]
+        gone = [i for i in builds[:-1] if not users_of(used, i.ref)]
         for image in gone:
             safefs.remove_tree(image.path)
     return gone
 
 
-def _clean_partials(directory: str) -> None:
+def clean_partials(directory: str) -> None:
     for entry in os.listdir(directory):
         if entry.startswith(".partial-"):
             safefs.remove_tree(f"{directory}/{entry}")
 
 
-def refresh(paths: Paths, keys: list[str], progress: Progress) -> list[Image]:
+def refresh(paths: Paths, keys: list[str], progress: Progress) -> list[Image | Layer]:
     """A new build of each key from the plan its newest build recorded (all keys when none
-    are given), then the older builds that no container uses are removed."""
+    are given), and over it a new build of each package layer the newest build had (each
+    made because a create asked for it); then the older builds that no container uses go."""
+    from lxpy.images import package_layers
+
     newest: dict[str, Image] = {}
     for image in images(paths):
         newest[image.key] = image
@@ -233,12 +274,15 @@ def refresh(paths: Paths, keys: list[str], progress: Progress) -> list[Image]:
     for key in chosen:
         if key not in newest:
             raise NotFound(f"no cached image {key}", hint="see `lxpy cache ls`")
-    built = []
+    built: list[Image | Layer] = []
     for key in chosen:
+        wanted = package_layers.layers(newest[key])
         plan = _plan_of(newest[key])
         image = ensure(paths, plan, progress, refresh=True)
-        prune(paths, key)
         built.append(image)
+        for layer in wanted:
+            built.append(package_layers.ensure(paths, image, plan, layer.packages, progress))
+        prune(paths, key)
     return built
 
 

@@ -20,6 +20,7 @@ from lxpy.config.schema import check_secret_path
 from lxpy.config.signals import HALT_SIGNALS, REBOOT_SIGNALS, check_signal
 from lxpy.config.tomlfile import Table, TomlFile, one_of, parse, read_text
 from lxpy.errors import NotFound, TemplateError, UsageError
+from lxpy.images.plan import PACKAGE_NAME
 
 BOOTSTRAP_METHODS = ("busybox", "mmdebstrap", "debootstrap")
 BOOTSTRAP_KEYS = (
@@ -33,6 +34,7 @@ BOOTSTRAP_KEYS = (
     "components",
     "packages",
 )
+PACKAGE_SET_NAME = r"[a-z][a-z0-9-]*"
 PARAMETER_TYPES = ("string", "choice", "list", "bool")
 # What create puts in every template's context itself.
 RESERVED_NAMES = (
@@ -168,6 +170,8 @@ class Template:
     file_modes: Mapping[str, int] = field(default_factory=dict)
     links: Mapping[str, str] = field(default_factory=dict)  # path -> target (may use params)
     secrets: Mapping[str, Secret] = field(default_factory=dict)
+    # [package_sets]: names that `--packages @NAME` expands to their packages.
+    package_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     # Rendered in order, later ones overriding: an extended template's files, then its own.
     file_trees: tuple[Path, ...] = ()
@@ -257,7 +261,10 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def load(name: str, directory: Path) -> Template:
     raw, file = _raw(name, directory)
-    top = file.top(raw, ("template", "parameters", "bootstrap", "init", "files", "secrets"))
+    top = file.top(
+        raw,
+        ("template", "parameters", "bootstrap", "init", "files", "secrets", "package_sets"),
+    )
     boot = top.table("bootstrap", BOOTSTRAP_KEYS)
     method = boot.get("method", str, check=one_of(BOOTSTRAP_METHODS))
     bootstrap = Bootstrap(
@@ -294,6 +301,7 @@ def load(name: str, directory: Path) -> Template:
         file_modes={p.strip("/"): modes.get(p, int, check=_check_mode) for p in modes.doc},
         links={p.strip("/"): links.get(p, str, check=_check_target) for p in links.doc},
         secrets=_secrets(top.table("secrets")),
+        package_sets=_package_sets(top.table("package_sets")),
     )
 
 
@@ -348,6 +356,22 @@ def _secrets(doc: Table) -> dict[str, Secret]:
             command=entry.strings("command", check=_check_secret_command),
         )
     return found
+
+
+def _package_sets(doc: Table) -> dict[str, tuple[str, ...]]:
+    found = {}
+    for name in doc.doc:
+        if not re.fullmatch(PACKAGE_SET_NAME, name):
+            raise doc.fail(name, "a package set's name is lowercase letters, digits and -")
+        found[name] = tuple(doc.strings(name, check=_check_package_names))
+    return found
+
+
+def _check_package_names(value: list[str]) -> str | None:
+    return next(
+        (f"{p!r} is not a Debian package name" for p in value if not re.fullmatch(PACKAGE_NAME, p)),
+        None,
+    )
 
 
 def _check_secret_paths(value: list[str]) -> str | None:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 from lxpy.errors import TemplateError
 
+PACKAGE_NAME = r"[a-z0-9][a-z0-9+.-]+"  # Debian policy's, lowercase
 # Locales that every glibc has built in: nothing to generate.
 BUILTIN_LOCALES = ("C", "C.UTF-8", "C.utf8", "POSIX")
 
@@ -58,7 +59,7 @@ class Plan:
         if not re.fullmatch(r"(https?|file)://[^\s'\"]+", self.mirror):
             raise TemplateError(f"mirror {self.mirror!r} is not an http(s) or file URL")
         for package in self.packages:
-            if not re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", package):
+            if not re.fullmatch(PACKAGE_NAME, package):
                 raise TemplateError(f"{package!r} is not a Debian package name")
 
     @property

@@ -246,7 +246,15 @@ def _owned(options: str, root_id: int) -> str:
     return options if root_id < 0 else f"{options},uid={root_id},gid={root_id}"
 
 
-def _setup_dev(root: int, console: str, root_id: int) -> None:
+def setup_build_root(root: int) -> None:
+    """A minimal /dev (the host's basic nodes bound in) and /proc in the image tree `root`,
+    for a program chrooted in it to install packages (the caller's mount namespace is
+    private and dies with it)."""
+    _setup_dev(root, None, -1)
+    _setup_proc(root)
+
+
+def _setup_dev(root: int, console: str | None, root_id: int) -> None:
     # Host nodes bound in, never made: in a user namespace mknod is refused (and a device
     # node made there would be nodev anyway).
     dev = _mount_on(
@@ -258,7 +266,7 @@ def _setup_dev(root: int, console: str, root_id: int) -> None:
         _owned("mode=755,size=65536k", root_id),
     )
     try:
-        for name in (*DEV_NODES, "console"):
+        for name in (*DEV_NODES, *(("console",) if console else ())):
             os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666, dir_fd=dev))
         for name, target in DEV_LINKS.items():
             os.symlink(target, name, dir_fd=dev)
@@ -268,8 +276,9 @@ def _setup_dev(root: int, console: str, root_id: int) -> None:
         os.close(dev)
     for name in DEV_NODES:
         _bind_file(root, f"/dev/{name}", f"dev/{name}")
-    # /dev/console is the pty whose master the monitor holds for init's whole life.
-    _bind_file(root, console, "dev/console")
+    if console:
+        # /dev/console is the pty whose master the monitor holds for init's whole life.
+        _bind_file(root, console, "dev/console")
 
 
 def _bind_file(root: int, source: str, rel: str) -> None:

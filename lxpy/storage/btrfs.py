@@ -2,9 +2,10 @@
 image's, so a create costs a snapshot, not a copy, and disk quotas are the subvolume's
 qgroup.
 
-In the pool (`pools.mount_point`): `images/KEY/BUILD`, a read-only subvolume made once per
-pool from the image cache; `containers/NAME/rootfs`, the container's. The container's config,
-console log and the rest stay in the state root, as for every other container.
+In the pool (`pools.mount_point`): `images/KEY/BUILD` (`images/KEY/BUILD+LAYER` for a
+package layer over it), a read-only subvolume made once per pool from the image cache;
+`containers/NAME/rootfs`, the container's. The container's config, console log and the rest
+stay in the state root, as for every other container.
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ def _open_dir(path: str) -> int:
     return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
-def image_subvolume(paths: Paths, pool: str, ref: str, source: str) -> str:
-    """The pool's read-only copy of the image `ref` (KEY/BUILD), made from its cached tree at
-    `source` the first time a container of the pool needs it."""
-    key, build = ref.split("/")
+def image_subvolume(paths: Paths, pool: str, ref: str, source: str | int) -> str:
+    """The pool's read-only copy of the image `ref` (KEY/BUILD or KEY/BUILD/LAYER), made from
+    its cached tree at `source` (a path, or an fd on a package layer's merged tree) the first
+    time a container of the pool needs it."""
+    key, _, rest = ref.partition("/")
+    build = rest.replace("/", "+")
     images = _pool_dir(paths, pool, "images", key)
     if not os.path.isdir(f"{images}/{build}"):
         _read_only_copy(images, build, source)

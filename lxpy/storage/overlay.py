@@ -32,19 +32,27 @@ def layer_dir(paths: Paths, ref: str) -> str:
     return f"{paths.container_dir(owner)}/layers/{layer}"
 
 
+def image_lowers(paths: Paths, ref: str) -> list[str]:
+    """The lower layers of the cached image `ref`, top first: "KEY/BUILD" is the build's tree,
+    "KEY/BUILD/LAYER" a package layer stacked on it (see images.package_layers)."""
+    key, build, *layer = ref.split("/")
+    base = f"{paths.images}/{key}/{build}"
+    return [*(f"{base}/layers/{name}/upper" for name in layer), f"{base}/rootfs"]
+
+
 def overlay_dirs(paths: Paths, name: str, cfg: ContainerConfig) -> OverlayDirs | None:
     """The overlay's directories, None for a plain directory."""
     if cfg.storage.kind != StorageKind.OVERLAY:
         return None
     lowers = [layer_dir(paths, ref) for ref in cfg.storage.layers]
     if cfg.storage.image:
-        image = f"{paths.images}/{cfg.storage.image}/rootfs"
-        if not os.path.isdir(image):
+        image = image_lowers(paths, cfg.storage.image)
+        if not all(os.path.isdir(lower) for lower in image):
             raise NotFound(
                 f"container {name!r} stands on image {cfg.storage.image}, which is missing",
                 hint="restore the image directory under the image store, or recreate it",
             )
-        lowers.append(image)
+        lowers.extend(image)
     for lower in lowers:
         if not os.path.isdir(lower):
             raise NotFound(f"container {name!r} stands on the layer {lower}, which is missing")

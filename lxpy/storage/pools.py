@@ -214,15 +214,15 @@ def users(paths: Paths, pool: Pool) -> list[str]:
 
 
 def image_copies(paths: Paths, pool: Pool) -> list[str]:
-    """The images the pool holds a copy of (KEY/BUILD), which its containers are snapshots
-    of; `rm` deletes them with the pool."""
+    """The images the pool holds a copy of (KEY/BUILD, or KEY/BUILD/LAYER for a package
+    layer), which its containers are snapshots of; `rm` deletes them with the pool."""
     where = f"{mount_point(paths, pool)}/images"
     try:
         keys = sorted(os.listdir(where))
     except FileNotFoundError:
         return []
     return [
-        f"{key}/{build}"
+        f"{key}/{build.replace('+', '/')}"
         for key in keys
         for build in sorted(os.listdir(f"{where}/{key}"))
         if not build.startswith(".")  # a copy being made
