@@ -104,6 +104,9 @@ _GENERIC_IOCTLS = {
     "BTRFS_IOC_QGROUP_LIMIT": 0x8030942B,  # _IOR(0x94, 43, struct btrfs_ioctl_qgroup_limit_args)
     "BTRFS_IOC_INO_LOOKUP": 0xD0009412,  # _IOWR(0x94, 18, struct btrfs_ioctl_ino_lookup_args)
     "BTRFS_IOC_FS_INFO": 0x8400941F,  # _IOR(0x94, 31, struct btrfs_ioctl_fs_info_args)
+    "BTRFS_IOC_TREE_SEARCH": 0xD0009411,  # _IOWR(0x94, 17, struct btrfs_ioctl_search_args)
+    "BTRFS_IOC_SNAP_DESTROY_V2": 0x5000943F,  # _IOW(0x94, 63, struct btrfs_ioctl_vol_args_v2)
+    "BTRFS_IOC_SUBVOL_SETFLAGS": 0x4008941A,  # _IOW(0x94, 26, __u64)
 }
 _IOCTLS = {"x86_64": _GENERIC_IOCTLS, "aarch64": _GENERIC_IOCTLS}
 _MACHINE = os.uname().machine
@@ -117,6 +120,7 @@ _libc.mount.argtypes = [
     ctypes.c_char_p,
 ]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.open_by_handle_at.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
 _libc.unshare.argtypes = [ctypes.c_int]
 _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.prctl.argtypes = [
@@ -512,6 +516,7 @@ def loop_attach(backing: int) -> int:
 _VOL_ARGS = struct.Struct("q4088s")
 _VOL_ARGS_V2 = struct.Struct("qQQ32x4040s")
 BTRFS_SUBVOL_RDONLY = 1 << 1
+_BTRFS_SUBVOL_SPEC_BY_ID = 1 << 4
 _QUOTA_CTL = struct.Struct("QQ")
 _BTRFS_QUOTA_CTL_ENABLE = 1
 _QGROUP_LIMIT = struct.Struct("QQQQQQ")  # qgroupid, then flags, max_rfer, max_excl, rsv_*
@@ -555,6 +560,66 @@ def btrfs_subvolume_id(subvolume: int) -> int:
     args = bytearray(_INO_LOOKUP.pack(0, _BTRFS_FIRST_FREE_OBJECTID))
     fcntl.ioctl(subvolume, _ioctl("BTRFS_IOC_INO_LOOKUP"), args)
     return int(_INO_LOOKUP.unpack(bytes(args))[0])
+
+
+# struct btrfs_ioctl_search_key: tree, min/max objectid, min/max offset, min/max transid,
+# min/max type, nr_items, then 36 bytes unused; the results follow it in a 4096-byte buffer,
+# each a struct btrfs_ioctl_search_header (transid, objectid, offset, type, len) and its item.
+_SEARCH_KEY = struct.Struct("7Q3I36x")
+_SEARCH_HEADER = struct.Struct("3Q2I")
+_BTRFS_ROOT_TREE = 1
+_BTRFS_ROOT_REF_KEY = 156  # (parent, ROOT_REF, child): `child`'s directory entry is in `parent`
+_U64_MAX = (1 << 64) - 1
+
+
+def btrfs_subvolume_children(fs: int, subvolume: int) -> list[int]:
+    """The ids of the subvolumes whose directory entry is in the subvolume `subvolume` (btrfs's
+    own record of them, its ROOT_REF items; `fs`: any fd on the filesystem; needs root)."""
+    found: list[int] = []
+    start = 0
+    while True:
+        key = _SEARCH_KEY.pack(
+            _BTRFS_ROOT_TREE, subvolume, subvolume, start, _U64_MAX, 0, _U64_MAX,
+            _BTRFS_ROOT_REF_KEY, _BTRFS_ROOT_REF_KEY, 4096,
+        )  # fmt: skip
+        args = bytearray(key.ljust(4096, b"\0"))
+        fcntl.ioctl(fs, _ioctl("BTRFS_IOC_TREE_SEARCH"), args)
+        count = _SEARCH_KEY.unpack_from(args)[9]
+        if count == 0:
+            return found
+        at = _SEARCH_KEY.size
+        for _ in range(count):
+            _, _, child, _, size = _SEARCH_HEADER.unpack_from(args, at)
+            found.append(child)
+            at += _SEARCH_HEADER.size + size
+        start = child + 1
+
+
+def btrfs_subvolume_delete_id(fs: int, subvolume: int) -> None:
+    """Delete the subvolume of id `subvolume` (it must hold no other) wherever it is on the
+    filesystem of `fs`: no name to look up, so nothing in a tree can redirect it."""
+    args = _VOL_ARGS_V2.pack(0, 0, _BTRFS_SUBVOL_SPEC_BY_ID, struct.pack("Q", subvolume))
+    _ioctl_buffer(fs, "BTRFS_IOC_SNAP_DESTROY_V2", args)
+
+
+# struct file_handle (its size, its type) holding a struct btrfs_fid without the parent's
+# fields: the inode (a subvolume's top), the subvolume, the generation (0: any).
+_BTRFS_HANDLE = struct.Struct("=IiQQI")
+_FILEID_BTRFS_WITHOUT_PARENT = 0x4D
+
+
+def btrfs_open_subvolume(fs: int, subvolume: int) -> int:
+    """An fd of the top of the subvolume of id `subvolume` on the filesystem of `fs`, opened
+    by its file handle: no path is resolved."""
+    size = _BTRFS_HANDLE.size - 8  # f_handle's bytes, after the two ints
+    top = _BTRFS_FIRST_FREE_OBJECTID
+    handle = _BTRFS_HANDLE.pack(size, _FILEID_BTRFS_WITHOUT_PARENT, top, subvolume, 0)
+    return _check(_libc.open_by_handle_at(fs, handle, os.O_RDONLY | os.O_CLOEXEC))
+
+
+def btrfs_set_writable(subvolume: int) -> None:
+    """Clear the read-only flag of the subvolume whose top `subvolume` is an fd of."""
+    fcntl.ioctl(subvolume, _ioctl("BTRFS_IOC_SUBVOL_SETFLAGS"), struct.pack("Q", 0))
 
 
 def btrfs_fsid(fd: int) -> str:

@@ -35,8 +35,12 @@ def rootfs(paths: Paths, name: str, cfg: ContainerConfig) -> str:
     return f"{container_dir(paths, name, cfg.storage.pool)}/rootfs"
 
 
-def _open_dir(path: str) -> int:
-    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+_SUBVOLUME_TOP = 256  # the inode of a subvolume's top directory (BTRFS_FIRST_FREE_OBJECTID)
+
+
+def _open_dir(path: str, parent: int | None = None) -> int:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    return os.open(path, flags, dir_fd=parent)
 
 
 def image_subvolume(paths: Paths, pool: str, ref: str, source: str | int) -> str:
@@ -110,23 +114,72 @@ def remove_tree(where: str) -> None:
     """The directory `where` of a pool and all in it, its subvolumes (to any depth) too."""
     if not os.path.isdir(where):
         return
-    parent = _open_dir(where)
+    fd = _open_dir(where)
     try:
-        for entry in os.listdir(parent):
-            path = f"{where}/{entry}"
-            if _is_subvolume(path):
-                syscalls.btrfs_subvolume_delete(parent, entry)
-            elif os.path.isdir(path) and not os.path.islink(path):
-                remove_tree(path)
+        _remove_subvolumes_in(fd)
     finally:
-        os.close(parent)
+        os.close(fd)
     safefs.remove_tree(where)
 
 
-def _is_subvolume(path: str) -> bool:
-    # A subvolume's top directory is inode 256 (BTRFS_FIRST_FREE_OBJECTID).
-    st = os.lstat(path)
-    return st.st_ino == 256 and os.path.isdir(path) and not os.path.islink(path)
+def _remove_subvolumes_in(directory: int) -> None:
+    # Only lxpy's own directories are walked (images/KEY, containers/NAME, snapshots): what
+    # a container made is inside its rootfs subvolume, and goes with it.
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            if entry.stat(follow_symlinks=False).st_ino == _SUBVOLUME_TOP:
+                _delete_subvolume(directory, entry.name)
+            else:
+                sub = _open_dir(entry.name, directory)
+                try:
+                    _remove_subvolumes_in(sub)
+                finally:
+                    os.close(sub)
+
+
+def _delete_subvolume(parent: int, name: str) -> None:
+    """Delete the subvolume `name` of the directory `parent`, and first, deepest first, those
+    a container made in it (machinectl, docker's btrfs driver, `btrfs subvolume create`:
+    btrfs lets the owner of a directory make one), which btrfs would not delete it over."""
+    top = _open_dir(name, parent)
+    try:
+        # Not a subvolume's top: its id would be the pool's, whose subvolumes are not its own
+        # (btrfs refuses the delete below).
+        is_top = os.fstat(top).st_ino == _SUBVOLUME_TOP
+        nested = _nested(top, syscalls.btrfs_subvolume_id(top)) if is_top else []
+    finally:
+        os.close(top)
+    for subvolume in reversed(nested):
+        syscalls.btrfs_subvolume_delete_id(parent, subvolume)
+    syscalls.btrfs_subvolume_delete(parent, name)
+
+
+def _nested(fs: int, subvolume: int) -> list[int]:
+    """The subvolumes in `subvolume`, to any depth, each listed after the one holding it."""
+    # Nesting as btrfs records it (ROOT_REF items), not a walk: no symlink or mount is followed,
+    # and a bind mount of this very pool (same fsid; st_dev differs per subvolume) adds nothing.
+    found: list[int] = []
+    holders = [subvolume]
+    while holders:
+        holder = holders.pop()
+        children = syscalls.btrfs_subvolume_children(fs, holder)
+        if children:
+            _make_writable(fs, holder)
+        found += children
+        holders += children
+    return found
+
+
+def _make_writable(fs: int, subvolume: int) -> None:
+    # A read-only subvolume's entries cannot be unlinked, and a container may mark its own
+    # read-only (the owner may): it must not make itself impossible to destroy.
+    fd = syscalls.btrfs_open_subvolume(fs, subvolume)
+    try:
+        syscalls.btrfs_set_writable(fd)
+    finally:
+        os.close(fd)
 
 
 def _snapshot(source: str, parent_dir: str, name: str, readonly: bool) -> None:
@@ -161,7 +214,7 @@ def restore(paths: Paths, name: str, cfg: ContainerConfig, snap: str) -> None:
     where = container_dir(paths, name, cfg.storage.pool)
     parent = _open_dir(where)
     try:
-        syscalls.btrfs_subvolume_delete(parent, "rootfs")
+        _delete_subvolume(parent, "rootfs")
     finally:
         os.close(parent)
     _snapshot(snapshot(paths, name, cfg, snap), where, "rootfs", readonly=False)
@@ -177,7 +230,7 @@ def drop(paths: Paths, name: str, cfg: ContainerConfig, snap: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         parent = _open_dir(where)
         try:
-            syscalls.btrfs_subvolume_delete(parent, snap)
+            _delete_subvolume(parent, snap)
         finally:
             os.close(parent)
 
