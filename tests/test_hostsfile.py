@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lxpy.errors import LxpyError
-from lxpy.net.hostsfile import HostsFile
+from lxpy.net.hostsfile import HostsFile, best_effort
 
 ORIGINAL = "127.0.0.1\tlocalhost\n::1 localhost ip6-localhost\n# the admin's comment\n"
 ROOT = "lxpy-0000abcd"  # a state root's instance id
@@ -159,3 +159,16 @@ def test_concurrent_writers_lose_no_line(hosts: HostsFile) -> None:
         f"10.42.{n}.{i + 2} c{n}x{i}.lxpy" for n in range(8) for i in range(5)
     )
     assert lines.count(f"# BEGIN lxpy {ROOT}") == 1
+
+
+def test_a_hosts_file_lxpy_cannot_write_costs_a_warning_not_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unwritable = HostsFile(str(tmp_path / "missing-dir" / "hosts"), str(tmp_path / "lock"))
+    with pytest.raises(LxpyError):
+        unwritable.name("inst", "web", [("10.0.0.2", "web.lxpy")])
+    with best_effort("web"):
+        unwritable.name("inst", "web", [("10.0.0.2", "web.lxpy")])
+    assert capsys.readouterr().err.startswith(
+        "lxpy: warning: web: names on the host: cannot update"
+    )

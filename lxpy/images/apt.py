@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from lxpy.errors import TemplateError
+from lxpy.errors import TemplateError, UnsafePath
 from lxpy.images import bootstrap
 from lxpy.images.progress import Progress
 from lxpy.linux import rootfs, safefs, syscalls
@@ -149,12 +149,14 @@ def _scaffolding() -> dict[str, tuple[bytes, int]]:
 
 def _remove_scaffolding(upper: str) -> None:
     # From the upper layer itself, the overlay unmounted: the image's own file (if it has
-    # one) shows through again, and no whiteout hides it.
+    # one) shows through again, and no whiteout hides it. Only while it is still ours: a
+    # package that ships one (resolvconf, a policy-rc.d of its own) keeps it.
     fd = safefs.open_tree(upper)
     try:
-        for rel in (RESOLV_CONF, POLICY_RC):
-            with contextlib.suppress(FileNotFoundError):
-                safefs.remove_in(fd, rel)
+        for rel, (data, _) in _scaffolding().items():
+            with contextlib.suppress(FileNotFoundError, UnsafePath):
+                if safefs.read_regular(fd, rel, len(data)) == data:
+                    safefs.remove_in(fd, rel)
     finally:
         os.close(fd)
 

@@ -25,8 +25,10 @@ Standard library only: the monitor's teardown removes a stopped container's line
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import sys
 
 from lxpy.errors import Busy, LxpyError
 from lxpy.linux.atomic import replace_in
@@ -34,7 +36,7 @@ from lxpy.linux.locks import locked_file
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this at teardown
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
 HOSTS = "/etc/hosts"
 # In /run and not /run/lock: /run is root's alone to write, where any user could make (or
@@ -158,3 +160,13 @@ def _owner(line: str) -> str:
     """The container a line of the block names (its name's first label); "" for a line
     that is not one of ours."""
     return line.split(" ", 1)[1].split(".", 1)[0] if _is_entry(line) else ""
+
+
+@contextlib.contextmanager
+def best_effort(container: str) -> Iterator[None]:
+    """A hosts file lxpy cannot change (a read-only /etc, as on NixOS or in a bind mount; a
+    lock held too long) costs the host the container's names, never the command: a warning."""
+    try:
+        yield
+    except LxpyError as e:
+        print(f"lxpy: warning: {container}: names on the host: {e.message}", file=sys.stderr)

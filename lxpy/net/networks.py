@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from lxpy.config import ContainerConfig
 from lxpy.errors import AlreadyExists, LxpyError, StateError, UsageError
 from lxpy.net import dnsmasq, model, nat, resolved
-from lxpy.net.hostsfile import HostsFile
+from lxpy.net.hostsfile import HostsFile, best_effort
 from lxpy.net.model import Network
 from lxpy.paths import Paths
 
@@ -124,9 +124,10 @@ def remove(paths: Paths, name: str, runs: Callable[[str], bool]) -> None:
 
         links.remove_bridge(name)
         # Lines a crash left (a monitor killed with its container): none of them runs now.
-        HostsFile().forget_addresses(
-            paths.instance, lambda address: ipaddress.IPv4Address(address) in network.net
-        )
+        with best_effort(f"network {name}"):
+            HostsFile().forget_addresses(
+                paths.instance, lambda address: ipaddress.IPv4Address(address) in network.net
+            )
         if os.path.isdir(run):
             safefs.remove_tree(run)
         for suffix in (".toml", ".addresses"):
@@ -200,10 +201,5 @@ def name_on_host(paths: Paths, container: str, plugs: list[Plug]) -> None:
         for p in plugs
         if not resolved.linked(p.network)
     ]
-    try:
+    with best_effort(container):
         HostsFile().name(paths.instance, container, entries)
-    except LxpyError as e:
-        # A read-only /etc/hosts (NixOS, a bind mount) costs the host its names, not the start.
-        import sys
-
-        print(f"lxpy: warning: {container}: not named on the host: {e.message}", file=sys.stderr)

@@ -417,10 +417,11 @@ def destroy(paths: Paths, name: str, force: bool = False) -> None:
             pass
         if cfg is not None and cfg.network:
             from lxpy.net import model
-            from lxpy.net.hostsfile import HostsFile
+            from lxpy.net.hostsfile import HostsFile, best_effort
 
             model.forget(paths, name, cfg)  # its kept addresses go back to the pool
-            HostsFile().forget(paths.instance, name)  # what a crash may have left there
+            with best_effort(name):
+                HostsFile().forget(paths.instance, name)  # what a crash may have left there
         try:
             os.unlink(paths.lock_file(name))
         except FileNotFoundError:

@@ -7,7 +7,6 @@ the monitor: standard library only.
 from __future__ import annotations
 
 import os
-import sys
 
 from lxpy.linux.cgroups import ContainerCgroups
 
@@ -47,10 +46,7 @@ def teardown(run_dir: str, cgroups: ContainerCgroups, published: Sequence[str] =
 def _forget_on_host(cgroups: ContainerCgroups) -> None:
     """Last: a hosts file that cannot be written (a read-only /etc) is reported and stops
     nothing else (the next start, destroy or `network rm` tries again)."""
-    from lxpy.errors import LxpyError
-    from lxpy.net.hostsfile import HostsFile
+    from lxpy.net.hostsfile import HostsFile, best_effort
 
-    try:
+    with best_effort(cgroups.container):
         HostsFile().forget(cgroups.instance, cgroups.container)
-    except LxpyError as e:
-        print(f"lxpy: {e}", file=sys.stderr)

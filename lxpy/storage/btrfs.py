@@ -11,6 +11,7 @@ stay in the state root, as for every other container.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 
 from lxpy.config import ContainerConfig
@@ -166,16 +167,27 @@ def _nested(fs: int, subvolume: int) -> list[int]:
         holder = holders.pop()
         children = syscalls.btrfs_subvolume_children(fs, holder)
         if children:
-            _make_writable(fs, holder)
+            _make_writable(fs, holder, fs if holder == subvolume else None)
         found += children
         holders += children
     return found
 
 
-def _make_writable(fs: int, subvolume: int) -> None:
+def _make_writable(fs: int, subvolume: int, top: int | None) -> None:
     # A read-only subvolume's entries cannot be unlinked, and a container may mark its own
-    # read-only (the owner may): it must not make itself impossible to destroy.
-    fd = syscalls.btrfs_open_subvolume(fs, subvolume)
+    # read-only (the owner may): it must not make itself impossible to destroy. `top`: an fd
+    # of the subvolume already open (the one being deleted).
+    if top is not None:
+        syscalls.btrfs_set_writable(top)
+        return
+    try:
+        fd = syscalls.btrfs_open_subvolume(fs, subvolume)
+    except OSError as e:
+        if e.errno != errno.ESTALE:
+            raise
+        # Kernels before 6.2 check a handle's generation, which lxpy cannot know: a writable
+        # subvolume then still goes; only a read-only one nested in another's stays.
+        return
     try:
         syscalls.btrfs_set_writable(fd)
     finally:

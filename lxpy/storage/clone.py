@@ -166,12 +166,13 @@ def rename(paths: Paths, runtime: Runtime, old: str, new: str) -> None:
         store.save(paths, new, renamed)
         if cfg.network:
             from lxpy.net import model
-            from lxpy.net.hostsfile import HostsFile
+            from lxpy.net.hostsfile import HostsFile, best_effort
 
             model.rename(paths, old, new, cfg)
             # Stopped, it has no names on the host but what a crash may have left; its new
             # ones come with its next start.
-            HostsFile().forget(paths.instance, old)
+            with best_effort(old):
+                HostsFile().forget(paths.instance, old)
         try:
             retarget(paths, new, renamed, cfg)
         except (LxpyError, OSError):

@@ -107,7 +107,8 @@ def _into_pool(
                 os.close(fd)
         if moved.limits.disk is not None:
             quota.apply(paths, name, moved)
-        _save(paths, name, moved, [(snap, c.with_changes(storage=storage)) for snap, c in snaps])
+        new = [(snap, c.with_changes(storage=storage)) for snap, c in snaps]
+        _save(paths, name, moved, new, snaps)
     except BaseException:
         btrfs.remove(paths, name, pool)
         raise
@@ -152,7 +153,7 @@ def _out_of_pool(
             made += [paths.rootfs(name), f"{base}/overlay"]
             overlay.make_overlay_dirs(base)
             storage = Storage(StorageKind.OVERLAY, "", (ref,))
-        _save(paths, name, cfg.with_changes(storage=storage), stood)
+        _save(paths, name, cfg.with_changes(storage=storage), stood, snaps)
     except BaseException:
         for path in made:
             safefs.remove_tree(path)
@@ -176,9 +177,19 @@ def _copy_root(paths: Paths, name: str, cfg: ContainerConfig, target: str) -> No
 
 
 def _save(
-    paths: Paths, name: str, moved: ContainerConfig, snaps: list[tuple[str, ContainerConfig]]
+    paths: Paths,
+    name: str,
+    moved: ContainerConfig,
+    snaps: list[tuple[str, ContainerConfig]],
+    before: list[tuple[str, ContainerConfig]],
 ) -> None:
-    # The snapshots first: the container's config, saved last, is what says it moved.
-    for snap, snap_cfg in snaps:
-        config.save(f"{layers.snapshot_dir(paths, name, snap)}/config.toml", snap_cfg)
-    store.save(paths, name, moved)
+    # The snapshots first: the container's config, saved last, is what says it moved. If
+    # that fails, the snapshots name their old trees again (the caller removes the new).
+    try:
+        for snap, snap_cfg in snaps:
+            config.save(f"{layers.snapshot_dir(paths, name, snap)}/config.toml", snap_cfg)
+        store.save(paths, name, moved)
+    except BaseException:
+        for snap, snap_cfg in before:
+            config.save(f"{layers.snapshot_dir(paths, name, snap)}/config.toml", snap_cfg)
+        raise

@@ -29,10 +29,12 @@ def tree_size(path: str) -> int:
     seen: set[tuple[int, int]] = set()
     total = 0
     top = os.lstat(path).st_dev
-    for dirpath, dirnames, filenames in os.walk(path):
+    # By directory fds (fwalk): a running container that swaps a directory for a symlink
+    # mid-walk cannot lead the walk into the host's tree.
+    for _, dirnames, filenames, dirfd in os.fwalk(path, follow_symlinks=False):
         for name in dirnames + filenames:
             try:
-                st = os.lstat(os.path.join(dirpath, name))
+                st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
             except FileNotFoundError:
                 continue
             if st.st_dev != top:
