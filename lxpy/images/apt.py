@@ -119,9 +119,26 @@ def _helper(partial: str, lowers: tuple[str, ...], packages: tuple[str, ...]) ->
     finally:
         os.close(target)
         os.close(mounted)
+    # Its own PID namespace too, the install run by its PID 1: whatever a package's script
+    # leaves running (a daemon that detached) dies with it, and writes nothing into the
+    # layer once it is sealed; its /proc shows the build's processes only.
+    syscalls.unshare(syscalls.CLONE_NEWPID)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = _install(merged, packages)
+        except BaseException as e:
+            print(f"lxpy: {e}", file=sys.stderr)
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def _install(merged: str, packages: tuple[str, ...]) -> int:
     root = safefs.open_tree(merged)
     try:
-        rootfs.setup_build_root(root)
+        rootfs.setup_build_root(root)  # its /proc: this PID namespace's
         for rel, (data, mode) in _scaffolding().items():
             safefs.write_file(root, rel, data, mode)
         code = subprocess.run(
