@@ -50,6 +50,7 @@ from run import (
     execute,
     interleaved,
     log,
+    opened,
     report,
     version,
 )
@@ -319,12 +320,10 @@ def prepare(args: argparse.Namespace) -> DebianBench:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        bench = prepare(args)
-    except BenchError as e:
-        print(f"bench: {e}", file=sys.stderr)
+    bench = opened(prepare, args)
+    if bench is None:
         return 1
-    log(f"work dir {bench.workdir}, container prefix {bench.prefix}, LXC cache {bench.lxc_cache}")
+    log(f"LXC cache {bench.lxc_cache}")
 
     def work(metrics: list[Metric]) -> None:
         bench.make_roots()

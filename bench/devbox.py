@@ -58,12 +58,12 @@ from run import (
     Result,
     cleanup,
     common_options,
-    conclude,
     conduct,
     default_lxpy,
     execute,
     log,
-    version,
+    opened,
+    report,
     wait_exactly,
 )
 
@@ -602,12 +602,9 @@ def prepare(args: argparse.Namespace) -> DevBench:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        bench = prepare(args)
-    except (BenchError, OSError) as e:
-        print(f"bench: {e}", file=sys.stderr)
+    bench = opened(prepare, args)
+    if bench is None:
         return 1
-    log(f"work dir {bench.workdir}, container prefix {bench.prefix}")
 
     def work(metrics: list[Metric]) -> None:
         bench.make_user()
@@ -620,8 +617,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return [*problems, *network_leftovers(bench), *host_leftovers(bench)]
 
     session = conduct(work, tidy)
-    lxc_version = version(["lxc-start", "--version"])
-    lxpy_version = version([*bench.lxpy_cmd, "--version"])
     loads = bench.loads or [0.0]
     bench.notes.append(
         f"load average (1 min) before each timed box: {min(loads):.2f}-{max(loads):.2f}, "
@@ -633,16 +628,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{min(busy):.0f}-{max(busy):.0f} %, median {statistics.median(busy):.0f} % of "
         f"{os.cpu_count()} CPUs"
     )
-    print(
-        f"lxpy ({lxpy_version}) vs LXC {lxc_version}: Debian {RELEASE} dev box until ssh "
-        f"answers, median of {args.runs} runs; {session.stamp()}"
+    what = f": Debian {RELEASE} dev box until ssh answers, median of {args.runs} runs"
+    extra: dict[str, Any] = dict(
+        runs=args.runs, release=RELEASE, subnet=str(bench.subnet), loads=bench.loads
     )
-    extra: dict[str, Any] = dict(lxpy_version=lxpy_version, lxc_version=lxc_version)
-    extra.update(runs=args.runs, release=RELEASE, subnet=str(bench.subnet), loads=bench.loads)
     extra.update(idle_cpu_percent=bench.idle_busy)
     extra.update(host_keys=bench.host_keys, boot_states=bench.boot_states)
     clean = "containers, networks, bridge, host user, /etc/hosts, mounts, cgroups, processes"
-    return conclude(session, bench.notes, clean, args, extra)
+    return report(bench, session, args, what, bench.notes, clean, extra)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,7 @@ from run import (
     execute,
     interleaved,
     log,
+    opened,
     report,
 )
 
@@ -545,12 +546,9 @@ def prepare(args: argparse.Namespace) -> LifecycleBench:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        bench = prepare(args)
-    except BenchError as e:
-        print(f"bench: {e}", file=sys.stderr)
+    bench = opened(prepare, args)
+    if bench is None:
         return 1
-    log(f"work dir {bench.workdir}, container prefix {bench.prefix}")
 
     def work(metrics: list[Metric]) -> None:
         bench.make_roots()

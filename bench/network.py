@@ -49,14 +49,14 @@ from run import (
     cleanup,
     command_lines,
     common_options,
-    conclude,
     conduct,
     default_lxpy,
     execute,
     interleaved,
     log,
+    opened,
     preflight,
-    version,
+    report,
 )
 
 LXC_NET = "/usr/libexec/lxc/lxc-net"
@@ -521,30 +521,20 @@ def prepare(args: argparse.Namespace) -> NetBench:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        bench = prepare(args)
-    except (BenchError, OSError) as e:
-        print(f"bench: {e}", file=sys.stderr)
+    bench = opened(prepare, args)
+    if bench is None:
         return 1
-    log(f"work dir {bench.workdir}, container prefix {bench.prefix}")
     session = conduct(
         lambda metrics: measure(bench, args.runs, args.containers, metrics),
         lambda: [*teardown(bench), *cleanup(bench), *network_leftovers(bench)],
     )
-    lxc_version = version(["lxc-start", "--version"])
-    lxpy_version = version([*bench.lxpy_cmd, "--version"])
-    print(
-        f"lxpy ({lxpy_version}) vs LXC {lxc_version} (lxc-net): median of {args.runs} runs, "
-        f"{args.containers} at once; {session.stamp()}"
-    )
+    what = f" (lxc-net): median of {args.runs} runs, {args.containers} at once"
     lxc_net = dict(vars(bench.lxc_net)) if bench.lxc_net else {}
     lxc_net.pop("leases_before", None)
-    extra: dict[str, Any] = dict(
-        lxpy_version=lxpy_version, lxc_version=lxc_version, lxc_net=lxc_net
-    )
+    extra: dict[str, Any] = dict(lxc_net=lxc_net)
     extra.update(runs=args.runs, containers=args.containers, checks=bench.checks)
     clean = "containers, networks, lxc-net, mounts, cgroups, processes"
-    return conclude(session, bench.notes, clean, args, extra)
+    return report(bench, session, args, what, bench.notes, clean, extra)
 
 
 if __name__ == "__main__":

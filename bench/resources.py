@@ -55,14 +55,14 @@ from run import (
     at_least_five,
     cleanup,
     common_options,
-    conclude,
     conduct,
     default_lxpy,
     execute,
     interleaved,
     log,
+    opened,
     preflight,
-    version,
+    report,
     wait_exactly,
 )
 
@@ -470,28 +470,19 @@ def prepare(args: argparse.Namespace) -> ResBench:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        bench = prepare(args)
-    except (BenchError, OSError) as e:
-        print(f"bench: {e}", file=sys.stderr)
+    bench = opened(prepare, args)
+    if bench is None:
         return 1
-    log(f"work dir {bench.workdir}, container prefix {bench.prefix}, lxpy's python {bench.python}")
+    log(f"lxpy's python {bench.python}")
     session = conduct(
         lambda metrics: measure(bench, args.runs, args.containers, metrics), lambda: cleanup(bench)
     )
-    lxc_version = version(["lxc-start", "--version"])
-    lxpy_version = version([*bench.lxpy_cmd, "--version"])
-    print(
-        f"lxpy ({lxpy_version}) vs LXC {lxc_version}: median of {args.runs} runs, "
-        f"{args.containers} running of each; {session.stamp()}"
-    )
-    extra: dict[str, Any] = dict(
-        lxpy_version=lxpy_version, lxc_version=lxc_version, lxpy_python=bench.python
-    )
+    what = f": median of {args.runs} runs, {args.containers} running of each"
+    extra: dict[str, Any] = dict(lxpy_python=bench.python)
     extra.update(runs=args.runs, containers=args.containers, checks=bench.checks)
     extra.update(api_processes=bench.api_samples)
     clean = "containers, mounts, cgroups, processes, files"
-    return conclude(session, bench.notes, clean, args, extra)
+    return report(bench, session, args, what, bench.notes, clean, extra)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 import psutil
 
@@ -828,6 +828,21 @@ def conclude(
     if session.error or session.problems:
         return 1
     return 2 if args.check and any(m.met is False for m in session.metrics) else 0
+
+
+B = TypeVar("B", bound="Bench")
+
+
+def opened(prepare: Callable[[argparse.Namespace], B], args: argparse.Namespace) -> B | None:
+    """The bench `prepare` makes of `args`, its work dir said; None once it has said why it
+    cannot be made (a tool missing, a bad option)."""
+    try:
+        bench = prepare(args)
+    except (BenchError, OSError) as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return None
+    log(f"work dir {bench.workdir}, container prefix {bench.prefix}")
+    return bench
 
 
 def report(

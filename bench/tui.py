@@ -60,6 +60,7 @@ from run import (
     fmt,
     log,
     memory_mib,
+    opened,
     version,
 )
 
@@ -513,12 +514,9 @@ def prepare(args: argparse.Namespace) -> TuiBench:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        bench = prepare(args)
-    except (BenchError, OSError) as e:
-        print(f"bench: {e}", file=sys.stderr)
+    bench = opened(prepare, args)
+    if bench is None:
         return 1
-    log(f"work dir {bench.workdir}, container prefix {bench.prefix}")
 
     def tidy() -> list[str]:
         if bench.running_tui is not None:
