@@ -22,6 +22,8 @@ def test_errors_are_one_line_with_a_hint(lxpy: Lxpy) -> None:
     cases = {
         ("start", "ghost"): "no container named 'ghost'",
         ("attach", "ghost", "--", "true"): "no container named 'ghost'",
+        ("shell", "ghost", "--", "id"): "no container named 'ghost'",
+        ("start", "ghost", "--", "true"): "`lxpy start` runs no command: `--` is not for it",
         ("create", "c1", "--template", "nope"): "unknown template 'nope'",
     }
     for args, words in cases.items():

@@ -119,8 +119,10 @@ def main(argv: Sequence[str], launcher: Launcher | None = None, tui: Tui | None 
     p = parser(command)
     args = p.parse_args(argv)
     if trailing:
-        if command is None or command.name not in ("attach", "shell", "ssh"):
-            p.error("`--` is only for `lxpy attach|shell|ssh NAME -- CMD`")
+        # A command that runs one inside declares CMD (attach, shell, ssh): `--` is for it.
+        if not hasattr(args, "cmd"):
+            which = f"`lxpy {command.name}`" if command else "lxpy without a command"
+            p.error(f"{which} runs no command: `--` is not for it")
         args.cmd = list(args.cmd) + trailing
     if command is None:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
