@@ -413,7 +413,7 @@ class Api:
         found = []
         for container in self.names():
             with contextlib.suppress(LxpyError):  # a config that cannot be read says nothing
-                if store.load(self.paths, container).storage.kind == name:
+                if pools.of(store.load(self.paths, container)) == name:
                     found.append(f"container {container}")
         return found
 

@@ -28,11 +28,6 @@ if TYPE_CHECKING:
     from lxpy.storage import Runtime
 
 
-def pool_of(cfg: ContainerConfig) -> str:
-    """The pool a container is in: a btrfs pool's name, or the built-in `overlay` or `dir`."""
-    return cfg.storage.pool or str(cfg.storage.kind)
-
-
 def move(paths: Paths, runtime: Runtime, name: str, target: str) -> ContainerConfig:
     """Move the stopped container `name` and its snapshots into the pool `target`; return
     its new config."""
@@ -41,7 +36,7 @@ def move(paths: Paths, runtime: Runtime, name: str, target: str) -> ContainerCon
         if runtime.running(paths, name):
             raise StateError(f"container {name!r} is running", hint=f"`lxpy stop {name}` first")
         cfg = store.load(paths, name)
-        if pool_of(cfg) == target:
+        if pools.of(cfg) == target:
             raise UsageError(f"{name} is in storage pool {target!r} already")
         if target in pools.BUILTIN:
             if cfg.limits.disk is not None:

@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass
 
 from lxpy import names, units
-from lxpy.config import settings
+from lxpy.config import ContainerConfig, settings
 from lxpy.config.tomlfile import TomlFile, parse, read_text, record_names
 from lxpy.errors import AlreadyExists, LxpyError, NotFound, StateError, UsageError
 from lxpy.linux import safefs, syscalls
@@ -66,6 +66,11 @@ def mount_point(paths: Paths, pool: Pool) -> str:
 
 def _image(paths: Paths, name: str) -> str:
     return f"{_dir(paths)}/{name}.img"
+
+
+def of(cfg: ContainerConfig) -> str:
+    """The pool a container is in: a btrfs pool's name, or the built-in `overlay` or `dir`."""
+    return cfg.storage.pool or str(cfg.storage.kind)
 
 
 def names_of(paths: Paths) -> list[str]:
