@@ -20,7 +20,7 @@ import pytest
 from lxpy.net import model
 from lxpy.storage import overlay
 from lxpy.storage.trees import tree_size
-from tests.conftest import Lxpy, temporary_root
+from tests.conftest import Lxpy, temporary_root, without_other_roots
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -290,19 +290,6 @@ def as_user(name: str, argv: list[str], timeout: float = 15) -> subprocess.Compl
         timeout=timeout,
         start_new_session=True,
     )
-
-
-def without_other_roots(text: str, instance: str) -> str:
-    """/etc/hosts without the blocks of other state roots (tests running beside this one)."""
-    kept, skipping = [], False
-    for line in text.splitlines(keepends=True):
-        if line.startswith("# BEGIN lxpy ") and line.split()[3] != instance:
-            skipping = True
-        if not skipping:
-            kept.append(line)
-        if skipping and line.startswith("# END lxpy "):
-            skipping = False
-    return "".join(kept)
 
 
 def test_ssh_by_name_from_the_host(deb: Lxpy, host_user: str) -> None:
