@@ -1,6 +1,7 @@
-"""The one core API. The CLI and the TUI are thin faces over this; neither reads state itself.
+"""The one core API. The CLI and the TUI are thin faces over this (and `fleets`, which orchestrates
+it); none of them reads state itself.
 
-The faces import nothing else from lxpy but `errors` and `units`: the types they show are
+The faces import nothing else from lxpy but `fleets`, `errors` and `units`: the types they show are
 exported here too, those whose modules `lxpy ls` must not load on first use (PEP 562).
 """
 
@@ -386,6 +387,12 @@ class Api:
         networks.create(self.paths, name, subnet, domain)
         return self.network(name)
 
+    def default_network(self) -> str:
+        """The network of containers created without --network."""
+        from lxpy.net import model
+
+        return model.default_network(self.paths)
+
     def remove_network(self, name: str) -> None:
         from lxpy.net import networks
 
@@ -765,13 +772,16 @@ class Api:
         uid: int = 0,
         gid: int = 0,
         mode: int | None = None,
+        parents: bool = False,
     ) -> int:
         """Copy a host file (or tree) into the container, running or not; the container's
-        side is resolved inside it. Returns how many files and links were copied."""
+        side is resolved inside it (with `parents`, its missing directories are made).
+        Returns how many files and links were copied."""
         from lxpy.runtime import files
 
         with files.container_root(self.paths, name) as root:
-            return files.push(root, source, dest, recursive, files.Owner(uid, gid, mode))
+            owner = files.Owner(uid, gid, mode)
+            return files.push(root, source, dest, recursive, owner, parents)
 
     def file_pull(self, name: str, source: str, dest: str, recursive: bool = False) -> int:
         from lxpy.runtime import files

@@ -92,3 +92,11 @@ class RootfsError(StartError):
 
 class LimitError(LxpyError):
     """A limit this host's cgroup controllers cannot take."""
+
+
+class StepFailed(LxpyError):
+    """A step of `lxpy up` failed; `output` is the last of what it printed."""
+
+    def __init__(self, message: str, output: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.output = output

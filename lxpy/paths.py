@@ -38,6 +38,11 @@ class Paths:
         return cls.for_root(root or os.environ.get("LXPY_ROOT"))
 
     @property
+    def root(self) -> str | None:
+        """The --root these paths are under (None: the default places)."""
+        return None if self.instance == DEFAULT_INSTANCE else os.path.dirname(self.lib)
+
+    @property
     def containers(self) -> str:
         return f"{self.lib}/containers"
 

@@ -39,7 +39,8 @@ HEAVY = ("textual", "rich", "jinja2", "pyroute2", "psutil")
 # own package (not the other face: lxpy/__main__.py hands the TUI to the CLI for `lxpy tui`).
 # Also `lxpy` itself, for `__version__`: the package alone, not what is below it.
 FACES = ("lxpy.cli", "lxpy.tui")
-FACE_MAY_IMPORT = ("lxpy.api", "lxpy.errors", "lxpy.units")
+# fleets: `lxpy up` and its kin, an orchestrator over the API as a face is.
+FACE_MAY_IMPORT = ("lxpy.api", "lxpy.fleets", "lxpy.errors", "lxpy.units")
 
 
 def run_python(*args: str) -> str:

@@ -58,8 +58,8 @@ function _shtab_lxpy_using
   test "$_shtab_lxpy_cmdpath" = "$argv"
 end
 
-set -g _shtab_lxpy_commands create launch start stop restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot tui check
-set -g _shtab_lxpy_opts_with_value --cloud-init --cpus --cpuset --cwd --disk --domain --env --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --port --provision --release --root --set --size --sort --source --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
+set -g _shtab_lxpy_commands create launch start stop restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot up down ps fleet tui check
+set -g _shtab_lxpy_opts_with_value --cloud-init --cpus --cpuset --cwd --disk --domain --env --file --fleet --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --port --provision --recreate --release --root --set --size --sort --source --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
 
 complete -c lxpy -e
 complete -c lxpy -f
@@ -214,6 +214,7 @@ complete -c lxpy -n '_shtab_lxpy_using top' -l once -d 'print one table and exit
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a file -d 'copy files into (push) or out of (pull) a container'
 complete -c lxpy -n '_shtab_lxpy_using file' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using file' -s r -l recursive -d 'copy a directory'
+complete -c lxpy -n '_shtab_lxpy_using file' -s p -l parents -d 'push: make the missing directories of DST (root'"'"'s, 0755)'
 complete -c lxpy -n '_shtab_lxpy_using file' -l uid -x -d 'push: owner inside (default: 0)'
 complete -c lxpy -n '_shtab_lxpy_using file' -l gid -x -d 'push: group inside (default: 0)'
 complete -c lxpy -n '_shtab_lxpy_using file' -l mode -x -d 'push: the mode of files (default: the source'"'"'s)'
@@ -246,7 +247,27 @@ complete -c lxpy -n '_shtab_lxpy_using import' -l storage -xka "(_lxpy_values po
 complete -c lxpy -n '_shtab_lxpy_using import; and test $_shtab_lxpy_npos -eq 0' -ka "(__fish_complete_path (commandline -ct))" -d 'an export: .tar.zst, .tar.gz or .tar'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a snapshot -d 'take, list, remove or restore snapshots'
 complete -c lxpy -n '_shtab_lxpy_using snapshot' -s h -l help -d 'show this help message and exit'
+complete -c lxpy -n '_shtab_lxpy_using snapshot' -l fleet -x -d 'every container of the fleet, of one moment (all frozen together)'
 complete -c lxpy -n '_shtab_lxpy_using snapshot; and test $_shtab_lxpy_npos -ge 0' -ka "(_lxpy_values snapshots)" -d 'NAME [SNAP] takes one (SNAP default: made up); ls, rm, restore as named'
+complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a up -d 'make, provision and start a project'"'"'s containers in dependency order'
+complete -c lxpy -n '_shtab_lxpy_using up' -s h -l help -d 'show this help message and exit'
+complete -c lxpy -n '_shtab_lxpy_using up' -s f -l file -xka "(__fish_complete_path (commandline -ct))" -d 'the project file, or its directory (default: ./lxpy.toml)'
+complete -c lxpy -n '_shtab_lxpy_using up' -l dry-run -d 'show what would be done, do nothing'
+complete -c lxpy -n '_shtab_lxpy_using up' -l recreate -x -d 'destroy SERVICE'"'"'s container and make it anew (repeatable; its data goes)'
+complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a down -d 'stop a fleet'"'"'s containers in reverse dependency order'
+complete -c lxpy -n '_shtab_lxpy_using down' -s h -l help -d 'show this help message and exit'
+complete -c lxpy -n '_shtab_lxpy_using down' -s f -l file -xka "(__fish_complete_path (commandline -ct))" -d 'the project file, or its directory (default: ./lxpy.toml)'
+complete -c lxpy -n '_shtab_lxpy_using down' -l fleet -x -d 'the fleet of that name, without its project file'
+complete -c lxpy -n '_shtab_lxpy_using down' -l destroy -d 'destroy them once stopped'
+complete -c lxpy -n '_shtab_lxpy_using down' -s y -l yes -d '--destroy without asking'
+complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a ps -d 'list a fleet'"'"'s containers with their state, address and ports'
+complete -c lxpy -n '_shtab_lxpy_using ps' -s h -l help -d 'show this help message and exit'
+complete -c lxpy -n '_shtab_lxpy_using ps' -s f -l file -xka "(__fish_complete_path (commandline -ct))" -d 'the project file, or its directory (default: ./lxpy.toml)'
+complete -c lxpy -n '_shtab_lxpy_using ps' -l fleet -x -d 'the fleet of that name, without its project file'
+complete -c lxpy -n '_shtab_lxpy_using ps' -l format -xka "table json" -d '(default: table)'
+complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a fleet -d 'list the fleets on this host'
+complete -c lxpy -n '_shtab_lxpy_using fleet' -s h -l help -d 'show this help message and exit'
+complete -c lxpy -n '_shtab_lxpy_using fleet; and test $_shtab_lxpy_npos -eq 0' -ka "ls" -d 'what to do (default: ls)'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a tui -d 'the fleet app (also: lxpy alone, on a terminal)'
 complete -c lxpy -n '_shtab_lxpy_using tui' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a check -d 'what this host offers and what lxpy needs'

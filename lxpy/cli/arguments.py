@@ -413,6 +413,12 @@ def file(p: Parser) -> None:
     p.add_argument("source", metavar="SRC", help="push: a host path; pull: a path inside")
     p.add_argument("dest", metavar="DST", help="push: a path inside; pull: a host path")
     p.add_argument("-r", "--recursive", action="store_true", help="copy a directory")
+    p.add_argument(
+        "-p",
+        "--parents",
+        action="store_true",
+        help="push: make the missing directories of DST (root's, 0755)",
+    )
     p.add_argument("--uid", type=int, default=0, help="push: owner inside (default: %(default)s)")
     p.add_argument("--gid", type=int, default=0, help="push: group inside (default: %(default)s)")
     p.add_argument(
@@ -447,14 +453,84 @@ def rename(p: Parser) -> None:
 
 
 def snapshot(p: Parser) -> None:
-    p.usage = "%(prog)s NAME [SNAP]\n       %(prog)s ls NAME\n       %(prog)s rm|restore NAME SNAP"
+    p.usage = (
+        "%(prog)s NAME [SNAP]\n       %(prog)s ls NAME\n       %(prog)s rm|restore NAME SNAP\n"
+        "       %(prog)s [ls|rm|restore] --fleet FLEET [SNAP]"
+    )
     words = p.add_argument(
         "words",
-        nargs="+",
+        nargs="*",
         metavar=f"[{'|'.join(SNAPSHOT_ACTIONS)}] NAME [SNAP]",
         help="NAME [SNAP] takes one (SNAP default: made up); ls, rm, restore as named",
     )
     completes(words, "snapshots")
+    # FLEET [SNAP] both here: argparse takes no positional after an option once it has
+    # filled `words` (`snapshot restore --fleet shop s1`).
+    p.add_argument(
+        "--fleet",
+        nargs="+",
+        metavar=("FLEET", "SNAP"),
+        help="every container of the fleet, of one moment (all frozen together)",
+    )
+
+
+def _project(p: Parser) -> None:
+    completes(
+        p.add_argument(
+            "-f",
+            "--file",
+            metavar="FILE",
+            help="the project file, or its directory (default: ./lxpy.toml)",
+        ),
+        FILES,
+    )
+
+
+def _fleet(p: Parser, what: str) -> None:
+    p.add_argument("--fleet", metavar="FLEET", help=what)
+
+
+def up(p: Parser) -> None:
+    _project(p)
+    p.add_argument(
+        "services",
+        nargs="*",
+        metavar="SERVICE",
+        help="containers of the project, with those they depend on (default: all)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="show what would be done, do nothing")
+    p.add_argument(
+        "--recreate",
+        action="append",
+        default=[],
+        metavar="SERVICE",
+        help="destroy SERVICE's container and make it anew (repeatable; its data goes)",
+    )
+
+
+def down(p: Parser) -> None:
+    _project(p)
+    _fleet(p, "the fleet of that name, without its project file")
+    p.add_argument(
+        "services",
+        nargs="*",
+        metavar="SERVICE",
+        help="containers of the fleet, with those depending on them (default: all)",
+    )
+    p.add_argument("--destroy", action="store_true", help="destroy them once stopped")
+    p.add_argument("-y", "--yes", action="store_true", help="--destroy without asking")
+
+
+def ps(p: Parser) -> None:
+    _project(p)
+    _fleet(p, "the fleet of that name, without its project file")
+    p.add_argument(
+        "--format", choices=("table", "json"), default="table", help="(default: %(default)s)"
+    )
+
+
+def fleet(p: Parser) -> None:
+    _actions(p, "ls")
 
 
 def export(p: Parser) -> None:

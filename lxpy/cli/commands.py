@@ -541,6 +541,65 @@ like an action is taken with `snapshot NAME SNAP`.""",
         "storage.snapshot",
     ),
     Command(
+        "up",
+        "make, provision and start a project's containers in dependency order",
+        """\
+Bring up the fleet a project file declares (lxpy.toml in the current
+directory, or -f FILE): make the containers that are missing, push their
+files, run their provisioning once, start each after those it depends_on
+are ready, and publish their ports; containers independent of each other
+go in parallel. Run again, it converges: what is unchanged is left alone, a
+changed file is pushed again, added packages are installed, a changed limit
+applies live. A changed template or release needs --recreate SERVICE,
+which destroys that container first: up never does it by itself.""",
+        (
+            ("lxpy up", "the fleet of ./lxpy.toml, up"),
+            ("lxpy up --dry-run", "what it would do"),
+            ("lxpy up app --recreate app", "app made anew, with what it depends on up"),
+        ),
+        arguments.up,
+        "fleets.up",
+    ),
+    Command(
+        "down",
+        "stop a fleet's containers in reverse dependency order",
+        """\
+Stop the fleet's containers (or those named, with those depending on them),
+each after every container that depends on it. --destroy removes them, and
+the network up made for the fleet, after a prompt (-y: none). The fleet is
+the project file's (lxpy.toml here, or -f FILE), or --fleet NAME's.""",
+        (
+            ("lxpy down", "stop the fleet of ./lxpy.toml"),
+            ("lxpy down --fleet shop --destroy -y", "remove the fleet shop"),
+        ),
+        arguments.down,
+        "fleets.down",
+    ),
+    Command(
+        "ps",
+        "list a fleet's containers with their state, address and ports",
+        """\
+One line per container of the fleet (the project file's, or --fleet NAME's):
+its name in the project, the container, its state, its IPv4 address and the
+host ports forwarded to it.""",
+        (
+            ("lxpy ps", "the fleet of ./lxpy.toml"),
+            ("lxpy ps --fleet shop", "the fleet shop, from anywhere"),
+        ),
+        arguments.ps,
+        "fleets.ps",
+    ),
+    Command(
+        "fleet",
+        "list the fleets on this host",
+        """\
+`lxpy fleet ls` lists the fleets `lxpy up` made on this host: their name,
+project file, network and how many of their containers run.""",
+        (("lxpy fleet ls", "every fleet"),),
+        arguments.fleet,
+        "fleets.fleet",
+    ),
+    Command(
         "tui",
         "the fleet app (also: lxpy alone, on a terminal)",
         """\

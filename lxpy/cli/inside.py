@@ -76,7 +76,7 @@ def file(api: Api, args: Namespace) -> int:
         if not 0 <= mode <= 0o7777:
             raise UsageError(f"--mode {args.mode}: expected an octal mode like 644")
     count = api.file_push(
-        args.name, args.source, args.dest, args.recursive, args.uid, args.gid, mode
+        args.name, args.source, args.dest, args.recursive, args.uid, args.gid, mode, args.parents
     )
     print(f"pushed {count} file(s)", file=sys.stderr)
     return 0

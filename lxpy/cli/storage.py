@@ -50,7 +50,11 @@ def rename(api: Api, args: Namespace) -> int:
 def snapshot(api: Api, args: Namespace) -> int:
     """`snapshot NAME [SNAP]` takes one; `snapshot ls|rm|restore NAME ...` (a container named
     like an action is taken with `snapshot NAME SNAP` or `snapshot ls ls`)."""
+    if args.fleet:
+        return _fleet_snapshot(api, args.fleet[0], [*args.words, *args.fleet[1:]])
     words = args.words
+    if not words:
+        raise UsageError("usage: lxpy snapshot NAME [SNAP] (or --fleet FLEET [SNAP])")
     action = words[0] if words[0] in SNAPSHOT_ACTIONS and len(words) > 1 else "take"
     rest = words if action == "take" else words[1:]
     wanted = {"take": (1, 2), "ls": (1, 1), "rm": (2, 2), "restore": (2, 2)}[action]
@@ -72,6 +76,32 @@ def snapshot(api: Api, args: Namespace) -> int:
         if taken.frozen is not None:
             print(f"{rest[0]} was frozen for {taken.frozen * 1000:.0f} ms", file=sys.stderr)
         print(taken.name)
+    return 0
+
+
+def _fleet_snapshot(api: Api, fleet: str, words: list[str]) -> int:
+    """`snapshot --fleet FLEET [SNAP]`, and `snapshot ls|rm|restore --fleet FLEET [SNAP]`."""
+    action = words[0] if words and words[0] in SNAPSHOT_ACTIONS else "take"
+    rest = words if action == "take" else words[1:]
+    if len(rest) > 1 or (action in ("rm", "restore") and not rest) or (action == "ls" and rest):
+        raise UsageError(
+            "usage: lxpy snapshot --fleet FLEET [SNAP] | snapshot ls --fleet FLEET | "
+            "snapshot rm|restore --fleet FLEET SNAP"
+        )
+    from lxpy.fleets import snapshots
+
+    if action == "ls":
+        for snap in snapshots.common(api, fleet):
+            print(snap)
+    elif action == "rm":
+        snapshots.remove(api, fleet, rest[0])
+    elif action == "restore":
+        snapshots.restore(api, fleet, rest[0], lambda who, what: print(who, what, file=sys.stderr))
+    else:
+        snap, frozen = snapshots.take(api, fleet, rest[0] if rest else None)
+        if frozen is not None:
+            print(f"fleet {fleet} was frozen for {frozen * 1000:.0f} ms", file=sys.stderr)
+        print(snap)
     return 0
 
 

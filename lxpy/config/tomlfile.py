@@ -164,14 +164,19 @@ class TomlFile:
         chain = [self]
         while chain[-1].under is not None:
             chain.append(chain[-1].under)
-        found = [(file, *file._find(table, key, index)) for file in chain]
-        for file, line, _ in found:
-            if line is not None:
-                return f"{file.path}:{line}"
-        for file, _, header in found:
-            if header is not None:
-                return f"{file.path}:{header}"
-        return self.path
+        # A key of an inline table (`limits = { memory = "lots" }`) has no line of its own:
+        # the line of the key holding the table is where it is.
+        while True:
+            found = [(file, *file._find(table, key, index)) for file in chain]
+            for file, line, _ in found:
+                if line is not None:
+                    return f"{file.path}:{line}"
+            for file, _, header in found:
+                if header is not None:
+                    return f"{file.path}:{header}"
+            if not table:
+                return self.path
+            table, _, key = table.rpartition(".")
 
     def fail(self, table: str, key: str, problem: str, index: int | None = None) -> LxpyError:
         dotted = _dotted(table, key)

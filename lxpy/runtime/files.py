@@ -82,12 +82,36 @@ def _dir_in(root: int, rel: str) -> int:
         raise UsageError(f"{rel}: not a directory in the container") from None
 
 
-def push(root: safefs.Root, source: str, dest: str, recursive: bool, owner: Owner) -> int:
+def push(
+    root: safefs.Root,
+    source: str,
+    dest: str,
+    recursive: bool,
+    owner: Owner,
+    parents: bool = False,
+) -> int:
     """Copy the host's `source` to `dest` inside; into it when it is a directory there (as
-    cp does). Returns how many files and links were copied."""
+    cp does); with `parents`, the missing directories above `dest` are made first (as the
+    container's root's, 0755). Returns how many files and links were copied."""
     uid, gid = root.ids(owner.uid, owner.gid)
     with root.writing():
+        if parents:
+            _make_parents(root.fd, os.path.dirname(dest.rstrip("/")), root.ids(0, 0))
         return _push(root.fd, source, dest, recursive, Owner(uid, gid, owner.mode))
+
+
+def _make_parents(root: int, rel: str, ids: tuple[int, int]) -> None:
+    parts = [part for part in rel.split("/") if part]
+    for depth in range(1, len(parts) + 1):
+        where = "/".join(parts[:depth])
+        try:
+            os.close(safefs.open_in(root, where, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        except FileNotFoundError:
+            made = safefs.make_dir(root, where)
+            try:
+                os.fchown(made, *ids)
+            finally:
+                os.close(made)
 
 
 def _push(root: int, source: str, dest: str, recursive: bool, owner: Owner) -> int:
