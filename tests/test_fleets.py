@@ -195,6 +195,26 @@ def test_a_chain_starts_in_order_converges_and_stops_in_reverse(lxpy: Lxpy, tmp_
     assert lxpy.run("config", "get", "ch-a", "limits.memory").stdout.strip() == "96M"
     assert start_times(lxpy, ["ch-a", "ch-b", "ch-c"]) == times
 
+    # A new template is reported, not applied: --recreate makes that container anew.
+    path.write_text(
+        path.read_text().replace("[containers.c]\n", '[containers.c]\ntemplate = "debian"\n')
+    )
+    noted = lxpy.run("up", *f)
+    assert "ch-c: template busybox -> debian: `lxpy up --recreate c`" in noted.stderr
+    assert "nothing to change" in noted.stderr
+    path.write_text(path.read_text().replace('template = "debian"\n', ""))
+    sh(lxpy, "ch-c", "touch /root/mine")
+    remade = lxpy.run("up", *f, "--recreate", "c", timeout=120)
+    assert [tuple(line.split()[:2]) for line in remade.stderr.splitlines()[1:]] == [
+        ("ch-c", "destroyed"),
+        ("ch-c", "created"),
+        ("ch-c", "pushed"),
+        ("ch-c", "started"),
+        ("ch-c", "ready"),
+    ], remade.stderr
+    assert sh(lxpy, "ch-c", "cat /etc/motd; ls /root") == "second\n"
+    assert start_times(lxpy, ["ch-a", "ch-b"]) == {k: times[k] for k in ("ch-a", "ch-b")}
+
     down = lxpy.run("down", *f, timeout=120)
     stopped = [line.split()[0] for line in down.stderr.splitlines() if "stopped" in line]
     assert stopped == ["ch-c", "ch-b", "ch-a"]

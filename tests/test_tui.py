@@ -286,6 +286,27 @@ async def test_filter_sort_and_marks(lxpy: Lxpy) -> None:
         assert lxpy.state("alpha") == "RUNNING"
 
 
+async def test_rows_group_by_fleet(lxpy: Lxpy, tmp_path: Path) -> None:
+    (tmp_path / "lxpy.toml").write_text(
+        '[fleet]\nname = "zoo"\n[containers.a]\n[containers.b]\ndepends_on = ["a"]\n'
+    )
+    lxpy.run("up", "-f", str(tmp_path), timeout=120)
+    make(lxpy, "m1", "zz")
+    async with tui(lxpy) as (app, pilot):
+        assert list(rows(app)) == ["m1", "zoo-a", "zoo-b", "zz"]
+        await pilot.press("F")
+        assert list(rows(app)) == ["zoo-a", "zoo-b", "m1", "zz"]
+        assert "grouped by fleet" in app.fleet.sub_title
+        await pilot.press("slash", *"zoo", "enter")
+        assert list(rows(app)) == ["zoo-a", "zoo-b"]
+        await select(app, pilot, "zoo-b")
+        await settle(app, pilot, lambda: "fleet zoo" in detail_text(app))
+
+
+def detail_text(app: LxpyApp) -> str:
+    return str(app.fleet.query_one("#detail-info").render())
+
+
 async def test_keys_come_from_the_settings_file(lxpy: Lxpy) -> None:
     os.makedirs(lxpy.paths.etc)
     with open(f"{lxpy.paths.etc}/tui.toml", "w") as f:

@@ -13,8 +13,8 @@ from lxpy.tui.fleet import Row, arrange, bars, console_tail, host_line
 from lxpy.tui.settings import ACTIONS, parse
 
 
-def row(name: str, state: State = State.STOPPED, cpu: float | None = None) -> Row:
-    return Row(name, state, "busybox", "", cpu, None, None, None, False)
+def row(name: str, state: State = State.STOPPED, cpu: float | None = None, fleet: str = "") -> Row:
+    return Row(name, state, "busybox", "", cpu, None, None, None, False, fleet=fleet)
 
 
 def test_bars_use_a_fixed_scale() -> None:
@@ -41,6 +41,26 @@ def test_arrange_filters_and_sorts() -> None:
     assert [r.name for r in arrange(rows, "", "cpu", False)] == ["c", "b", "a"]
     assert [r.name for r in arrange(rows, "run", "name", False)] == ["b", "c"]
     assert [r.name for r in arrange(rows, " A ", "name", False)] == ["a"]
+
+
+def test_grouping_keeps_each_fleets_rows_together_in_the_sort_order() -> None:
+    rows = [
+        row("a", cpu=1.0),
+        row("shop-db", cpu=5.0, fleet="shop"),
+        row("lab-x", cpu=9.0, fleet="lab"),
+        row("shop-web", cpu=7.0, fleet="shop"),
+        row("z", cpu=8.0),
+    ]
+    by_cpu = ["lab-x", "shop-web", "shop-db", "z", "a"]
+    assert [r.name for r in arrange(rows, "", "cpu", False, grouped=True)] == by_cpu
+    assert [r.name for r in arrange(rows, "", "cpu", False)] == [
+        "lab-x",
+        "z",
+        "shop-web",
+        "shop-db",
+        "a",
+    ]
+    assert [r.name for r in arrange(rows, "shop", "name", False)] == ["shop-db", "shop-web"]
 
 
 def test_settings_are_checked() -> None:

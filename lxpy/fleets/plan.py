@@ -145,7 +145,7 @@ def _fresh(project: Project, service: Service, again: bool) -> ServicePlan:
     made = f"from {service.template}" + (
         f" + {', '.join(service.packages)}" if service.packages else ""
     )
-    prepare = [Step("destroyed", "its data is gone", ("destroy", "--force", name))] if again else []
+    prepare = [Step("destroyed", "(--recreate)", ("destroy", "--force", name))] if again else []
     prepare.append(Step("created", made, tuple(argv)))
     if service.autostart:
         prepare.append(Step("configured", "autostart", ("config", "set", name, "autostart=true")))

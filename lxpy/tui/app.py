@@ -72,6 +72,7 @@ class FleetScreen(Screen[None]):
         self.marked: set[str] = set()
         self.sort_key = "name"
         self.reverse = False
+        self.grouped = False  # each fleet's rows together
         self.filter_text = ""
 
     @property
@@ -137,7 +138,9 @@ class FleetScreen(Screen[None]):
         labels = dict(self.transient)
         for name, (_, step) in self.creating.items():
             labels[name] = f"creating… {step}"
-        shown = arrange([*self.rows, *pending], self.filter_text, self.sort_key, self.reverse)
+        shown = arrange(
+            [*self.rows, *pending], self.filter_text, self.sort_key, self.reverse, self.grouped
+        )
         self.marked &= {row.name for row in shown}
         self.table.show(shown, labels, self.marked)
         running = sum(row.state is State.RUNNING for row in self.rows)
@@ -147,6 +150,8 @@ class FleetScreen(Screen[None]):
             title += f", {len(shown)} shown (filter {self.filter_text!r})"
         if self.marked:
             title += f", {len(self.marked)} marked"
+        if self.grouped:
+            title += ", grouped by fleet"
         self.sub_title = title
         if self.fleet.host is not None:
             self.query_one("#host", Static).update(host_line(self.fleet.host))
@@ -175,7 +180,8 @@ class FleetScreen(Screen[None]):
     def targets(self) -> list[str]:
         """The marked rows in table order, else the row under the cursor."""
         if self.marked:
-            order = [row.name for row in arrange(self.rows, "", self.sort_key, self.reverse)]
+            arranged = arrange(self.rows, "", self.sort_key, self.reverse, self.grouped)
+            order = [row.name for row in arranged]
             return [name for name in order if name in self.marked]
         selected = self.table.selected
         if selected is None or selected in self.creating:
@@ -385,6 +391,10 @@ class FleetScreen(Screen[None]):
         self.filter_text = ""
         self.redraw()
         self.table.focus()
+
+    def action_group(self) -> None:
+        self.grouped = not self.grouped
+        self.redraw()
 
     def action_sort(self) -> None:
         index = COLUMN_KEYS.index(self.sort_key)

@@ -57,7 +57,8 @@ def _describe(detail: Detail) -> Text:
     info = detail.info
     text = Text()
     text.append(f"{info.name}", style="bold")
-    text.append(f"  {info.state}\n")
+    text.append(f"  {info.state}")
+    text.append(f"  fleet {detail.fleet}\n" if detail.fleet else "\n")
     cfg = info.config
     if cfg is None:
         text.append(f"config: {info.config_error}\n", style="red")

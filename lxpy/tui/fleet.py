@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from lxpy import units
 from lxpy.api import Api, ContainerInfo, State
 from lxpy.errors import LxpyError
+from lxpy.fleets import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class Row:
     privileged: bool = False  # container root is host root: the table says so
     disk: int | None = None  # its own bytes (None: no figure); read, never walked
     disk_limit: int | None = None
+    fleet: str = ""  # the fleet `lxpy up` made it for, if any
 
 
 @dataclass(frozen=True)
@@ -92,13 +94,24 @@ def _ip_number(address: str) -> float:
     return float(sum(int(p) << (8 * (3 - i)) for i, p in enumerate(parts)))
 
 
-def arrange(rows: Sequence[Row], text: str, sort: str, reverse: bool) -> list[Row]:
-    """`rows` that match the filter `text` (in any shown column), in `sort` column order."""
+def arrange(
+    rows: Sequence[Row], text: str, sort: str, reverse: bool, grouped: bool = False
+) -> list[Row]:
+    """`rows` that match the filter `text` (in any shown column, or their fleet's name), in
+    `sort` column order; `grouped`: each fleet's rows together (in that order within it),
+    fleets by name, then the rows of no fleet."""
     needle = text.strip().lower()
-    shown = [r for r in rows if not needle or any(needle in c.text(r).lower() for c in COLUMNS)]
+    shown = [
+        r
+        for r in rows
+        if not needle
+        or needle in r.fleet.lower()
+        or any(needle in c.text(r).lower() for c in COLUMNS)
+    ]
     column = next(c for c in COLUMNS if c.key == sort)
     descending = (sort in DESCENDING) != reverse
-    return sorted(shown, key=column.order, reverse=descending)
+    ordered = sorted(shown, key=column.order, reverse=descending)
+    return sorted(ordered, key=lambda r: (not r.fleet, r.fleet)) if grouped else ordered
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,7 @@ class Detail:
     cpu_history: tuple[float, ...]
     memory_history: tuple[float, ...]
     console: str  # the tail of its console, escapes removed
+    fleet: str = ""  # the fleet `lxpy up` made it for, if any
 
 
 class Fleet:
@@ -124,6 +138,7 @@ class Fleet:
         self.memory: dict[str, deque[float]] = {}
         self.infos: dict[str, ContainerInfo] = {}
         self.host: HostUsage | None = None
+        self.fleet_of: dict[str, str] = {}  # container: its fleet, at the last poll
 
     def poll(self) -> list[Row]:
         with self.lock:
@@ -132,6 +147,11 @@ class Fleet:
     def _poll(self) -> list[Row]:
         rows = []
         infos = {}
+        fleet_of = self.fleet_of = {
+            member.container: fleet.name
+            for fleet in record.every(self.api.paths)
+            for member in fleet.members.values()
+        }
         for name in self.api.names():
             try:
                 # One read of each container: state, config and figures together.
@@ -157,6 +177,7 @@ class Fleet:
                     privileged=bool(cfg and cfg.security.privileged),
                     disk=info.disk.used if info.disk else None,
                     disk_limit=info.disk.limit if info.disk else None,
+                    fleet=fleet_of.get(name, ""),
                 )
             )
         self.infos = infos
@@ -187,13 +208,14 @@ class Fleet:
             stats = self.earlier.get(name)
             cpu = tuple(self.cpu.get(name, ()))
             memory = tuple(self.memory.get(name, ()))
+            fleet = self.fleet_of.get(name, "")
         if info is None:
             return None
         try:
             log = self.api.console_log(name)
         except LxpyError:
             log = b""
-        return Detail(info, stats, cpu, memory, console_tail(log))
+        return Detail(info, stats, cpu, memory, console_tail(log), fleet)
 
 
 def host_line(host: HostUsage) -> str:

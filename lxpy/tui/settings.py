@@ -24,6 +24,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "destroy": ("ctrl+d", "Destroy"),
     "filter": ("slash", "Filter"),
     "sort": ("o", "Sort"),
+    "group": ("F", "Group by fleet"),
     "mark": ("space", "Mark"),
     "help": ("question_mark,f1", "Help"),
     "quit": ("q", "Quit"),
