@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 def up(api: Api, args: Namespace) -> int:
     project = fleet_project.read(args.file)
     plan = fleet_plan.make(api, project, args.services, args.recreate)
+    for note in plan.notes:
+        print(f"lxpy: note: {note}", file=sys.stderr)
     for service_plan in plan.services:
         for note in service_plan.notes:
             print(f"lxpy: note: {service_plan.service.container}: {note}", file=sys.stderr)

@@ -65,6 +65,7 @@ class Plan:
     record: Record  # as it is before this up (a new fleet: an empty one)
     network: Step | None  # the fleet's network, when it must be made
     services: list[ServicePlan] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # of the fleet as a whole
 
     @property
     def changes(self) -> bool:
@@ -93,7 +94,14 @@ def make(api: Api, project: Project, wanted: list[str], recreate: list[str]) -> 
             plans.append(_fresh(project, service, again))
         else:
             plans.append(_converge(api, project, service, info, member))
-    return Plan(project, old, network, plans)
+    gone = [m for m in old.members.values() if m.service not in project.services]
+    notes = [
+        f"{m.container} is no longer in {project.path}: kept (`lxpy down --fleet "
+        f"{project.name} {m.service} --destroy` removes it)"
+        for m in gone
+        if _info(api, m.container) is not None
+    ]
+    return Plan(project, old, network, plans, notes)
 
 
 def _record(api: Api, project: Project) -> Record:
