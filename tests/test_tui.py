@@ -296,7 +296,7 @@ async def test_rows_group_by_fleet(lxpy: Lxpy, tmp_path: Path) -> None:
         assert list(rows(app)) == ["m1", "zoo-a", "zoo-b", "zz"]
         await pilot.press("F")
         assert list(rows(app)) == ["zoo-a", "zoo-b", "m1", "zz"]
-        assert "grouped by fleet" in app.fleet.sub_title
+        assert "grouped by fleet" in str(app.fleet.sub_title)
         await pilot.press("slash", *"zoo", "enter")
         assert list(rows(app)) == ["zoo-a", "zoo-b"]
         await select(app, pilot, "zoo-b")
