@@ -287,6 +287,20 @@ def test_a_failing_provisioning_stops_up_and_keeps_only_that_container(
 
 
 @pytest.mark.integration
+def test_a_container_of_the_same_name_not_made_by_up_is_left_alone(
+    lxpy: Lxpy, tmp_path: Path
+) -> None:
+    lxpy.run("create", "ow-a", "--network", "none")
+    project(tmp_path, '[fleet]\nname = "ow"\n[containers.a]\nfiles = { "/x" = "x" }\n', x="x")
+    result = lxpy.run("up", "-f", str(tmp_path), check=False)
+    assert result.returncode != 0
+    assert "container a: ow-a exists and is not fleet ow's" in result.stderr
+    pulled = lxpy.run("file", "pull", "ow-a", "/x", str(tmp_path / "back"), check=False)
+    assert pulled.returncode != 0 and "No such file" in pulled.stderr  # nothing was pushed
+    assert not os.path.exists(f"{lxpy.paths.lib}/fleets/ow.toml")
+
+
+@pytest.mark.integration
 def test_a_ready_check_that_never_passes_times_out_with_its_output(
     lxpy: Lxpy, tmp_path: Path
 ) -> None:

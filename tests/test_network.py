@@ -354,3 +354,70 @@ def test_dnsmasq_is_started_again_if_it_dies(lxpy: Lxpy) -> None:
     # It still knows d1 by name, from the files it reads again.
     network = model.load(lxpy.paths, model.default_network(lxpy.paths))
     assert host_lookup(network.gateway, "d1.lxpy") == ipv4(lxpy, "d1")
+
+
+FAKE_DNSMASQ = """\
+import os, subprocess, sys, time
+pid_file = sys.argv[1]
+time.sleep(0.3)  # the window two unlocked starts would both fall into
+daemon = subprocess.Popen(
+    ["dnsmasq-fake", "-c", "import time; time.sleep(60)", f"--pid-file={pid_file}"],
+    executable=sys.executable, start_new_session=True,
+    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+)
+with open(pid_file, "w") as f:
+    f.write(f"{daemon.pid}\\n")
+"""
+
+
+def test_two_starts_of_a_networks_dnsmasq_at_once_run_one(tmp_path: Path) -> None:
+    """`dnsmasq.start` from two containers' starts at once (`lxpy up`, `start a b`): the
+    second finds the first's dnsmasq instead of running another, which would fail on the
+    address (a fake dnsmasq that daemonizes slowly makes the race certain)."""
+    import sys
+    import threading
+
+    from lxpy.net import dnsmasq
+
+    run = str(tmp_path)
+    script = tmp_path / "fake.py"
+    script.write_text(FAKE_DNSMASQ)
+    argv = [sys.executable, str(script), f"{run}/{dnsmasq.PID_FILE}"]
+    pids: list[int] = []
+    starts = [threading.Thread(target=lambda: pids.append(dnsmasq.start(run, argv))) for _ in "ab"]
+    try:
+        for thread in starts:
+            thread.start()
+        for thread in starts:
+            thread.join(timeout=30)
+        found = subprocess.run(
+            ["pgrep", "-f", "--", f"--pid-file={run}/"], capture_output=True, text=True
+        )
+        assert len(pids) == 2 and pids[0] == pids[1]
+        assert found.stdout.split() == [str(pids[0])]
+    finally:
+        subprocess.run(["pkill", "-f", "--", f"--pid-file={run}/"], check=False)
+
+
+def test_containers_started_at_once_on_a_network_that_is_down_all_start(lxpy: Lxpy) -> None:
+    """Each start brings the network up if it is down (bridge, NAT, dnsmasq): started at
+    once, they make one of each and all get their address (the race itself is forced in
+    test_two_starts_of_a_networks_dnsmasq_at_once_run_one)."""
+    import sys
+
+    from lxpy.net import dnsmasq
+
+    names = [f"at{i}" for i in range(4)]
+    for name in names:
+        lxpy.run("create", name)
+    argv = [sys.executable, "-m", "lxpy", "--root", lxpy.root, "start"]
+    starts = [subprocess.Popen([*argv, name], stderr=subprocess.PIPE, text=True) for name in names]
+    errors = [p.communicate(timeout=60)[1] for p in starts]
+    assert [p.returncode for p in starts] == [0] * len(names), errors
+    run = model.run_dir(lxpy.paths, model.default_network(lxpy.paths))
+    found = subprocess.run(
+        ["pgrep", "-f", "--", f"--pid-file={run}/"], capture_output=True, text=True
+    )
+    assert found.stdout.split() == [str(dnsmasq.running(run))]
+    for name in names:
+        wait_lease(lxpy, name)

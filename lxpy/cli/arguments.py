@@ -490,14 +490,13 @@ def _fleet(p: Parser, what: str) -> None:
     p.add_argument("--fleet", metavar="FLEET", help=what)
 
 
+def _services(p: Parser, which: str) -> None:
+    p.add_argument("services", nargs="*", metavar="SERVICE", help=f"{which} (default: all)")
+
+
 def up(p: Parser) -> None:
     _project(p)
-    p.add_argument(
-        "services",
-        nargs="*",
-        metavar="SERVICE",
-        help="containers of the project, with those they depend on (default: all)",
-    )
+    _services(p, "containers of the project, with those they depend on")
     p.add_argument("--dry-run", action="store_true", help="show what would be done, do nothing")
     p.add_argument(
         "--recreate",
@@ -511,12 +510,7 @@ def up(p: Parser) -> None:
 def down(p: Parser) -> None:
     _project(p)
     _fleet(p, "the fleet of that name, without its project file")
-    p.add_argument(
-        "services",
-        nargs="*",
-        metavar="SERVICE",
-        help="containers of the fleet, with those depending on them (default: all)",
-    )
+    _services(p, "containers of the fleet, with those depending on them")
     p.add_argument("--destroy", action="store_true", help="destroy them once stopped")
     p.add_argument("-y", "--yes", action="store_true", help="--destroy without asking")
 

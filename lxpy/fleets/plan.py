@@ -89,9 +89,16 @@ def make(api: Api, project: Project, wanted: list[str], recreate: list[str]) -> 
     for service in project.select(wanted):
         member = old.members.get(service.name)
         info = _info(api, service.container)
-        again = service.name in recreate and info is not None
-        if info is None or again:
-            plans.append(_fresh(project, service, again))
+        if info is not None and member is None:
+            raise LxpyError(
+                f"{project.path}: container {service.name}: {service.container} exists and is "
+                f"not fleet {project.name}'s: up leaves it alone",
+                hint=f"`lxpy rename {service.container} NEW`, or another [fleet] name",
+            )
+        if info is None or member is None:
+            plans.append(_fresh(project, service, again=False))
+        elif service.name in recreate:
+            plans.append(_fresh(project, service, again=True))
         else:
             plans.append(_converge(api, project, service, info, member))
     gone = [m for m in old.members.values() if m.service not in project.services]
@@ -177,17 +184,16 @@ def _fresh(project: Project, service: Service, again: bool) -> ServicePlan:
 
 
 def _converge(
-    api: Api, project: Project, service: Service, info: ContainerInfo, member: Member | None
+    api: Api, project: Project, service: Service, info: ContainerInfo, member: Member
 ) -> ServicePlan:
     """Steps that bring an existing container to what the file says, without losing data."""
     name = service.container
     cfg = info.config
     if cfg is None:
         raise LxpyError(f"{name}: {info.config_error}", hint=f"`lxpy config edit {name}`")
-    member = member or Member(service.name, name)
     notes = _recreate_notes(api, project, service, cfg)
     prepare: list[Step] = []
-    wanted = Limits(**service.limits)  # type: ignore[arg-type]
+    wanted = Limits(**service.limits)
     changed = [key for key, value in wanted.items() if getattr(cfg.limits, key) != value]
     sets = [
         f"limits.{k}={_toml(getattr(wanted, k))}" for k in changed if getattr(wanted, k) is not None

@@ -71,7 +71,9 @@ class Service:
     cloud_init: str | None = None
     files: dict[str, str] = field(default_factory=dict)  # path inside -> host file
     mounts: dict[str, str] = field(default_factory=dict)  # path inside -> host folder
-    limits: dict[str, object] = field(default_factory=dict)  # by LIMITS key, as TOML has it
+    limits: dict[str, int | float | str] = field(
+        default_factory=dict
+    )  # by LIMITS key, as TOML has it
     ports: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     ready: str | None = None

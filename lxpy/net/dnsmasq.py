@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 DHCP_DIR = "dhcp-hosts"
 NAMES_DIR = "names"
 PID_FILE = "dnsmasq.pid"
+START_LOCK = "dnsmasq.start.lock"  # held while one is started (see `start`)
 LEASES = "leases"
 
 
@@ -168,8 +169,20 @@ def command(net_run_dir: str, network: Network) -> list[str]:
 
 
 def start(net_run_dir: str, argv: list[str], preexec: Callable[[], None] | None = None) -> int:
-    """Run dnsmasq (it daemonizes) and return its pid once its pid file names it. The
-    monitors of the network's containers call this too, to start it again if it died."""
+    """Run dnsmasq (it daemonizes) and return its pid once its pid file names it; one that
+    runs already is left alone. The monitors of the network's containers call this too, to
+    start it again if it died. Under a lock: starts of two containers on a network that is
+    down (`lxpy up`, `lxpy start a b`) would run two, the second failing on the address."""
+    from lxpy.errors import Busy
+    from lxpy.linux.locks import locked_file
+
+    busy = Busy(f"dnsmasq for {net_run_dir} is being started", hint="try again")
+    with locked_file(f"{net_run_dir}/{START_LOCK}", busy, timeout=30):
+        pid = running(net_run_dir)
+        return pid if pid is not None else _start(net_run_dir, argv, preexec)
+
+
+def _start(net_run_dir: str, argv: list[str], preexec: Callable[[], None] | None) -> int:
     import subprocess  # here: the monitor imports this module, and rarely needs it
 
     try:

@@ -96,9 +96,12 @@ def up(paths: Paths, network: Network) -> str:
     written in between would be missed."""
     from lxpy.net import links
 
-    links.ensure_bridge(network)
-    if not nat.exists(network):
-        nat.apply(network)
+    # Under the network's lock: two containers started at once would both find no bridge
+    # or no NAT table, and both make it.
+    with model.lock(paths, network.name):
+        links.ensure_bridge(network)
+        if not nat.exists(network):
+            nat.apply(network)
     run = model.run_dir(paths, network.name)
     for sub in ("", dnsmasq.DHCP_DIR, dnsmasq.NAMES_DIR):
         os.makedirs(f"{run}/{sub}", mode=0o755, exist_ok=True)
