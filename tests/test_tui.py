@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 from textual.worker import WorkerCancelled
 
-from lxpy.api import Api, HostUsage
+from lxpy.api import Api, Created, HostUsage, Progress, Request
 from lxpy.storage.usage import Disk
 from lxpy.tui.app import LxpyApp
 from lxpy.tui.fleet import Row
@@ -42,10 +44,13 @@ class Recorder:
 
 @asynccontextmanager
 async def tui(
-    lx: Lxpy, settings: Settings | None = None, terminal: Recorder | None = None
+    lx: Lxpy,
+    settings: Settings | None = None,
+    terminal: Recorder | None = None,
+    size: tuple[int, int] = SIZE,
 ) -> AsyncIterator[tuple[LxpyApp, Pilot[None]]]:
     app = LxpyApp(Api(lx.paths), settings or Settings(), lx.root, terminal or Recorder())
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with app.run_test(size=size, notifications=True) as pilot:
         await settle(app, pilot, lambda: app.fleet.rows or not app.api.names())
         yield app, pilot
 
@@ -63,6 +68,14 @@ async def settle(
             return
         assert time.monotonic() < deadline, f"not in time: {messages(app)} {rows(app)}"
         app.fleet.poll()
+
+
+async def until(pilot: Pilot[None], done: Callable[[], object], timeout: float = 10) -> None:
+    """Let the app run until `done()` holds, without waiting for its workers."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "not in time"
+        await pilot.pause(0.05)
 
 
 async def press_until(app: LxpyApp, pilot: Pilot[None], key: str, name: str, state: str) -> None:
@@ -179,7 +192,9 @@ async def test_start_stop_and_destroy_change_real_state(
         assert lxpy.state("c1") == "STOPPED"
 
         await press_until(app, pilot, "s", "c1", "RUNNING")
-        await pilot.press("ctrl+d")
+        await pilot.press("D")
+        said = [str(label.render()) for label in app.screen.query("Label")]
+        assert "Running now, killed first: c1." in said
         await pilot.press("c", "x", "enter")  # the wrong name: nothing happens
         assert "c1" in lxpy.run("ls").stdout
         await pilot.press("backspace", "backspace", "c", "1")
@@ -220,16 +235,80 @@ async def test_the_create_form_builds_shares_and_starts_a_busybox_container(
     assert f"{tmp_path}" in lxpy.run("mount", "ls", "box1").stdout
 
 
+async def test_columns_follow_the_values_both_ways_after_a_create(
+    lxpy: Lxpy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A create shows a short fixed label, its step in the detail pane, and leaves every
+    column in view at 120 columns once done (widths shrink back, not only grow)."""
+    long_name = "a-container-with-a-rather-long-name-for-the-table"
+    make(lxpy, long_name)
+    async with tui(lxpy, size=(120, 35)) as (app, pilot):
+        table = app.fleet.table
+        gate = threading.Event()
+        create = app.api.create
+
+        def held(request: Request, progress: Progress | None = None) -> Created:
+            assert progress is not None
+            progress.step("a step with a long description of what it does right now")
+            gate.wait(20)  # until the test has looked
+            return create(request, progress)
+
+        monkeypatch.setattr(app.api, "create", held)
+        await pilot.press("n", *"b2")
+        await pilot.click("#network")
+        await pilot.press(*"none")
+        await pilot.click("#create")
+        try:
+            # Not `settle`: it waits for every worker, the held create among them.
+            await until(pilot, lambda: rows(app).get("b2", [""] * 3)[2] == "creating…")
+            await select(app, pilot, "b2")
+            await until(pilot, lambda: "long description" in detail_text(app))
+            assert "creating from busybox" in detail_text(app)
+        finally:
+            gate.set()
+        await settle(app, pilot, lambda: rows(app).get("b2", [""] * 3)[2] == "RUNNING")
+        lxpy.run("destroy", "--force", long_name)
+        await settle(app, pilot, lambda: long_name not in rows(app))
+        widths = {key.value: column.content_width for key, column in table.columns.items()}
+        assert widths["state"] <= len("RUNNING ") and widths["name"] <= len("NAME ▼"), widths
+        assert table.virtual_size.width <= table.size.width, widths
+
+
 async def test_errors_are_notifications_with_the_clis_message(lxpy: Lxpy) -> None:
     make(lxpy, "c1")
-    cli = lxpy.run("freeze", "c1", check=False).stderr.strip()
+    os.unlink(f"{lxpy.paths.rootfs('c1')}/sbin/init")  # the test's own container
+    cli = lxpy.run("start", "c1", check=False).stderr.strip()
     assert cli.startswith("lxpy: ")
     async with tui(lxpy) as (app, pilot):
         await select(app, pilot, "c1")
-        await pilot.press("p")
+        await pilot.press("s")
         await settle(app, pilot, lambda: messages(app))
         assert messages(app) == [cli]
         assert state_of(app, "c1") == "STOPPED"
+
+
+async def test_actions_are_offered_only_where_they_can_work(lxpy: Lxpy) -> None:
+    make(lxpy, "up1", "up2", "down1", start=("up1", "up2"))
+    async with tui(lxpy) as (app, pilot):
+        screen = app.fleet
+        await select(app, pilot, "down1")
+        assert not screen.check_action("stop", ()) and not screen.check_action("freeze", ())
+        assert not screen.check_action("attach", ()) and screen.check_action("start", ())
+        footer = {b.binding.action for b in screen.active_bindings.values()}
+        assert "start" in footer and "stop" not in footer
+        await pilot.press("S", "p")  # neither stop nor freeze for a stopped row: no dialog
+        assert app.screen is screen and not messages(app)
+        palette = [c.title for c in app.get_system_commands(screen)]
+        assert "Start" in palette and "Stop" not in palette and "Help" in palette
+        # Marked: a bulk freeze skips the stopped one and says so once.
+        await pilot.press("space", "space", "space")
+        await pilot.press("p")
+        await settle(app, pilot, lambda: state_of(app, "up2") == "FROZEN")
+        assert messages(app)[0] == "freeze: skipped down1 (not running)"
+        assert {state_of(app, n) for n in ("up1", "up2")} == {"FROZEN"}
+        await pilot.press("space", "U")  # mark, then clear the marks
+        assert not screen.marked
+        lxpy.run("unfreeze", "up1", "up2")
 
 
 async def test_attach_hands_over_and_refuses_without_a_shell(lxpy: Lxpy) -> None:
@@ -279,10 +358,8 @@ async def test_filter_sort_and_marks(lxpy: Lxpy) -> None:
         await pilot.press("space", "space")  # alpha, beta
         assert rows(app)["alpha"][0] == "●" and rows(app)["beta"][0] == "●"
         await pilot.press("s")
-        await settle(app, pilot, lambda: messages(app))
-        report = messages(app)[-1]
-        assert report.startswith("start: 1 of 2 done")
-        assert "beta" in report and "already running" in report
+        await settle(app, pilot, lambda: state_of(app, "alpha") == "RUNNING")
+        assert messages(app)[0] == "start: skipped beta (already running)"
         assert lxpy.state("alpha") == "RUNNING"
 
 
@@ -323,6 +400,51 @@ async def test_keys_come_from_the_settings_file(lxpy: Lxpy) -> None:
         await press_until(app, pilot, "x", "c1", "RUNNING")
         await pilot.press("e")
         assert terminal.commands[-1][-6:] == ["shell", "c1", "-u", "root", "--", "/bin/sh"]
+
+
+async def test_vim_motions_and_every_key_can_be_rebound(lxpy: Lxpy) -> None:
+    os.makedirs(lxpy.paths.etc)
+    with open(f"{lxpy.paths.etc}/tui.toml", "w") as f:
+        f.write('[keys]\ndown = "ctrl+n"\nup = "up,k"\nfilter = "slash"\n')
+    settings = load_settings(f"{lxpy.paths.etc}/tui.toml")
+    names = ["a1", "a2", "b1", "b2"]
+    make(lxpy, *names)
+    async with tui(lxpy, settings) as (app, pilot):
+        table = app.fleet.table
+        await select(app, pilot, "a1")
+        await pilot.press("ctrl+n", "ctrl+n")  # the rebound cursor key
+        assert table.selected == "b1"
+        await pilot.press("down", "j")  # no longer bound to moving down
+        assert table.selected == "b1"
+        await pilot.press("k")
+        assert table.selected == "a2"
+        await pilot.press("G")
+        assert table.selected == "b2"
+        await pilot.press("g")
+        assert table.selected == "a1"
+        await pilot.press("end")
+        assert table.selected == "b2"
+        await pilot.press("home")
+        assert table.selected == "a1"
+        await pilot.press("O")  # reverse the sort, by key
+        assert list(rows(app)) == names[::-1]
+        await pilot.press("O")
+        # Esc: the filter first, then the marks.
+        await pilot.press("slash", *"b1", "enter", "space")
+        assert list(rows(app)) == ["b1"] and app.fleet.marked == {"b1"}
+        await pilot.press("escape")
+        assert list(rows(app)) == names and app.fleet.marked == {"b1"}
+        await pilot.press("escape")
+        assert not app.fleet.marked
+        # The help screen shows keys as they are typed.
+        await pilot.press("question_mark")
+        help_rows = app.screen.query_one(DataTable)
+        shown = {
+            str(help_rows.get_row_at(i)[1]): str(help_rows.get_row_at(i)[0])
+            for i in range(help_rows.row_count)
+        }
+        assert shown["Filter"] == "/" and shown["Help"] == "?, f1" and shown["Down"] == "^n"
+        assert shown["Up"] == "↑, k" and shown["Page down"] == "pgdn, ^d"
 
 
 async def test_freeze_toggles_and_restart_gives_a_new_init(

@@ -30,23 +30,22 @@ from lxpy.tui import settings as tui_settings
 from lxpy.tui.create import CreateScreen, Order
 from lxpy.tui.detail import DetailPane
 from lxpy.tui.dialogs import ConfirmDestroy, ConfirmStop, HelpScreen
-from lxpy.tui.fleet import COLUMN_KEYS, COLUMNS, Detail, Fleet, Row, arrange, host_line
-from lxpy.tui.settings import ACTIONS, Settings
+from lxpy.tui.fleet import (
+    COLUMN_KEYS,
+    COLUMNS,
+    CONTAINER_ACTIONS,
+    Detail,
+    Fleet,
+    Row,
+    arrange,
+    host_line,
+    why_not,
+)
+from lxpy.tui.settings import ACTIONS, MOTIONS, Settings
 from lxpy.tui.table import FleetTable
 
 # Shown in the footer; the others are in the help screen and the command palette.
 IN_FOOTER = {"start", "stop", "attach", "console", "create", "destroy", "help", "quit"}
-# Actions on one container, offered per container in the command palette.
-PER_CONTAINER = (
-    "start",
-    "stop",
-    "restart",
-    "freeze",
-    "attach",
-    "attach_root",
-    "console",
-    "destroy",
-)
 
 Terminal = Callable[[list[str]], int]  # runs a command with the terminal, returns its status
 
@@ -59,6 +58,7 @@ class FleetScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(keys, action, text, show=action in IN_FOOTER, id=f"lxpy.{action}")
         for action, (keys, text) in ACTIONS.items()
+        if action not in MOTIONS
     ]
 
     def __init__(self, api: Api, settings: Settings) -> None:
@@ -135,9 +135,8 @@ class FleetScreen(Screen[None]):
             for name, (template, _) in self.creating.items()
             if name not in known
         ]
-        labels = dict(self.transient)
-        for name, (_, step) in self.creating.items():
-            labels[name] = f"creating… {step}"
+        # A fixed short label: the step goes to the detail pane, not into the STATE column.
+        labels = dict(self.transient) | dict.fromkeys(self.creating, "creating…")
         shown = arrange(
             [*self.rows, *pending], self.filter_text, self.sort_key, self.reverse, self.grouped
         )
@@ -155,15 +154,20 @@ class FleetScreen(Screen[None]):
         self.sub_title = title
         if self.fleet.host is not None:
             self.query_one("#host", Static).update(host_line(self.fleet.host))
+        self.refresh_bindings()  # the actions offered follow the rows' states
 
     @on(DataTable.RowHighlighted)
     def highlighted(self, event: DataTable.RowHighlighted) -> None:
         name = event.row_key.value
+        self.refresh_bindings()
         if name is not None:
             self._load_detail(name)
 
     @work(thread=True, exclusive=True, group="detail")
     def _load_detail(self, name: str) -> None:
+        if name in self.creating:
+            self.app.call_from_thread(self._show_creating, name)
+            return
         try:
             detail = self.fleet.detail(name)
         except Exception as e:
@@ -188,9 +192,34 @@ class FleetScreen(Screen[None]):
             return []
         return [selected]
 
+    def able(self, action: str, names: list[str] | None = None) -> tuple[list[str], list[str]]:
+        """(those of `names` (default: the targets) `action` can work on, "NAME (why not)"
+        for the others)."""
+        states = {row.name: row for row in self.rows}
+        able, skipped = [], []
+        for name in self.targets() if names is None else names:
+            row = states.get(name)
+            why = "gone" if row is None else why_not(action, row)
+            if why is None:
+                able.append(name)
+            else:
+                skipped.append(f"{name} ({why})")
+        return able, skipped
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """An action on containers is offered (footer, keys) only where it can work."""
+        if action not in CONTAINER_ACTIONS or self.closing:
+            return True
+        return bool(self.able(action)[0])
+
     def act(self, verb: str, label: str, call: Callable[[str], object], names: list[str]) -> None:
+        """`call` on the targets `verb` can work on; the others are skipped, said once."""
+        names, skipped = self.able(verb, names)
+        if skipped:
+            self.notify(f"{verb}: skipped {', '.join(skipped)}", severity="warning")
         if not names:
-            self.notify("no container selected", severity="warning")
+            if not skipped:
+                self.notify("no container selected", severity="warning")
             return
         busy = [name for name in names if name in self.transient]
         if busy:
@@ -244,45 +273,47 @@ class FleetScreen(Screen[None]):
         self.act("start", "starting…", self.api.start, self.targets())
 
     def action_stop(self) -> None:
-        names = self.targets()
+        targets = self.targets()
+        names = self.able("stop", targets)[0]
         if not names:
-            self.notify("no container selected", severity="warning")
+            self.act("stop", "", self._stop, targets)  # says why: none of them runs
             return
 
         def answered(how: str | None) -> None:
             if how is not None:
                 kill = how == "kill"
                 stop = partial(self._stop, kill=kill)
-                self.act("stop", "killing…" if kill else "stopping…", stop, names)
+                self.act("stop", "killing…" if kill else "stopping…", stop, targets)
 
         self.app.push_screen(ConfirmStop(names), answered)
 
-    def _stop(self, name: str, kill: bool) -> None:
+    def _stop(self, name: str, kill: bool = False) -> None:
         self.api.stop(name, force=kill)
 
     def action_restart(self) -> None:
         self.act("restart", "restarting…", self.api.restart, self.targets())
 
     def action_freeze(self) -> None:
+        """Freeze the running targets; when every one is frozen, let them go on."""
         names = self.targets()
-        frozen = {row.name for row in self.rows if row.state is State.FROZEN}
-        if names and all(name in frozen for name in names):
+        if names and not self.able("unfreeze", names)[1]:
             self.act("unfreeze", "thawing…", self.api.unfreeze, names)
         else:
             self.act("freeze", "freezing…", self.api.freeze, names)
 
     def action_destroy(self) -> None:
         names = self.targets()
-        if len(names) != 1:
-            self.notify("destroy takes one container at a time", severity="warning")
+        if not names:
+            self.notify("no container selected", severity="warning")
             return
+        running = [row.name for row in self.rows if row.name in names and why_not("start", row)]
 
         def answered(sure: bool | None) -> None:
             if sure:
                 destroy = partial(self.api.destroy, force=True)
                 self.act("destroy", "destroying…", destroy, names)
 
-        self.app.push_screen(ConfirmDestroy(names[0]), answered)
+        self.app.push_screen(ConfirmDestroy(names, running), answered)
 
     def action_attach(self) -> None:
         """A shell as the container's own user (`lxpy shell`), else root."""
@@ -358,7 +389,12 @@ class FleetScreen(Screen[None]):
     def _create_step(self, name: str, text: str) -> None:
         if name in self.creating:
             self.creating[name] = (self.creating[name][0], text)
-            self.redraw()
+            self._show_creating(name)
+
+    def _show_creating(self, name: str) -> None:
+        if not self.closing and name == self.table.selected and name in self.creating:
+            template, step = self.creating[name]
+            self.query_one(DetailPane).show_creating(name, template, step)
 
     def _created(self, name: str, failure: str | None) -> None:
         self.creating.pop(name, None)
@@ -391,6 +427,20 @@ class FleetScreen(Screen[None]):
         self.filter_text = ""
         self.redraw()
         self.table.focus()
+
+    def action_clear(self) -> None:
+        """Esc: the filter goes first, then the marks."""
+        if self.filter_text:
+            self.action_clear_filter()
+        elif self.marked:
+            self.action_unmark()
+
+    def action_unmark(self) -> None:
+        self.marked.clear()
+        self.redraw()
+
+    def action_reverse(self) -> None:
+        self.sort_by(self.sort_key, reverse=not self.reverse)
 
     def action_group(self) -> None:
         self.grouped = not self.grouped
@@ -433,8 +483,14 @@ class FleetScreen(Screen[None]):
         self.action_attach()
 
     def action_help(self) -> None:
-        keys = [(self.settings.keys[action], text) for action, (_, text) in ACTIONS.items()]
+        keys = [
+            (self._typed(self.settings.keys[action]), text) for action, (_, text) in ACTIONS.items()
+        ]
         self.app.push_screen(HelpScreen(keys))
+
+    def _typed(self, keys: str) -> str:
+        """Keys as a person types them ("/", "?", "^d"), not textual's names."""
+        return ", ".join(self.app.get_key_display(Binding(key, "")) for key in keys.split(","))
 
     def action_quit(self) -> None:
         self.app.exit()
@@ -461,7 +517,9 @@ class ContainerCommands(Provider):
         assert isinstance(app, LxpyApp)
         matcher = self.matcher(query)
         for row in app.fleet.rows:
-            for action in PER_CONTAINER:
+            for action in CONTAINER_ACTIONS:
+                if action not in ACTIONS or why_not(action, row) is not None:
+                    continue
                 title = f"{ACTIONS[action][1]} {row.name}"
                 score = matcher.match(title)
                 if score > 0:
@@ -501,12 +559,19 @@ class LxpyApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for action, (_, text) in ACTIONS.items():
-            if action != "quit":
+            if action in ("quit", "clear") or action in MOTIONS:
+                continue
+            # Only what acts on containers says so; and only where one of them can take it.
+            if action in CONTAINER_ACTIONS:
+                if not self.fleet.check_action(action, ()):
+                    continue
                 yield SystemCommand(
                     text,
                     f"{text} (the selected or marked containers)",
                     partial(self.fleet.do, action),
                 )
+            else:
+                yield SystemCommand(text, text, partial(self.fleet.do, action))
 
 
 def run(api: Api, root: str | None) -> int:

@@ -48,6 +48,14 @@ class DetailPane(Horizontal):
         self._graph("#memory-graph", detail.memory_history if detail else (), top)
         self.query_one("#console-tail", Static).update(Text(console, style="dim"))
 
+    def show_creating(self, name: str, template: str, step: str) -> None:
+        """A container being made: its bootstrap's current step."""
+        self.show(None)
+        text = Text(name, style="bold")
+        text.append(f"  creating from {template}\n")
+        text.append(step or "starting", style="italic yellow")
+        self.query_one("#detail-info", Static).update(text)
+
     def _graph(self, selector: str, values: Sequence[float], top: float) -> None:
         graph = self.query_one(selector, Static)
         graph.update(Text(bars(values, top, graph.size.width), style="green"))

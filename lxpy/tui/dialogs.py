@@ -1,4 +1,5 @@
-"""Modal questions: stop (with a force option), destroy (type the name), and the key list."""
+"""Modal questions: stop (with a force option), destroy (type the name, or how many), and the
+key list."""
 
 from __future__ import annotations
 
@@ -45,30 +46,36 @@ class ConfirmStop(ModalScreen[str | None]):
 
 
 class ConfirmDestroy(ModalScreen[bool]):
-    """True only once the container's name has been typed."""
+    """True only once confirmed: one container by typing its name, several by typing how
+    many. Says which of them run (a destroy kills them first)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(False)", "Cancel")]
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, names: Sequence[str], running: Sequence[str] = ()) -> None:
         super().__init__()
-        self.target = name
+        self.names = list(names)
+        self.running = [name for name in names if name in running]
+        self.answer_text = names[0] if len(names) == 1 else str(len(names))
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Destroy {self.target}? Its root filesystem is deleted for good.")
-            yield Label("Type its name to confirm:")
-            yield Input(placeholder=self.target, id="confirm-name")
+            yield Label(f"Destroy {_names(self.names)}? Root filesystems are deleted for good.")
+            if self.running:
+                yield Label(f"Running now, killed first: {', '.join(self.running)}.")
+            what = "its name" if len(self.names) == 1 else "how many containers go"
+            yield Label(f"Type {what} to confirm:")
+            yield Input(placeholder=self.answer_text, id="confirm-name")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Destroy", id="destroy", variant="error", disabled=True)
 
     @on(Input.Changed)
     def typed(self, event: Input.Changed) -> None:
-        self.query_one("#destroy", Button).disabled = event.value != self.target
+        self.query_one("#destroy", Button).disabled = event.value != self.answer_text
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
-        if event.value == self.target:
+        if event.value == self.answer_text:
             self.dismiss(True)
 
     @on(Button.Pressed)

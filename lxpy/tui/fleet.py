@@ -94,6 +94,29 @@ def _ip_number(address: str) -> float:
     return float(sum(int(p) << (8 * (3 - i)) for i, p in enumerate(parts)))
 
 
+# Why an action on a container cannot work in its state (None: it can). The footer, the
+# palette and the bulk actions offer an action only for the rows it can work on.
+_RUNS = (State.RUNNING, State.STARTING)
+_WHY_NOT: dict[str, Callable[[State], str | None]] = {
+    "start": lambda s: None if s is State.STOPPED else "already running",
+    "stop": lambda s: "already stopped" if s is State.STOPPED else None,
+    "restart": lambda s: None if s in _RUNS else "not running",
+    "freeze": lambda s: None if s in (*_RUNS, State.FROZEN) else "not running",
+    "unfreeze": lambda s: None if s is State.FROZEN else "not frozen",
+    "attach": lambda s: None if s in _RUNS else "not running",
+    "attach_root": lambda s: None if s in _RUNS else "not running",
+    "console": lambda s: None if s in (*_RUNS, State.FROZEN) else "not running",
+    "destroy": lambda s: None,
+}
+CONTAINER_ACTIONS = tuple(_WHY_NOT)
+
+
+def why_not(action: str, row: Row) -> str | None:
+    """What stops `action` on `row` ("already running"), or None if it can act on it."""
+    check = _WHY_NOT.get(action)
+    return None if check is None else check(row.state)
+
+
 def arrange(
     rows: Sequence[Row], text: str, sort: str, reverse: bool, grouped: bool = False
 ) -> list[Row]:

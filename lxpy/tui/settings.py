@@ -21,13 +21,38 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "attach_root": ("E", "Attach as root"),
     "console": ("c", "Console"),
     "create": ("n", "New"),
-    "destroy": ("ctrl+d", "Destroy"),
+    "destroy": ("D", "Destroy"),
     "filter": ("slash", "Filter"),
+    "clear": ("escape", "Clear the filter, then the marks"),
     "sort": ("o", "Sort"),
+    "reverse": ("O", "Reverse the sort"),
     "group": ("F", "Group by fleet"),
     "mark": ("space", "Mark"),
+    "unmark": ("U", "Clear the marks"),
+    "down": ("down,j", "Down"),
+    "up": ("up,k", "Up"),
+    "page_down": ("pagedown,ctrl+d", "Page down"),
+    "page_up": ("pageup,ctrl+u", "Page up"),
+    "first": ("home,g", "First row"),
+    "last": ("end,G", "Last row"),
+    "left": ("left", "Scroll left"),
+    "right": ("right", "Scroll right"),
+    "select": ("enter", "Attach to the row"),
     "help": ("question_mark,f1", "Help"),
     "quit": ("q", "Quit"),
+}
+# The actions that move in the table: bound on the table, to its own cursor actions, so that
+# the filter box keeps its keys while it has the focus. Rebound in tui.toml like the rest.
+MOTIONS: dict[str, str] = {
+    "down": "cursor_down",
+    "up": "cursor_up",
+    "page_down": "page_down",
+    "page_up": "page_up",
+    "first": "scroll_top",
+    "last": "scroll_bottom",
+    "left": "cursor_left",
+    "right": "cursor_right",
+    "select": "select_cursor",
 }
 DEFAULT_REFRESH = 1.5
 

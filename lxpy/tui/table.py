@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
 from lxpy.api import State
 from lxpy.tui.fleet import COLUMNS, Row
+from lxpy.tui.settings import ACTIONS, MOTIONS
 
 STATE_STYLES = {
     State.RUNNING: "bold green",
@@ -26,9 +29,15 @@ MARK = "●"
 PRIVILEGED = Text(" privileged", style="bold red")
 
 
-class FleetTable(DataTable[str | Text]):
+class FleetTable(DataTable[str | Text], inherit_bindings=False):
     """Each refresh changes only the cells that changed, adds and removes rows by key, and
     puts the cursor back on the same container: the cursor and the scroll stay put."""
+
+    # DataTable's own keys are replaced by the settings' (ids: tui.toml rebinds them).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(ACTIONS[action][0], motion, ACTIONS[action][1], show=False, id=f"lxpy.{action}")
+        for action, motion in MOTIONS.items()
+    ]
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
@@ -53,29 +62,45 @@ class FleetTable(DataTable[str | Text]):
         way) stand in for the state of their rows."""
         selected = self.selected
         wanted = {row.name: row for row in rows}
-        for key in list(self.rows):
-            if key.value not in wanted:
-                self.remove_row(key)
+        gone = [key for key in self.rows if key.value not in wanted]
+        for key in gone:
+            self.remove_row(key)
         present = {key.value for key in self.rows}
         order: dict[str, int] = {}  # the name cell's text (a privileged mark too): its place
         for row in rows:
             cells = self._cells(row, transient.get(row.name), row.name in marked)
             order[str(cells["name"])] = len(order)
-            added = row.name not in present
-            if added:
+            if row.name not in present:
                 self.add_row(*cells.values(), key=row.name)
+                # A new row's cells are measured here: DataTable's own deferred measure of
+                # new rows has been seen to miss one (STOPPED drawn as STOPPE).
+                for column, value in cells.items():
+                    if cell_len(str(value)) > self.columns[ColumnKey(column)].content_width:
+                        self.update_cell(row.name, column, value, update_width=True)
+                continue
             for column, value in cells.items():
-                # A new row's cells are measured here too: DataTable's own deferred measure
-                # of new rows has been seen to miss one (STOPPED drawn as STOPPE).
-                if added or self.get_cell(row.name, column) != value:
+                old = self.get_cell(row.name, column)
+                if old != value:
                     # Measuring a whole column again is most of a refresh's cost: only when
-                    # the new text would not fit.
-                    wider = cell_len(str(value)) > self.columns[ColumnKey(column)].content_width
-                    if wider or not added:
-                        self.update_cell(row.name, column, value, update_width=wider)
+                    # the new text is wider, or the old one may have been the widest.
+                    width = self.columns[ColumnKey(column)].content_width
+                    measure = cell_len(str(value)) > width or cell_len(str(old)) >= width
+                    self.update_cell(row.name, column, value, update_width=measure)
+        if gone:
+            self._fit_columns()
         self.sort("name", key=lambda name: order[str(name)])
         if selected in wanted:
             self.move_cursor(row=self.get_row_index(selected), scroll=False)
+
+    def _fit_columns(self) -> None:
+        """Each column as wide as its widest cell or label: a row that went may have been
+        the widest."""
+        for key, column in self.columns.items():
+            cells = [cell_len(str(value)) for value in self.get_column(key)]
+            column.content_width = max([cell_len(str(column.label)), *cells])
+        # What DataTable sets itself when it measures: the table's size follows.
+        self._require_update_dimensions = True
+        self.refresh()
 
     @staticmethod
     def _cells(row: Row, transient: str | None, marked: bool) -> dict[str, str | Text]:
