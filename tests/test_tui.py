@@ -298,7 +298,7 @@ async def test_actions_are_offered_only_where_they_can_work(lxpy: Lxpy) -> None:
         assert "start" in footer and "stop" not in footer
         await pilot.press("S", "p")  # neither stop nor freeze for a stopped row: no dialog
         assert app.screen is screen and not messages(app)
-        palette = [c.title for c in app.get_system_commands(screen)]
+        palette = [c.title for c in app.get_system_commands(app.screen)]
         assert "Start" in palette and "Stop" not in palette and "Help" in palette
         # Marked: a bulk freeze skips the stopped one and says so once.
         await pilot.press("space", "space", "space")
