@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -556,7 +556,7 @@ class LxpyApp(App[None]):
         with self.suspend():
             return subprocess.run(command, check=False).returncode
 
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for action, (_, text) in ACTIONS.items():
             if action in ("quit", "clear") or action in MOTIONS:
