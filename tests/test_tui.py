@@ -496,3 +496,20 @@ async def test_the_main_screen_matches_its_snapshot(
         with open(seen, "w") as f:
             f.write(svg)
         raise AssertionError(f"the main screen changed: compare {SNAPSHOT} with {seen}")
+
+
+async def test_the_theme_is_kept_and_a_screenshot_needs_no_downloads_dir(
+    lxpy: Lxpy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/Downloads there
+    monkeypatch.chdir(tmp_path)
+    async with tui(lxpy) as (app, pilot):
+        assert app.theme != "nord"
+        app.theme = "nord"
+        await pilot.pause()
+        app.action_screenshot()
+        await pilot.pause()
+    shots = [p.name for p in tmp_path.iterdir() if p.suffix == ".svg"]
+    assert len(shots) == 1 and any(shots[0] in m for m in messages(app))
+    async with tui(lxpy) as (again, pilot):
+        assert again.theme == "nord"

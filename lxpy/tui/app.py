@@ -8,6 +8,7 @@ themselves, with the app suspended.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -545,7 +546,30 @@ class LxpyApp(App[None]):
         self.set_keymap({f"lxpy.{action}": keys for action, keys in settings.keys.items()})
 
     def on_mount(self) -> None:
+        theme = tui_settings.load_theme(self._theme_file)
+        if theme in self.available_themes:
+            self.theme = theme
         self.push_screen(self.fleet)
+
+    @property
+    def _theme_file(self) -> str:
+        return self.api.settings_file(tui_settings.THEME_FILE)
+
+    def watch_theme(self, theme: str) -> None:
+        """The theme chosen in the palette is the theme of the next start too."""
+        if self.is_mounted(self.fleet):
+            try:
+                tui_settings.save_theme(self._theme_file, theme)
+            except OSError as e:
+                self.notify(f"the theme is not kept: {e.strerror}", severity="warning")
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """To the Downloads directory where there is one (textual's choice), else here."""
+        if path is None:
+            downloads = os.path.expanduser("~/Downloads")
+            path = downloads if os.path.isdir(downloads) else os.getcwd()
+        name = self.save_screenshot(filename, path)
+        self.notify(f"screenshot saved: {name}")
 
     def lxpy_command(self, args: list[str]) -> list[str]:
         """`lxpy [--root ROOT] ARGS...` with this very interpreter and lxpy."""

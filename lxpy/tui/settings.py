@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,9 @@ from typing import Any
 from lxpy.api import Table, TomlFile
 
 FILE_NAME = "tui.toml"
+# The theme last chosen in the app (its palette), kept beside tui.toml: the app never
+# rewrites the file people edit.
+THEME_FILE = "tui-theme"
 SETTINGS = ("keys", "shell", "refresh")
 # action: (default keys, what it does). Keys are textual's names, comma-separated.
 ACTIONS: dict[str, tuple[str, str]] = {
@@ -114,3 +118,21 @@ def _check_shell(value: str | list[Any]) -> str | None:
 
 def _check_refresh(value: float) -> str | None:
     return None if 0.2 <= value <= 60 else "expected seconds between 0.2 and 60"
+
+
+def load_theme(path: str) -> str | None:
+    """The theme kept at `path`, if one was."""
+    try:
+        with open(path) as f:
+            return f.readline().strip() or None
+    except OSError:
+        return None
+
+
+def save_theme(path: str, name: str) -> None:
+    """Keep `name` at `path` (whole: a reader never sees half of it)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = f"{path}.tmp{os.getpid()}"
+    with open(partial, "w") as f:
+        f.write(f"{name}\n")
+    os.replace(partial, path)
