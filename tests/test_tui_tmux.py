@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -16,14 +17,17 @@ from tests.conftest import Lxpy
 pytestmark = pytest.mark.integration
 
 
-class Tmux:
-    """A private tmux server (its own socket) running one command in an 80x24 window."""
+SIZES = [(80, 24), (120, 35)]  # the smallest terminal promised, and a common one
 
-    def __init__(self, command: list[str]) -> None:
+
+class Tmux:
+    """A private tmux server (its own socket) running one command in a window of `size`."""
+
+    def __init__(self, command: list[str], size: tuple[int, int] = SIZES[0]) -> None:
         self.base = ["tmux", "-L", f"lxpy-test-{os.getpid()}-{time.monotonic_ns()}"]
         # The shell after the command keeps the pane (and its last screen) readable.
         line = f"{shlex.join(command)}; echo TUI-EXITED $?; sleep 600"
-        self.run("new-session", "-d", "-x", "80", "-y", "24", line)
+        self.run("new-session", "-d", "-x", str(size[0]), "-y", str(size[1]), line)
 
     def run(self, *args: str) -> str:
         return subprocess.run(
@@ -56,13 +60,19 @@ class Tmux:
         subprocess.run([*self.base, "kill-server"], check=False, capture_output=True)
 
 
-@pytest.fixture
-def tmux_tui(lxpy: Lxpy) -> Iterator[Tmux]:
-    tmux = Tmux([sys.executable, "-m", "lxpy", "--root", lxpy.root, "tui"])
+@contextlib.contextmanager
+def tui_in_tmux(lx: Lxpy, size: tuple[int, int] = SIZES[0]) -> Iterator[Tmux]:
+    tmux = Tmux([sys.executable, "-m", "lxpy", "--root", lx.root, "tui"], size)
     try:
         yield tmux
     finally:
         tmux.close()
+
+
+@pytest.fixture
+def tmux_tui(lxpy: Lxpy) -> Iterator[Tmux]:
+    with tui_in_tmux(lxpy) as tmux:
+        yield tmux
 
 
 def row(screen: str, name: str) -> str:
@@ -90,3 +100,34 @@ def test_create_start_attach_and_back(lxpy: Lxpy, tmux_tui: Tmux) -> None:
     assert lxpy.state("e2e1") == "RUNNING"
     tui.keys("q")
     tui.wait_text("TUI-EXITED 0")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_attach_is_as_the_containers_own_user(lxpy: Lxpy, size: tuple[int, int]) -> None:
+    lxpy.run("create", "own", "--network", "none")
+    lxpy.run("start", "own")
+    make_user = "echo dev:x:1000:1000::/home/dev:/bin/sh >> /etc/passwd; mkdir -p /home/dev"
+    lxpy.run("attach", "own", "--", "sh", "-c", f"{make_user}; chown 1000:1000 /home/dev")
+    lxpy.run("config", "set", "own", "user.name=dev")
+    with tui_in_tmux(lxpy, size) as tui:
+        tui.wait_text("1 container, 1 running")
+        tui.keys("e")
+        tui.wait_text("$")
+        tui.type("id -un; echo done-$((40 + 2))")
+        tui.keys("Enter")
+        screen = tui.wait_text("done-42")
+        assert "dev" in [line.strip() for line in screen.splitlines()]
+        tui.type("exit")
+        tui.keys("Enter")
+        tui.wait_text("1 container, 1 running")
+        tui.keys("E")  # root, on the second key
+        tui.wait_text("#")
+        tui.type("id -un; echo done-$((40 + 3))")
+        tui.keys("Enter")
+        screen = tui.wait_text("done-43")
+        assert "root" in [line.strip() for line in screen.splitlines()]
+        tui.type("exit")
+        tui.keys("Enter")
+        tui.wait_text("1 container, 1 running")
+        tui.keys("q")
+        tui.wait_text("TUI-EXITED 0")
