@@ -513,3 +513,14 @@ async def test_the_theme_is_kept_and_a_screenshot_needs_no_downloads_dir(
     assert len(shots) == 1 and any(shots[0] in m for m in messages(app))
     async with tui(lxpy) as (again, pilot):
         assert again.theme == "nord"
+
+
+async def test_the_create_forms_error_is_shown_whole(lxpy: Lxpy) -> None:
+    async with tui(lxpy) as (app, pilot):  # 80 columns
+        await pilot.press("n", *"Bad_Name")
+        await pilot.click("#create")
+        await pilot.pause()
+        error = app.screen.query_one("#form-error")
+        text = str(error.render())
+        assert text.startswith("lxpy: ") and text.endswith(")") and len(text) > 80
+        assert error.region.height >= 2 and error.region.right <= 80
