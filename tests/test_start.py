@@ -115,13 +115,21 @@ def test_init_that_exits_at_once_leaves_nothing(lxpy: Lxpy) -> None:
     with open(config) as f:
         text = f.read()
     with open(config, "w") as f:
-        f.write(text.replace('command = [\n    "/sbin/init",\n]', 'command = ["/bin/false"]'))
+        f.write(
+            text.replace(
+                'command = [\n    "/sbin/init",\n]',
+                'command = ["/bin/sh", "-c", "echo init cannot go on; exit 1"]',
+            )
+        )
     result = lxpy.run("start", "c1", check=False)
     assert result.returncode == 1
     assert "init exited at once (exit status 1)" in result.stderr
     assert lxpy.state("c1") == "STOPPED"
     assert not instance_cgroups(lxpy.paths.instance)
-    assert "init ended at once: exit status 1" in lxpy.run("console", "c1", "--log").stdout
+    # What init said before it ended, then why the start failed.
+    log = lxpy.run("console", "c1", "--log").stdout
+    said = log.index("init cannot go on")
+    assert said < log.index("cannot start: init exited at once (exit status 1)")
 
 
 def test_api_start_without_a_launcher_execs_the_monitor(lxpy: Lxpy) -> None:
