@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
 import time
 
 import pytest
 
+from lxpy.linux import safefs
 from tests.conftest import Lxpy, in_pty
 
 pytestmark = pytest.mark.integration
@@ -39,3 +42,29 @@ def test_interactive_console_and_detach(lxpy: Lxpy, running: str) -> None:
     assert lxpy.state(running) == "RUNNING"
     # What was typed went through the console, so the monitor's log has it too.
     assert "console-42" in lxpy.run("console", running, "--log").stdout
+
+
+def lxpy_lines(log: str) -> list[str]:
+    """lxpy's own lines in a console log, without their time stamps."""
+    return re.findall(r"(?m)^\[lxpy\] \S+ \S+ (.*?)\r?$", log)
+
+
+def test_log_after_a_failed_start_ends_with_that_attempt(lxpy: Lxpy) -> None:
+    lxpy.run("create", "c1")
+    lxpy.run("start", "c1")
+    lxpy.run("stop", "c1", "--kill")
+    root = safefs.open_tree(lxpy.paths.rootfs("c1"))
+    try:
+        safefs.symlink(root, "sbin/init", "/bin/missing")
+    finally:
+        os.close(root)
+    failed = lxpy.run("start", "c1", check=False)
+    assert "`lxpy console c1 --log`" in failed.stderr
+    lines = lxpy_lines(lxpy.run("console", "c1", "--log").stdout)
+    # The run before, then the failed attempt: why, and that nothing runs.
+    assert lines[0].startswith("init started")
+    assert lines[-2:] == [
+        "cannot start: /sbin/init -> /bin/missing: /bin/missing is missing in the container",
+        "stopped",
+    ]
+    assert lines.count("stopped") == 2

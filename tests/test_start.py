@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 
 import psutil
 import pytest
 
+from lxpy.linux import safefs
+from lxpy.runtime.exec_failure import interpreter_of
 from tests.conftest import Lxpy, instance_cgroups, monitor_processes
 
 pytestmark = pytest.mark.integration
@@ -115,13 +119,15 @@ def test_init_that_exits_at_once_leaves_nothing(lxpy: Lxpy) -> None:
     with open(config) as f:
         text = f.read()
     with open(config, "w") as f:
+        # /bin/false, not a shell that prints first: it must end within the start's grace.
         f.write(text.replace('command = [\n    "/sbin/init",\n]', 'command = ["/bin/false"]'))
     result = lxpy.run("start", "c1", check=False)
     assert result.returncode == 1
     assert "init exited at once (exit status 1)" in result.stderr
     assert lxpy.state("c1") == "STOPPED"
     assert not instance_cgroups(lxpy.paths.instance)
-    assert "init ended at once: exit status 1" in lxpy.run("console", "c1", "--log").stdout
+    log = lxpy.run("console", "c1", "--log").stdout
+    assert "cannot start: init exited at once (exit status 1)" in log
 
 
 def test_api_start_without_a_launcher_execs_the_monitor(lxpy: Lxpy) -> None:
@@ -145,3 +151,127 @@ def test_api_start_without_a_launcher_execs_the_monitor(lxpy: Lxpy) -> None:
     (monitor,) = monitor_processes(lxpy.root)
     assert [part for part in psutil.Process(monitor).cmdline() if part] == ["lxpy", "monitor", "c1"]
     lxpy.run("stop", "c1", "--kill")
+
+
+@contextlib.contextmanager
+def stopped_root(lxpy: Lxpy, name: str) -> Iterator[int]:
+    """An fd for a stopped container's `/`, to break it with safefs."""
+    root = safefs.open_tree(lxpy.paths.rootfs(name))
+    try:
+        yield root
+    finally:
+        os.close(root)
+
+
+def dangling_link(root: int) -> None:
+    safefs.symlink(root, "sbin/init", "/bin/missing")
+
+
+def missing_target(root: int) -> None:
+    safefs.remove_in(root, "bin/busybox")  # /sbin/init links to it
+
+
+def missing_init(root: int) -> None:
+    safefs.remove_in(root, "sbin/init")
+
+
+def dangling_directory_link(root: int) -> None:
+    safefs.symlink(root, "app", "/gone")
+    safefs.symlink(root, "sbin/init", "/app/init")
+
+
+def missing_interpreter(root: int) -> None:
+    safefs.write_file(root, "sbin/init", b"#!/bin/bash\n", 0o755)
+
+
+def interpreter_a_dangling_link(root: int) -> None:
+    safefs.symlink(root, "bin/sh", "/usr/bin/dash")
+    safefs.write_file(root, "sbin/init", b"#!/bin/sh -e\nexec /bin/busybox init\n", 0o755)
+
+
+def not_executable(root: int) -> None:
+    safefs.write_file(root, "sbin/init", b"#!/bin/sh\n", 0o644)
+
+
+def a_directory(root: int) -> None:
+    os.close(safefs.make_dir(root, "sbin/init.d"))
+    safefs.symlink(root, "sbin/init", "init.d")
+
+
+@pytest.mark.parametrize(
+    ("privileged", "breakage", "said"),
+    [
+        (
+            False,
+            dangling_link,
+            "/sbin/init -> /bin/missing: /bin/missing is missing in the container",
+        ),
+        (
+            True,
+            dangling_link,
+            "/sbin/init -> /bin/missing: /bin/missing is missing in the container",
+        ),
+        (
+            False,
+            missing_target,
+            "/sbin/init -> /bin/busybox: /bin/busybox is missing in the container",
+        ),
+        (False, missing_init, "/sbin/init is missing in the container"),
+        (
+            False,
+            dangling_directory_link,
+            "/sbin/init -> /app/init -> /gone/init: /gone/init is missing in the container",
+        ),
+        (
+            False,
+            missing_interpreter,
+            "/sbin/init: its interpreter /bin/bash is missing in the container",
+        ),
+        (
+            False,
+            interpreter_a_dangling_link,
+            "/sbin/init: its interpreter /bin/sh -> /usr/bin/dash: "
+            "/usr/bin/dash is missing in the container",
+        ),
+        (False, not_executable, "/sbin/init is not executable (mode 0644)"),
+        (False, a_directory, "/sbin/init -> /sbin/init.d: /sbin/init.d is not a regular file"),
+    ],
+    ids=lambda value: value.__name__ if callable(value) else None,
+)
+def test_a_broken_init_is_named_with_the_missing_path(
+    lxpy: Lxpy, privileged: bool, breakage: Callable[[int], None], said: str
+) -> None:
+    lxpy.run("create", "c1", *(["--privileged"] if privileged else []))
+    with stopped_root(lxpy, "c1") as root:
+        breakage(root)
+    assert_start_fails(lxpy, said)
+
+
+def test_a_program_without_its_loader_names_the_loader(lxpy: Lxpy) -> None:
+    # A dynamically linked program of the host: the busybox rootfs has no loader for it.
+    with open("/bin/true", "rb") as f:
+        program = f.read()
+    loader = interpreter_of(program[:4096])
+    assert loader is not None and "/ld-" in loader, loader
+    lxpy.run("create", "c1")
+    with stopped_root(lxpy, "c1") as root:
+        safefs.write_file(root, "sbin/init", program, 0o755)
+    assert_start_fails(lxpy, f"/sbin/init: its interpreter {loader} is missing in the container")
+
+
+def test_a_static_program_has_no_interpreter() -> None:
+    with open("/bin/busybox", "rb") as f:  # busybox-static, which lxpy needs
+        assert interpreter_of(f.read(4096)) is None
+    assert interpreter_of(b"#!  /usr/bin/env python3\n") == "/usr/bin/env"
+    assert interpreter_of(b"#!\n") is None
+
+
+def assert_start_fails(lxpy: Lxpy, said: str) -> None:
+    """`lxpy start c1` fails saying `said` alone, and its console log has that attempt."""
+    result = lxpy.run("start", "c1", check=False)
+    assert result.returncode == 1
+    hint = "`lxpy console c1 --log` shows more"
+    assert result.stderr == f"lxpy: cannot start 'c1': {said} (hint: {hint})\n"
+    assert lxpy.state("c1") == "STOPPED"
+    log = lxpy.run("console", "c1", "--log").stdout
+    assert log.index(f"cannot start: {said}") < log.rindex("stopped")

@@ -9,6 +9,7 @@ never cross a mount point and never leave the directory they were given.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ from lxpy.linux.syscalls import (
 from lxpy.linux.userns import IDENTITY, Maps
 
 IN_ROOT = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+# The kernel's bound on the symlinks one lookup follows (path_resolution(7)).
+MAX_SYMLINKS = 40
 # For mount targets: any symlink at all in the path is refused.
 NO_LINKS = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
 
@@ -169,15 +172,7 @@ def read_regular(rootfd: int, rel: str, limit: int, shown: str | None = None) ->
     and only a regular file is then opened for reading, through its /proc/self/fd link: the
     same inode, whatever the container renames meanwhile."""
     shown = shown or "/" + rel.lstrip("/")
-    handle = open_in(rootfd, rel, O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        st = os.fstat(handle)
-        if not stat.S_ISREG(st.st_mode):
-            kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a file")
-            raise UnsafePath(f"{shown} is {kind}, not a regular file")
-        fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    finally:
-        os.close(handle)
+    fd = _open_regular(rootfd, rel, shown)
     try:
         chunks: list[bytes] = []
         size = 0
@@ -191,6 +186,83 @@ def read_regular(rootfd: int, rel: str, limit: int, shown: str | None = None) ->
         os.close(fd)
     size_shown = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit} bytes"
     raise UnsafePath(f"{shown} is larger than {size_shown}")
+
+
+def read_head(rootfd: int, rel: str, size: int) -> bytes:
+    """The first `size` bytes of `rel`, if it is a regular file (see read_regular)."""
+    fd = _open_regular(rootfd, rel, "/" + rel.lstrip("/"))
+    try:
+        return os.read(fd, size)
+    finally:
+        os.close(fd)
+
+
+def _open_regular(rootfd: int, rel: str, shown: str) -> int:
+    """`rel` opened for reading if it is a regular file; UnsafePath if not."""
+    handle = open_in(rootfd, rel, O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        st = os.fstat(handle)
+        if not stat.S_ISREG(st.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a file")
+            raise UnsafePath(f"{shown} is {kind}, not a regular file")
+        return os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    finally:
+        os.close(handle)
+
+
+def follow(rootfd: int, path: str) -> tuple[list[str], str, os.stat_result | None]:
+    """How `path` resolves inside the root, a name at a time as the kernel would: the paths
+    it passes through (`path`, then one more for each symlink followed), the path it ends at
+    (no symlink in it) and the status of that file, None if it is missing (then the end is the
+    path looked for from the first missing name on).
+
+    Each name is looked up in a directory opened inside the root, never following it: a
+    symlink is read and its target walked here, so none can lead out of the root."""
+    hops = [_on_the_way([], path.split("/"))]
+    done: list[str] = []
+    todo = path.split("/")
+    followed = 0
+    while todo:
+        name = todo.pop(0)
+        if name in ("", "."):
+            continue
+        if name == "..":
+            del done[-1:]  # at the root, .. is the root
+            continue
+        parent = open_in(rootfd, "/".join(done), O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
+            target = os.readlink(name, dir_fd=parent) if stat.S_ISLNK(mode) else None
+        except FileNotFoundError:
+            return hops, _on_the_way(done, [name, *todo]), None
+        finally:
+            os.close(parent)
+        if target is None:
+            done.append(name)
+            continue
+        followed += 1
+        if followed > MAX_SYMLINKS:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+        if target.startswith("/"):
+            done = []
+        todo = target.split("/") + todo
+        hops.append(_on_the_way(done, todo))
+    end = open_in(rootfd, "/".join(done), O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        return hops, "/" + "/".join(done), os.fstat(end)
+    finally:
+        os.close(end)
+
+
+def _on_the_way(done: list[str], todo: list[str]) -> str:
+    """A path being resolved, as the user would write it: `done` (real directories) with the
+    `..` that lead `todo` applied, which is exact there, and the rest of `todo` as it is."""
+    parts = list(done)
+    rest = [name for name in todo if name not in ("", ".")]
+    while rest and rest[0] == "..":
+        del parts[-1:]
+        rest.pop(0)
+    return "/" + "/".join(parts + rest)
 
 
 def exists(rootfd: int, rel: str) -> bool:

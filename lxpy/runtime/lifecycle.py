@@ -283,7 +283,9 @@ def _result(report: str, name: str, spec: MonitorSpec) -> int:
     if word == "ok" and rest.isdigit():
         return int(rest)
     if word == "error":
-        raise StartError(f"cannot start {name!r}: {rest}", hint="`lxpy console --log` shows more")
+        raise StartError(
+            f"cannot start {name!r}: {rest}", hint=f"`lxpy console {name} --log` shows more"
+        )
     raise StartError(
         f"cannot start {name!r}: the monitor ended without a report",
         hint=f"see {spec['monitor_log']}",

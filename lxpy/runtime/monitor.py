@@ -48,6 +48,8 @@ MAX_REBOOTS_PER_MINUTE = 10
 # connections are kept (the one idle longest makes room for a new one).
 CLIENT_IDLE_SECONDS = 5.0
 MAX_CLIENTS = 64
+# A pty holds a few KiB: reads of what init left there before it ended, at most.
+DRAIN_READS = 16
 # At the stop deadline, a cgroup-wide kill that failed is tried again this often.
 KILL_RETRY_SECONDS = 1.0
 # How often a monitor checks that its networks' dnsmasq still runs.
@@ -104,6 +106,8 @@ class Monitor:
 
     # -- setup ----------------------------------------------------------------------------
     def prepare(self) -> None:
+        # First: a step below that fails is said there, for `lxpy console NAME --log`.
+        self.open_log()
         ProcessRef.of(os.getpid()).write(f"{self.run_dir}/{MONITOR_PID}")
         self.origin = self.cgroups.own_cgroups()
         self.cgroups.create(self.spec["limits"])
@@ -129,7 +133,6 @@ class Monitor:
         os.set_blocking(self.master, False)
         os.set_inheritable(self.master, False)
         os.set_inheritable(self.slave, False)
-        self.open_log()
         # By path, once: a guest's shutdown hangs up the console (vhangup), after which the
         # old slave fd can no longer name it, but the path still opens the same pty.
         self.console = os.ttyname(self.slave)
@@ -226,7 +229,6 @@ class Monitor:
                 pass
         if init is None:
             _, status = os.waitpid(pid, 0)
-            self.note(f"init ended at once: {describe(status)}")
             raise StartFailed(f"init exited at once ({describe(status)})")
         self.init = init
         init.write(f"{self.run_dir}/{INIT_PID}")
@@ -315,14 +317,15 @@ class Monitor:
         except OSError:
             pass  # a full disk must not take the container down
 
-    def read_console(self) -> None:
+    def read_console(self) -> bool:
+        """Pass on what the console has; False when it had nothing."""
         try:
             data = os.read(self.master, 65536)
         except BlockingIOError:
-            return
+            return False
         except OSError as e:
             if e.errno == errno.EIO:
-                return
+                return False
             raise
         self.log(data)
         for client in list(self.clients.values()):
@@ -333,6 +336,16 @@ class Monitor:
                     pass  # a slow console client loses output rather than stall init
                 except OSError:
                     self.drop(client)
+        return True
+
+    def drain_console(self) -> None:
+        """Log what init wrote last, which tells how it ended (a dynamic loader's or a
+        script's complaint when it ended at once)."""
+        if self.master < 0:
+            return  # the start failed before there was a console
+        for _ in range(DRAIN_READS):
+            if not self.read_console():
+                return
 
     # -- control socket -------------------------------------------------------------------
     def accept(self) -> None:
@@ -539,8 +552,7 @@ class Monitor:
                 print(f"monitor loop: {e!r}", file=sys.stderr)
                 time.sleep(0.05)
                 running = self.reap()
-        # Drain what init wrote last so the log tells how it ended.
-        self.read_console()
+        self.drain_console()
 
     def turn(self, wake_r: int) -> bool:
         """One round of the loop; False once the container has stopped for good."""
@@ -716,6 +728,9 @@ def serve(spec: MonitorSpec, status_fd: int) -> int:
         # Torn down before the report: `lxpy start` releases the container's lock once it
         # hears, and a start made right after must not meet this teardown.
         try:
+            # The attempt's lines, for the hint of `lxpy start`: `lxpy console NAME --log`.
+            monitor.drain_console()
+            monitor.note(f"cannot start: {detail}")
             monitor.finish()
         except Exception as cleanup_error:
             print(f"cleanup after a failed start: {cleanup_error}", file=sys.stderr)

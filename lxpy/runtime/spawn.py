@@ -20,7 +20,8 @@ from lxpy.linux import rootfs, seccomp, syscalls
 from lxpy.linux.caps import drop_capabilities
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import reset_signals
-from lxpy.runtime import DEFAULT_PATH
+from lxpy.linux.syscalls import O_PATH
+from lxpy.runtime import DEFAULT_PATH, exec_failure
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this before it forks
 if TYPE_CHECKING:
@@ -80,8 +81,13 @@ def take_console() -> None:
 def _failed(errfd: int, step: str, e: BaseException) -> NoReturn:
     """Report the failed `step` to the monitor, then die."""
     detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    _die(errfd, f"{step}: {detail}")
+
+
+def _die(errfd: int, line: str) -> NoReturn:
+    """Tell the monitor why init cannot run (its one line), then die."""
     try:
-        os.write(errfd, f"{step}: {detail}".encode(errors="replace")[:4000])
+        os.write(errfd, line.encode(errors="replace")[:4000])
     finally:
         os._exit(127)
 
@@ -257,6 +263,11 @@ def _finish(spec: MonitorSpec, errfd: int, gate: int, policy: seccomp.Filter) ->
         step = "loading the seccomp filter"
         policy.load()
         step = f"executing {command[0]}"
-        os.execve(command[0], command, env)
+        try:
+            os.execve(command[0], command, env)
+        except OSError as e:
+            # This process's root is the container's now: what is looked up is what exec saw.
+            root = os.open("/", O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            _die(errfd, exec_failure.explain(root, command[0], e))
     except BaseException as e:  # report anything, including KeyboardInterrupt, then die
         _failed(errfd, step, e)
