@@ -42,10 +42,13 @@ class Recorder:
 
 @asynccontextmanager
 async def tui(
-    lx: Lxpy, settings: Settings | None = None, terminal: Recorder | None = None
+    lx: Lxpy,
+    settings: Settings | None = None,
+    terminal: Recorder | None = None,
+    size: tuple[int, int] = SIZE,
 ) -> AsyncIterator[tuple[LxpyApp, Pilot[None]]]:
     app = LxpyApp(Api(lx.paths), settings or Settings(), lx.root, terminal or Recorder())
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with app.run_test(size=size, notifications=True) as pilot:
         await settle(app, pilot, lambda: app.fleet.rows or not app.api.names())
         yield app, pilot
 
