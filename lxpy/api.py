@@ -689,6 +689,13 @@ class Api:
 
         return snapshots.listing(self.paths, name)
 
+    def snapshot_size(self, name: str, snap: str) -> int | None:
+        """The bytes the snapshot alone holds (what removing it frees), read without a walk;
+        None where nothing counts them: only a btrfs pool's quota groups do."""
+        from lxpy.storage import snapshots
+
+        return snapshots.size(self.paths, name, snap)
+
     def restore(self, name: str, snap: str) -> None:
         from lxpy.runtime import hold
         from lxpy.storage import snapshots

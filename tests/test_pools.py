@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from lxpy.api import Api
 from lxpy.linux import safefs
 from tests.conftest import Lxpy, cleanup, sh
 
@@ -257,6 +258,23 @@ def test_disk_use_in_a_pool_is_the_containers_own_blocks(pooled: Lxpy) -> None:
     sh(pooled, "c2", "sync")
     assert sh(pooled, "c2", "wc -c < /root/blob") == f"{30 << 20}\n"
     assert disk_of(pooled, "c2") < 1 << 20
+
+
+def test_a_snapshots_size_is_what_it_alone_holds_in_a_pool(pooled: Lxpy) -> None:
+    """Read from its quota group (what removing it frees); overlay storage has no counter."""
+    pooled.run("storage", "create", "fast", "--size", "1G")
+    pooled.run("create", "c1", "-t", "busybox", "--network", "none", "--storage", "fast")
+    pooled.run("start", "c1")
+    sh(pooled, "c1", "dd if=/dev/urandom of=/root/blob bs=1M count=30 2>/dev/null; sync")
+    pooled.run("snapshot", "c1", "kept")
+    api = Api(pooled.paths)
+    sh(pooled, "c1", "sync")
+    assert (api.snapshot_size("c1", "kept") or 0) < 1 << 20  # it shares every block yet
+    sh(pooled, "c1", "rm /root/blob; sync")
+    assert (api.snapshot_size("c1", "kept") or 0) >= 30 << 20
+    pooled.run("create", "plain", "-t", "busybox", "--network", "none")
+    pooled.run("snapshot", "plain", "s")
+    assert api.snapshot_size("plain", "s") is None
 
 
 def test_the_built_in_pools_name_their_own_containers(pooled: Lxpy) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import pytest
 
 from lxpy.api import Api, HostUsage, State
 from lxpy.errors import ConfigError
-from lxpy.tui.fleet import Row, arrange, bars, console_tail, host_line
+from lxpy.tui.fleet import Row, ago, arrange, bars, console_tail, host_line
 from lxpy.tui.settings import ACTIONS, parse
 
 
@@ -92,10 +93,21 @@ def test_tui_needs_a_terminal(tmp_path: object) -> None:
 
 def test_the_host_line_fits_80_columns() -> None:
     host = HostUsage(64, 99.6, 1000 * 2**30, 1024 * 2**30, (120.5, 99.25, 80.0), 0.0, 0.0)
-    line = host_line(host)
-    assert line == ("host  CPU 100% of 64 · memory 1000.0 GiB of 1.0 TiB · load 120.50 99.25 80.00")
+    line = host_line(host, 999)
+    assert line == ("host CPU 100% of 64 · mem 1000G/1.0T · load 120.50 99.25 80.00 · 999 running")
     assert len(line) <= 78  # the widget's padding takes the other two
-    assert "CPU - of 2" in host_line(HostUsage(2, None, 0, 1, (0.0, 0.0, 0.0), 0.0, 0.0))
+    assert "CPU - of 2" in host_line(HostUsage(2, None, 0, 1, (0.0, 0.0, 0.0), 0.0, 0.0), 0)
+
+
+def test_ages_are_in_their_largest_unit() -> None:
+    now = calendar.timegm((2026, 1, 2, 3, 0, 0))
+    assert ago("2026-01-02T03:00:00Z", now) == "0 s ago"
+    assert ago("2026-01-02T02:59:01Z", now) == "59 s ago"
+    assert ago("2026-01-02T02:58:00Z", now) == "2 min ago"
+    assert ago("2026-01-02T00:00:00Z", now) == "3 h ago"
+    assert ago("2025-12-30T03:00:00Z", now) == "3 d ago"
+    assert ago("2026-01-03T00:00:00Z", now) == "0 s ago"  # a clock set back
+    assert ago("?", now) == "-"
 
 
 def test_the_host_figures_come_from_the_api(tmp_path: object) -> None:

@@ -276,10 +276,19 @@ def _keep_quota(paths: Paths, name: str, cfg: ContainerConfig) -> None:
 def own_bytes(paths: Paths, name: str, cfg: ContainerConfig) -> int:
     """What the container's rootfs holds that nothing else shares (its qgroup's exclusive
     count): no tree is walked. btrfs updates it as it commits (every 30 s, or at a sync)."""
-    fd = _open_dir(rootfs(paths, name, cfg))
+    return _exclusive_bytes(rootfs(paths, name, cfg))
+
+
+def snapshot_bytes(paths: Paths, name: str, cfg: ContainerConfig, snap: str) -> int:
+    """What the snapshot `snap` holds that nothing else shares: what removing it frees."""
+    return _exclusive_bytes(snapshot(paths, name, cfg, snap))
+
+
+def _exclusive_bytes(subvolume: str) -> int:
+    fd = _open_dir(subvolume)
     try:
-        fsid, subvolume = syscalls.btrfs_fsid(fd), syscalls.btrfs_subvolume_id(fd)
-        qgroup = f"/sys/fs/btrfs/{fsid}/qgroups/0_{subvolume}"
+        fsid, number = syscalls.btrfs_fsid(fd), syscalls.btrfs_subvolume_id(fd)
+        qgroup = f"/sys/fs/btrfs/{fsid}/qgroups/0_{number}"
     finally:
         os.close(fd)
     with open(f"{qgroup}/exclusive") as f:

@@ -88,6 +88,25 @@ def listing(paths: Paths, name: str) -> list[Snapshot]:
     return sorted(found, key=lambda s: (s.created, s.layers[:1], s.name))
 
 
+def size(paths: Paths, name: str, snap: str) -> int | None:
+    """The bytes `snap` alone holds, read without a walk: in a btrfs pool, its subvolume's
+    quota group count. None elsewhere (nothing counts a sealed overlay layer, and a listing
+    must not walk one) and when its pool is not mounted (a listing mounts nothing)."""
+    store.require(paths, name)
+    _require(paths, name, snap)
+    cfg = store.load(paths, name)
+    if cfg.storage.kind != StorageKind.BTRFS:
+        return None
+    from lxpy.storage import btrfs, pools
+
+    if not pools.mounted(paths, pools.load(paths, cfg.storage.pool)):
+        return None
+    try:
+        return btrfs.snapshot_bytes(paths, name, cfg, snap)
+    except OSError:
+        return None
+
+
 def _require(paths: Paths, name: str, snap: str) -> ContainerConfig:
     if snap not in layers.snapshot_names(paths, name):
         raise NotFound(f"{name} has no snapshot {snap!r}", hint=f"`lxpy snapshot ls {name}`")

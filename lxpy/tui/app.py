@@ -42,6 +42,7 @@ from lxpy.tui.fleet import (
     host_line,
     why_not,
 )
+from lxpy.tui.panes import ContainerPane, NetworksPane, PortsPane, SharedFoldersPane, SnapshotsPane
 from lxpy.tui.settings import ACTIONS, MOTIONS, Settings
 from lxpy.tui.table import FleetTable
 
@@ -154,7 +155,7 @@ class FleetScreen(Screen[None]):
             title += ", grouped by fleet"
         self.sub_title = title
         if self.fleet.host is not None:
-            self.query_one("#host", Static).update(host_line(self.fleet.host))
+            self.query_one("#host", Static).update(host_line(self.fleet.host, running))
         self.refresh_bindings()  # the actions offered follow the rows' states
 
     @on(DataTable.RowHighlighted)
@@ -351,13 +352,52 @@ class FleetScreen(Screen[None]):
             return
         self._hand_over(["console", name])
 
-    def _hand_over(self, command: list[str]) -> None:
+    def _hand_over(self, command: list[str]) -> int:
         app = self.app
         assert isinstance(app, LxpyApp)
         status = app.in_terminal(app.lxpy_command(command))
         if status in (126, 127):
             self.notify(f"lxpy {' '.join(command)}: exited with status {status}", severity="error")
         self.poll()
+        return status
+
+    # -- panes (lxpy.tui.panes) ---------------------------------------------------------------
+    def action_snapshots(self) -> None:
+        self._open(SnapshotsPane)
+
+    def action_mounts(self) -> None:
+        self._open(SharedFoldersPane)
+
+    def action_ports(self) -> None:
+        self._open(PortsPane)
+
+    def _open(self, pane: type[ContainerPane]) -> None:
+        name = self._one()
+        if name is not None:
+            self.app.push_screen(pane(self.api, name), lambda _: self.poll())
+
+    def _one(self) -> str | None:
+        """The container under the cursor, or None with a warning that there is none."""
+        name = self.table.selected
+        if name is None or name in self.creating:
+            self.notify("no container selected", severity="warning")
+            return None
+        return name
+
+    def action_networks(self) -> None:
+        self.app.push_screen(NetworksPane(self.api), lambda _: self.poll())
+
+    def action_config(self) -> None:
+        """`lxpy config edit`: $EDITOR on a copy of config.toml, saved only if it is valid.
+        The CLI's reason for refusing it is gone with the terminal once the app is back."""
+        name = self._one()
+        if name is None:
+            return
+        if self._hand_over(["config", "edit", name]) == 0:
+            self.notify(f"{name}: config.toml checked and saved")
+        else:
+            why = f"{name}: config.toml left as it was (`lxpy config edit {name}` says why)"
+            self.notify(why, severity="error", timeout=10)
 
     def action_create(self) -> None:
         templates = [(t.name, t.description) for t in self.api.templates()]

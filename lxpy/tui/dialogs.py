@@ -1,9 +1,10 @@
-"""Modal questions: stop (with a force option), destroy (type the name, or how many), and the
-key list."""
+"""Modal questions: stop (with a force option), destroy (type the name, or how many), the key
+list, and the plain ones the panes ask: confirm, and a small form."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import on
@@ -11,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label
+from textual.widgets import Button, Checkbox, DataTable, Input, Label
 
 
 def _names(names: Sequence[str]) -> str:
@@ -106,4 +107,74 @@ class HelpScreen(ModalScreen[None]):
 
     @on(Button.Pressed)
     def close(self) -> None:
+        self.dismiss(None)
+
+
+class Confirm(ModalScreen[bool]):
+    """True once `verb` is pressed. Cancel has the focus: a stray enter changes nothing."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(False)", "Cancel")]
+
+    def __init__(self, question: str, explanation: str, verb: str) -> None:
+        super().__init__()
+        self.question, self.explanation, self.verb = question, explanation, verb
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question)
+            yield Label(self.explanation)
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button(self.verb, id="confirm", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    @on(Button.Pressed)
+    def answer(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm")
+
+
+@dataclass(frozen=True)
+class Answers:
+    texts: dict[str, str]  # field id: its text, stripped
+    checks: dict[str, bool]  # check box id: ticked
+
+
+class Form(ModalScreen["Answers | None"]):
+    """A few text fields, (id, placeholder), and check boxes, (id, label): dismissed with
+    what was typed and ticked, or None. The API that takes the answers checks them."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(
+        self,
+        title: str,
+        fields: Sequence[tuple[str, str]],
+        checks: Sequence[tuple[str, str]] = (),
+        verb: str = "OK",
+    ) -> None:
+        super().__init__()
+        self.title_text, self.fields, self.checks, self.verb = title, fields, checks, verb
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog form"):
+            yield Label(self.title_text)
+            for key, placeholder in self.fields:
+                yield Input(placeholder=placeholder, id=key)
+            for key, label in self.checks:
+                yield Checkbox(label, id=key)
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button(self.verb, id="ok", variant="primary")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def ok(self) -> None:
+        texts = {key: self.query_one(f"#{key}", Input).value.strip() for key, _ in self.fields}
+        checks = {key: self.query_one(f"#{key}", Checkbox).value for key, _ in self.checks}
+        self.dismiss(Answers(texts, checks))
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
         self.dismiss(None)

@@ -3,8 +3,10 @@ the selected one. No textual here: the model is tested without a terminal."""
 
 from __future__ import annotations
 
+import calendar
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from lxpy.api import HostUsage, Stats
 
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # configs' and snapshots' `created`
 HISTORY = 60  # samples kept per container for the detail pane's graphs
 CONSOLE_LINES = 8
 # Terminal escapes in a console log: shown as text they would be noise.
@@ -107,6 +110,10 @@ _WHY_NOT: dict[str, Callable[[State], str | None]] = {
     "attach_root": lambda s: None if s in _RUNS else "not running",
     "console": lambda s: None if s in (*_RUNS, State.FROZEN) else "not running",
     "destroy": lambda s: None,
+    "snapshots": lambda s: None,
+    "mounts": lambda s: None,
+    "ports": lambda s: None,
+    "config": lambda s: None,
 }
 CONTAINER_ACTIONS = tuple(_WHY_NOT)
 
@@ -241,12 +248,26 @@ class Fleet:
         return Detail(info, stats, cpu, memory, console_tail(log), fleet)
 
 
-def host_line(host: HostUsage) -> str:
-    """The host's figures in one line of 80 columns, under the fleet's count."""
+def host_line(host: HostUsage, running: int) -> str:
+    """The host's figures and how many containers run, in one line of 78 columns."""
     cpu = "-" if host.cpu_percent is None else f"{host.cpu_percent:.0f}%"
-    memory = f"{units.size(host.memory_used)} of {units.size(host.memory_total)}"
+    memory = f"{units.short_size(host.memory_used)}/{units.short_size(host.memory_total)}"
     load = " ".join(f"{figure:.2f}" for figure in host.load)
-    return f"host  CPU {cpu} of {host.cpus} · memory {memory} · load {load}"
+    return f"host CPU {cpu} of {host.cpus} · mem {memory} · load {load} · {running} running"
+
+
+def ago(stamp: str, now: float) -> str:
+    """How long before `now` a time as configs record it ("2026-01-01T00:00:00Z") was, in
+    its largest unit: "3 h ago"; "-" for one that does not read as a time."""
+    try:
+        then = calendar.timegm(time.strptime(stamp, TIME_FORMAT))
+    except ValueError:
+        return "-"
+    seconds = max(0, int(now - then))
+    for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= length:
+            return f"{seconds // length} {unit} ago"
+    return f"{seconds} s ago"
 
 
 BARS = " ▁▂▃▄▅▆▇█"
