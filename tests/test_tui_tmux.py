@@ -131,3 +131,33 @@ def test_attach_is_as_the_containers_own_user(lxpy: Lxpy, size: tuple[int, int])
         tui.wait_text("1 container, 1 running")
         tui.keys("q")
         tui.wait_text("TUI-EXITED 0")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_snapshot_from_the_pane_and_a_restore(lxpy: Lxpy, size: tuple[int, int]) -> None:
+    lxpy.run("create", "sn", "--network", "none")
+    lxpy.run("start", "sn")
+    lxpy.run("attach", "sn", "--", "sh", "-c", "echo before > /root/f")
+    with tui_in_tmux(lxpy, size) as tui:
+        tui.wait_text("1 container, 1 running")
+        tui.keys("z")
+        tui.wait_text("Snapshots of sn")
+        tui.keys("t")
+        tui.wait_text("Snapshot sn")
+        tui.type("one")
+        tui.keys("Enter")
+        screen = tui.wait_text("took snapshot one")
+        assert any(line.split()[:1] == ["one"] for line in screen.splitlines()), screen
+        lxpy.run("attach", "sn", "--", "sh", "-c", "echo after > /root/f")
+        tui.keys("r")
+        screen = tui.wait_text("Restore sn to one?")
+        assert "sn runs: it is stopped first" in screen
+        tui.keys("Tab", "Enter")  # Cancel has the focus; the next button restores
+        tui.wait_text("restored one (stopped)", timeout=60)
+        tui.keys("Escape")
+        tui.wait(lambda s: "STOPPED" in row(s, "sn"), "sn stopped in the table")
+        tui.keys("s")
+        tui.wait(lambda s: "RUNNING" in row(s, "sn"), "sn running again")
+        tui.keys("q")
+        tui.wait_text("TUI-EXITED 0")
+    assert lxpy.run("attach", "sn", "--", "cat", "/root/f").stdout == "before\n"
