@@ -341,3 +341,21 @@ def without_other_roots(text: str, instance: str = "") -> str:
         if skipping and line.startswith("# END lxpy "):
             skipping = False
     return "".join(kept)
+
+
+SNAPSHOTS = os.path.join(os.path.dirname(__file__), "snapshots")
+
+
+def matches_snapshot(svg: str, name: str, tmp_path: Path) -> None:
+    """A screen's SVG against the committed tests/snapshots/NAME. After a deliberate change,
+    LXPY_UPDATE_SNAPSHOTS=1 writes the new one (look at it before committing it)."""
+    expected_file = os.path.join(SNAPSHOTS, name)
+    if os.environ.get("LXPY_UPDATE_SNAPSHOTS"):
+        with open(expected_file, "w") as f:
+            f.write(svg)
+    with open(expected_file) as f:
+        expected = f.read()
+    if svg != expected:
+        seen = tmp_path / name
+        seen.write_text(svg)
+        raise AssertionError(f"{name} changed: compare {expected_file} with {seen}")

@@ -24,7 +24,7 @@ from lxpy.tui.app import LxpyApp
 from lxpy.tui.fleet import Row
 from lxpy.tui.settings import Settings
 from lxpy.tui.settings import load as load_settings
-from tests.conftest import Lxpy
+from tests.conftest import Lxpy, matches_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -465,14 +465,11 @@ async def test_freeze_toggles_and_restart_gives_a_new_init(
     assert json.loads(lxpy.run("info", "c1", "--format", "json").stdout)["pid"] != pid
 
 
-SNAPSHOT = os.path.join(os.path.dirname(__file__), "snapshots", "main_screen.svg")
-
-
+@pytest.mark.parametrize("size", [SIZE, (120, 35)], ids=lambda s: f"{s[0]}x{s[1]}")
 async def test_the_main_screen_matches_its_snapshot(
-    lxpy: Lxpy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    lxpy: Lxpy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
 ) -> None:
-    """The layout at 80x24, compared with the committed SVG. After a deliberate change,
-    LXPY_UPDATE_SNAPSHOTS=1 writes the new one (look at it before committing it)."""
+    """The layout, compared with the committed SVG (see `matches_snapshot`)."""
     # The host's figures differ from run to run: fixed ones here.
     host = HostUsage(2, 12.0, 3 * 2**30, 8 * 2**30, (0.5, 0.4, 0.3), 0.0, 0.0)
     monkeypatch.setattr(Api, "host", lambda self, earlier=None: host)
@@ -482,20 +479,24 @@ async def test_the_main_screen_matches_its_snapshot(
     make(lxpy, "api", "db", "web")
     for name in ("api", "db", "web"):
         lxpy.run("config", "set", name, 'created="2026-01-01T00:00:00Z"')
-    async with tui(lxpy) as (app, pilot):
+    async with tui(lxpy, size=size) as (app, pilot):
         await select(app, pilot, "db")
         await settle(app, pilot, lambda: "db" in str(app.fleet.query_one("#detail-info").render()))
         svg = app.export_screenshot()
-    if os.environ.get("LXPY_UPDATE_SNAPSHOTS"):
-        with open(SNAPSHOT, "w") as f:
-            f.write(svg)
-    with open(SNAPSHOT) as f:
-        expected = f.read()
-    if svg != expected:
-        seen = tmp_path / "main_screen.seen.svg"
-        with open(seen, "w") as f:
-            f.write(svg)
-        raise AssertionError(f"the main screen changed: compare {SNAPSHOT} with {seen}")
+    matches_snapshot(svg, f"main_screen_{size[0]}x{size[1]}.svg", tmp_path)
+
+
+async def test_bulk_destroy_asks_once_naming_them_and_the_running_ones(lxpy: Lxpy) -> None:
+    make(lxpy, "d1", "d2", "keep", start=("d2",))
+    async with tui(lxpy) as (app, pilot):
+        await select(app, pilot, "d1")
+        await pilot.press("space", "space", "D")
+        said = [str(label.render()) for label in app.screen.query("Label")]
+        assert said[0].startswith("Destroy 2 containers (d1, d2)?")
+        assert "Running now, killed first: d2." in said
+        await pilot.press(*"2", "enter")
+        await settle(app, pilot, lambda: list(rows(app)) == ["keep"])
+    assert [c["name"] for c in json.loads(lxpy.run("ls", "--format", "json").stdout)] == ["keep"]
 
 
 async def test_the_theme_is_kept_and_a_screenshot_needs_no_downloads_dir(

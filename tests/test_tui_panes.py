@@ -17,7 +17,7 @@ from lxpy.tui import panes
 from lxpy.tui.app import LxpyApp
 from lxpy.tui.dialogs import Confirm
 from lxpy.tui.panes import Pane
-from tests.conftest import Lxpy, sh
+from tests.conftest import Lxpy, matches_snapshot, sh
 from tests.test_network import wait_lease
 from tests.test_tui import Recorder, make, messages, select, settle, tui
 
@@ -170,9 +170,6 @@ async def test_the_host_line_counts_the_running_containers(lxpy: Lxpy) -> None:
         assert line.startswith("host CPU ") and line.endswith(" · 2 running")
 
 
-SNAPSHOTS = os.path.join(os.path.dirname(__file__), "snapshots")
-
-
 @pytest.mark.parametrize("size", [(80, 24), (120, 35)])
 async def test_the_snapshots_pane_matches_its_snapshot(
     lxpy: Lxpy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
@@ -197,13 +194,4 @@ async def test_the_snapshots_pane_matches_its_snapshot(
         await pilot.press("z")
         await settle(app, pilot, lambda: len(listed(app)) == 3)
         svg = app.export_screenshot()
-    expected_file = os.path.join(SNAPSHOTS, f"snapshots_pane_{size[0]}x{size[1]}.svg")
-    if os.environ.get("LXPY_UPDATE_SNAPSHOTS"):
-        with open(expected_file, "w") as f:
-            f.write(svg)
-    with open(expected_file) as f:
-        expected = f.read()
-    if svg != expected:
-        seen = tmp_path / os.path.basename(expected_file)
-        seen.write_text(svg)
-        raise AssertionError(f"the snapshots pane changed: compare {expected_file} with {seen}")
+    matches_snapshot(svg, f"snapshots_pane_{size[0]}x{size[1]}.svg", tmp_path)
