@@ -4,7 +4,6 @@ networks, headless against real containers, checked with the CLI."""
 from __future__ import annotations
 
 import calendar
-import os
 import re
 import types
 from pathlib import Path
