@@ -31,6 +31,7 @@ from lxpy.tui.create import CreateScreen, Order
 from lxpy.tui.detail import DetailPane
 from lxpy.tui.dialogs import ConfirmDestroy, ConfirmStop, HelpScreen
 from lxpy.tui.fleet import COLUMN_KEYS, COLUMNS, Detail, Fleet, Row, arrange, host_line
+from lxpy.tui.logs import LogScreen
 from lxpy.tui.settings import ACTIONS, Settings
 from lxpy.tui.table import FleetTable
 
@@ -318,6 +319,13 @@ class FleetScreen(Screen[None]):
             self.notify(describe(e), severity="error", timeout=10)
             return
         self._hand_over(["console", name])
+
+    def action_logs(self) -> None:
+        name = self.table.selected
+        app = self.app
+        assert isinstance(app, LxpyApp)
+        if name is not None:
+            app.push_screen(LogScreen(self.api, name, app.lxpy_command))
 
     def _hand_over(self, command: list[str]) -> None:
         app = self.app

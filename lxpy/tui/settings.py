@@ -20,6 +20,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "attach": ("e", "Attach"),
     "attach_root": ("E", "Attach as root"),
     "console": ("c", "Console"),
+    "logs": ("l", "Logs"),
     "create": ("n", "New"),
     "destroy": ("ctrl+d", "Destroy"),
     "filter": ("slash", "Filter"),
