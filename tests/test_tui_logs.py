@@ -3,9 +3,22 @@ real busybox containers, as tests/test_tui.py does."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
 import time
+from pathlib import Path
 
+import pytest
+from textual.geometry import Region
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from lxpy.tui.app import LxpyApp
+from lxpy.tui.logs import LogLines, LogScreen
 from lxpy.tui.logtext import LogText, Rows, news, spans, without_time
+from tests.conftest import Lxpy
+from tests.test_tui import make, messages, select, settle, tui
 
 
 def numbered(first: int, last: int) -> bytes:
@@ -18,7 +31,7 @@ def test_lines_are_cleaned_when_read_and_an_open_line_is_completed() -> None:
     assert len(text) == 3 and text.is_open
     assert [text.line(i) for i in range(3)] == ["green", "ta      b", "login: "]
     text.feed(b"root\nnext\n", 2.0)
-    assert len(text) == 4 and not text.is_open
+    assert (len(text), text.is_open) == (4, False)
     assert text.line(2) == "login: root" and text.line(3) == "next"
     # A line is timed when its end came.
     assert text.received(1) == 1.0 and text.received(2) == text.received(3) == 2.0
@@ -97,3 +110,115 @@ def test_a_50_mb_log_opens_at_once() -> None:
     elapsed = time.process_time() - started
     assert last == "00999999 some console output of a busy container"
     assert elapsed < 0.3, elapsed
+
+
+# -- the screen, against real containers ------------------------------------------------------
+def log_view(app: LxpyApp) -> LogLines:
+    screen = app.screen
+    assert isinstance(screen, LogScreen), screen
+    return screen.lines
+
+
+def shown(app: LxpyApp) -> list[str]:
+    """The log's rows on the screen now, as text."""
+    lines = log_view(app)
+    region = Region(0, 0, lines.size.width, lines.size.height)
+    return [strip.text.rstrip() for strip in lines.render_lines(region)]
+
+
+def has_line(lines: LogLines, wanted: str) -> bool:
+    return any(lines.text.line(i) == wanted for i in range(len(lines.text) - 1, -1, -1))
+
+
+async def open_logs(app: LxpyApp, pilot: Pilot[None], name: str) -> LogLines:
+    await select(app, pilot, name)
+    await pilot.press("l")
+    await settle(app, pilot, lambda: isinstance(app.screen, LogScreen))
+    return log_view(app)
+
+
+async def to_console(lx: Lxpy, name: str, script: str) -> None:
+    """Run `script` in the container with its output on the console, the app running on."""
+    command = ("attach", name, "--", "sh", "-c", f"({script}) > /dev/console")
+    await asyncio.to_thread(lx.run, *command)
+
+
+@pytest.mark.integration
+async def test_the_view_follows_10000_lines_and_finds_one(lxpy: Lxpy) -> None:
+    make(lxpy, "c1", start=("c1",))
+    async with tui(lxpy) as (app, pilot):
+        lines = await open_logs(app, pilot, "c1")
+        await to_console(lxpy, "c1", "for i in $(seq 10000); do echo line $i; done")
+        await settle(app, pilot, lambda: has_line(lines, "line 10000"))
+        # Followed to the end: the last line printed is on screen, at the bottom.
+        assert lines.follow and lines.scroll_y == lines.max_scroll_y
+        assert "line 10000" in shown(app)
+        assert "following" in str(app.screen.query_one("#log-status").render())
+
+        await pilot.press("slash", *"line 5000", "enter")
+        assert lines.text.line(lines.current or 0) == "line 5000"
+        assert ("line 5000" in shown(app), lines.follow) == (True, False)
+        # "line 999" is in line 999 and lines 9990-9999; n and N go from match to match.
+        await pilot.press("slash", *"line 999", "enter")
+        assert lines.text.line(lines.current or 0) == "line 9990"
+        await pilot.press("n")
+        assert lines.text.line(lines.current or 0) == "line 9991" and "line 9991" in shown(app)
+        await pilot.press("N", "N")
+        assert lines.text.line(lines.current or 0) == "line 999" and "line 999" in shown(app)
+        await pilot.press("escape")  # clears the search, and leaves the view where it is
+        assert isinstance(app.screen, LogScreen) and lines.needle == ""
+
+        # Scrolled up, new lines do not move the view; f follows again.
+        top = lines.scroll_y
+        await to_console(lxpy, "c1", "echo one more")
+        await settle(app, pilot, lambda: has_line(lines, "one more"))
+        assert lines.scroll_y == top and "one more" not in shown(app)
+        await pilot.press("f")
+        assert lines.follow and "one more" in shown(app)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, LogScreen)
+
+
+@pytest.mark.integration
+async def test_wrap_times_and_save(lxpy: Lxpy, tmp_path: Path) -> None:
+    make(lxpy, "c1", start=("c1",))
+    long = "x" * 150 + "END"
+    async with tui(lxpy) as (app, pilot):
+        lines = await open_logs(app, pilot, "c1")
+        await to_console(lxpy, "c1", f"echo {long}; echo short")
+        await settle(app, pilot, lambda: has_line(lines, "short"))
+        assert not any("END" in row for row in shown(app))  # cut at the width
+        await pilot.press("w")
+        rows = shown(app)
+        assert "short" in rows and any(row.endswith("END") for row in rows)
+        await pilot.press("t")
+        timed = re.compile(r"\d\d:\d\d:\d\d\.\d{3} short")
+        assert any(timed.fullmatch(row) for row in shown(app)), shown(app)
+
+        await pilot.press("s")
+        path = app.screen.query_one("#save-path", Input)
+        assert path.value == os.path.expanduser("~/lxpy-c1.log")
+        path.value = str(tmp_path / "saved.log")
+        await pilot.press("enter")
+        saved = (tmp_path / "saved.log").read_text().splitlines()
+        assert saved[-1].endswith(" short") and saved[-2].endswith(long)
+        assert len(saved) == len(lines.text)
+        assert messages(app)[-1] == f"saved {len(saved)} lines to {tmp_path / 'saved.log'}"
+
+
+@pytest.mark.integration
+async def test_the_detail_tail_keeps_the_newest_line_when_lines_are_long(lxpy: Lxpy) -> None:
+    make(lxpy, "c1", start=("c1",))
+    to_console_now = f"for i in 1 2 3 4 5 6 7; do echo {'y' * 200}; done; echo the newest line"
+    lxpy.run("attach", "c1", "--", "sh", "-c", f"({to_console_now}) > /dev/console")
+    async with tui(lxpy) as (app, pilot):
+        await select(app, pilot, "c1")
+        tail = app.fleet.query_one("#console-tail")
+
+        def visible() -> list[str]:
+            region = Region(0, 0, tail.size.width, tail.size.height)
+            return [strip.text.rstrip() for strip in tail.render_lines(region)]
+
+        await settle(app, pilot, lambda: "the newest line" in str(tail.render()))
+        await settle(app, pilot, lambda: visible()[-1] == "the newest line", timeout=5)
+        assert visible()[-2].startswith("yyyy") and visible()[-2].endswith("…")

@@ -1,9 +1,10 @@
 """The log view (`l`): a container's console, and its journal where systemd runs, followed
 live, searched, saved.
 
-The console is read through `Api.console_log` every quarter second, and what each read adds
-to the last one is appended (`logtext.news`). The journal is `lxpy attach NAME --
-journalctl -f`, read in a thread; its process group is killed when the view closes. Only the
+The console is read through `Api.console_log` every quarter second in a worker, and what
+each read adds to the last one is appended (`logtext.news`). The journal is `lxpy attach
+NAME -- journalctl -f`, read in a thread; its process group is killed when the view closes,
+which ends the thread. Only the
 rows on screen are rendered (a line API widget over `logtext.LogText`), so a long log costs
 its split into lines and nothing per line until it is shown or searched.
 """
@@ -21,7 +22,7 @@ from typing import ClassVar
 from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.geometry import Size
@@ -117,7 +118,9 @@ class LogLines(ScrollView, can_focus=True):
         try:
             self._resize()
             if not self.follow:
-                self.scroll_to(y=self.rows.first_row(max(0, top)), animate=False, immediate=True)
+                self.scroll_to(
+                    y=self.rows.first_row(max(0, top)), animate=False, immediate=True, force=True
+                )
         finally:
             self._laying_out = False
 
@@ -128,14 +131,14 @@ class LogLines(ScrollView, can_focus=True):
             width = self.text.widest + len(self.prefix(0)) if len(self.text) else 0
         self.virtual_size = Size(width, self.rows.total)
         if self.follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
         self.refresh()
 
     def on_resize(self) -> None:
         if self.wrap and self.rows.width != self.scrollable_content_region.width:
             self.layout_rows()
         elif self.follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -145,16 +148,18 @@ class LogLines(ScrollView, can_focus=True):
     # -- moving -------------------------------------------------------------------------------
     def go_to_end(self) -> None:
         self.follow = True
-        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 
     def go_to(self, index: int) -> None:
         """Show line `index` a third down the view, as the current match."""
         self.follow = False
         self.current = index
         row = self.rows.first_row(index)
-        self.scroll_to(y=max(0, row - self.size.height // 3), animate=False, immediate=True)
+        self.scroll_to(
+            y=max(0, row - self.size.height // 3), animate=False, immediate=True, force=True
+        )
         if not self.wrap:
-            self.scroll_to(x=0, animate=False, immediate=True)
+            self.scroll_to(x=0, animate=False, immediate=True, force=True)
         self.refresh()
 
     def search(self, forward: bool, again: bool) -> int | None:
@@ -232,7 +237,8 @@ class LogScreen(Screen[None]):
     LogScreen SearchInput { display: none; height: 3; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "close", "Close"),
+        Binding("q", "close", "Close"),
+        Binding("escape", "back", "Back", show=False),
         Binding("slash", "search", "Search"),
         Binding("n", "next", "Next"),
         Binding("N", "previous", "Previous", show=False),
@@ -251,7 +257,10 @@ class LogScreen(Screen[None]):
         self.has_journal = False
         self.error = ""  # why the console cannot be read now
         self.closed = threading.Event()
+        self.ring = b""  # the last console read
+        self.reading = False  # a console read is under way
         self.journalctl: subprocess.Popen[bytes] | None = None
+        self.reader: threading.Thread | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -277,7 +286,8 @@ class LogScreen(Screen[None]):
         self.has_journal = kind == "systemd" and info.state is State.RUNNING
         self.watch(self.lines, "follow", self.show_status)
         self.lines.focus()
-        self._follow_console()
+        self.read_console()
+        self.set_interval(POLL, self.read_console)
         self.show_status()
 
     def on_unmount(self) -> None:
@@ -293,22 +303,23 @@ class LogScreen(Screen[None]):
                 process.wait()
 
     # -- sources ------------------------------------------------------------------------------
-    @work(thread=True, group="console")
-    def _follow_console(self) -> None:
-        before = b""
-        while not self.closed.is_set():
-            try:
-                now = self.api.console_log(self.container)
-                error = ""
-            except LxpyError as e:
-                now, error = before, describe(e)
-            added = news(before, now)
-            before = now
-            if added or added is None or error != self.error:
-                self.app.call_from_thread(self._console_read, added, now, error)
-            self.closed.wait(POLL)
+    def read_console(self) -> None:
+        """The next console read, unless one is under way (a slow read is not piled on)."""
+        if not self.reading and not self.closed.is_set():
+            self.reading = True
+            self._read_console(self.ring)
 
-    def _console_read(self, added: bytes | None, now: bytes, error: str) -> None:
+    @work(thread=True, group="console")
+    def _read_console(self, before: bytes) -> None:
+        try:
+            now = self.api.console_log(self.container)
+        except LxpyError as e:
+            self.app.call_from_thread(self._console_read, before, b"", describe(e))
+        else:
+            self.app.call_from_thread(self._console_read, now, news(before, now), "")
+
+    def _console_read(self, now: bytes, added: bytes | None, error: str) -> None:
+        self.reading = False
         if self.closed.is_set():
             return
         console = self.query_one("#console", LogLines)
@@ -316,8 +327,10 @@ class LogScreen(Screen[None]):
             console.note(GAP, time.time())
             added = now
         console.feed(added, time.time())
-        self.error = error
-        self.show_status()
+        self.ring = now
+        if error != self.error or added:
+            self.error = error
+            self.show_status()
 
     def _start_journal(self) -> LogLines:
         journal = LogLines(journal=True, id="journal")
@@ -331,18 +344,23 @@ class LogScreen(Screen[None]):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self._read_journal(self.journalctl)
+        # A thread of its own, not a worker: it lasts as long as the view, and the app's
+        # workers are waited for as a whole.
+        self.reader = threading.Thread(target=self._read_journal, args=(self.app, self.journalctl))
+        self.reader.start()
         return journal
 
-    @work(thread=True, group="journal")
-    def _read_journal(self, process: subprocess.Popen[bytes]) -> None:
+    def _read_journal(self, app: App[object], process: subprocess.Popen[bytes]) -> None:
+        """Hands journalctl's output to the view until it ends (or is killed on close)."""
         assert process.stdout is not None
         with process.stdout:
             while data := os.read(process.stdout.fileno(), 65536):
-                self.app.call_from_thread(self._journal_read, data)
+                if self.closed.is_set():
+                    break
+                app.call_from_thread(self._journal_read, data)
         status = process.wait()
         if not self.closed.is_set():
-            self.app.call_from_thread(self._journal_ended, status)
+            app.call_from_thread(self._journal_ended, status)
 
     def _journal_read(self, data: bytes) -> None:
         if not self.closed.is_set():
@@ -379,6 +397,13 @@ class LogScreen(Screen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
+    def action_back(self) -> None:
+        """Clears a search, or closes the view when there is none."""
+        if self.lines.needle:
+            self.action_clear_search()
+        else:
+            self.action_close()
+
     def action_switch(self) -> None:
         shown = self.lines
         others = [w for w in self.query(LogLines) if w is not shown]
@@ -407,6 +432,7 @@ class LogScreen(Screen[None]):
 
     def action_search(self) -> None:
         box = self.query_one(SearchInput)
+        box.value = ""
         box.display = True
         box.focus()
 
