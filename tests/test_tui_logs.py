@@ -14,11 +14,13 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from lxpy.api import Api
 from lxpy.tui.app import LxpyApp
 from lxpy.tui.logs import LogLines, LogScreen
 from lxpy.tui.logtext import LogText, Rows, news, spans, without_time
+from lxpy.tui.settings import Settings
 from tests.conftest import Lxpy
-from tests.test_tui import make, messages, select, settle, tui
+from tests.test_tui import Recorder, make, messages, select, settle, tui
 
 
 def numbered(first: int, last: int) -> bytes:
@@ -222,3 +224,85 @@ async def test_the_detail_tail_keeps_the_newest_line_when_lines_are_long(lxpy: L
         await settle(app, pilot, lambda: "the newest line" in str(tail.render()))
         await settle(app, pilot, lambda: visible()[-1] == "the newest line", timeout=5)
         assert visible()[-2].startswith("yyyy") and visible()[-2].endswith("…")
+
+
+@pytest.mark.integration
+async def test_the_journal_is_journalctl_through_attach_and_ends_with_the_view(
+    lxpy: Lxpy, tmp_path: Path
+) -> None:
+    """A busybox container whose config says systemd (read at the next start) and a
+    journalctl of its own that prints two entries and waits, as `journalctl -f` does."""
+    make(lxpy, "c1", start=("c1",))
+    fake = tmp_path / "journalctl"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'echo "2026-01-01T12:00:00+0000 c1 unit[1]: args $*"\n'
+        'echo "2026-01-01T12:00:01+0000 c1 unit[1]: second"\n'
+        "exec sleep 1000\n"
+    )
+    lxpy.run("file", "push", "c1", str(fake), "/bin/journalctl", "--mode", "755")
+    async with tui(lxpy) as (app, pilot):
+        await open_logs(app, pilot, "c1")
+        assert not app.screen.active_bindings.get("j")  # busybox: no journal
+        await pilot.press("q")
+        lxpy.run("config", "set", "c1", 'init.kind="systemd"')
+        lines = await open_logs(app, pilot, "c1")
+        await pilot.press("j")
+        screen = app.screen
+        assert isinstance(screen, LogScreen)
+        journal = log_view(app)
+        assert journal is not lines and journal.journal
+        second = "2026-01-01T12:00:01+0000 c1 unit[1]: second"
+        await settle(app, pilot, lambda: has_line(journal, second), timeout=10)
+        entry = journal.text.line(0)
+        assert entry.endswith("args --no-pager -o short-iso -n 2000 -f")
+        assert "c1 unit[1]: second" in shown(app)  # without journalctl's time
+        await pilot.press("t")
+        assert second in shown(app)
+        await pilot.press("j")
+        assert log_view(app) is lines
+        process, reader = screen.journalctl, screen.reader
+        assert process is not None and reader is not None
+        await pilot.press("q")
+        # Closing killed lxpy attach and the journalctl inside; the reading thread ended.
+        assert process.poll() is not None
+        reader.join(5)
+        assert not reader.is_alive()
+    left = lxpy.run("attach", "c1", "--", "ps", "-o", "args").stdout
+    assert "sleep 1000" not in left, left
+
+
+SNAPSHOTS = os.path.join(os.path.dirname(__file__), "snapshots")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)], ids=["80x24", "120x35"])
+async def test_the_log_view_matches_its_snapshot(
+    lxpy: Lxpy, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """The view of a stopped container's console log, a search under way, compared with
+    the committed SVG. LXPY_UPDATE_SNAPSHOTS=1 writes new ones (look at them first)."""
+    make(lxpy, "web")
+    boot = [
+        f"[  {i:3d}.000000] service {i % 7} {'ready' if i % 5 else 'waiting for the network'}"
+        for i in range(60)
+    ]
+    with open(lxpy.paths.console_log("web"), "w") as f:
+        f.write("\r\n".join(["\x1b[1;32mweb booting\x1b[0m", *boot, "web login: "]))
+    app = LxpyApp(Api(lxpy.paths), Settings(), lxpy.root, Recorder())
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot, lambda: app.fleet.rows)
+        lines = await open_logs(app, pilot, "web")
+        await settle(app, pilot, lambda: has_line(lines, "web login: "))
+        await pilot.press("slash", *"service 3", "enter")
+        svg = app.export_screenshot()
+    path = os.path.join(SNAPSHOTS, f"log_view_{size[0]}x{size[1]}.svg")
+    if os.environ.get("LXPY_UPDATE_SNAPSHOTS"):
+        with open(path, "w") as f:
+            f.write(svg)
+    with open(path) as f:
+        expected = f.read()
+    if svg != expected:
+        seen = tmp_path / os.path.basename(path)
+        seen.write_text(svg)
+        raise AssertionError(f"the log view changed: compare {path} with {seen}")

@@ -183,9 +183,10 @@ class LogLines(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         index, part = self.rows.at(row)
         prefix = self.prefix(index)
-        text = Text(prefix, style=self.get_component_rich_style("loglines--time"), no_wrap=True)
         body = self.body(index)
-        text.append(body)
+        text = Text(prefix + body, no_wrap=True)
+        text.stylize(self.rich_style)
+        text.stylize(self.get_component_rich_style("loglines--time"), 0, len(prefix))
         style = self.get_component_rich_style(
             "loglines--current" if index == self.current else "loglines--match"
         )
@@ -445,6 +446,7 @@ class LogScreen(Screen[None]):
         again = lines.needle == event.value
         lines.needle = event.value
         self._find(forward=True, again=again)
+        self.query_one(SearchInput).display = False  # the status line shows the search
         lines.focus()
 
     def action_clear_search(self) -> None:
