@@ -11,6 +11,7 @@ its split into lines and nothing per line until it is shown or searched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -296,11 +297,13 @@ class LogScreen(Screen[None]):
         process = self.journalctl
         if process is not None and process.poll() is None:
             # The group holds lxpy attach and, through it, journalctl inside.
-            os.killpg(process.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
     # -- sources ------------------------------------------------------------------------------
