@@ -42,6 +42,7 @@ from lxpy.tui.fleet import (
     host_line,
     why_not,
 )
+from lxpy.tui.logs import LogScreen
 from lxpy.tui.panes import ContainerPane, NetworksPane, PortsPane, SharedFoldersPane, SnapshotsPane
 from lxpy.tui.settings import ACTIONS, MOTIONS, Settings
 from lxpy.tui.table import FleetTable
@@ -351,6 +352,13 @@ class FleetScreen(Screen[None]):
             self.notify(describe(e), severity="error", timeout=10)
             return
         self._hand_over(["console", name])
+
+    def action_logs(self) -> None:
+        name = self.table.selected
+        app = self.app
+        assert isinstance(app, LxpyApp)
+        if name is not None:
+            app.push_screen(LogScreen(self.api, name, app.lxpy_command))
 
     def _hand_over(self, command: list[str]) -> int:
         app = self.app

@@ -46,7 +46,10 @@ class DetailPane(Horizontal):
         # Scaled to the limit, or to the host's memory when there is none.
         top = float(stats.memory_limit or HOST_MEMORY) if stats else 0.0
         self._graph("#memory-graph", detail.memory_history if detail else (), top)
-        self.query_one("#console-tail", Static).update(Text(console, style="dim"))
+        tail = self.query_one("#console-tail", Static)
+        # The newest lines, however wide: as many as fit (the style cuts each at the width).
+        newest = console.split("\n")[-tail.size.height :] if tail.size.height else [console]
+        tail.update(Text("\n".join(newest), style="dim"))
 
     def show_creating(self, name: str, template: str, step: str) -> None:
         """A container being made: its bootstrap's current step."""

@@ -24,7 +24,7 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # configs' and snapshots' `created`
 HISTORY = 60  # samples kept per container for the detail pane's graphs
 CONSOLE_LINES = 8
 # Terminal escapes in a console log: shown as text they would be noise.
-_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])|\r")
+ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])|\r")
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,7 @@ _WHY_NOT: dict[str, Callable[[State], str | None]] = {
     "attach_root": lambda s: None if s in _RUNS else "not running",
     "console": lambda s: None if s in (*_RUNS, State.FROZEN) else "not running",
     "destroy": lambda s: None,
+    "logs": lambda s: None,
     "snapshots": lambda s: None,
     "mounts": lambda s: None,
     "ports": lambda s: None,
@@ -286,6 +287,6 @@ def bars(values: Sequence[float], top: float, width: int) -> str:
 
 
 def console_tail(log: bytes, lines: int = CONSOLE_LINES) -> str:
-    text = _ESCAPES.sub("", log[-16384:].decode(errors="replace"))
+    text = ESCAPES.sub("", log[-16384:].decode(errors="replace"))
     kept = [line.rstrip() for line in text.split("\n") if line.strip()]
     return "\n".join(kept[-lines:])

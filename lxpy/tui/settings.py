@@ -24,6 +24,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "attach": ("e", "Attach"),
     "attach_root": ("E", "Attach as root"),
     "console": ("c", "Console"),
+    "logs": ("l", "Logs"),
     "create": ("n", "New"),
     "destroy": ("D", "Destroy"),
     "filter": ("slash", "Filter"),
