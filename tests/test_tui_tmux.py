@@ -161,3 +161,26 @@ def test_a_snapshot_from_the_pane_and_a_restore(lxpy: Lxpy, size: tuple[int, int
         tui.keys("q")
         tui.wait_text("TUI-EXITED 0")
     assert lxpy.run("attach", "sn", "--", "cat", "/root/f").stdout == "before\n"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_log_view_follows_and_finds(lxpy: Lxpy, size: tuple[int, int]) -> None:
+    lxpy.run("create", "talk", "--network", "none")
+    lxpy.run("start", "talk")
+    with tui_in_tmux(lxpy, size) as tui:
+        tui.wait_text("1 container, 1 running")
+        tui.keys("l")
+        tui.wait_text("talk")
+        lines = "for i in $(seq 3000); do echo logline-$i; done > /dev/console"
+        lxpy.run("attach", "talk", "--", "sh", "-c", lines)
+        screen = tui.wait_text("logline-3000")  # followed to the end
+        assert "logline-1500" not in screen
+        tui.keys("/")
+        tui.type("logline-1500")
+        tui.keys("Enter")
+        screen = tui.wait_text("logline-1500")
+        assert "logline-3000" not in screen
+        tui.keys("Escape", "Escape")  # the search, then the view
+        tui.wait_text("1 container, 1 running")
+        tui.keys("q")
+        tui.wait_text("TUI-EXITED 0")
