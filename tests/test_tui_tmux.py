@@ -102,6 +102,19 @@ def test_create_start_attach_and_back(lxpy: Lxpy, tmux_tui: Tmux) -> None:
     tui.wait_text("TUI-EXITED 0")
 
 
+def who_is_in(tui: Tmux, key: str, prompt: str) -> str:
+    """The user `id -un` names in the shell that `key` opens, back in the table after."""
+    tui.keys(key)
+    tui.wait_text(prompt)
+    tui.type("id -un; echo done-$((40 + 2))")
+    tui.keys("Enter")
+    lines = [line.strip() for line in tui.wait_text("done-42").splitlines()]
+    tui.type("exit")
+    tui.keys("Enter")
+    tui.wait_text("1 container, 1 running")
+    return lines[lines.index("done-42") - 1]
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_attach_is_as_the_containers_own_user(lxpy: Lxpy, size: tuple[int, int]) -> None:
     lxpy.run("create", "own", "--network", "none")
@@ -111,24 +124,8 @@ def test_attach_is_as_the_containers_own_user(lxpy: Lxpy, size: tuple[int, int])
     lxpy.run("config", "set", "own", "user.name=dev")
     with tui_in_tmux(lxpy, size) as tui:
         tui.wait_text("1 container, 1 running")
-        tui.keys("e")
-        tui.wait_text("$")
-        tui.type("id -un; echo done-$((40 + 2))")
-        tui.keys("Enter")
-        screen = tui.wait_text("done-42")
-        assert "dev" in [line.strip() for line in screen.splitlines()]
-        tui.type("exit")
-        tui.keys("Enter")
-        tui.wait_text("1 container, 1 running")
-        tui.keys("E")  # root, on the second key
-        tui.wait_text("#")
-        tui.type("id -un; echo done-$((40 + 3))")
-        tui.keys("Enter")
-        screen = tui.wait_text("done-43")
-        assert "root" in [line.strip() for line in screen.splitlines()]
-        tui.type("exit")
-        tui.keys("Enter")
-        tui.wait_text("1 container, 1 running")
+        assert who_is_in(tui, "e", "$") == "dev"
+        assert who_is_in(tui, "E", "#") == "root"  # root, on the second key
         tui.keys("q")
         tui.wait_text("TUI-EXITED 0")
 

@@ -213,15 +213,20 @@ class SnapshotsPane(ContainerPane):
         return f"{self.container}: deleted snapshot {snap}"
 
 
-class SharedFoldersPane(ContainerPane):
-    COLUMNS = ("HOST PATH", "PATH INSIDE", "MODE", "MOUNTED")
-    TITLE_TEXT = "Shared folders"
-    NOUN = "shared folder"
-    NOTE = "Added and removed at once in a running container, and kept for its next start"
+class ListPane(ContainerPane):
+    """A pane whose rows are added (`a`) and removed (`d`)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add", "Add"),
         Binding("d", "remove", "Remove"),
     ]
+
+
+class SharedFoldersPane(ListPane):
+    COLUMNS = ("HOST PATH", "PATH INSIDE", "MODE", "MOUNTED")
+    TITLE_TEXT = "Shared folders"
+    NOUN = "shared folder"
+    NOTE = "Added and removed at once in a running container, and kept for its next start"
 
     def rows(self) -> Rows:
         return [
@@ -265,15 +270,11 @@ class SharedFoldersPane(ContainerPane):
         return f"{self.container}: no longer shares {path}"
 
 
-class PortsPane(ContainerPane):
+class PortsPane(ListPane):
     COLUMNS = ("ADDRESS", "HOST PORT", "PORT", "PROTO")
     TITLE_TEXT = "Ports"
     NOUN = "port forward"
     NOTE = "Host ports forwarded to the container: at once if it runs, and at each start"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "add", "Add"),
-        Binding("d", "remove", "Remove"),
-    ]
 
     def rows(self) -> Rows:
         info = self.api.info(self.container)
