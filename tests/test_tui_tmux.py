@@ -106,13 +106,16 @@ def who_is_in(tui: Tmux, key: str, prompt: str) -> str:
     """The user `id -un` names in the shell that `key` opens, back in the table after."""
     tui.keys(key)
     tui.wait_text(prompt)
-    tui.type("id -un; echo done-$((40 + 2))")
+    # A marker of this call's own (an earlier shell's output may still be on the screen),
+    # which the typed line does not hold.
+    tui.type(f"id -un; echo done-$((40 + {ord(key)}))")
     tui.keys("Enter")
-    lines = [line.strip() for line in tui.wait_text("done-42").splitlines()]
+    marker = f"done-{40 + ord(key)}"
+    lines = [line.strip() for line in tui.wait_text(marker).splitlines()]
     tui.type("exit")
     tui.keys("Enter")
     tui.wait_text("1 container, 1 running")
-    return lines[lines.index("done-42") - 1]
+    return lines[lines.index(marker) - 1]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
