@@ -127,8 +127,8 @@ def test_attach_is_as_the_containers_own_user(lxpy: Lxpy, size: tuple[int, int])
     lxpy.run("config", "set", "own", "user.name=dev")
     with tui_in_tmux(lxpy, size) as tui:
         tui.wait_text("1 container, 1 running")
-        assert who_is_in(tui, "e", "$") == "dev"
-        assert who_is_in(tui, "E", "#") == "root"  # root, on the second key
+        assert who_is_in(tui, "e", "dev@own:~$") == "dev"
+        assert who_is_in(tui, "E", "root@own:~#") == "root"  # root, on the second key
         tui.keys("q")
         tui.wait_text("TUI-EXITED 0")
 
