@@ -229,13 +229,19 @@ class Tui:
 
     def press(self, key: bytes, needles: Sequence[str], timeout: float) -> float:
         """Type `key` once the output has paused; seconds from the write until the output
-        written after it holds every needle (no needles: until any output came)."""
+        written after it holds the needles, each after the one before (no needles: until
+        any output came). In that order, a needle can only come from the key's own frame
+        (a frame is written top to bottom) once the one before is new on the screen."""
         self.quiet()
         since, received = len(self.text), self.received
         typed = time.perf_counter()
         os.write(self.master, key)
         if needles:
-            return max(self.wait_for(needles, timeout, since).values()) + self.begin - typed
+            deadline = typed + timeout
+            for needle in needles:
+                shown = self.wait_for([needle], deadline - time.perf_counter(), since)[needle]
+                since = self.text.index(needle, since) + len(needle)
+            return shown + self.begin - typed
         while self.received == received:
             left = typed + timeout - time.perf_counter()
             if left <= 0 or self.eof:
@@ -500,10 +506,12 @@ def figures(
 
 
 def keys(
-    bench: TuiBench, tui: Tui, count: int, shown: int, presses: int, add: Callable[[Metric], Metric]
+    bench: TuiBench, tui: Tui, shown: int, presses: int, add: Callable[[Metric], Metric]
 ) -> None:
-    """Key to repaint in a painted, settled TUI: `O` until the header's arrow has turned and
-    the last row on the screen in the new order is there; `j`/`k` until any output."""
+    """Key to repaint in a painted, settled TUI: `O` until the header's arrow has turned and,
+    after it, the bottom row of the table in the new order is there; `j`/`k` until any
+    output. The table keeps the cursor's row on the screen: reversed, `p00` (the cursor's)
+    is the bottom row, scrolled to; in name order again, the last that fits."""
     sort = add(
         Metric("key_sort", "key to repaint: `O` (reverse the sort)", "ms", "<= 50 ms", "lxpy", 50.0)
     )
@@ -511,8 +519,8 @@ def keys(
     log(f"key to repaint: {presses} `O`, then {presses} `j`/`k`, turn about")
     for i in range(presses):
         reverse = i % 2 == 0  # the TUI starts in name order
-        last = count - shown if reverse else shown - 1
-        needles = [ARROWS[reverse], bench.name("lxpy", last)]
+        bottom = 0 if reverse else shown - 1
+        needles = [ARROWS[reverse], bench.name("lxpy", bottom)]
         sort.lxpy.append(tui.press(b"O", needles, KEY_TIMEOUT) * MS)
     for i in range(presses):
         # From the first row (an even number of `O` brought it back): `k` first would not move.
@@ -578,7 +586,7 @@ def interaction(
     with bench.tui() as tui:
         tui.wait_for([subtitle(count, running), bench.name("lxpy", 0)], PAINT_TIMEOUT)
         tui.drain(args.settle)
-        keys(bench, tui, count, shown, args.presses, add)
+        keys(bench, tui, shown, args.presses, add)
         if stopped:
             title = subtitle(count, running)
             log_view(bench, tui, bench.name("lxpy", stopped[0]), title, args.runs, add)
