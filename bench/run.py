@@ -67,6 +67,9 @@ lxc.apparmor.profile = unconfined
 """
 COMMAND_TIMEOUT = 120.0
 SETTLE_SECONDS = 0.1  # let a freshly started monitor reach its main loop before reading RSS
+# A container that stops leaves an `lxpy count-disk` child behind its monitor (it counts the
+# disk for `lxpy ls`); the leak checks give such children this long to end on their own.
+LINGER_SECONDS = 15.0
 
 Kind = Literal["lxpy", "lxc"]
 
@@ -619,6 +622,9 @@ def cleanup(bench: Bench) -> list[str]:
             os.rmdir(pivot)
         except OSError as e:
             problems.append(f"cannot remove LXC's {pivot} (made by this run): {e.strerror}")
+    deadline = time.monotonic() + LINGER_SECONDS
+    while our_processes(bench) and time.monotonic() < deadline:
+        time.sleep(0.2)
     left = leftovers(bench)
     if left:
         problems += [f"left behind: {item}" for item in left]
@@ -805,10 +811,12 @@ def conclude(
     clean: str,
     args: argparse.Namespace,
     extra: dict[str, Any],
+    render: Callable[[Sequence[Metric]], str] = table,
 ) -> int:
-    """The table, the notes and the cleanup's verdict; the JSON (`extra` on top of what
-    every bench records) with --json; the exit status (2: a target missed, with --check)."""
-    print("\n".join([table(session.metrics), *(f"note: {text}" for text in notes)]))
+    """The table (as `render` lays it out), the notes and the cleanup's verdict; the JSON
+    (`extra` on top of what every bench records) with --json; the exit status (2: a target
+    missed, with --check)."""
+    print("\n".join([render(session.metrics), *(f"note: {text}" for text in notes)]))
     print(
         f"cleanup: nothing left behind ({clean})" if not session.problems else "cleanup: see stderr"
     )

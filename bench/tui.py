@@ -1,20 +1,32 @@
 #!/usr/bin/env python3
-"""Benchmark of the fleet TUI (`lxpy tui`) with many containers: start-up and idle refresh cost.
+"""Benchmark of the fleet TUI (`lxpy tui`) with many containers: start-up, idle refresh
+cost, key to repaint, and the log view of a large console log.
 
-Measures, with --containers busybox containers (no network: `--network none`), all running
-(the figures with targets), and all stopped (informative; skipped with --no-stopped):
+With --containers busybox containers (no network: `--network none`), first all stopped
+(informative; skipped with --no-stopped), then with --running of them running, spread
+evenly over the name order (the case with the targets):
 
 * start until the first painted table: `lxpy --root ROOT tui` spawned on a pseudo-terminal
   of a fixed size (stdin, stdout and stderr: textual writes to stderr), timed from just
   before the spawn until its output (escape sequences removed) holds the header's subtitle
-  "N containers, M running" and the name of the last table row that fits the screen; then
-  `q` is typed and the process must exit (killed after 5 s). Median of --runs, after one
-  untimed warm-up (which also finds how many rows fit). Also: the time to the first byte
-  of output, and from the `q` to the exit (informative).
+  "N containers, M running" and the names of the first and last table rows that fit the
+  screen; then `q` is typed and the process must exit (killed after 5 s). Median of --runs,
+  after one untimed warm-up (which also finds how many rows fit). Also: the time to the
+  first byte of output, and from the `q` to the exit (informative).
 * the refresh loop's cost: the TUI started the same way, left alone for --settle seconds,
   then its CPU time (user + system time of all its threads, psutil's cpu_times, plus any
   children) over an idle window of --window seconds, as percent of one core; the pty is
   drained all along. Median of --cpu-runs windows, each in a fresh TUI.
+* key to repaint (the mixed case only, one TUI, painted and settled): each key is typed
+  once the output has paused for QUIET s, and timed from the write until the output written
+  after it shows its effect: `O` (reverse the sort) until the NAME header's arrow has turned
+  and the last row on the screen in the new order is there; `j`/`k` (informative) until any
+  output (the highlight moved). --presses of each, turn about.
+* the log view: in the same TUI, the first stopped container's console log is filled with
+  LOG_BYTES of numbered lines, its row selected with the filter (`/`, its name, enter), then
+  `l` until the last line and the one LOG_DEPTH above it are on the screen, and Esc; median
+  of --runs. When `l` does not show them within LOG_TIMEOUT (no log view in this lxpy) the
+  figure is "-" with a note: not measured, not failed.
 
 LXC has no TUI: lxpy only, nothing to set side by side. The harness, the isolation (private
 work dir, lxpy --root inside it, `lxpybench-<token>` names) and the cleanup with its leak
@@ -40,7 +52,7 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +82,22 @@ PAINT_TIMEOUT = 30.0  # from the spawn until the table must be on the screen
 QUIT_TIMEOUT = 5.0  # from the `q` until the TUI must have exited (then it is killed)
 LAYOUT_WAIT = 2.0  # warm-up: how long to keep reading after the first table (a refresh)
 SETTLE_SECONDS = 1.0  # after the starts: let every init finish its rc scripts
+QUIET = 0.3  # before a key: this long without output (a refresh's frame is a burst)
+QUIET_TIMEOUT = 10.0
+KEY_TIMEOUT = 5.0  # from a key until its effect must be on the screen
+# The sort arrow in the NAME column's header, by direction (`O` flips it).
+ARROWS = {False: "NAME▼", True: "NAME▲"}
+LOG_BYTES = 50 << 20  # the console log the log view opens
+# Narrower than the pty (no horizontal scroll); the number makes each line's text unique.
+LOG_NUMBER = "console line {:08d}"
+LOG_LINE = LOG_NUMBER + ": written by the bench, 64 bytes each ----\n"
+# Besides the last line, the line this far above it must be on the screen: the detail pane
+# shows the last 8 lines of the selected container's console too (fleet.CONSOLE_LINES),
+# so only a view of the log shows this one (in LOG_DEPTH + 1 rows: the smallest --size,
+# 16 lines, leaves a view with header, status line and footer 13).
+LOG_DEPTH = 10
+FILTER_PLACEHOLDER = "filter: any part"  # in the filter box while it is empty
+LOG_TIMEOUT = 5.0  # `l` without the log's end on the screen within it: not measured
 CLK_TCK = os.sysconf("SC_CLK_TCK")  # the CPU times' resolution, recorded in the JSON
 READ_SIZE = 1 << 16
 # Terminal escapes (CSI, OSC, DCS, two-byte ESC x) in the TUI's output: removed before the
@@ -77,6 +105,10 @@ READ_SIZE = 1 << 16
 ESCAPES = re.compile(
     rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|P[^\x1b]*\x1b\\|[@-Z\\-_])"
 )
+
+
+class NotShown(BenchError):
+    """What was waited for never reached the screen."""
 
 
 # -- the TUI on a pseudo-terminal --------------------------------------------------------------
@@ -158,12 +190,13 @@ class Tui:
             self.text += ESCAPES.sub(b"", data).decode(errors="replace")
         return True
 
-    def wait_for(self, needles: Sequence[str], timeout: float) -> dict[str, float]:
-        """Read until every needle is in the text; when each first appeared (seconds after
-        the spawn, taken when the read that completed it returned)."""
+    def wait_for(self, needles: Sequence[str], timeout: float, since: int = 0) -> dict[str, float]:
+        """Read until every needle is in the text from offset `since` on; when each first
+        appeared (seconds after the spawn, taken when the read that completed it returned).
+        NotShown if one is still missing after `timeout`."""
         needles = list(dict.fromkeys(needles))  # one row on the screen: first = last
         found: dict[str, float] = {}
-        searched = 0
+        searched = since
         deadline = time.perf_counter() + timeout
         while True:
             now = time.perf_counter()
@@ -172,19 +205,49 @@ class Tui:
                     found[needle] = now - self.begin
             if len(found) == len(needles):
                 return found
-            searched = max(0, len(self.text) - max(len(n) for n in needles))
+            searched = max(since, len(self.text) - max(len(n) for n in needles))
+            missing = [n for n in needles if n not in found]
             if self.proc.poll() is not None:
                 raise BenchError(
-                    f"the TUI exited with status {self.proc.returncode} before its table was "
-                    f"painted; its screen:\n{self.text[-3000:]}"
+                    f"the TUI exited with status {self.proc.returncode} before it showed "
+                    f"{missing}; its screen:\n{self.text[-3000:]}"
                 )
             if now > deadline:
-                missing = [n for n in needles if n not in found]
-                raise BenchError(
+                raise NotShown(
                     f"no {missing} on the TUI's screen after {timeout:g}s; it showed:\n"
                     f"{self.text[-3000:]}"
                 )
             self.pump(min(0.5, deadline - now))
+
+    def quiet(self) -> None:
+        """Read until the TUI has written nothing for QUIET seconds: a key typed then is not
+        queued behind a refresh's frame. A TUI that never pauses fails the run."""
+        deadline = time.perf_counter() + QUIET_TIMEOUT
+        while self.pump(QUIET):
+            if time.perf_counter() > deadline:
+                raise BenchError(f"the TUI's output never paused for {QUIET:g}s")
+
+    def press(self, key: bytes, needles: Sequence[str], timeout: float) -> float:
+        """Type `key` once the output has paused; seconds from the write until the output
+        written after it holds the needles, each after the one before (no needles: until
+        any output came). In that order, a needle can only come from the key's own frame
+        (a frame is written top to bottom) once the one before is new on the screen."""
+        self.quiet()
+        since, received = len(self.text), self.received
+        typed = time.perf_counter()
+        os.write(self.master, key)
+        if needles:
+            deadline = typed + timeout
+            for needle in needles:
+                shown = self.wait_for([needle], deadline - time.perf_counter(), since)[needle]
+                since = self.text.index(needle, since) + len(needle)
+            return shown + self.begin - typed
+        while self.received == received:
+            left = typed + timeout - time.perf_counter()
+            if left <= 0 or self.eof:
+                raise NotShown(f"no output within {timeout:g}s of the key {key!r}")
+            self.pump(left)
+        return time.perf_counter() - typed
 
     def drain(self, seconds: float) -> None:
         """Keep reading (the TUI would block on a full pty otherwise) for `seconds`."""
@@ -266,41 +329,54 @@ class TuiBench(Bench):
         log(text)
         self.notes.append(text)
 
-    def names(self, count: int) -> list[str]:
-        return [self.name("lxpy", i) for i in range(count)]
-
-    def tui(self) -> Tui:
+    @contextlib.contextmanager
+    def tui(self) -> Iterator[Tui]:
+        """A TUI on a pty, killed (by pid) and its pty closed when the block ends."""
         tui = Tui.spawn(self, self.columns, self.lines)
         self.running_tui = tui
-        return tui
-
-    def done(self, tui: Tui) -> tuple[int, float]:
-        """Quit it with `q`, make sure it is gone, close its pty."""
         try:
-            status, seconds = tui.quit()
+            yield tui
         finally:
             tui.kill()
             self.running_tui = None
+
+    @staticmethod
+    def done(tui: Tui) -> float:
+        """Quit it with `q`; seconds from the key to the exit, which must be clean."""
+        status, seconds = tui.quit()
         if status != 0:
             raise BenchError(f"the TUI exited with status {status}:\n{tui.text[-3000:]}")
-        return status, seconds
+        return seconds
 
 
 def subtitle(count: int, running: int) -> str:
     return f"{count} container{'' if count == 1 else 's'}, {running} running"
 
 
+def case(count: int, running: int) -> tuple[str, str]:
+    """A case's word in the figures' keys, and in their labels."""
+    if running == 0:
+        return "stopped", f"{count} stopped"
+    if running == count:
+        return "running", f"{count} running"
+    return "mixed", f"{count}, {running} running"
+
+
+def spread(count: int, running: int) -> list[int]:
+    """Which containers run: `running` of them spread evenly over the name order, so that
+    the rows on the screen mix both states as a real fleet's do."""
+    return [i * count // running for i in range(running)]
+
+
 def rows_shown(bench: TuiBench, count: int, running: int) -> int:
     """Untimed warm-up: start the TUI, wait for its table, keep reading for LAYOUT_WAIT
     (a refresh), and count the rows that made it to the screen: names 0..k-1 all there."""
-    tui = bench.tui()
-    try:
+    with bench.tui() as tui:
         tui.wait_for([subtitle(count, running), bench.name("lxpy", 0)], PAINT_TIMEOUT)
         tui.drain(LAYOUT_WAIT)
         shown = 0
         while shown < count and bench.name("lxpy", shown) in tui.text:
             shown += 1
-    finally:
         bench.done(tui)
     return shown
 
@@ -309,16 +385,12 @@ def paint_run(bench: TuiBench, count: int, running: int, shown: int) -> dict[str
     """One timed start: seconds to the first byte, to the painted table, from `q` to exit."""
     last = bench.name("lxpy", shown - 1)
     needles = [subtitle(count, running), bench.name("lxpy", 0), last]
-    tui = bench.tui()
-    try:
+    with bench.tui() as tui:
         found = tui.wait_for(needles, PAINT_TIMEOUT)
         painted = max(found.values())
         bench.checks.setdefault(f"paint_needles_{running}_running", []).append(found)
         first = tui.first_byte
-        _, quit_seconds = bench.done(tui)
-    finally:
-        if tui.proc.returncode is None:
-            tui.kill()
+        quit_seconds = bench.done(tui)
     if shown < count and bench.name("lxpy", shown) in tui.text:
         raise BenchError(f"row {shown + 1} reached the screen: the warm-up's row count is off")
     return {"paint": painted, "first_byte": first or painted, "quit": quit_seconds}
@@ -328,8 +400,7 @@ def cpu_run(
     bench: TuiBench, count: int, running: int, settle: float, window: float
 ) -> dict[str, Any]:
     """One fresh TUI: its table, `settle` seconds, then its CPU over `window` idle seconds."""
-    tui = bench.tui()
-    try:
+    with bench.tui() as tui:
         tui.wait_for([subtitle(count, running), bench.name("lxpy", 0)], PAINT_TIMEOUT)
         tui.drain(settle)
         tui.keep = False
@@ -348,9 +419,6 @@ def cpu_run(
         if tui.proc.poll() is not None:
             raise BenchError(f"the TUI exited ({tui.proc.returncode}) during the window")
         bench.done(tui)
-    finally:
-        if tui.proc.returncode is None:
-            tui.kill()
     cpu = cpu_after - cpu_before
     main = main_after - main_before
     return {
@@ -371,30 +439,31 @@ def figures(
     args: argparse.Namespace,
     running: int,
     add: Callable[[Metric], Metric],
-) -> None:
-    """The figures with `running` of the containers running (all, or none)."""
+) -> int:
+    """The start and idle figures with `running` of the containers running; with some
+    running they have targets, all stopped they are informative. The rows that fit."""
     count = args.containers
-    case = "running" if running else "stopped"
-    target = running == count
+    key, words = case(count, running)
+    target = running > 0
     shown = rows_shown(bench, count, running)
     if shown < 1:
-        raise BenchError(f"the TUI showed no row of {count} {case} containers")
-    bench.checks[f"rows_on_screen_{case}"] = shown
-    log(f"{case}: the TUI shows {shown} of {count} rows on a {bench.columns}x{bench.lines} pty")
+        raise BenchError(f"the TUI showed no row of {words}")
+    bench.checks[f"rows_on_screen_{key}"] = shown
+    log(f"{words}: the TUI shows {shown} of {count} rows on a {bench.columns}x{bench.lines} pty")
 
     paint = add(
         Metric(
-            f"paint_{case}",
-            f"start until the table is painted, {count} {case}",
+            f"paint_{key}",
+            f"start until the table is painted, {words}",
             "ms",
             "<= 1 s" if target else "",
             "lxpy" if target else None,
             1000.0 if target else None,
         )
     )
-    first = add(Metric(f"first_byte_{case}", "  start until the first byte of output", "ms"))
-    quits = add(Metric(f"quit_{case}", "  from `q` until the TUI exited", "ms"))
-    log(f"{case}: TUI start, {args.runs} timed runs")
+    first = add(Metric(f"first_byte_{key}", "  start until the first byte of output", "ms"))
+    quits = add(Metric(f"quit_{key}", "  from `q` until the TUI exited", "ms"))
+    log(f"{words}: TUI start, {args.runs} timed runs")
     for _ in range(args.runs):
         run = paint_run(bench, count, running, shown)
         paint.lxpy.append(run["paint"] * MS)
@@ -403,20 +472,20 @@ def figures(
 
     cpu = add(
         Metric(
-            f"cpu_{case}",
-            f"refresh loop, {count} {case} (% of one core)",
+            f"cpu_{key}",
+            f"refresh loop, {words} (% of one core)",
             "%",
-            "<= 10% of one core" if target else "",
+            "<= 5% of one core" if target else "",
             "lxpy" if target else None,
-            10.0 if target else None,
+            5.0 if target else None,
         )
     )
-    main = add(Metric(f"cpu_main_{case}", "  of which the UI thread (textual)", "%"))
-    other = add(Metric(f"cpu_other_{case}", "  of which the others (poll workers, I/O)", "%"))
-    rss = add(Metric(f"rss_{case}", "  TUI VmRSS after the window", "MiB"))
-    out = add(Metric(f"output_{case}", "  TUI output while idle", "KiB/s"))
+    main = add(Metric(f"cpu_main_{key}", "  of which the UI thread (textual)", "%"))
+    other = add(Metric(f"cpu_other_{key}", "  of which the others (poll workers, I/O)", "%"))
+    rss = add(Metric(f"rss_{key}", "  TUI VmRSS after the window", "MiB"))
+    out = add(Metric(f"output_{key}", "  TUI output while idle", "KiB/s"))
     log(
-        f"{case}: refresh loop, {args.cpu_runs} windows of {args.window:g}s "
+        f"{words}: refresh loop, {args.cpu_runs} windows of {args.window:g}s "
         f"(after {args.settle:g}s to settle), a fresh TUI each"
     )
     windows = []
@@ -429,10 +498,101 @@ def figures(
         rss.lxpy.append(window["vm_rss_mib"])
         out.lxpy.append(window["output_bytes_per_second"] / 1024)
         log(f"  {window['percent']:.2f}% of one core ({window['cpu_seconds']:.2f} s CPU)")
-    bench.checks[f"cpu_windows_{case}"] = windows
+    bench.checks[f"cpu_windows_{key}"] = windows
     children = sorted({pid for w in windows for pid in w["children"]})
     if children:
-        bench.note(f"{case}: the TUI had child processes during a window: {children}")
+        bench.note(f"{words}: the TUI had child processes during a window: {children}")
+    return shown
+
+
+def keys(
+    bench: TuiBench, tui: Tui, shown: int, presses: int, add: Callable[[Metric], Metric]
+) -> None:
+    """Key to repaint in a painted, settled TUI: `O` until the header's arrow has turned and,
+    after it, the bottom row of the table in the new order is there; `j`/`k` until any
+    output. The table keeps the cursor's row on the screen: reversed, `p00` (the cursor's)
+    is the bottom row, scrolled to; in name order again, the last that fits."""
+    sort = add(
+        Metric("key_sort", "key to repaint: `O` (reverse the sort)", "ms", "<= 50 ms", "lxpy", 50.0)
+    )
+    motion = add(Metric("key_motion", "  `j`/`k` (cursor motion) until any output", "ms"))
+    log(f"key to repaint: {presses} `O`, then {presses} `j`/`k`, turn about")
+    for i in range(presses):
+        reverse = i % 2 == 0  # the TUI starts in name order
+        bottom = 0 if reverse else shown - 1
+        needles = [ARROWS[reverse], bench.name("lxpy", bottom)]
+        sort.lxpy.append(tui.press(b"O", needles, KEY_TIMEOUT) * MS)
+    for i in range(presses):
+        # From the first row (an even number of `O` brought it back): `k` first would not move.
+        motion.lxpy.append(tui.press(b"jk"[i % 2 : i % 2 + 1], [], KEY_TIMEOUT) * MS)
+    bench.checks["key_presses"] = presses
+
+
+def write_log(path: str) -> int:
+    """LOG_BYTES of numbered lines at `path`; how many lines."""
+    count = LOG_BYTES // len(LOG_LINE.format(0))
+    batch = 1 << 14  # lines per write
+    with open(path, "w") as f:
+        for first in range(0, count, batch):
+            f.write("".join(LOG_LINE.format(i) for i in range(first, min(first + batch, count))))
+    return count
+
+
+def log_view(
+    bench: TuiBench, tui: Tui, name: str, title: str, runs: int, add: Callable[[Metric], Metric]
+) -> None:
+    """`l` on the row of `name`, stopped, its console log LOG_BYTES of numbered lines: until
+    the view shows the log's end; then Esc. When `l` does not show it the figure is not
+    measured (a note). `title`: the table's subtitle before the filter."""
+    label = f"log view (`l`) of a {LOG_BYTES >> 20} MiB console log"
+    metric = add(Metric("log_view", label, "ms", "< 300 ms", "lxpy", 300.0))
+    lines = write_log(f"{bench.lxpy_root}/lib/containers/{name}/console.log")
+    end = [LOG_NUMBER.format(lines - 1 - LOG_DEPTH), LOG_NUMBER.format(lines - 1)]
+    selected = f"{title}, 1 shown (filter {name!r})"
+    log(f"log view: {name} selected by the filter, `l` {runs} times")
+    # The filter box must have the focus before the name is typed: its letters are keys of
+    # the table otherwise (e: attach, n: new...).
+    tui.press(b"/", [FILTER_PLACEHOLDER], KEY_TIMEOUT)
+    tui.press(name.encode() + b"\r", [selected], KEY_TIMEOUT)
+    for _ in range(runs):
+        try:
+            seconds = tui.press(b"l", end, LOG_TIMEOUT)
+        except NotShown:
+            bench.note(
+                f"log view: not measured, `l` did not bring the last line of {name}'s console "
+                f"log to the screen within {LOG_TIMEOUT:g}s: this lxpy has no log view, or "
+                "its view does not open at the log's end"
+            )
+            # Esc closes a view that opened elsewhere in the log, else it clears the filter:
+            # the table is back either way, for the `q` that quits.
+            tui.press(b"\x1b", [title], KEY_TIMEOUT)
+            return
+        metric.lxpy.append(seconds * MS)
+        tui.press(b"\x1b", [selected], KEY_TIMEOUT)  # back to the table, still filtered
+    bench.checks["log_view"] = {"container": name, "bytes": LOG_BYTES, "lines": lines}
+
+
+def interaction(
+    bench: TuiBench,
+    args: argparse.Namespace,
+    running: int,
+    shown: int,
+    add: Callable[[Metric], Metric],
+) -> None:
+    """One TUI, its table painted and settled: key to repaint, then the log view of the first
+    stopped container."""
+    count = args.containers
+    stopped = sorted(set(range(count)) - set(spread(count, running)))
+    with bench.tui() as tui:
+        tui.wait_for([subtitle(count, running), bench.name("lxpy", 0)], PAINT_TIMEOUT)
+        tui.drain(args.settle)
+        keys(bench, tui, shown, args.presses, add)
+        if stopped:
+            title = subtitle(count, running)
+            log_view(bench, tui, bench.name("lxpy", stopped[0]), title, args.runs, add)
+        else:
+            bench.note("log view: not measured, every container runs (it opens a stopped one's)")
+        bench.done(tui)
 
 
 def measure(bench: TuiBench, args: argparse.Namespace, metrics: list[Metric]) -> None:
@@ -440,20 +600,25 @@ def measure(bench: TuiBench, args: argparse.Namespace, metrics: list[Metric]) ->
         metrics.append(metric)
         return metric
 
-    count = args.containers
+    count, running = args.containers, args.running
     log(f"creating {count} busybox containers, no network")
     for i in range(count):
         bench.create("lxpy", i)
     if not args.no_stopped:
         figures(bench, args, 0, add)
-    log(f"starting all {count}")
-    bench.lxpy("start", *bench.names(count), timeout=600)
+    up = {bench.name("lxpy", i) for i in spread(count, running)}
+    log(f"starting {running} of the {count}")
+    bench.lxpy("start", *sorted(up), timeout=600)
     time.sleep(SETTLE_SECONDS)
     listed = json.loads(bench.lxpy("ls", "--format", "json").stdout)
-    up = sum(1 for c in listed if c["state"] == "RUNNING")
-    if len(listed) != count or up != count:
-        raise BenchError(f"lxpy ls: {len(listed)} containers, {up} running; expected {count}")
-    figures(bench, args, count, add)
+    seen = {c["name"] for c in listed if c["state"] == "RUNNING"}
+    if len(listed) != count or seen != up:
+        raise BenchError(
+            f"lxpy ls: {len(listed)} containers, running {sorted(seen)}; expected {count}, "
+            f"running {sorted(up)}"
+        )
+    shown = figures(bench, args, running, add)
+    interaction(bench, args, running, shown, add)
     bench.note(
         "LXC has no TUI: lxpy only, no side-by-side; the TUI refreshes every 1.5 s "
         "(tui.toml's default)"
@@ -482,16 +647,24 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     add = p.add_argument
     add("--runs", type=at_least_five, default=7, help="timed TUI starts per case (>= 5; default 7)")
-    add("--containers", type=int, default=50, help="containers (default 50)")
+    add("--containers", type=int, default=100, help="containers (default 100)")
+    add("--running", type=int, help="of which running, the targets' case (default: half)")
     add("--cpu-runs", type=int, default=3, help="idle windows per case, a TUI each (default 3)")
-    add("--window", type=float, default=30.0, help="seconds of each idle window (default 30)")
+    add("--window", type=float, default=20.0, help="seconds of each idle window (default 20)")
     add("--settle", type=float, default=5.0, help="seconds before a window (default 5)")
+    add("--presses", type=int, default=20, help="of each key timed, even (default 20)")
     add("--size", default=SIZE, help=f"the pty, COLUMNSxLINES (default {SIZE})")
     add("--no-stopped", action="store_true", help="skip the informative all-stopped case")
     common_options(p)
     args = p.parse_args(argv)
     if not 1 <= args.containers <= 100:
         p.error("--containers: 1 to 100")
+    if args.running is None:
+        args.running = max(1, args.containers // 2)
+    if not 1 <= args.running <= args.containers:
+        p.error("--running: 1 to --containers")
+    if args.presses < 2 or args.presses % 2:
+        p.error("--presses: even (each key turns about, back where it began), at least 2")
     if args.cpu_runs < 1 or args.window < 5 or args.settle < 0:
         p.error("--cpu-runs: at least 1; --window: at least 5 s; --settle: not negative")
     size = re.fullmatch(r"(\d+)x(\d+)", args.size)
@@ -527,14 +700,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     lxpy_version = version([*bench.lxpy_cmd, "--version"])
     print(
         f"lxpy ({lxpy_version}) TUI, lxpy only (LXC has no TUI): median of {args.runs} starts "
-        f"and {args.cpu_runs} idle windows of {args.window:g}s, {args.containers} containers, "
-        f"{args.size} pty; {session.stamp()}"
+        f"and {args.cpu_runs} idle windows of {args.window:g}s, {args.containers} containers "
+        f"({args.running} running), {args.presses} presses a key, {args.size} pty; "
+        f"{session.stamp()}"
     )
     extra: dict[str, Any] = dict(lxpy_version=lxpy_version, runs=args.runs, cpu_runs=args.cpu_runs)
     extra.update(window=args.window, settle=args.settle, size=args.size, term=TERM)
-    extra.update(clk_tck=CLK_TCK, containers=args.containers, checks=bench.checks)
+    extra.update(containers=args.containers, running=args.running, presses=args.presses)
+    extra.update(clk_tck=CLK_TCK, checks=bench.checks)
     clean = "containers, mounts, cgroups, processes, files"
-    return conclude(session, bench.notes, clean, args, extra)
+    return conclude(session, bench.notes, clean, args, extra, table)
 
 
 if __name__ == "__main__":
