@@ -294,3 +294,31 @@ async def test_the_log_view_matches_its_snapshot(
         await pilot.press("slash", *"service 3", "enter")
         svg = app.export_screenshot()
     matches_snapshot(svg, f"log_view_{size[0]}x{size[1]}.svg", tmp_path)
+
+
+@pytest.mark.integration
+async def test_a_stopped_containers_log_opens_at_its_end(lxpy: Lxpy) -> None:
+    make(lxpy, "old")
+    with open(lxpy.paths.console_log("old"), "w") as f:
+        f.write("".join(f"old line {i:07d} {'x' * 50}\n" for i in range(800_000)))
+    app = LxpyApp(Api(lxpy.paths), Settings(), lxpy.root, Recorder())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot, lambda: app.fleet.rows)
+        lines = await open_logs(app, pilot, "old")
+        await settle(
+            app, pilot, lambda: lines.text.line(len(lines.text) - 1).startswith("old line 0799999")
+        )
+        await pilot.pause(0.2)
+        assert "old line 0799999" in screen_text(app) and lines.follow
+
+
+def screen_text(app: LxpyApp) -> str:
+    """What the screen shows, as text."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    lines = re.findall(r"<text[^>]*>(.*?)</text>", svg)
+    return "".join(html.unescape(re.sub("<[^>]+>", "", line)) for line in lines).replace(
+        "\xa0", " "
+    )
