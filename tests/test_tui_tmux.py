@@ -146,8 +146,9 @@ def test_a_snapshot_from_the_pane_and_a_restore(lxpy: Lxpy, size: tuple[int, int
         tui.wait_text("Snapshot sn")
         tui.type("one")
         tui.keys("Enter")
-        screen = tui.wait_text("took snapshot one")
-        assert any(line.split()[:1] == ["one"] for line in screen.splitlines()), screen
+        tui.wait_text("took snapshot one")
+        # The table is read again after the notification: wait for its row.
+        tui.wait(lambda s: any(line.split()[:1] == ["one"] for line in s.splitlines()), "one")
         lxpy.run("attach", "sn", "--", "sh", "-c", "echo after > /root/f")
         tui.keys("r")
         screen = tui.wait_text("Restore sn to one?")

@@ -126,7 +126,10 @@ class FleetScreen(Screen[None]):
             return
         self.rows = rows
         self.redraw()
-        if detail is None or detail.info.name == self.table.selected:
+        selected = self.table.selected
+        if selected in self.creating:
+            self._show_creating(selected)  # no detail to poll yet: the step is what there is
+        elif detail is None or detail.info.name == selected:
             self.query_one(DetailPane).show(detail)
 
     def redraw(self) -> None:
