@@ -23,21 +23,34 @@ def parse(path: str, text: str) -> ContainerConfig:
     return schema.validate(TomlFile(path, text, hint=HINT), tomlfile.parse(path, text, hint=HINT))
 
 
+# Configs this process validated, by path, with the key of the file they came from: a
+# process that reads the same configs again and again (the TUI, every 1.5 s) validates each
+# once while its file is unchanged. A config is immutable, so handing the same one out is safe.
+_validated: dict[str, tuple[tuple[int, ...], ContainerConfig]] = {}
+
+
 def load(path: str, cache: str | None = None) -> ContainerConfig:
     """Read and validate a config. With `cache`, the parsed document is kept there (see
-    lxpy.config.cache). Validation runs on every load either way."""
+    lxpy.config.cache). Validated once per process while the file is unchanged."""
     try:
         key = parsed.key_of(os.stat(path, follow_symlinks=False))
+        seen = _validated.get(path)
+        if seen is not None and seen[0] == key:
+            return seen[1]
         doc = parsed.cached(cache, key) if cache else None
         if doc is not None:
-            return schema.validate(TomlFile(path, lambda: read_text(path), hint=HINT), doc)
+            cfg = schema.validate(TomlFile(path, lambda: read_text(path), hint=HINT), doc)
+            _validated[path] = (key, cfg)
+            return cfg
         text = read_text(path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: missing") from None
     doc = tomlfile.parse(path, text, hint=HINT)
     if cache:
         parsed.store(cache, key, doc)
-    return schema.validate(TomlFile(path, text, hint=HINT), doc)
+    cfg = schema.validate(TomlFile(path, text, hint=HINT), doc)
+    _validated[path] = (key, cfg)
+    return cfg
 
 
 def dump(cfg: ContainerConfig) -> str:

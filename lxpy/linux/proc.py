@@ -12,9 +12,14 @@ import signal
 _BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 
 
+_boot_id: list[str] = []  # read once: no process outlives the boot it started in
+
+
 def boot_id() -> str:
-    with open(_BOOT_ID_PATH) as f:
-        return f.read().strip()
+    if not _boot_id:
+        with open(_BOOT_ID_PATH) as f:
+            _boot_id.append(f.read().strip())
+    return _boot_id[0]
 
 
 def start_time(pid: int) -> int | None:

@@ -76,6 +76,7 @@ class FleetScreen(Screen[None]):
         self.sort_key = "name"
         self.reverse = False
         self.grouped = False  # each fleet's rows together
+        self._offered: tuple[bool | None, ...] = ()  # check_action of each container action
         self.filter_text = ""
 
     @property
@@ -160,12 +161,12 @@ class FleetScreen(Screen[None]):
         self.sub_title = title
         if self.fleet.host is not None:
             self.query_one("#host", Static).update(host_line(self.fleet.host, running))
-        self.refresh_bindings()  # the actions offered follow the rows' states
+        self._offer()
 
     @on(DataTable.RowHighlighted)
     def highlighted(self, event: DataTable.RowHighlighted) -> None:
         name = event.row_key.value
-        self.refresh_bindings()
+        self._offer()
         if name is not None:
             self._load_detail(name)
 
@@ -197,6 +198,14 @@ class FleetScreen(Screen[None]):
         if selected is None or selected in self.creating:
             return []
         return [selected]
+
+    def _offer(self) -> None:
+        """The footer and the keys follow the rows' states. Only when what is offered
+        changed: redrawing the footer at every poll costs the idle app a share of a core."""
+        offered = tuple(self.check_action(action, ()) for action in CONTAINER_ACTIONS)
+        if offered != self._offered:
+            self._offered = offered
+            self.refresh_bindings()
 
     def able(self, action: str, names: list[str] | None = None) -> tuple[list[str], list[str]]:
         """(those of `names` (default: the targets) `action` can work on, "NAME (why not)"

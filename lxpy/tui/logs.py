@@ -330,7 +330,8 @@ class LogScreen(Screen[None]):
         if added is None:
             console.note(GAP, time.time())
             added = now
-        console.feed(added, time.time())
+        if added:  # nothing new: no layout, no repaint (the view idles at every read)
+            console.feed(added, time.time())
         self.ring = now
         if error != self.error or added:
             self.error = error
