@@ -210,7 +210,7 @@ complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a top
 complete -c lxpy -n '_shtab_lxpy_using top' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using top' -s i -l interval -x -d 'seconds between tables, and the CPU percent'"'"'s span (default: 2)'
 complete -c lxpy -n '_shtab_lxpy_using top' -s s -l sort -xka "name cpu memory pids rx tx uptime" -d 'the column to sort by, largest first (default: cpu)'
-complete -c lxpy -n '_shtab_lxpy_using top' -l once -d 'print one table and exit'
+complete -c lxpy -n '_shtab_lxpy_using top' -l once -d 'print one table (its CPU % over 0.2 s) and exit'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a file -d 'copy files into (push) or out of (pull) a container'
 complete -c lxpy -n '_shtab_lxpy_using file' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using file' -s r -l recursive -d 'copy a directory'

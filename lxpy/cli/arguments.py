@@ -404,7 +404,9 @@ def top(p: Parser) -> None:
         default="cpu",
         help="the column to sort by, largest first (default: %(default)s)",
     )
-    p.add_argument("--once", action="store_true", help="print one table and exit")
+    p.add_argument(
+        "--once", action="store_true", help="print one table (its CPU %% over 0.2 s) and exit"
+    )
 
 
 def file(p: Parser) -> None:
