@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     from lxpy.api import Api
 
 
-def _tui(api: Api, root: str | None) -> int:
+def _tui(api: Api) -> int:
     from lxpy.tui.app import run
 
-    return run(api, root)
+    return run(api)
 
 
 def main() -> None:

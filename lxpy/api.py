@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from lxpy.runtime.state import not_running, read_live
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from typing import Any, NoReturn
 
     from lxpy.create import Created as Created
@@ -157,6 +158,12 @@ class Api:
     def for_root(cls, root: str | None = None, launcher: Launcher | None = None) -> Api:
         """The API over the state kept under `root` (None: $LXPY_ROOT, else the system's)."""
         return cls(Paths.from_env(root), launcher)
+
+    def command(self, args: Sequence[str]) -> list[str]:
+        """`lxpy ARGS` on this root, run by this interpreter: what the TUI hands the terminal
+        to, and the steps `lxpy up` runs as processes of their own."""
+        root = self.paths.root
+        return [sys.executable, "-m", "lxpy", *(["--root", root] if root else []), *args]
 
     def settings_file(self, file_name: str) -> str:
         """Where a settings file people edit lives (`tui.toml`): /etc/lxpy, or ROOT/etc."""

@@ -49,7 +49,7 @@ async def tui(
     terminal: Recorder | None = None,
     size: tuple[int, int] = SIZE,
 ) -> AsyncIterator[tuple[LxpyApp, Pilot[None]]]:
-    app = LxpyApp(Api(lx.paths), settings or Settings(), lx.root, terminal or Recorder())
+    app = LxpyApp(Api(lx.paths), settings or Settings(), terminal or Recorder())
     async with app.run_test(size=size, notifications=True) as pilot:
         await settle(app, pilot, lambda: app.fleet.rows or not app.api.names())
         yield app, pilot

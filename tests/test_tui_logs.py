@@ -286,7 +286,7 @@ async def test_the_log_view_matches_its_snapshot(
     ]
     with open(lxpy.paths.console_log("web"), "w") as f:
         f.write("\r\n".join(["\x1b[1;32mweb booting\x1b[0m", *boot, "web login: "]))
-    app = LxpyApp(Api(lxpy.paths), Settings(), lxpy.root, Recorder())
+    app = LxpyApp(Api(lxpy.paths), Settings(), Recorder())
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot, lambda: app.fleet.rows)
         lines = await open_logs(app, pilot, "web")
@@ -301,7 +301,7 @@ async def test_a_stopped_containers_log_opens_at_its_end(lxpy: Lxpy) -> None:
     make(lxpy, "old")
     with open(lxpy.paths.console_log("old"), "w") as f:
         f.write("".join(f"old line {i:07d} {'x' * 50}\n" for i in range(800_000)))
-    app = LxpyApp(Api(lxpy.paths), Settings(), lxpy.root, Recorder())
+    app = LxpyApp(Api(lxpy.paths), Settings(), Recorder())
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot, lambda: app.fleet.rows)
         lines = await open_logs(app, pilot, "old")

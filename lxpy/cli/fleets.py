@@ -17,8 +17,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from argparse import Namespace
     from collections.abc import Callable
+    from typing import Any
 
-    from lxpy.api import Api
+    from lxpy.api import Api, ContainerInfo
     from lxpy.fleets.plan import Plan
     from lxpy.fleets.record import Record
 
@@ -102,58 +103,51 @@ def ps(api: Api, args: Namespace) -> int:
     if args.format == "json":
         import json
 
-        print(json.dumps([_row_json(api, rec, service) for service in rec.members], indent=2))
+        print(json.dumps([_json(*member) for member in _members(api, rec)], indent=2))
         return 0
     _table(api, rec)
     return 0
 
 
+def _members(api: Api, rec: Record) -> list[tuple[str, str, ContainerInfo | None]]:
+    """(service, container, its info; None when it is gone) of each of the fleet's."""
+    present = set(api.names())
+    return [
+        (service, m.container, api.info(m.container) if m.container in present else None)
+        for service, m in rec.members.items()
+    ]
+
+
 def _table(api: Api, rec: Record) -> None:
     rows = [("SERVICE", "CONTAINER", "STATE", "IPV4", "PORTS")]
-    for service in rec.members:
-        row = _row_json(api, rec, service)
+    for service, container, info in _members(api, rec):
+        ports = info.config.ports if info is not None and info.config else ()
         rows.append(
             (
                 service,
-                str(row["container"]),
-                str(row["state"]),
-                ",".join(row["ipv4"]),  # type: ignore[arg-type]
-                ",".join(row["ports"]),  # type: ignore[arg-type]
+                container,
+                "MISSING" if info is None else info.state.name,
+                ",".join(info.ipv4) if info is not None else "",
+                ",".join(f"{p.host}:{p.host_port}->{p.port}/{p.proto}" for p in ports),
             )
         )
     output.table(rows)
 
 
-def _row_json(api: Api, rec: Record, service: str) -> dict[str, object]:
-    container = rec.members[service].container
-    if container not in api.names():
-        return {
-            "service": service,
-            "container": container,
-            "state": "MISSING",
-            "ipv4": [],
-            "ports": [],
-        }
-    info = api.info(container)
-    ports = [
-        f"{p.host}:{p.host_port}->{p.port}/{p.proto}"
-        for p in (info.config.ports if info.config else ())
-    ]
-    return {
-        "service": service,
-        "container": container,
-        "state": info.state.name,
-        "ipv4": list(info.ipv4),
-        "ports": ports,
-    }
+def _json(service: str, container: str, info: ContainerInfo | None) -> dict[str, Any]:
+    """A member as `ps --format json` gives it: its ports as `ls`/`info` JSON gives them."""
+    if info is None:
+        return {"service": service, "container": container, "state": "MISSING", "ipv4": []}
+    data = info.to_json(detailed=True)
+    shown = {key: data[key] for key in ("state", "ipv4", "ports")}
+    return {"service": service, "container": container, **shown}
 
 
 def fleet(api: Api, args: Namespace) -> int:
     rows = [("FLEET", "CONTAINERS", "RUNNING", "NETWORK", "PROJECT")]
-    names = set(api.names())
     for rec in fleet_record.every(api.paths):
-        present = [m.container for m in rec.members.values() if m.container in names]
-        running = [c for c in present if api.info(c).state.name == "RUNNING"]
+        present = [info for _, _, info in _members(api, rec) if info is not None]
+        running = [info for info in present if info.state.name == "RUNNING"]
         rows.append(
             (
                 rec.name,

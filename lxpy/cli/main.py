@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from lxpy.cli.commands import Command
 
     # The TUI, run over an Api with the --root it was given; returns the exit status.
-    Tui = Callable[[Api, str | None], int]
+    Tui = Callable[[Api], int]
 
 EXIT_INTERNAL = 70
 

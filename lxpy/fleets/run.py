@@ -15,7 +15,6 @@ inspection), and the error names the project file, the container and the cause.
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -37,17 +36,11 @@ PROVISION_TIMEOUT = 1800.0
 TAIL_LINES = 20
 
 
-def lxpy_argv(api: Api, argv: tuple[str, ...]) -> list[str]:
-    """The command line of `lxpy ARGV` on this root, run by this interpreter."""
-    root = api.paths.root
-    return [sys.executable, "-m", "lxpy", *(["--root", root] if root else []), *argv]
-
-
 def run_lxpy(api: Api, argv: tuple[str, ...], timeout: float = STEP_TIMEOUT) -> tuple[int, str]:
     """(exit status, stdout and stderr together) of `lxpy ARGV`, without a terminal."""
     try:
         done = subprocess.run(
-            lxpy_argv(api, argv),
+            api.command(argv),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, ClassVar
@@ -593,13 +592,10 @@ class LxpyApp(App[None]):
     TITLE = "lxpy"
     COMMANDS = App.COMMANDS | {ContainerCommands}
 
-    def __init__(
-        self, api: Api, settings: Settings, root: str | None, terminal: Terminal | None = None
-    ) -> None:
+    def __init__(self, api: Api, settings: Settings, terminal: Terminal | None = None) -> None:
         super().__init__()
         self.api = api
         self.settings = settings
-        self.root = root
         self.fleet = FleetScreen(api, settings)
         # Headless tests cannot suspend: they pass a `terminal` that records the command.
         self.in_terminal: Terminal = terminal or self._suspended
@@ -632,9 +628,7 @@ class LxpyApp(App[None]):
         self.notify(f"screenshot saved: {name}")
 
     def lxpy_command(self, args: list[str]) -> list[str]:
-        """`lxpy [--root ROOT] ARGS...` with this very interpreter and lxpy."""
-        root = ["--root", self.root] if self.root else []
-        return [sys.executable, "-m", "lxpy", *root, *args]
+        return self.api.command(args)
 
     def _suspended(self, command: list[str]) -> int:
         with self.suspend():
@@ -658,6 +652,6 @@ class LxpyApp(App[None]):
                 yield SystemCommand(text, text, partial(self.fleet.do, action))
 
 
-def run(api: Api, root: str | None) -> int:
-    LxpyApp(api, tui_settings.load(api.settings_file(tui_settings.FILE_NAME)), root).run()
+def run(api: Api) -> int:
+    LxpyApp(api, tui_settings.load(api.settings_file(tui_settings.FILE_NAME))).run()
     return 0
