@@ -37,12 +37,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from run import (
+    KINDS,
     LXC_TOOLS,
     Bench,
     BenchError,
     Kind,
     Metric,
     Result,
+    S,
     cleanup,
     common_options,
     conduct,
@@ -66,8 +68,6 @@ SETTLED = ("running", "degraded", "maintenance")  # systemd has finished booting
 # The template writes `auto eth0 / iface eth0 inet dhcp`; without a network (empty) there is
 # no eth0 and networking.service fails. The booted LXC container gets loopback only.
 LXC_INTERFACES = "auto lo\niface lo inet loopback\n"
-KINDS: tuple[Kind, Kind] = ("lxpy", "lxc")
-S = 1.0  # scale for run.interleaved: these figures are in seconds
 
 
 @dataclass

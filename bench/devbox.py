@@ -22,7 +22,8 @@ The harness, the isolation (private work dir, lxpy --root and LXC lxcpath inside
 the lxpy network teardown that of bench/network.py, imported from them; on top, the bench
 removes its bridge and its host user and checks that /etc/hosts has no line of its root left.
 
-The standard library and psutil (run it with lxpy's venv, as run.py). Needs root, LXC with
+The standard library, psutil and lxpy's own reader of its /etc/hosts blocks (run it with
+lxpy's venv, as run.py). Needs root, LXC with
 /usr/share/lxc/templates/lxc-debian and a warm or reachable Debian mirror, debootstrap,
 mmdebstrap or debootstrap for lxpy, openssh-client, iproute2, useradd.
 """
@@ -66,6 +67,8 @@ from run import (
     report,
     wait_exactly,
 )
+
+from lxpy.net.hostsfile import without_other_roots
 
 RELEASE = "trixie"  # lxpy's debian default; LXC's template is given it explicitly
 CREATE_TIMEOUT = 900.0  # the warm-ups bootstrap (lxpy) or copy LXC's cache
@@ -516,19 +519,6 @@ def host_key_notes(bench: DevBench) -> None:
 
 
 # -- cleanup -----------------------------------------------------------------------------------
-def without_other_roots(text: str, instance: str) -> str:
-    """The hosts file without the blocks of other lxpy roots (others' tests beside us)."""
-    kept, skipping = [], False
-    for line in text.splitlines(keepends=True):
-        if line.startswith("# BEGIN lxpy ") and line.split()[3:4] != [instance]:
-            skipping = True
-        if not skipping:
-            kept.append(line)
-        if skipping and line.startswith("# END lxpy "):
-            skipping = False
-    return "".join(kept)
-
-
 def host_teardown(bench: DevBench) -> list[str]:
     """After every container is stopped: the bench's bridge and host user go."""
     problems: list[str] = []

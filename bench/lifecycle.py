@@ -53,6 +53,7 @@ from debian import SETTLED, DebianBench
 from debian import preflight as debian_preflight
 from resources import interpreter
 from run import (
+    KINDS,
     MS,
     BenchError,
     Kind,
@@ -71,8 +72,6 @@ from run import (
     report,
 )
 
-KINDS: tuple[Kind, Kind] = ("lxpy", "lxc")
-S = 1.0  # scale for run.interleaved: seconds
 CREATE_TIMEOUT = 900.0  # the first lxpy create bootstraps Debian
 IO_TIMEOUT = 600.0  # one export or import
 BOOT_TIMEOUT = 60.0  # from the start until systemd says it has booted

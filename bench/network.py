@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from run import (
+    KINDS,
     LXC_CONFIG,
     MS,
     Bench,
@@ -44,6 +45,7 @@ from run import (
     Kind,
     Metric,
     Result,
+    S,
     Verdict,
     at_least_five,
     cleanup,
@@ -64,8 +66,6 @@ LXC_RUN = "/run/lxc"  # lxc-net's varrun: network_up, dnsmasq.pid
 LXC_NFT_TABLES = (("inet", "lxc"), ("ip", "lxc"))  # what lxc-net's start_nftables adds
 LXPY_DOMAIN = "lxpy"  # the default network's domain
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
-KINDS: tuple[Kind, Kind] = ("lxpy", "lxc")
-S = 1.0  # scale for run.interleaved: the fleet figures are in seconds
 REACH_TIMEOUT = 60.0  # from the parallel starts until c0 reaches every other one
 # The first start: lxc-net's dnsmasq pings every new address for 3 s before it offers it
 # (LXC_DHCP_PING) and handles no DHCP meanwhile, so N new containers wait ~3N s, more when

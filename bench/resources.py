@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from run import (
+    KINDS,
     MS,
     Bench,
     BenchError,
@@ -66,7 +67,6 @@ from run import (
     wait_exactly,
 )
 
-KINDS: tuple[Kind, Kind] = ("lxpy", "lxc")
 LXC_LS_COLUMNS = "NAME,STATE,PID,RAM,SWAP"
 TTY_POLL = 0.0002  # how often the bench looks whether lxc-top has set its terminal up
 TTY_TIMEOUT = 30.0

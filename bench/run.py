@@ -411,6 +411,8 @@ class Verdict(Metric):
 
 
 MS = 1000.0
+S = 1.0  # interleaved's scale for figures in seconds
+KINDS: tuple[Kind, Kind] = ("lxpy", "lxc")  # both systems, in the order interleaved starts
 MIB = 1024.0 * 1024.0
 
 

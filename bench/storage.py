@@ -50,6 +50,7 @@ from lifecycle import CLONED, LifecycleBench, filesystem
 from lifecycle import teardown as lifecycle_teardown
 from resources import interpreter
 from run import (
+    KINDS,
     MIB,
     MS,
     BenchError,
@@ -69,8 +70,6 @@ from run import (
     version,
 )
 
-KINDS: tuple[Kind, Kind] = ("lxpy", "lxc")
-S = 1.0  # scale for run.interleaved: seconds
 KIB = 1024.0
 POOL = "bench"
 CHANGES = "/root/lxpybench.bin"  # in the container: on its rootfs, not a tmpfs (checked)

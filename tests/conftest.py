@@ -24,6 +24,7 @@ import pytest
 
 from lxpy.linux import safefs
 from lxpy.linux.cgroups import hierarchies
+from lxpy.net.hostsfile import without_other_roots as without_other_roots
 from lxpy.paths import Paths
 
 IS_ROOT = os.geteuid() == 0
@@ -327,20 +328,6 @@ def escape_binary(tmp_path_factory: pytest.TempPathFactory) -> str:
     if built.returncode != 0:
         pytest.fail(f"cannot build {ESCAPE_SOURCE} (needs libc6-dev): {built.stderr.strip()}")
     return str(binary)
-
-
-def without_other_roots(text: str, instance: str = "") -> str:
-    """/etc/hosts without the blocks of other state roots (tests running beside this one);
-    without `instance`, without any root's block."""
-    kept, skipping = [], False
-    for line in text.splitlines(keepends=True):
-        if line.startswith("# BEGIN lxpy ") and line.split()[3] != instance:
-            skipping = True
-        if not skipping:
-            kept.append(line)
-        if skipping and line.startswith("# END lxpy "):
-            skipping = False
-    return "".join(kept)
 
 
 SNAPSHOTS = os.path.join(os.path.dirname(__file__), "snapshots")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lxpy.errors import LxpyError
-from lxpy.net.hostsfile import HostsFile, best_effort
+from lxpy.net.hostsfile import HostsFile, best_effort, without_other_roots
 
 ORIGINAL = "127.0.0.1\tlocalhost\n::1 localhost ip6-localhost\n# the admin's comment\n"
 ROOT = "lxpy-0000abcd"  # a state root's instance id
@@ -172,3 +172,19 @@ def test_a_hosts_file_lxpy_cannot_write_costs_a_warning_not_the_command(
     assert capsys.readouterr().err.startswith(
         "lxpy: warning: web: names on the host: cannot update"
     )
+
+
+def test_other_roots_blocks_are_left_out_for_comparisons() -> None:
+    text = (
+        "127.0.0.1 localhost\n"
+        "# BEGIN lxpy lxpy-aaaa\n10.0.0.2 a.lxpy\n# END lxpy lxpy-aaaa\n"
+        "# BEGIN lxpy lxpy-bbbb\n10.0.0.3 b.lxpy\n# END lxpy lxpy-bbbb\n"
+        "::1 localhost\n"
+    )
+    mine = without_other_roots(text, "lxpy-aaaa")
+    assert mine == (
+        "127.0.0.1 localhost\n"
+        "# BEGIN lxpy lxpy-aaaa\n10.0.0.2 a.lxpy\n# END lxpy lxpy-aaaa\n"
+        "::1 localhost\n"
+    )
+    assert without_other_roots(text) == "127.0.0.1 localhost\n::1 localhost\n"

@@ -38,6 +38,8 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this at t
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
+# The marker lines of a root's block, before its instance.
+BEGIN, END = "# BEGIN lxpy ", "# END lxpy "
 HOSTS = "/etc/hosts"
 # In /run and not /run/lock: /run is root's alone to write, where any user could make (or
 # hold) a file in world-writable /run/lock; one path for every state root, since they all
@@ -73,7 +75,7 @@ class HostsFile:
         )
 
     def _edit(self, instance: str, change: Callable[[list[str]], list[str]]) -> None:
-        begin, end = f"# BEGIN lxpy {instance}", f"# END lxpy {instance}"
+        begin, end = f"{BEGIN}{instance}", f"{END}{instance}"
         busy = Busy(f"{self.lock} is held too long", hint="another lxpy command edits hosts")
         try:
             with locked_file(self.lock, busy, LOCK_TIMEOUT):
@@ -92,6 +94,21 @@ class HostsFile:
                 f"cannot update {self.path}: {e.strerror or e}",
                 hint="lxpy keeps its containers' names there (see README, Networking)",
             ) from None
+
+
+def without_other_roots(text: str, instance: str = "") -> str:
+    """`text` (a hosts file) without the blocks of other state roots than `instance`
+    (without any root's when none is given): what tests and benches compare, with other
+    roots' containers coming and going beside them."""
+    kept, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith(BEGIN) and line.split()[3:4] != [instance]:
+            skipping = True
+        if not skipping:
+            kept.append(line)
+        if skipping and line.startswith(END):
+            skipping = False
+    return "".join(kept)
 
 
 def _rewrite(text: str, begin: str, end: str, change: Callable[[list[str]], list[str]]) -> str:
