@@ -12,7 +12,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from lxpy import store
 from lxpy.config import PRIVILEGED_WARNING as PRIVILEGED_WARNING
@@ -25,6 +24,7 @@ from lxpy.config.tomlfile import TomlFile as TomlFile
 from lxpy.errors import LxpyError, StateError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.paths import Paths as Paths
+from lxpy.records import Record
 from lxpy.runtime import lifecycle
 from lxpy.runtime.rundir import CONTROL_SOCKET
 from lxpy.runtime.state import State as State
@@ -94,8 +94,7 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-@dataclass(frozen=True)
-class ContainerInfo:
+class ContainerInfo(Record):
     name: str
     state: State
     pid: int | None
@@ -137,8 +136,7 @@ class ContainerInfo:
         return data
 
 
-@dataclass(frozen=True)
-class NetworkInfo:
+class NetworkInfo(Record):
     name: str
     subnet: str
     gateway: str

@@ -8,13 +8,12 @@ kept in its config.toml; a clone or an import starts without one and gets its ow
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from lxpy import store
 from lxpy.config import ContainerConfig, IdMap
 from lxpy.errors import Busy, LxpyError
 from lxpy.linux.locks import locked_file
 from lxpy.paths import Paths
+from lxpy.records import replace
 
 SUBUID = "/etc/subuid"
 SUBGID = "/etc/subgid"

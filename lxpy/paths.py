@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import zlib
-from dataclasses import dataclass
 
 from lxpy.errors import PermissionDenied
 from lxpy.names import validate
+from lxpy.records import Record
 
 DEFAULT_INSTANCE = "lxpy"
 
 
-@dataclass(frozen=True)
-class Paths:
+class Paths(Record):
     lib: str
     run: str
     cache: str

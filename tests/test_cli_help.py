@@ -11,7 +11,8 @@ import pytest
 
 from lxpy.cli import commands
 from lxpy.cli.commands import COMMANDS, Command
-from lxpy.cli.main import main, parser
+from lxpy.cli.main import main
+from lxpy.cli.parser import parser
 
 NAMES = [c.name for c in COMMANDS]
 

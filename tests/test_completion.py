@@ -18,7 +18,7 @@ import pytest
 
 from lxpy.cli import arguments, values
 from lxpy.cli.commands import COMMANDS
-from lxpy.cli.main import parser
+from lxpy.cli.parser import parser
 from lxpy.net import model
 from tests.conftest import GENERATED_BY_THIS_PYTHON, IS_ROOT, Lxpy, install_files, temporary_root
 

@@ -1,12 +1,24 @@
 """Each command's arguments: one builder per command, every option with a help line that
 states its default. The command table (commands.py) names them; only the invoked
-command's builder runs."""
+command's builder runs, against argparse's parser or quickparse's recorder: a builder
+uses only what both take (quickparse hands anything it does not read to argparse)."""
 
 from __future__ import annotations
 
-import argparse
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
-Parser = argparse.ArgumentParser
+    class Group(Protocol):
+        def add_argument(self, *names: str, **options: Any) -> Any: ...
+
+    class Parser(Group, Protocol):
+        """What a builder calls: argparse.ArgumentParser and quickparse.Recorder are one."""
+
+        usage: str | None
+
+        def add_argument_group(self, title: str | None = None) -> Group: ...
+
 
 DEFAULT_TEMPLATE = "busybox"
 SNAPSHOT_ACTIONS = ("ls", "rm", "restore")
@@ -16,10 +28,12 @@ SNAPSHOT_ACTIONS = ("ls", "rm", "restore")
 # and directory names. The kind is an attribute of the argparse action, as shtab wants it.
 LISTED = ("containers", "templates", "releases", "networks", "pools", "snapshots")
 FILES, DIRS = "files", "dirs"
+# argparse.BooleanOptionalAction (--x and --no-x) by a name, so that builders import no argparse.
+NEGATABLE = "negatable"
 COMPLETES = "lxpy_completes"
 
 
-def completes(action: argparse.Action, kind: str) -> None:
+def completes(action: Any, kind: str) -> None:
     setattr(action, COMPLETES, kind)
 
 
@@ -140,7 +154,7 @@ def create(p: Parser, dry_run: bool = True) -> None:
     )
     p.add_argument(
         "--ssh",
-        action=argparse.BooleanOptionalAction,
+        action=NEGATABLE,
         help="install openssh-server, for `lxpy ssh` and ssh to NAME.DOMAIN (default: with --user)",
     )
     p.add_argument(

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import shtab
 
 from lxpy.cli import arguments, generated
-from lxpy.cli.main import parser
+from lxpy.cli.parser import parser
 
 # The file each shell's script is written to.
 SCRIPTS = {"bash": "lxpy.bash", "zsh": "_lxpy", "fish": "lxpy.fish"}

@@ -13,7 +13,7 @@ import re
 from lxpy import __version__
 from lxpy.cli import generated
 from lxpy.cli.commands import COMMANDS, Command
-from lxpy.cli.main import command_parser
+from lxpy.cli.parser import command_parser
 
 # The first line of every page: where it comes from, for whoever opens it to edit it.
 HEADER = '.\\" Made by `python -m lxpy.cli.manpages man/` from lxpy/cli/commands.py: edit that.'

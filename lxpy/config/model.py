@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from lxpy.config.kinds import CgroupView, InitKind, StorageKind
 from lxpy.config.limits import Limits
 from lxpy.config.signals import parse_signal
+from lxpy.records import Record, replace
 
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
 TYPE_CHECKING = False
@@ -16,8 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-@dataclass(frozen=True)
-class InitConfig:
+class InitConfig(Record):
     kind: InitKind = InitKind.BUSYBOX
     command: tuple[str, ...] = ("/sbin/init",)
     halt_signal: str = "SIGUSR2"
@@ -28,16 +28,14 @@ class InitConfig:
         return parse_signal(self.halt_signal)
 
 
-@dataclass(frozen=True)
-class Nic:
+class Nic(Record):
     """A NIC on an lxpy network (eth0, eth1, ... in the order given)."""
 
     network: str
     ipv4: str = ""  # pinned; empty: the container keeps the address it got first
 
 
-@dataclass(frozen=True)
-class SharedFolder:
+class SharedFolder(Record):
     """A host directory bind-mounted at `path` inside (`lxpy mount add`)."""
 
     source: str
@@ -53,8 +51,7 @@ PORT_SPEC = "[ADDR:]HOSTPORT:PORT[/tcp|/udp]"
 ADDRESS = r"(\[[^\]]*\]|[^:\[\]]*)"
 
 
-@dataclass(frozen=True)
-class PortForward:
+class PortForward(Record):
     """ADDR:HOSTPORT:PORT/PROTO: the host's port on `address` relayed to the container's eth0
     address. `address` is an IPv4 address or an IPv6 one (no brackets), 0.0.0.0 (every IPv4
     address) or :: (every IPv6 address): each family's own, as IPV6_V6ONLY binds them."""
@@ -154,8 +151,7 @@ def listen_address(given: str, text: str) -> str:
     return str(address)
 
 
-@dataclass(frozen=True)
-class Storage:
+class Storage(Record):
     """How the rootfs is kept: a plain directory, or an overlay whose lower layers are sealed
     layers (`layers`, top first, each "CONTAINER/ID": a snapshot's or a clone's, kept in that
     container's directory) over a cached image (`image`, "KEY/BUILD" in the image store, or
@@ -167,8 +163,7 @@ class Storage:
     pool: str = ""  # btrfs: the storage pool holding its subvolume (lxpy storage)
 
 
-@dataclass(frozen=True)
-class IdMap:
+class IdMap(Record):
     """Container ids 0..size-1 are host ids host..host+size-1 (uids and gids alike)."""
 
     host: int
@@ -189,8 +184,7 @@ PRIVILEGED_WARNING = (
 )
 
 
-@dataclass(frozen=True)
-class User:
+class User(Record):
     """The container's own user (a dev box's, `create --user`): `lxpy shell` logs in as it,
     and with `default`, `attach` too (root stays `attach -u root`)."""
 
@@ -198,8 +192,7 @@ class User:
     default: bool = False
 
 
-@dataclass(frozen=True)
-class Security:
+class Security(Record):
     """Unprivileged (a user namespace, `idmap` chosen at the first start and kept) unless
     `privileged`: then container root is host root. `allow` opens syscalls of the seccomp
     filter's deny list for this container. `shift`: where its storage cannot be idmapped,
@@ -213,22 +206,21 @@ class Security:
     shifted: int = 0
 
 
-@dataclass(frozen=True)
-class ContainerConfig:
+class ContainerConfig(Record):
     template: str
     created: str
     uuid: str
     hostname: str
-    init: InitConfig = field(default_factory=InitConfig)
-    limits: Limits = field(default_factory=Limits)
-    storage: Storage = field(default_factory=Storage)
+    init: InitConfig = InitConfig()
+    limits: Limits = Limits()
+    storage: Storage = Storage()
     network: tuple[Nic, ...] = ()
     ports: tuple[PortForward, ...] = ()
     mounts: tuple[SharedFolder, ...] = ()
-    security: Security = field(default_factory=Security)
-    user: User = field(default_factory=User)
+    security: Security = Security()
+    user: User = User()
     # The template parameters it was created with (release, packages, ...), for the record.
-    parameters: Mapping[str, str | bool | list[str]] = field(default_factory=dict)
+    parameters: Mapping[str, str | bool | list[str]] = MappingProxyType({})
     # Started by `lxpy autostart` (at host boot), lowest order first, waiting `delay` s after.
     autostart: bool = False
     autostart_order: int = 0

@@ -16,7 +16,6 @@ file planted there is a one-line error, not a hang.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import os
 import select
@@ -26,7 +25,6 @@ import sys
 import termios
 import tty
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from lxpy.errors import NotFound, StateError, UnsafePath
 from lxpy.linux import hostbin, safefs, seccomp, syscalls, userns
@@ -34,6 +32,7 @@ from lxpy.linux.caps import drop_capabilities
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, reset_signals, wipe_environ
 from lxpy.linux.rootfs import TTY_GID
+from lxpy.records import Record, replace
 from lxpy.runtime import DEFAULT_PATH
 
 SHELLS = ("/bin/bash", "/usr/bin/bash", "/bin/zsh", "/usr/bin/zsh", "/bin/ash", "/bin/sh")
@@ -42,8 +41,7 @@ EXIT_NO_COMMAND = 127
 ACCOUNTS_LIMIT = 4 << 20
 
 
-@dataclass(frozen=True)
-class AttachRequest:
+class AttachRequest(Record):
     command: tuple[str, ...] = ()  # empty: a login shell found in the container
     user: str | None = None
     env: tuple[tuple[str, str], ...] = ()
@@ -54,8 +52,7 @@ class AttachRequest:
     allow: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(Record):
     """A user as the container knows it: its ids are the container's, not the host's."""
 
     name: str
@@ -86,7 +83,7 @@ def account_of(root: int, user: str | None) -> Account:
     and /etc/group under `root` (see `container_root`). UnsafePath if either is unusable (a
     FIFO, a device, a symlink, a huge file)."""
     account = account_in(_accounts_file(root, "passwd"), user)
-    return dataclasses.replace(account, groups=groups_in(_accounts_file(root, "group"), account))
+    return replace(account, groups=groups_in(_accounts_file(root, "group"), account))
 
 
 def attaching_as(root: int, user: str | None, warn: bool = True) -> Account:
@@ -211,8 +208,7 @@ def become(account: Account) -> None:
     syscalls.set_dumpable(False)
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(Record):
     """What the entering processes carry in: all of it made on the host, before joining."""
 
     request: AttachRequest

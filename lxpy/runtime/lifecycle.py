@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import marshal
 import os
 import select
@@ -17,6 +16,7 @@ from lxpy.errors import LxpyError, StartError, StateError, UsageError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone
 from lxpy.paths import Paths
+from lxpy.records import values
 from lxpy.runtime import DEFAULT_PATH, limits
 from lxpy.runtime.rundir import CONTROL_SOCKET, NOTIFY_SOCKET, READY_MARK, STOPPING_MARK, State
 from lxpy.runtime.state import Live, not_running, read_live
@@ -92,7 +92,7 @@ def monitor_spec(
         if eth0 is None
         else [(p.proto, p.address, p.host_port, eth0, p.port) for p in cfg.ports],
         "dnsmasq": dnsmasq_commands(paths, cfg),
-        "count_disk": None if cfg.storage.pool else list(dataclasses.astuple(paths)),
+        "count_disk": None if cfg.storage.pool else list(values(paths)),
     }
 
 

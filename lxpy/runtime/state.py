@@ -8,18 +8,17 @@ get reused and a host reboot leaves stale files behind.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from lxpy.errors import StateError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef
 from lxpy.paths import Paths
+from lxpy.records import Record
 from lxpy.runtime.rundir import INIT_PID, MONITOR_PID, STARTED_AT, STOPPING_MARK
 from lxpy.runtime.rundir import State as State  # defined beside the names, for the monitor
 
 
-@dataclass(frozen=True)
-class Live:
+class Live(Record):
     state: State
     init: ProcessRef | None
     monitor: ProcessRef | None

@@ -7,15 +7,14 @@ earlier one of the same run.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from lxpy.config import ContainerConfig
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.paths import Paths
+from lxpy.records import Record
 
 
-@dataclass(frozen=True)
-class Stats:
+class Stats(Record):
     taken: float  # time.monotonic() of the sample
     cpu_seconds: float | None
     memory: int | None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from dataclasses import replace
 
 from lxpy import config, store
 from lxpy.config import ContainerConfig, Nic, Storage, StorageKind
@@ -19,6 +18,7 @@ from lxpy.errors import AlreadyExists, LxpyError, StateError, UsageError
 from lxpy.linux import safefs
 from lxpy.names import validate
 from lxpy.paths import Paths
+from lxpy.records import replace
 from lxpy.storage import layers, secrets, shift
 from lxpy.storage.identity import retarget
 from lxpy.storage.overlay import make_overlay_dirs

@@ -18,7 +18,6 @@ import errno
 import os
 import stat
 import struct
-from dataclasses import replace
 
 from lxpy import store
 from lxpy.config import ContainerConfig
@@ -26,6 +25,7 @@ from lxpy.errors import StartError
 from lxpy.linux import fcaps
 from lxpy.linux.userns import IDENTITY, Maps
 from lxpy.paths import Paths
+from lxpy.records import replace
 
 RANGE = 65536
 ACLS = ("system.posix_acl_access", "system.posix_acl_default")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from lxpy import config, store
 from lxpy.config import ContainerConfig, StorageKind
@@ -19,6 +19,7 @@ from lxpy.errors import AlreadyExists, NotFound, StateError
 from lxpy.linux import safefs
 from lxpy.names import validate
 from lxpy.paths import Paths
+from lxpy.records import replace
 from lxpy.storage import layers
 
 TYPE_CHECKING = False
