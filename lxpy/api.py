@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from lxpy import store
 from lxpy.config import PRIVILEGED_WARNING as PRIVILEGED_WARNING
-from lxpy.config import ContainerConfig
+from lxpy.config import ContainerConfig, StorageKind
 from lxpy.config import PortForward as PortForward
 from lxpy.config import SharedFolder as SharedFolder
 from lxpy.config.limits import LIMITS as LIMITS
@@ -31,6 +31,9 @@ from lxpy.runtime.state import State as State
 from lxpy.runtime.state import not_running, read_live
 
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
+# How long a disk count in the background waits for the container's lock to keep its figure.
+COUNT_LOCK_WAIT = 10.0
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -208,13 +211,13 @@ class Api:
         self,
         name: str,
         with_stats: bool = False,
-        recount: bool = False,
+        refresh_disk: bool = False,
         earlier: Stats | None = None,
     ) -> ContainerInfo:
         """One container; `with_stats` adds its live figures if it runs (the CPU percent
         since `earlier`, a previous sample of it, when given). Its disk figure is read
-        without a walk, or with `recount`, counted now (overlay and dir: a walk of its own
-        layer, kept for the next readers)."""
+        without a walk; with `refresh_disk`, it is counted again in the background (overlay and
+        dir: a walk of its own layer, which can take seconds) for the next readers."""
         store.require(self.paths, name)
         cfg: ContainerConfig | None = None
         error = None
@@ -233,7 +236,9 @@ class Api:
         if cfg is not None:
             from lxpy.storage import usage
 
-            disk = (usage.count if recount else usage.read)(self.paths, name, cfg)
+            disk = usage.read(self.paths, name, cfg)
+            if refresh_disk and cfg.storage.kind != StorageKind.BTRFS:
+                self._count_disk_later(name)
         oom_kills = None
         if sample is not None:
             oom_kills = sample.oom_kills
@@ -707,6 +712,20 @@ class Api:
 
         snapshots.restore(self.paths, hold, name, snap)
         self._recounted(name)
+
+    def count_disk(self, name: str) -> None:
+        """Count its disk figure now (overlay and dir: a walk of its own layer) and keep it;
+        a btrfs pool's quota group counts without one."""
+        from lxpy.storage import usage
+
+        usage.refresh(self.paths, name, wait=COUNT_LOCK_WAIT)
+
+    def _count_disk_later(self, name: str) -> None:
+        """`lxpy count-disk NAME` as a process of its own, detached: spawned, not forked,
+        since the TUI's threads make a fork unsafe; the caller never waits for it."""
+        argv = self.command(["count-disk", name])
+        null = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+        os.posix_spawn(argv[0], argv, os.environ, file_actions=null, setsid=True)
 
     def _recounted(self, *names: str) -> None:
         """Their disk figures counted again: their own layers just changed (a snapshot

@@ -5,7 +5,6 @@ alone, in every spelling, before and after the positionals, with good and bad va
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import shlex

@@ -582,6 +582,10 @@ def mount(p: Parser) -> None:
     p.add_argument("--readonly", action="store_true", help="add: read-only inside")
 
 
+def count_disk(p: Parser) -> None:
+    _name(p)
+
+
 def complete(p: Parser) -> None:
     p.add_argument(
         "kind", choices=LISTED, metavar="KIND", help=f"what to list: {', '.join(LISTED)}"

@@ -211,9 +211,10 @@ memory, pids and network figures.
 
 Disk use is the container's own bytes and its limit. In a btrfs pool they
 are its subvolume's blocks from its quota group, live. For overlay and dir
-storage, its own layer (the overlay's upper layer, or the whole rootfs) is
-counted now, and the count kept: ls, top and the TUI show the last count,
-taken at create, stop, snapshot, restore, clone or info, with its time.""",
+storage, info shows the last count of its own layer (the overlay's upper
+layer, or the whole rootfs) with its time, taken at create, stop, snapshot,
+restore or clone, and has it counted again in the background (never
+waiting for a walk): the next info, ls, top and the TUI show the new one.""",
         (
             ("lxpy info web", "as text"),
             ("lxpy info web -f json", "as JSON, with the whole config"),
@@ -631,6 +632,19 @@ piece that only one feature needs is reported with that feature.""",
         ),
         arguments.check,
         "host.check",
+    ),
+    Command(
+        "count-disk",
+        "count a container's disk use again (info runs it in the background)",
+        """\
+Walk the container's own layer (overlay and dir storage; a btrfs pool's
+quota counts without a walk) and keep the figure that ls, info and the
+TUI show. `lxpy info` starts it in the background, so that info itself
+never waits for a walk; the next reader sees the new count.""",
+        (("lxpy count-disk web", "web's disk figure, counted now"),),
+        arguments.count_disk,
+        "containers.count_disk",
+        hidden=True,
     ),
     Command(
         "complete",

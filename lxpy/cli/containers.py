@@ -198,7 +198,7 @@ def ls(api: Api, args: Namespace) -> int:
 def info(api: Api, args: Namespace) -> int:
     from lxpy.api import PRIVILEGED_WARNING
 
-    info = api.info(args.name, with_stats=True, recount=True)
+    info = api.info(args.name, with_stats=True, refresh_disk=True)
     if args.format == "json":
         import json
 
@@ -267,6 +267,11 @@ def info(api: Api, args: Namespace) -> int:
         print(f"OOM kills: {s.oom_kills}")
     if info.config_error:
         print(f"Config:   {info.config_error}")
+    return 0
+
+
+def count_disk(api: Api, args: Namespace) -> int:
+    api.count_disk(args.name)
     return 0
 
 
