@@ -111,3 +111,6 @@ def test_version_alone_needs_no_argparse(capsys: pytest.CaptureFixture[str]) -> 
         del argparse_version
     assert capsys.readouterr().out.strip() == quickparse.version(["--version"])
     assert quickparse.version(["--version", "ls"]) is None
+    assert quickparse.version(["--root", "/r", "--version"]) is not None
+    assert quickparse.version(["--version", "--root"]) is None
+    assert quickparse.version(["--version", "-h"]) is None

@@ -109,8 +109,12 @@ def parse(argv: Sequence[str], command: Command) -> Namespace | None:
 
 
 def version(argv: Sequence[str]) -> str | None:
-    """What `lxpy --version` prints, when that is all the command line asks."""
-    return f"lxpy {__version__}" if list(argv) == ["--version"] else None
+    """What `lxpy --version` prints, when that is all the command line asks (with lxpy's
+    own options around it)."""
+    rest = [word for word in argv if word != "--version"]
+    if len(rest) == len(argv) or command_index(rest) is not None or not _top(rest, {}):
+        return None
+    return f"lxpy {__version__}"
 
 
 def _top(before: Sequence[str], values: dict[str, Any]) -> bool:
@@ -120,7 +124,10 @@ def _top(before: Sequence[str], values: dict[str, Any]) -> bool:
         if word == "--debug":
             values["debug"] = True
         elif word == "--root":
-            values["root"] = next(words)  # command_index guarantees the value
+            value = next(words, None)
+            if value is None:
+                return False
+            values["root"] = value
         elif word.startswith("--root="):
             values["root"] = word.partition("=")[2]
         else:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 
 from lxpy import config, store
 from lxpy.config import ContainerConfig, StorageKind
@@ -19,7 +18,7 @@ from lxpy.errors import AlreadyExists, NotFound, StateError
 from lxpy.linux import safefs
 from lxpy.names import validate
 from lxpy.paths import Paths
-from lxpy.records import replace
+from lxpy.records import Record, replace
 from lxpy.storage import layers
 
 TYPE_CHECKING = False
@@ -27,8 +26,7 @@ if TYPE_CHECKING:
     from lxpy.storage import Runtime
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(Record):
     name: str
     created: str
     layers: tuple[str, ...]
