@@ -27,9 +27,6 @@ else:
         return lambda cls: cls
 
 
-_MISSING = object()
-
-
 class _RecordType(type):
     """Turns the class body's annotations into slots, in order, after the bases' fields."""
 
@@ -67,19 +64,22 @@ class Record(metaclass=_RecordType):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields
-        if len(args) > len(fields):
-            raise TypeError(f"{type(self).__name__}: {len(args)} values for {len(fields)} fields")
-        for f, value in zip(fields, args, strict=False):
+        if args:
+            if len(args) > len(fields):
+                raise TypeError(f"{type(self).__name__}: {len(args)} values for {len(fields)}")
+            for f, value in zip(fields, args, strict=False):
+                if f in kwargs:
+                    raise TypeError(f"{type(self).__name__}: {f} given twice")
+                kwargs[f] = value
+        defaults = self._defaults
+        put = object.__setattr__
+        for f in fields:
             if f in kwargs:
-                raise TypeError(f"{type(self).__name__}: {f} given twice")
-            object.__setattr__(self, f, value)
-        for f in fields[len(args) :]:
-            value = kwargs.pop(f, _MISSING)
-            if value is _MISSING:
-                value = self._defaults.get(f, _MISSING)
-                if value is _MISSING:
-                    raise TypeError(f"{type(self).__name__}: {f} is missing")
-            object.__setattr__(self, f, value)
+                put(self, f, kwargs.pop(f))
+            elif f in defaults:
+                put(self, f, defaults[f])
+            else:
+                raise TypeError(f"{type(self).__name__}: {f} is missing")
         if kwargs:
             raise TypeError(f"{type(self).__name__}: no field {', '.join(kwargs)}")
 
