@@ -255,10 +255,17 @@ def attach(init: ProcessRef, cgroups: ContainerCgroups, request: AttachRequest) 
         # /proc/PID/environ, nor can it be dumpable for a moment.
         wipe_environ()
         syscalls.set_dumpable(False)
-        syscalls.setns(pidfd, syscalls.CLONE_NEWPID)
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        try:
+            syscalls.setns(pidfd, syscalls.CLONE_NEWPID)
+            pid = os.fork()
+        except OSError:
+            # ESRCH from setns, or ENOMEM from fork: a pid namespace whose init has exited
+            # takes no new process.
+            if not init.alive():
+                raise StateError("the container stopped before attach could join it") from None
+            raise
         if pid == 0:
             for fd in ours:
                 os.close(fd)
