@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import psutil
 import pytest
 
+from lxpy.linux import hostbin
 from tests.conftest import Lxpy, in_pty
 
 pytestmark = pytest.mark.integration
@@ -162,6 +165,24 @@ def test_a_proc_self_exe_script_never_runs_the_host_interpreter(lxpy: Lxpy) -> N
             subprocess.run(["umount", "-l", target], check=False)
 
 
+def test_the_trampoline_is_an_exact_sealed_copy(tmp_path: Path) -> None:
+    """What attach execs first (the host's busybox, copied in the kernel): every byte, and
+    never writable, so /proc/PID/exe reached from inside leads to nothing of the host."""
+    data = os.urandom(3 << 20)
+    source = tmp_path / "binary"
+    source.write_bytes(data)
+    fd = hostbin.sealed_copy(str(source))
+    try:
+        assert os.pread(fd, len(data) + 1, 0) == data
+        seals = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+        assert fcntl.fcntl(fd, fcntl.F_GET_SEALS) & seals == seals
+        with pytest.raises(PermissionError):
+            os.pwrite(fd, b"x", 0)
+        assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+    finally:
+        os.close(fd)
+
+
 def test_the_command_runs_under_the_seccomp_filter(lxpy: Lxpy, running: str) -> None:
     """The container's filter, loaded by attach itself: a command attached to a container
     is as confined as one its init started."""
@@ -195,28 +216,34 @@ def test_no_host_environment_is_readable_in_the_entering_processes(
     lxpy: Lxpy, running: str
 ) -> None:
     """/proc/PID/environ shows the memory a process's environment came in, inherited across
-    fork: the host's Python that enters must show none of the CLI's."""
+    fork: the host's Python that enters, born in the container's pid namespace, must show
+    none of the CLI's, and so the CLI wipes its own before forking it."""
     secret = f"lxpy-secret-{os.getpid()}"
+    env = {**os.environ, "LXPY_TEST_SECRET": secret}
     cli = subprocess.Popen(
         [sys.executable, "-c", PAUSED_ATTACH, "--root", lxpy.root, "attach", running, "--", "true"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "LXPY_TEST_SECRET": secret},
+        env=env,
     )
+    # The same environment, kept: the secret is there to be seen when nothing wipes it.
+    witness = subprocess.Popen(["sleep", "60"], env=env)
     try:
         assert cli.stderr is not None
         assert cli.stderr.readline() == b"lxpy-test-paused\n"
+        with open(f"/proc/{witness.pid}/environ", "rb") as f:
+            assert secret.encode() in f.read()
         entering = psutil.Process(cli.pid).children(recursive=True)
-        assert len(entering) == 2  # the one that joins, the one in the pid namespace
-        with open(f"/proc/{cli.pid}/environ", "rb") as f:
-            assert secret.encode() in f.read()  # the CLI's own, on the host: the test works
-        for p in entering:
-            with open(f"/proc/{p.pid}/environ", "rb") as f:
-                assert f.read().strip(b"\0") == b"", p
-        entering[-1].send_signal(signal.SIGUSR1)
+        assert len(entering) == 1  # one fork: no intermediate process
+        for pid in (cli.pid, entering[0].pid):
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                assert f.read().strip(b"\0") == b"", pid
+        entering[0].send_signal(signal.SIGUSR1)
         assert cli.wait(20) == 0
     finally:
+        witness.kill()
+        witness.wait(10)
         if cli.poll() is None:
             for p in psutil.Process(cli.pid).children(recursive=True):
                 p.kill()

@@ -96,3 +96,44 @@ def test_attach_lands_as_root_of_the_containers_user_namespace(box: int) -> None
     assert [line.split() for line in lines[3:5]] == [MAP.split(), MAP.split()]
     assert lines[5:8] == [_namespace(box, kind) for kind in ("user", "pid", "mnt")]
     assert lines[8].split()[1:] == ["0", "0", "0", "0"], result.stdout
+
+
+STOPPING = """
+import os, sys, time
+from lxpy.linux.proc import ProcessRef
+from lxpy.runtime import attach
+
+init = ProcessRef.of(int(sys.argv[1]))
+wipe = attach.wipe_environ
+
+def stop_first():
+    os.kill(init.pid, 9)
+    while init.alive():
+        time.sleep(0.01)
+    wipe()
+
+class NoCgroups:
+    def enter_beside(self, pid):
+        pass
+
+attach.wipe_environ = stop_first
+try:
+    attach.attach(init, NoCgroups(), attach.AttachRequest(command=("true",)))
+except Exception as e:
+    print(type(e).__name__, e)
+"""
+
+
+def test_a_container_that_stops_before_the_fork_is_said_so(box: int) -> None:
+    """Its init gone between the checks and the fork: no pid namespace to be born in, and
+    one line saying why, not the kernel's ESRCH or ENOMEM."""
+    result = subprocess.run(
+        [sys.executable, "-c", STOPPING, str(box)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+    )
+    assert result.stdout.strip() == (
+        "StateError the container stopped before attach could join it"
+    ), result.stderr

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import struct
-
-from lxpy.linux import safefs
 
 BUSYBOX_PATHS = ("/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox")
 _PT_INTERP = 3
@@ -44,9 +43,19 @@ def sealed_copy(path: str) -> int:
     copy, never a host binary (runc CVE-2019-5736)."""
     fd = os.memfd_create("lxpy-exec", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-        safefs.write_all(fd, data)
+        source = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            # In the kernel, page by page: through Python's bytes, busybox's 2 MB took 2 ms
+            # of every attach.
+            size = os.fstat(source).st_size
+            copied = 0
+            while copied < size:
+                sent = os.sendfile(fd, source, copied, size - copied)
+                if sent == 0:
+                    raise OSError(errno.EIO, f"{path} shrank while it was copied", path)
+                copied += sent
+        finally:
+            os.close(source)
         fcntl.fcntl(
             fd,
             fcntl.F_ADD_SEALS,
