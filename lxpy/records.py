@@ -113,12 +113,17 @@ class Record(metaclass=_RecordType):
 
 def replace(record: R, **changes: Any) -> R:
     """A copy of `record` with `changes` (dataclasses.replace for records)."""
-    values = {f: getattr(record, f) for f in record._fields}
+    values = as_dict(record)
     unknown = changes.keys() - values.keys()
     if unknown:
         raise TypeError(f"{type(record).__name__}: no field {', '.join(sorted(unknown))}")
     values.update(changes)
     return type(record)(**values)
+
+
+def as_dict(record: Record) -> dict[str, Any]:
+    """The fields by name, in order (dataclasses.asdict, one level)."""
+    return {f: getattr(record, f) for f in record._fields}
 
 
 def values(record: Record) -> tuple[Any, ...]:

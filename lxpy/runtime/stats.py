@@ -11,7 +11,7 @@ import time
 from lxpy.config import ContainerConfig
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.paths import Paths
-from lxpy.records import Record
+from lxpy.records import Record, as_dict, replace
 
 
 class Stats(Record):
@@ -35,10 +35,10 @@ class Stats(Record):
         if elapsed <= 0:
             return self
         percent = max(0.0, (self.cpu_seconds - earlier.cpu_seconds) / elapsed * 100)
-        return Stats(**{**self.__dict__, "cpu_percent": round(percent, 1)})
+        return replace(self, cpu_percent=round(percent, 1))
 
     def to_json(self) -> dict[str, object]:
-        data = {k: v for k, v in self.__dict__.items() if k != "taken"}
+        data = {k: v for k, v in as_dict(self).items() if k != "taken"}
         if isinstance(data["cpu_seconds"], float):
             data["cpu_seconds"] = round(data["cpu_seconds"], 3)
         if isinstance(data["uptime"], float):
