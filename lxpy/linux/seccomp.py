@@ -29,19 +29,23 @@ from __future__ import annotations
 
 import errno
 import stat
-from typing import NamedTuple
 
 from lxpy.errors import StartError
 from lxpy.linux import syscalls
 
 
-class Rule(NamedTuple):
+# Not a NamedTuple: the launcher loads this before it forks monitors, and typing (with re)
+# would add ~1 MiB to every monitor's memory.
+class Rule:
     """`syscall` fails with `errno`; with `when` (argument, mask, value) only if the argument
     masked is the value."""
 
-    syscall: str
-    errno: int
-    when: tuple[int, int, int] | None = None
+    __slots__ = ("errno", "syscall", "when")
+
+    def __init__(self, syscall: str, errno: int, when: tuple[int, int, int] | None = None):
+        self.syscall = syscall
+        self.errno = errno
+        self.when = when
 
 
 EPERM, ENOSYS = errno.EPERM, errno.ENOSYS

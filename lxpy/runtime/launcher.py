@@ -18,8 +18,10 @@ Only for a fresh single-threaded CLI: the TUI and other API users exec `lxpy mon
 from __future__ import annotations
 
 import _socket  # not socket: it imports enum and selectors, ~7 ms before the launcher forks
+import gc
 import marshal
 import os
+import select
 import struct
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the launcher must stay small
@@ -79,9 +81,19 @@ def _serve_requests(requests: _socket.socket) -> None:
     try:
         os.setsid()
         # spawn too: the child that becomes init then starts with everything loaded.
+        from lxpy.linux.cgroups import prime_migrations
         from lxpy.runtime import monitor, spawn  # noqa: F401
 
+        # Frozen: the collector of a monitor never writes to these objects, which its
+        # siblings (`lxpy start A B ...`) then share with it.
+        gc.freeze()
+        waiting = select.poll()
+        waiting.register(requests.fileno(), select.POLLIN)
         while True:
+            if not waiting.poll(0):
+                # Idle while the CLI reads configs: the grace period the container's first
+                # cgroup move would wait for passes now (see prime_migrations).
+                prime_migrations()
             body, ancillary, flags, _ = requests.recvmsg(MAX_SPEC, _socket.CMSG_SPACE(_FD.size))
             if not body or flags & _socket.MSG_TRUNC or len(ancillary) != 1:
                 break  # the CLI closed its end (or sent what it never sends)
