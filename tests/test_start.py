@@ -8,12 +8,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 
 import psutil
 import pytest
 
 from lxpy.linux import safefs
+from lxpy.linux.proc import waits_for_input
 from lxpy.runtime.exec_failure import interpreter_of
 from tests.conftest import Lxpy, instance_cgroups, monitor_processes
 
@@ -128,6 +130,46 @@ def test_init_that_exits_at_once_leaves_nothing(lxpy: Lxpy) -> None:
     assert not instance_cgroups(lxpy.paths.instance)
     log = lxpy.run("console", "c1", "--log").stdout
     assert "cannot start: init exited at once (exit status 1)" in log
+
+
+def test_an_init_script_whose_first_command_fails_fails_the_start(lxpy: Lxpy) -> None:
+    # The shell waits for its child while the child fails: it has a child, so it is not yet
+    # waiting for input, and the start keeps watching until it exits.
+    lxpy.run("create", "c1")
+    with stopped_root(lxpy, "c1") as root:
+        safefs.write_file(root, "sbin/init", b"#!/bin/sh\n/bin/missing\nexit 3\n", 0o755)
+    result = lxpy.run("start", "c1", check=False)
+    assert result.returncode == 1
+    assert "init exited at once (exit status 3)" in result.stderr
+    assert lxpy.state("c1") == "STOPPED"
+    assert not instance_cgroups(lxpy.paths.instance)
+
+
+def test_an_init_is_waiting_for_input_once_it_sleeps_without_children() -> None:
+    # Busy, or asleep waiting for a child: not yet. A leaf asleep (sh's `read`): yes.
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    parent = subprocess.Popen(["sh", "-c", "read line; exit 0"], stdin=subprocess.PIPE)
+    waiting = subprocess.Popen(["sh", "-c", "sh -c 'read line'; exit 0"], stdin=subprocess.PIPE)
+    try:
+        assert not waits_for_input(busy.pid)
+        assert wait_until(lambda: waits_for_input(parent.pid))
+        assert wait_until(lambda: waits_for_input(waiting.pid))
+    finally:
+        busy.kill()
+        for proc in (busy, parent, waiting):
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(10)
+    assert not waits_for_input(parent.pid)  # gone
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_api_start_without_a_launcher_execs_the_monitor(lxpy: Lxpy) -> None:
