@@ -6,6 +6,7 @@ import concurrent.futures
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -222,6 +223,31 @@ def test_a_shared_launcher_refuses_once_what_it_loaded_changed(lxpy: Lxpy, tmp_p
     assert monitor_of(lxpy, "c2").ppid() != shared.pid  # its own launcher's
     assert wait_until(lambda: gone(shared))
     assert lxpy.run("attach", "c2", "--", "hostname").stdout.strip() == "c2"
+    lxpy.run("stop", "--kill", "c1", "c2")
+
+
+def test_a_start_with_other_limits_gets_a_monitor_of_its_own(lxpy: Lxpy) -> None:
+    # A monitor passes its resource limits on to init: the shared launcher has its first
+    # CLI's, so a start made under others must not be served there.
+    for name in ("c1", "c2"):
+        lxpy.run("create", name)
+    lxpy.run("start", "c1")
+    socket = f"{lxpy.paths.run}/locks/.launcher.sock"
+    assert wait_until(lambda: os.path.exists(socket))
+    (shared,) = [p for p in launchers() if is_shared(p, socket)]
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    subprocess.run(
+        [sys.executable, "-m", "lxpy", "--root", lxpy.root, "start", "c2"],
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard)),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    monitor = monitor_of(lxpy, "c2")
+    assert monitor.ppid() != shared.pid
+    init = monitor.children()[0]
+    assert init.rlimit(psutil.RLIMIT_NOFILE) == (512, hard)
+    assert not gone(shared)  # it serves the starts that fit
     lxpy.run("stop", "--kill", "c1", "c2")
 
 

@@ -18,7 +18,9 @@ starts of that root have their monitors forked there rather than by their own la
 Monitors forked from one process share its pages (copy-on-write, with the objects frozen
 against the collector): 20 monitors from 20 `lxpy start` commands then cost what 20 from one
 command do. It refuses once a file it loaded has changed (an upgrade: a start must run the
-code installed), and it ends with the last monitor it forked or served.
+code installed), it serves only starts made as its own CLI was (resource limits, priority,
+CPUs, OOM adjustment, cgroups: what a monitor passes on to init), and it ends with the last
+monitor it forked or its parent did.
 
 Only for a fresh single-threaded CLI: the TUI and other API users exec `lxpy monitor`.
 """
@@ -37,8 +39,12 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the launcher must stay small
 if TYPE_CHECKING:
     import socket
     from collections.abc import Callable
+    from typing import Any
 
     from lxpy.runtime.spec import MonitorSpec
+
+    # Resource limits, priority, CPUs, oom_score_adj, /proc/self/cgroup (see _context).
+    Context = tuple[list[tuple[int, int]], int, list[int], bytes, bytes]
 
 _FD = struct.Struct("i")
 # A request is one SOCK_SEQPACKET message: the marshal'd spec, its report pipe attached.
@@ -77,10 +83,10 @@ class Launcher:
         self._close_report()
         self.report, report_w = os.pipe()
         try:
-            body = [marshal.dumps(dict(spec))]  # dict(): marshal is typed to take no TypedDict
             fds = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _FD.pack(report_w))]
-            if not _shared_launch(_root_run(spec["run_dir"]), body, fds):
-                self.requests.sendmsg(body, fds)
+            if not _shared_launch(spec, fds):
+                # dict(): marshal is typed to take no TypedDict
+                self.requests.sendmsg([marshal.dumps(dict(spec))], fds)
         finally:
             os.close(report_w)  # the monitor's copy is the only writer left
         return self.report
@@ -102,19 +108,39 @@ def _root_run(run_dir: str) -> str:
     return os.path.dirname(os.path.dirname(run_dir))
 
 
-def _shared_launch(run: str, body: list[bytes], fds: list[tuple[int, int, bytes]]) -> bool:
+def _shared_launch(spec: MonitorSpec, fds: list[tuple[int, int, bytes]]) -> bool:
     """Hand the request to the root's shared launcher; False if there is none, or it
     refused (then nothing was forked for it)."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
     try:
         sock.settimeout(SHARED_ANSWER_SECONDS)
-        sock.connect(f"{run}/{SHARED_SOCKET}")
-        sock.sendmsg(body, fds)
+        sock.connect(f"{_root_run(spec['run_dir'])}/{SHARED_SOCKET}")
+        sock.sendmsg([marshal.dumps((_context(), dict(spec)))], fds)
         return sock.recv(1) == TAKEN
     except OSError:  # none listens (ENOENT, ECONNREFUSED: a stale socket), or it went away
         return False
     finally:
         sock.close()
+
+
+def _context() -> Context:
+    """What a monitor takes from the process it is forked from and passes on to the
+    container's init, besides its spec: resource limits, scheduling priority and CPUs, OOM
+    score adjustment, cgroups. A shared launcher serves only starts whose own are its own."""
+    import resource
+
+    limits = [getattr(resource, name) for name in sorted(dir(resource)) if name[:7] == "RLIMIT_"]
+    with open("/proc/self/oom_score_adj", "rb") as f:
+        oom = f.read()
+    with open("/proc/self/cgroup", "rb") as f:
+        cgroups = f.read()
+    return (
+        [resource.getrlimit(limit) for limit in limits],
+        os.getpriority(os.PRIO_PROCESS, 0),
+        sorted(os.sched_getaffinity(0)),
+        oom,
+        cgroups,
+    )
 
 
 def _serve_requests(requests: _socket.socket) -> None:
@@ -152,8 +178,9 @@ def _serve_requests(requests: _socket.socket) -> None:
         os._exit(code)
 
 
-def _receive(sock: _socket.socket) -> tuple[MonitorSpec, int] | None:
-    """A request's spec and report fd, or None at EOF or for anything else."""
+def _receive(sock: _socket.socket) -> tuple[Any, int] | None:
+    """A request's body (its spec; at a shared launcher, the starter's context with it) and
+    its report fd, or None at EOF or for anything else."""
     body, ancillary, flags, _ = sock.recvmsg(MAX_SPEC, _socket.CMSG_SPACE(_FD.size))
     if not body or flags & _socket.MSG_TRUNC or len(ancillary) != 1:
         for _, _, data in ancillary:  # fds passed with what is refused
@@ -201,7 +228,9 @@ def _share(run: str, monitors: list[int], serve: Callable[[MonitorSpec, int], in
     os.chdir("/")
     syscalls.set_process_name("lxpy launcher")
     syscalls.set_cmdline(["lxpy", "launcher"])
-    loaded = _loaded_files()
+    context = _context()
+    files = _loaded_files()
+    loaded = (files, _stamps(files))
     path = f"{run}/{SHARED_SOCKET}"
     try:
         os.unlink(path)  # a dead launcher's: we hold the lock
@@ -230,7 +259,7 @@ def _share(run: str, monitors: list[int], serve: Callable[[MonitorSpec, int], in
             except OSError:
                 continue
             with conn:
-                if not _take(conn, loaded, monitors, serve):
+                if not _take(conn, loaded, context, monitors, serve):
                     break  # upgraded: its own launcher serves the start, and the next ones
     finally:
         os.unlink(path)  # still ours: the lock is held until we exit
@@ -239,11 +268,13 @@ def _share(run: str, monitors: list[int], serve: Callable[[MonitorSpec, int], in
 
 def _take(
     conn: socket.socket,
-    loaded: list[tuple[str, int]],
+    loaded: tuple[list[str], list[int]],
+    context: Context,
     monitors: list[int],
     serve: Callable[[MonitorSpec, int], int],
 ) -> bool:
-    """Serve one start that came to the shared launcher; False once it must stop sharing."""
+    """Serve one start that came to the shared launcher (if it was started as this
+    launcher's first CLI was: `context`); False once it must stop sharing."""
     from lxpy.runtime import control
 
     try:
@@ -255,20 +286,21 @@ def _take(
         return True
     if request is None:
         return True
-    spec, report = request
-    fresh = _loaded_files() == loaded
+    body, report = request
+    files, stamps = loaded
+    fresh = _stamps(files) == stamps
+    taken = fresh and isinstance(body, tuple) and len(body) == 2 and body[0] == context
     try:
         # Answered before the fork: a start that hears nothing falls back to its own
         # launcher, and gets no second monitor from here.
-        conn.send(TAKEN if fresh else REFUSED)
+        conn.send(TAKEN if taken else REFUSED)
     except OSError:
+        taken = False
+    if taken:
+        monitors.append(_fork_monitor(serve, body[1], report))
+    else:
         os.close(report)
-        return fresh
-    if not fresh:
-        os.close(report)
-        return False
-    monitors.append(_fork_monitor(serve, spec, report))
-    return True
+    return fresh
 
 
 def _running(monitors: list[int]) -> bool:
@@ -279,15 +311,20 @@ def _running(monitors: list[int]) -> bool:
     return len(poller.poll(0)) < len(monitors)
 
 
-def _loaded_files() -> list[tuple[str, int]]:
-    """The interpreter and each module loaded from a file, with its modification time."""
+def _loaded_files() -> list[str]:
+    """The interpreter and each module loaded from a file."""
     files = {getattr(module, "__file__", None) for module in list(sys.modules.values())}
+    return [sys.executable, *sorted(f for f in files if isinstance(f, str))]
+
+
+def _stamps(files: list[str]) -> list[int]:
+    """Each file's modification time (-1: gone)."""
     stamps = []
-    for path in [sys.executable, *sorted(f for f in files if isinstance(f, str))]:
+    for path in files:
         try:
-            stamps.append((path, os.stat(path).st_mtime_ns))
+            stamps.append(os.stat(path).st_mtime_ns)
         except OSError:
-            stamps.append((path, -1))
+            stamps.append(-1)
     return stamps
 
 
