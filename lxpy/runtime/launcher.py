@@ -18,9 +18,9 @@ starts of that root have their monitors forked there rather than by their own la
 Monitors forked from one process share its pages (copy-on-write, with the objects frozen
 against the collector): 20 monitors from 20 `lxpy start` commands then cost what 20 from one
 command do. It refuses once a file it loaded has changed (an upgrade: a start must run the
-code installed), it serves only starts made as its own CLI was (resource limits, priority,
-CPUs, OOM adjustment, cgroups: what a monitor passes on to init), and it ends with the last
-monitor it forked or its parent did.
+code installed), it serves only starts made as its own CLI was (the same interpreter and
+lxpy; the same resource limits, priority, CPUs, OOM adjustment and cgroups, which a monitor
+passes on to init), and it ends with the last monitor it forked or its parent did.
 
 Only for a fresh single-threaded CLI: the TUI and other API users exec `lxpy monitor`.
 """
@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 
     from lxpy.runtime.spec import MonitorSpec
 
-    # Resource limits, priority, CPUs, oom_score_adj, /proc/self/cgroup (see _context).
-    Context = tuple[list[tuple[int, int]], int, list[int], bytes, bytes]
+    # The code, resource limits, priority, CPUs, oom_score_adj, cgroups (see _context).
+    Context = tuple[list[str], list[tuple[int, int]], int, list[int], bytes, bytes]
 
 _FD = struct.Struct("i")
 # A request is one SOCK_SEQPACKET message: the marshal'd spec, its report pipe attached.
@@ -124,9 +124,10 @@ def _shared_launch(spec: MonitorSpec, fds: list[tuple[int, int, bytes]]) -> bool
 
 
 def _context() -> Context:
-    """What a monitor takes from the process it is forked from and passes on to the
-    container's init, besides its spec: resource limits, scheduling priority and CPUs, OOM
-    score adjustment, cgroups. A shared launcher serves only starts whose own are its own."""
+    """What a monitor takes from the process it is forked from, besides its spec: its code
+    (the interpreter, this installation of lxpy), and what it passes on to the container's
+    init (resource limits, scheduling priority and CPUs, OOM score adjustment, cgroups). A
+    shared launcher serves only starts whose own are its own."""
     import resource
 
     limits = [getattr(resource, name) for name in sorted(dir(resource)) if name[:7] == "RLIMIT_"]
@@ -135,6 +136,7 @@ def _context() -> Context:
     with open("/proc/self/cgroup", "rb") as f:
         cgroups = f.read()
     return (
+        [sys.executable, __file__],
         [resource.getrlimit(limit) for limit in limits],
         os.getpriority(os.PRIO_PROCESS, 0),
         sorted(os.sched_getaffinity(0)),
