@@ -163,7 +163,7 @@ BUDGETS: dict[str, set[str]] = {
     },
     # The monitor is asked over its control socket.
     "stop -k c1": API
-    | {"lxpy.cli.lifecycle", "lxpy.runtime.control", "math", "selectors", "socket", "array"},
+    | {"lxpy.cli.lifecycle", "lxpy.runtime.control"},
 }
 NEVER = {"dataclasses", "inspect", "typing", "argparse", "ast", "dis", "tomllib", "subprocess"}
 

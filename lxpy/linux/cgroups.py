@@ -601,16 +601,7 @@ class ContainerCgroups:
 
     def own_cgroups(self) -> dict[str, str]:
         """Where the calling process is now, per hierarchy mountpoint (to return there)."""
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
-        found: dict[str, str] = {}
-        for line in lines:
-            _, controllers, path = line.split(":", 2)
-            keys = set(controllers.split(",")) if controllers else set()
-            for h in self.hierarchies:
-                if keys == h.listed_as():
-                    found[h.mountpoint] = h.mountpoint + path
-        return found
+        return own_cgroups(self.hierarchies)
 
     def move_to(self, places: dict[str, str]) -> None:
         for h in self.hierarchies:
@@ -708,20 +699,52 @@ class ContainerCgroups:
             (payload, freezer) if os.path.exists(os.path.join(payload, freezer.control)) else None
         )
 
-    def remove(self, timeout: float = 5.0) -> None:
+    def remove(self, timeout: float = 5.0, monitor_left: Callable[[], None] | None = None) -> None:
         """Remove the payload (depth-first: systemd makes its own children) and monitor dirs.
 
         Waits up to `timeout` for exiting processes to leave; the instance dir goes too once
-        no other container uses it.
+        no other container uses it. `monitor_left`: called between the two, it returns once
+        the monitor (the caller) is out of its own cgroups.
         """
         _poll(lambda: not self.pids(), timeout)
         for h in self.hierarchies:
             _remove_tree(self.payload(h))
+        if monitor_left is not None:
+            monitor_left()
+        for h in self.hierarchies:
             _remove_tree(self.monitor(h))
             try:
                 os.rmdir(os.path.join(h.mountpoint, self.instance))
             except OSError:
                 pass
+
+
+def own_cgroups(hierarchies: list[Hierarchy]) -> dict[str, str]:
+    """Where the calling process is now, per hierarchy mountpoint."""
+    with open("/proc/self/cgroup") as f:
+        lines = f.read().splitlines()
+    found: dict[str, str] = {}
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        keys = set(controllers.split(",")) if controllers else set()
+        for h in hierarchies:
+            if keys == h.listed_as():
+                found[h.mountpoint] = h.mountpoint + path
+    return found
+
+
+def prime_migrations() -> None:
+    """Move the calling process to the cgroup it is in already, in one hierarchy: a cheap
+    no-op but for its lock. The first move of a process into any cgroup, after a while
+    without one, waits for an RCU grace period (6-15 ms here: the kernel's cgroup
+    threadgroup rwsem, one for every hierarchy), and the moves that follow within ~20 ms do
+    not. Done while waiting for work, it spares the container's first moves that wait."""
+    hierarchies = list(_host_hierarchies())
+    try:
+        for place in own_cgroups(hierarchies[:1]).values():
+            _write(os.path.join(place, "cgroup.procs"), "0")
+    except OSError:
+        pass  # only a wait saved: a cgroup that refuses us (v2, not a leaf) costs nothing
 
 
 def _present(cgroup: str, files: Files) -> list[str] | None:

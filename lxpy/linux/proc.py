@@ -22,18 +22,46 @@ def boot_id() -> str:
     return _boot_id[0]
 
 
-def start_time(pid: int) -> int | None:
-    """Start time in clock ticks after boot, or None if the process is gone."""
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/PID/stat from its third field (the state) on, or None if the process is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
     # comm (field 2) may hold spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    if fields[0] == b"Z":
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
+def start_time(pid: int) -> int | None:
+    """Start time in clock ticks after boot, or None if the process is gone."""
+    fields = _stat_fields(pid)
+    if fields is None or fields[0] == b"Z":
         return None
     return int(fields[19])
+
+
+def waits_for_input(pid: int) -> bool:
+    """Whether `pid` or a process below it sleeps with no child of its own: it waits for
+    something from outside its tree (a terminal, a socket, a timer), which a program failing
+    at its start never does (a missing library, a script whose first command fails: those
+    run, or wait for a child, until they exit). False where the kernel lists no children
+    (CONFIG_PROC_CHILDREN)."""
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/task/{current}/children", "rb") as f:
+                children = f.read().split()
+        except OSError:
+            continue  # gone already, or no such file on this kernel
+        if children:
+            todo.extend(int(child) for child in children)
+            continue
+        fields = _stat_fields(current)
+        if fields is not None and fields[0] == b"S":
+            return True
+    return False
 
 
 class ProcessRef:
@@ -127,7 +155,7 @@ def wait_gone(pidfd: int, timeout: float) -> bool:
     """Wait until the process behind `pidfd` has exited; True if it did within `timeout`."""
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
-    return bool(poller.poll(max(0, int(timeout * 1000))))
+    return bool(poller.poll(max(0.0, timeout * 1000)))  # a fraction rounds up: no busy wait
 
 
 def wipe_environ() -> None:

@@ -37,7 +37,7 @@ from lxpy.linux import syscalls
 class Rule:
     """`syscall` fails with `errno`; with `when` (argument, mask, value) only if the argument
     masked is the value. A plain class: a NamedTuple costs every attach ~6 ms (typing, and
-    namedtuple's generated code)."""
+    namedtuple's generated code) and every monitor ~1 MiB (the launcher loads this)."""
 
     __slots__ = ("errno", "syscall", "when")
 

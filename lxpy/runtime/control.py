@@ -19,14 +19,15 @@ standard library only.
 
 from __future__ import annotations
 
+import _socket  # not socket: it builds enums, ~4 ms of every `lxpy stop`
 import os
-import socket
 import struct
 
 from lxpy.errors import ProtocolError as ProtocolError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this
 if TYPE_CHECKING:
+    import socket
     from typing import ClassVar, Self
 
     from lxpy.runtime.rundir import State
@@ -187,12 +188,14 @@ class StateReply:
 
 
 def peer_uid(sock: socket.socket) -> int:
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
     return int(struct.unpack("3i", creds)[1])
 
 
 def listen(path: str) -> socket.socket:
     """A path socket (never abstract: CVE-2020-15257) readable by root only."""
+    import socket  # the monitor's, which has it loaded
+
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -209,6 +212,8 @@ def listen(path: str) -> socket.socket:
 
 
 def connect(path: str, request: Request, timeout: float = 5.0) -> socket.socket:
+    import socket  # a console's client, which keeps the socket
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     sock.settimeout(timeout)
     try:
@@ -222,11 +227,17 @@ def connect(path: str, request: Request, timeout: float = 5.0) -> socket.socket:
 
 def ask(path: str, request: Request, timeout: float = 5.0) -> str:
     """Send one request and return the whole reply."""
-    with connect(path, request, timeout) as sock:
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        sock.sendall(request.encode())
         chunks = []
         while True:
             data = sock.recv(65536)
             if not data:
                 break
             chunks.append(data)
+    finally:
+        sock.close()
     return b"".join(chunks).decode(errors="replace")

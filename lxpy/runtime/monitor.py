@@ -12,6 +12,7 @@ The child that becomes init imports its own modules after the fork.
 
 from __future__ import annotations
 
+import _thread  # not threading: a lock and a thread are all the monitor needs
 import errno
 import marshal
 import os
@@ -24,7 +25,7 @@ import time
 from lxpy.errors import StartFailed
 from lxpy.linux import syscalls
 from lxpy.linux.cgroups import ContainerCgroups
-from lxpy.linux.proc import ProcessRef, wait_gone
+from lxpy.linux.proc import ProcessRef, wait_gone, waits_for_input
 from lxpy.runtime import control
 from lxpy.runtime.proxy import Proxy, where
 from lxpy.runtime.rundir import (
@@ -41,7 +42,12 @@ from lxpy.runtime.teardown import teardown
 RING_BYTES = 128 * 1024
 LOG_BYTES = 1024 * 1024
 STATUS_FD = 3
+# An init that cannot run (a missing library, a script that fails) ends within a millisecond
+# or two of its exec: the start watches it for at most this long, and less once something
+# in it waits for input (see ended_at_once).
 START_GRACE_SECONDS = 0.01
+# How often, within the grace, the start looks whether init has settled.
+SETTLE_CHECK_SECONDS = 0.001
 # A guest that reboots more often than this within a minute is stopped instead (a boot loop).
 MAX_REBOOTS_PER_MINUTE = 10
 # Root-only peers, but still bounded: a request must arrive within this, and only so many
@@ -103,6 +109,9 @@ class Monitor:
         self.dnsmasq_due = time.monotonic() + DNSMASQ_CHECK_SECONDS
         self.console = ""
         self.origin: dict[str, str] = {}
+        # Held while a thread moves the monitor back to `origin` (see leave_cgroups).
+        self.leaving: _thread.LockType | None = None
+        self.leave_error: BaseException | None = None
 
     # -- setup ----------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -214,11 +223,9 @@ class Monitor:
             if pid >= 0:
                 os.waitpid(pid, 0)
             raise StartFailed(failure.decode(errors="replace") or "init was not forked")
-        # An init that cannot run (a missing library, a wrong architecture, a script that
-        # fails) ends within a millisecond or two of its exec: worth a short look.
         pidfd = os.pidfd_open(pid)
         try:
-            ended = wait_gone(pidfd, START_GRACE_SECONDS)
+            ended = ended_at_once(pid, pidfd)
         finally:
             os.close(pidfd)
         init = None
@@ -462,9 +469,39 @@ class Monitor:
         if force or timeout <= 0:
             self.init.send_signal(signal.SIGKILL)
             self.deadline = None
+        else:
+            self.init.send_signal(self.spec["halt_signal"])
+            self.deadline = time.monotonic() + timeout
+        self.leave_cgroups()
+
+    def leave_cgroups(self) -> None:
+        """Move back to where the monitor came from, so that finish() can remove its
+        cgroups, in a thread: the move waits for an RCU grace period (see
+        cgroups.prime_migrations), which then passes while init dies and the payload is
+        torn down. The container's cgroups keep the monitor out of the payload either way."""
+        if self.leaving is not None:
             return
-        self.init.send_signal(self.spec["halt_signal"])
-        self.deadline = time.monotonic() + timeout
+        self.leaving = _thread.allocate_lock()
+        self.leaving.acquire()
+        _thread.start_new_thread(self._leave, (self.leaving,))
+
+    def _leave(self, done: _thread.LockType) -> None:
+        try:
+            self.cgroups.move_to(self.origin)
+        except BaseException as e:  # raised again in the main thread, by finish()
+            self.leave_error = e
+        finally:
+            done.release()
+
+    def left_cgroups(self) -> None:
+        """Wait until the monitor has left its cgroups (leaving them now if it was not)."""
+        self.leave_cgroups()
+        assert self.leaving is not None
+        with self.leaving:
+            pass
+        if self.leave_error is not None:
+            error, self.leave_error = self.leave_error, None
+            raise error
 
     def kill_everything(self) -> None:
         """At the stop deadline: SIGKILL init, then every other process in the cgroups."""
@@ -609,15 +646,16 @@ class Monitor:
         if self.notify is not None:
             self.notify.close()
         self.proxy.close()
-        # Leave our own cgroup so that it can be removed.
-        self.cgroups.move_to(self.origin)
+        # Ours once init is gone: one the loop's stop began cannot have ended sooner.
+        self.leave_cgroups()
         if self.netns >= 0:
             os.close(self.netns)  # the last holder once init is gone: its veths go with it
             self.netns = -1
         if self.userns >= 0:
             os.close(self.userns)
             self.userns = -1
-        teardown(self.run_dir, self.cgroups, self.spec["dns_files"])
+        # The monitor's own cgroups can go only once it has left them.
+        teardown(self.run_dir, self.cgroups, self.spec["dns_files"], self.left_cgroups)
         self.note("stopped")
 
 
@@ -651,6 +689,19 @@ def _forked(errfd: int, work: Callable[[ModuleType], None]) -> int:
         finally:
             os._exit(127)
     return pid
+
+
+def ended_at_once(pid: int, pidfd: int) -> bool:
+    """Whether the init just exec'd as `pid` ends within START_GRACE_SECONDS. It is watched
+    only until something in it waits for input (a busybox init's getty or syslogd, ~2 ms
+    after its exec): a start then reports without sitting out the whole grace."""
+    deadline = time.monotonic() + START_GRACE_SECONDS
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or waits_for_input(pid):
+            return wait_gone(pidfd, 0)
+        if wait_gone(pidfd, min(remaining, SETTLE_CHECK_SECONDS)):
+            return True
 
 
 def _children_in_own_pid_namespace() -> None:

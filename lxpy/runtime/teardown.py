@@ -12,15 +12,21 @@ from lxpy.linux.cgroups import ContainerCgroups
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 
-def teardown(run_dir: str, cgroups: ContainerCgroups, published: Sequence[str] = ()) -> None:
+def teardown(
+    run_dir: str,
+    cgroups: ContainerCgroups,
+    published: Sequence[str] = (),
+    monitor_left: Callable[[], None] | None = None,
+) -> None:
     """`published`: the container's files in its networks' dnsmasq directories (its address
-    reservation and its name), which go with it, as do its names in the host's /etc/hosts."""
+    reservation and its name), which go with it, as do its names in the host's /etc/hosts.
+    `monitor_left`: see ContainerCgroups.remove."""
     if cgroups.pids():
         cgroups.kill_all()
-    cgroups.remove()
+    cgroups.remove(monitor_left=monitor_left)
     if published:
         from lxpy.net import dnsmasq
 
