@@ -2,10 +2,9 @@
 
 A network is a bridge with the gateway address, a NAT table, and a dnsmasq. It is brought
 up the first time a container needs it (and again after a host reboot or a dnsmasq crash:
-every start checks). pyroute2 (through `links`) is imported only where netlink is needed,
-so that `lxpy start` can plan a container's NICs and launch its monitor first and load
-pyroute2 while the monitor prepares the container: only `lxpy start` of a container
-with NICs and `lxpy network` come here.
+every start checks). `lxpy start` plans a container's NICs (`plugs`), launches its
+monitor, and `wire`s them while the monitor prepares the container: only `lxpy start` of a
+container with NICs and `lxpy network` come here.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import ipaddress
 import os
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from lxpy.config import ContainerConfig
 from lxpy.errors import AlreadyExists, LxpyError, StateError, UsageError
@@ -22,6 +20,7 @@ from lxpy.net import dnsmasq, model, nat, resolved
 from lxpy.net.hostsfile import HostsFile, best_effort
 from lxpy.net.model import Network
 from lxpy.paths import Paths
+from lxpy.records import Record
 
 
 def create(
@@ -133,15 +132,17 @@ def remove(paths: Paths, name: str, runs: Callable[[str], bool]) -> None:
             )
         if os.path.isdir(run):
             safefs.remove_tree(run)
-        for suffix in (".toml", ".addresses"):
+        for path in (
+            *(f"{model.networks_dir(paths)}/{name}{suffix}" for suffix in (".toml", ".addresses")),
+            model.parsed_cache(paths, name),
+        ):
             try:
-                os.unlink(f"{model.networks_dir(paths)}/{name}{suffix}")
+                os.unlink(path)
             except FileNotFoundError:
                 pass
 
 
-@dataclass(frozen=True)
-class Plug:
+class Plug(Record):
     """One NIC of a starting container, planned: what `wire` makes of it."""
 
     network: Network
