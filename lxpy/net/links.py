@@ -9,11 +9,16 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+import time
 
 from lxpy.errors import LxpyError
 from lxpy.net import model
 from lxpy.net.model import Network
 from lxpy.net.netlink import Netlink, NetlinkError
+
+BR_STATE_FORWARDING = "3"  # /sys/class/net/PORT/brport/state (linux/if_bridge.h)
+# Far above what a loaded host takes (tens of ms), far below a DHCP client's retry delay.
+FORWARDING_WAIT = 1.0
 
 
 def host_routes() -> list[ipaddress.IPv4Network]:
@@ -52,7 +57,7 @@ def ensure_bridge(network: Network) -> None:
         if index is None:
             raise LxpyError(f"bridge {network.name} went away while it was set up")
         nl.add_ipv4(index, network.gateway, network.net.prefixlen)
-        nl.set_up(index)
+        nl.set_up(network.name)
 
 
 def remove_bridge(name: str) -> None:
@@ -61,8 +66,9 @@ def remove_bridge(name: str) -> None:
 
 
 def add_veth(host_name: str, mac: str, netns_fd: int, guest_name: str, bridge: str) -> None:
-    """A veth pair: `guest_name` (with `mac`) inside the namespace, `host_name` up on the
-    bridge.
+    """A veth pair, both ends up: `guest_name` (with `mac`) inside the namespace, `host_name`
+    on the bridge. Returns once the bridge forwards what comes from it (see
+    `_wait_forwarding`).
 
     A leftover host end of the same name (a container whose namespace a stray process
     still holds) is replaced.
@@ -81,3 +87,27 @@ def add_veth(host_name: str, mac: str, netns_fd: int, guest_name: str, bridge: s
                 nl.add_veth(host_name, master, guest_name, mac, netns_fd)
         except NetlinkError as e:
             raise LxpyError(f"cannot create veth {host_name}: {e}") from None
+    with Netlink(netns=netns_fd) as inside:
+        inside.set_up(guest_name)
+    _wait_forwarding(host_name)
+
+
+def _wait_forwarding(port: str) -> None:
+    """Wait until the bridge forwards frames from `port`, for at most FORWARDING_WAIT.
+
+    A bridge port starts disabled and forwards only once the kernel's link watcher has seen
+    its carrier come on, asynchronously, tens of milliseconds later on a loaded host. A
+    guest's first DHCPDISCOVER sent before then is dropped, and its client asks again only
+    after its retry delay (3 s for udhcpc). Both ends are up from the start, so the carrier
+    is on at once; what is left is the watcher, which this waits for."""
+    deadline = time.monotonic() + FORWARDING_WAIT
+    while True:
+        try:
+            with open(f"/sys/class/net/{port}/brport/state") as f:
+                if f.read().strip() == BR_STATE_FORWARDING:
+                    return
+        except FileNotFoundError:
+            return  # not a bridge port (gone already): nothing to wait for
+        if time.monotonic() >= deadline:
+            return  # a bridge with STP: its ports take seconds, which is its owner's choice
+        time.sleep(0.001)

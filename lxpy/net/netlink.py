@@ -14,6 +14,8 @@ import os
 import socket
 import struct
 
+from lxpy.linux import syscalls
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `lxpy start` comes here, typing is ~9 ms
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -81,6 +83,10 @@ def _mac(text: str) -> bytes:
     return bytes.fromhex(text.replace(":", ""))
 
 
+def _socket(protocol: int) -> socket.socket:
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, protocol)
+
+
 def attrs(data: bytes) -> Iterator[tuple[int, bytes]]:
     """(type, value) of each attribute in `data`, nested ones left packed."""
     offset = 0
@@ -93,12 +99,23 @@ def attrs(data: bytes) -> Iterator[tuple[int, bytes]]:
 
 
 class Netlink:
-    """One netlink socket (rtnetlink unless told otherwise), closed on leaving `with`."""
+    """One netlink socket (rtnetlink unless told otherwise), closed on leaving `with`. With
+    `netns` (an fd), it speaks to that network namespace: a socket belongs to the one its
+    thread was in when it was made, so this thread enters it for that moment."""
 
-    def __init__(self, protocol: int = NETLINK_ROUTE) -> None:
-        self.sock = socket.socket(
-            socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, protocol
-        )
+    def __init__(self, protocol: int = NETLINK_ROUTE, netns: int | None = None) -> None:
+        if netns is None:
+            self.sock = _socket(protocol)
+        else:
+            own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                syscalls.setns(netns, syscalls.CLONE_NEWNET)
+                try:
+                    self.sock = _socket(protocol)
+                finally:
+                    syscalls.setns(own, syscalls.CLONE_NEWNET)
+            finally:
+                os.close(own)
         self.sock.bind((0, 0))
         self.seq = 0
 
@@ -144,7 +161,8 @@ class Netlink:
 
     def add_veth(self, name: str, master: int, peer: str, peer_mac: str, peer_netns: int) -> None:
         """A veth pair in one request: `name` up on the bridge with index `master`, and
-        `peer` (with `peer_mac`, down) in the network namespace the fd `peer_netns` holds."""
+        `peer` (with `peer_mac`, down: the kernel cannot open it before the pair is whole)
+        in the network namespace the fd `peer_netns` holds."""
         peer_body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
         peer_body += attr(IFLA_IFNAME, _name(peer)) + attr(IFLA_ADDRESS, _mac(peer_mac))
         peer_body += attr(IFLA_NET_NS_FD, struct.pack("=I", peer_netns))
@@ -155,8 +173,9 @@ class Netlink:
         body += attr(IFLA_LINKINFO, info)
         self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
 
-    def set_up(self, index: int) -> None:
-        self.request(RTM_NEWLINK, 0, _IFINFO.pack(socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP))
+    def set_up(self, name: str) -> None:
+        body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, IFF_UP, IFF_UP) + attr(IFLA_IFNAME, _name(name))
+        self.request(RTM_NEWLINK, 0, body)
 
     def delete_link(self, name: str) -> bool:
         """Delete the link `name`; False when there is none."""
