@@ -154,6 +154,10 @@ def command(net_run_dir: str, network: Network) -> list[str]:
         f"--listen-address={network.gateway}",
         f"--dhcp-range={pool[0]},{pool[-1]},{network.net.netmask},1h",
         "--dhcp-authoritative",
+        # The only server on its bridge: a client that offers it (systemd-networkd) gets its
+        # address in the answer to its DISCOVER, one round trip instead of two. Reserved
+        # addresses are offered without the ping dnsmasq sends before a dynamic one.
+        "--dhcp-rapid-commit",
         "--dhcp-no-override",
         # Names come from our hosts files alone, never from what a DHCP client claims: a
         # container cannot take another's name.
