@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import struct
 import time
 
@@ -85,6 +84,8 @@ def release(interface: str, server: str, mac: str, address: str) -> None:
     """Send dnsmasq the DHCPRELEASE the gone client (`mac` at `address`) would have sent,
     as dnsmasq's own dhcp_release does: from the host, bound to the bridge so that dnsmasq
     sees it arrive there."""
+    import socket  # here: every `lxpy start` of a container with a NIC imports this module
+
     packet = struct.pack(
         "!BBBBIHH4s4s4s4s16s192s",
         1,  # BOOTREQUEST
