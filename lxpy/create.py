@@ -280,7 +280,7 @@ def _nics(paths: Paths, given: tuple[tuple[str, str], ...] | None) -> tuple[Nic,
     if given is None:
         name = model.default_network(paths)
         if name not in model.names(paths):
-            from lxpy.net import networks  # pyroute2, for the host's routes: only this once
+            from lxpy.net import networks  # netlink, for the host's routes: only this once
 
             networks.default(paths)
         return (Nic(name),)

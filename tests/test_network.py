@@ -3,17 +3,27 @@ named from the root) and subnet; traffic goes only between the host and these co
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
 import os
+import socket
+import struct
 import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lxpy.net import model
+from lxpy.linux import netns
+from lxpy.net import links, model, nat, netlink
+from lxpy.net.model import Network
+from lxpy.net.netlink import Netlink
 from tests.conftest import Lxpy, sh
+from tests.test_import_budget import loaded
 
 pytestmark = pytest.mark.integration
 
@@ -194,16 +204,12 @@ def test_bad_network_input_is_refused_cleanly(lxpy: Lxpy) -> None:
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 def test_port_forward_from_the_host_loopback(lxpy: Lxpy) -> None:
-    import socket
-
     lxpy.run("create", "fw")
     port = free_port()
     lxpy.run("port", "add", "fw", f"{port}:80")  # saved, active from the next start
@@ -239,8 +245,6 @@ def test_port_forward_from_the_host_loopback(lxpy: Lxpy) -> None:
 
 def refused(address: str, port: int) -> bool:
     """Whether nothing listens on the host's `address`:`port` (tcp): a refused connect."""
-    import socket
-
     try:
         with socket.create_connection((address, port), timeout=5):
             return False
@@ -254,8 +258,6 @@ def serve_http(lx: Lxpy, name: str) -> None:
 
 
 def test_a_forward_on_an_address_answers_there_alone(lxpy: Lxpy) -> None:
-    import socket
-
     with open("/proc/sys/net/ipv6/conf/lo/disable_ipv6") as f:
         assert f.read().strip() == "0", "this host has IPv6 off on lo: [::1] cannot be tested"
     loop, six = free_port(), free_port()
@@ -421,3 +423,143 @@ def test_containers_started_at_once_on_a_network_that_is_down_all_start(lxpy: Lx
     assert found.stdout.split() == [str(dnsmasq.running(run))]
     for name in names:
         wait_lease(lxpy, name)
+
+
+# -- the wiring: netlink without pyroute2, a NIC that forwards from the start ---------------
+TEST_SUBNET = "172.31.254.0/29"  # outside 10.0.0.0/8, where roots take their networks
+
+
+@pytest.fixture
+def bridge() -> Iterator[str]:
+    """A bridge name of this test's own (no root makes `lxpyt...`), removed after it."""
+    name = f"lxpyt{os.getpid() % 100000}br"
+    yield name
+    with Netlink() as nl:
+        nl.delete_link(name)
+
+
+def guest_link(ns: int, name: str) -> str:
+    """`ip -o link show NAME` inside the namespace the fd `ns` holds."""
+    return subprocess.run(
+        ["nsenter", f"--net=/proc/self/fd/{ns}", "ip", "-o", "link", "show", name],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        pass_fds=(ns,),
+        check=False,
+    ).stdout
+
+
+def test_netlink_makes_a_bridge_and_veths_into_namespaces(bridge: str) -> None:
+    subnet = ipaddress.IPv4Network(TEST_SUBNET)
+    if any(route.overlaps(subnet) for route in links.host_routes()):
+        pytest.skip(f"this host routes {TEST_SUBNET} already")
+    network = Network(bridge, TEST_SUBNET)
+    for _ in range(2):  # the second time finds everything in place and changes nothing
+        links.ensure_bridge(network)
+    show = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", bridge], capture_output=True)
+    assert (
+        show.stdout.decode().count(" inet ") == 1
+        and f"{network.gateway}/29" in show.stdout.decode()
+    )
+    assert subnet in links.host_routes()
+    host_end = f"{bridge[:-2]}-v0"
+    first, second = netns.new(), netns.new()
+    try:
+        links.add_veth(host_end, "02:00:00:00:00:01", first, "eth0", bridge)
+        assert os.path.basename(os.readlink(f"/sys/class/net/{host_end}/master")) == bridge
+        # Forwarding when add_veth returns, and the guest's end up, with its MAC: a guest's
+        # first DHCPDISCOVER is never dropped at a port still coming up.
+        with open(f"/sys/class/net/{host_end}/brport/state") as f:
+            assert f.read().strip() == links.BR_STATE_FORWARDING
+        inside = guest_link(first, "eth0")
+        assert "state UP" in inside and "02:00:00:00:00:01" in inside
+        # A leftover host end of the same name (its namespace held by a stray process) is
+        # replaced, and the pair goes with it.
+        links.add_veth(host_end, "02:00:00:00:00:02", second, "eth0", bridge)
+        assert guest_link(first, "eth0") == ""
+        assert "02:00:00:00:00:02" in guest_link(second, "eth0")
+    finally:
+        os.close(first)
+        os.close(second)
+    deadline = time.monotonic() + 5  # the kernel destroys the namespace, and its veth, later
+    while os.path.exists(f"/sys/class/net/{host_end}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/sys/class/net/{host_end}")
+    assert not netlink.nft_table_exists(socket.AF_INET, f"lxpy-{bridge}")
+
+
+def test_a_start_with_a_nic_loads_no_netlink_library_nor_toml_parser(
+    lxpy: Lxpy, tmp_path: Path
+) -> None:
+    lxpy.run("create", "m1")
+    lxpy.run("start", "m1")  # the network comes up: the next start finds it so
+    lxpy.run("stop", "-k", "m1")
+    found = loaded(lxpy, ["start", "m1"], tmp_path)
+    assert lxpy.state("m1") == "RUNNING"
+    heavy = {"pyroute2", "tomllib", "dataclasses", "inspect", "typing", "subprocess", "threading"}
+    assert not found & heavy, sorted(found & heavy)
+    assert {m.split(".")[0] for m in found} <= set(sys.stdlib_module_names) | {"lxpy"}
+    assert nat.exists(model.load(lxpy.paths, model.default_network(lxpy.paths)))
+
+
+@contextlib.contextmanager
+def watching(bridge: str) -> Iterator[socket.socket]:
+    """A socket that sees every Ethernet frame on `bridge` from now on."""
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003)) as s:
+        s.bind((bridge, 0))
+        yield s
+
+
+def frames(s: socket.socket, seconds: float) -> Iterator[bytes]:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        s.settimeout(left)
+        try:
+            yield s.recv(2048)
+        except TimeoutError:
+            return
+
+
+def dhcp_type(frame: bytes) -> int | None:
+    """The DHCP message type of a frame carrying DHCP to the server, else None."""
+    if frame[12:14] != b"\x08\x00" or frame[23] != 17:
+        return None
+    udp = 14 + (frame[14] & 15) * 4
+    if struct.unpack("!H", frame[udp + 2 : udp + 4])[0] != 67:
+        return None
+    options = frame[udp + 8 + 240 :]
+    i = 0
+    while i + 2 < len(options) and options[i] != 255:
+        if options[i] == 53:
+            return options[i + 2]
+        i += 1 if options[i] == 0 else 2 + options[i + 1]
+    return None
+
+
+def test_a_guest_gets_its_address_on_its_first_discover_and_announces_it(lxpy: Lxpy) -> None:
+    lxpy.run("create", "g1")
+    lxpy.run("start", "g1")  # the network comes up
+    address = wait_lease(lxpy, "g1")
+    lxpy.run("stop", "-k", "g1")
+    bridge = model.default_network(lxpy.paths)
+    mac = bytes.fromhex(model.mac_address("g1", 0).replace(":", ""))
+    port = model.host_end_name(lxpy.paths.instance, "g1", 0)
+    announced = socket.inet_aton(address)
+    discovers = 0
+    with watching(bridge) as s:
+        lxpy.run("start", "g1")
+        with open(f"/sys/class/net/{port}/brport/state") as f:
+            assert f.read().strip() == links.BR_STATE_FORWARDING
+        for frame in frames(s, 10):
+            if frame[6:12] != mac:
+                continue
+            discovers += dhcp_type(frame) == 1
+            # A gratuitous ARP, its sender and target address both the one it was given: a
+            # neighbour whose ARP for that address went unanswered a moment ago learns it now
+            # rather than at its next try, a second later.
+            if frame[12:14] == b"\x08\x06" and frame[28:32] == frame[38:42] == announced:
+                break
+        else:
+            raise AssertionError("g1 announced no address")
+    assert discovers == 1  # the first one was answered: no retry, 3 s later

@@ -1,4 +1,5 @@
 """Networking: managed bridges with NAT, DHCP and DNS (dnsmasq), and containers' NICs.
 
-pyroute2 is imported by `links` alone; `model` and `dnsmasq` are standard library only.
+Standard library only: netlink through a raw socket (`netlink`), nftables and dnsmasq as
+processes.
 """

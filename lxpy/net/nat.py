@@ -6,9 +6,10 @@ The table goes away with the network; nothing is added to tables others own. App
 
 from __future__ import annotations
 
-import subprocess
+import socket
 
 from lxpy.errors import LxpyError
+from lxpy.net import netlink
 from lxpy.net.model import Network
 
 
@@ -47,13 +48,13 @@ def remove(network: Network) -> None:
 
 
 def exists(network: Network) -> bool:
-    result = subprocess.run(
-        ["nft", "list", "table", "ip", table_name(network)], capture_output=True, text=True
-    )
-    return result.returncode == 0
+    """Asked at every start, so through netlink rather than `nft list` (a process)."""
+    return netlink.nft_table_exists(socket.AF_INET, table_name(network))
 
 
 def _nft(script: str) -> None:
+    import subprocess  # here: a start whose network is up never runs nft
+
     try:
         result = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True)
     except FileNotFoundError:

@@ -2,10 +2,10 @@
 
 A network is a bridge with the gateway address, a NAT table, and a dnsmasq. It is brought
 up the first time a container needs it (and again after a host reboot or a dnsmasq crash:
-every start checks). pyroute2 (through `links`) is imported only where netlink is needed,
-so that `lxpy start` can plan a container's NICs and launch its monitor first and load
-pyroute2 while the monitor prepares the container: only `lxpy start` of a container
-with NICs and `lxpy network` come here.
+every start checks). `lxpy start` plans a container's NICs (`plugs`), launches its
+monitor, and `wire`s them while the monitor prepares the container: only `lxpy start` of a
+container with NICs and `lxpy network` come here. What only the wiring needs (netlink, NAT,
+the host's names) is imported there, after the monitor is on its way.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import ipaddress
 import os
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from lxpy.config import ContainerConfig
 from lxpy.errors import AlreadyExists, LxpyError, StateError, UsageError
-from lxpy.net import dnsmasq, model, nat, resolved
-from lxpy.net.hostsfile import HostsFile, best_effort
+from lxpy.net import dnsmasq, model
 from lxpy.net.model import Network
 from lxpy.paths import Paths
+from lxpy.records import Record
 
 
 def create(
@@ -94,7 +93,7 @@ def up(paths: Paths, network: Network) -> str:
     network's run dir. dnsmasq itself is `dnsmasq.ensure`d after the caller has published
     what it needs: one starting reads its directories once, then watches them, and a file
     written in between would be missed."""
-    from lxpy.net import links
+    from lxpy.net import links, nat
 
     # Under the network's lock: two containers started at once would both find no bridge
     # or no NAT table, and both make it.
@@ -121,10 +120,11 @@ def remove(paths: Paths, name: str, runs: Callable[[str], bool]) -> None:
             )
         run = model.run_dir(paths, name)
         dnsmasq.stop(run)
-        nat.remove(network)
         from lxpy.linux import safefs
-        from lxpy.net import links
+        from lxpy.net import links, nat
+        from lxpy.net.hostsfile import HostsFile, best_effort
 
+        nat.remove(network)
         links.remove_bridge(name)
         # Lines a crash left (a monitor killed with its container): none of them runs now.
         with best_effort(f"network {name}"):
@@ -133,15 +133,17 @@ def remove(paths: Paths, name: str, runs: Callable[[str], bool]) -> None:
             )
         if os.path.isdir(run):
             safefs.remove_tree(run)
-        for suffix in (".toml", ".addresses"):
+        for path in (
+            *(f"{model.networks_dir(paths)}/{name}{suffix}" for suffix in (".toml", ".addresses")),
+            model.parsed_cache(paths, name),
+        ):
             try:
-                os.unlink(f"{model.networks_dir(paths)}/{name}{suffix}")
+                os.unlink(path)
             except FileNotFoundError:
                 pass
 
 
-@dataclass(frozen=True)
-class Plug:
+class Plug(Record):
     """One NIC of a starting container, planned: what `wire` makes of it."""
 
     network: Network
@@ -199,6 +201,9 @@ def name_on_host(paths: Paths, container: str, plugs: list[Plug]) -> None:
     """NAME.DOMAIN of each NIC resolves on the host: through systemd-resolved asking the
     network's dnsmasq where the host uses it, else by its line in /etc/hosts. Both name
     and address there are lxpy's own (a checked name, an address from its records)."""
+    from lxpy.net import resolved
+    from lxpy.net.hostsfile import HostsFile, best_effort
+
     entries = [
         (p.address, f"{container}.{p.network.domain}")
         for p in plugs

@@ -8,8 +8,6 @@ block in /etc/hosts (`lxpy.net.hostsfile`), is what the tests cover.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 
 from lxpy.net.model import Network
 
@@ -22,7 +20,11 @@ STUBS = ("127.0.0.53", "127.0.0.54")
 def active() -> bool:
     """True when resolved runs and the host's own lookups go through it (nss-resolve in
     nsswitch.conf, or its stub in resolv.conf): only then does per-link DNS reach `ssh`."""
-    if not os.path.exists(VARLINK) or shutil.which("resolvectl") is None:
+    if not os.path.exists(VARLINK):
+        return False
+    import shutil  # here: most hosts stop at the line above, and every start asks
+
+    if shutil.which("resolvectl") is None:
         return False
     return _nss_asks_resolve() or _stub_in_resolv_conf()
 
@@ -55,6 +57,8 @@ def linked(network: Network) -> bool:
     nothing to undo at `network rm`."""
     if not active():
         return False
+    import subprocess  # here: see `active`
+
     for argv in (
         ["resolvectl", "dns", network.name, network.gateway],
         ["resolvectl", "domain", network.name, f"~{network.domain}"],

@@ -160,11 +160,12 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
 
                     cfg = shift.ensure(paths, name, cfg)
             if cfg.network:
-                from lxpy.linux import netns as network_namespace
                 from lxpy.net import networks
 
                 plugs = networks.plugs(paths, name, cfg)
                 if netns < 0:
+                    from lxpy.linux import netns as network_namespace  # privileged: a thread
+
                     netns = network_namespace.new()
                 gate_r, gate = os.pipe2(os.O_CLOEXEC)
             elif cfg.ports:
@@ -174,9 +175,9 @@ def start(paths: Paths, name: str, launcher: Launcher | None = None) -> int:
                 )
             eth0 = plugs[0].address if plugs else None
             spec = monitor_spec(paths, name, cfg, published, eth0, (userns, netns, gate_r))
-            # The NICs are wired while the monitor prepares the container (loading pyroute2
-            # alone takes ~100 ms); init is held at the gate until they are in place, so it
-            # never boots without its eth0. A closed gate without a byte fails the start.
+            # The NICs are wired while the monitor prepares the container; init is held at
+            # the gate until they are in place, so it never boots without its eth0. A closed
+            # gate without a byte fails the start.
             with _monitor(spec, launcher) as report:
                 try:
                     if plugs:
