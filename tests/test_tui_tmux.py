@@ -177,7 +177,9 @@ def test_the_log_view_follows_and_finds(lxpy: Lxpy, size: tuple[int, int]) -> No
         screen = tui.wait_text("logline-3000")  # followed to the end
         assert "logline-1500" not in screen
         tui.keys("/")
+        tui.wait_text("search (enter")  # the search box is open: typing goes to it
         tui.type("logline-1500")
+        tui.wait_text("logline-1500")
         tui.keys("Enter")
         # The line after the match: the typed search holds the match's text itself.
         tui.wait(lambda s: "logline-1501" in s and "logline-3000" not in s, "the match in view")

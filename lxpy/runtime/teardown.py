@@ -31,6 +31,9 @@ def teardown(
         from lxpy.net import dnsmasq
 
         dnsmasq.withdraw(published)
+        # Before the run dir goes: its absence is STOPPED to every reader, and a stopped
+        # container's names must be gone from the host by then.
+        _forget_on_host(cgroups)
     # Every entry is ours: records, the socket, temp files of an interrupted write.
     try:
         entries = os.listdir(run_dir)
@@ -45,12 +48,10 @@ def teardown(
         os.rmdir(run_dir)
     except OSError:
         pass
-    if published:
-        _forget_on_host(cgroups)
 
 
 def _forget_on_host(cgroups: ContainerCgroups) -> None:
-    """Last: a hosts file that cannot be written (a read-only /etc) is reported and stops
+    """A hosts file that cannot be written (a read-only /etc) is reported and stops
     nothing else (the next start, destroy or `network rm` tries again)."""
     from lxpy.net.hostsfile import HostsFile, best_effort
 
