@@ -223,11 +223,11 @@ def from_cache(
 def boot_and_stop(
     bench: DebianBench, release: str, runs: int, add: Callable[[Metric], Metric]
 ) -> None:
-    boot_target, stop_target = "lxpy <= 1.2x LXC", "lxpy <= 1x LXC"
+    boot_target, stop_target = "lxpy <= 1x LXC", "lxpy <= 1x LXC"
     boot = add(Metric(f"boot_{release}", f"{release}: boot until running", "s", boot_target))
     started = add(Metric(f"start_{release}", "  of which the start command", "s"))
     stop = add(Metric(f"stop_{release}", f"{release}: clean stop", "s", stop_target))
-    boot.limit_kind, boot.limit = "ratio", 1.2
+    boot.limit_kind, boot.limit = "ratio", 1.0
     stop.limit_kind, stop.limit = "ratio", 1.0
     names = {kind: bench.dname(kind, release, 0) for kind in KINDS}
     bench.lxc_loopback_only(names["lxc"])

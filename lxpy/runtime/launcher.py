@@ -207,9 +207,9 @@ def _share(run: str, monitors: list[int], serve: Callable[[MonitorSpec, int], in
     """The shared launcher of the root whose run dir is `run`, while monitors it forked (or
     its parent did: `monitors`, pidfds) run; never returns."""
     import fcntl
-    import socket
 
     from lxpy.linux import syscalls
+    from lxpy.runtime import control
 
     lock = os.open(
         f"{run}/{SHARED_LOCK}", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
@@ -234,17 +234,7 @@ def _share(run: str, monitors: list[int], serve: Callable[[MonitorSpec, int], in
     files = _loaded_files()
     loaded = (files, _stamps(files))
     path = f"{run}/{SHARED_SOCKET}"
-    try:
-        os.unlink(path)  # a dead launcher's: we hold the lock
-    except FileNotFoundError:
-        pass
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
-    old = os.umask(0o077)
-    try:
-        listener.bind(path)
-    finally:
-        os.umask(old)
-    listener.listen(16)
+    listener = control.listen(path, seqpacket=True)  # any left there is a dead launcher's
     try:
         while monitors:
             poller = select.poll()
