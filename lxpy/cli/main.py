@@ -1,6 +1,6 @@
 """The command line: parse, call the core API, print. Errors become one line and an exit code.
 
-Start-up stays lean: nothing here imports textual, jinja2, pyroute2 or psutil, a plain
+Start-up stays lean: nothing here imports textual, jinja2 or psutil, a plain
 command line is read without argparse (quickparse), and only the invoked command's
 arguments and module are built and loaded; tests/test_import_budget.py holds each short
 command to its list of modules.
