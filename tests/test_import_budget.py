@@ -170,14 +170,11 @@ BUDGETS: dict[str, set[str]] = {
         "lxpy.runtime.attach",
     },
     # Not its first (which chooses its id range and saves its config): the launcher, forked
-    # before the CLI's imports, hands it to the root's shared launcher (c1 runs), which
-    # serves only a start made as its own was (resource: the limits init would inherit);
-    # its user namespace made (ctypes), its overlay's layers.
+    # before the CLI's imports; its user namespace made (ctypes), its overlay's layers.
     "start c2": API
     | {
         "ctypes",
         "gc",
-        "resource",
         "lxpy.cli.lifecycle",
         "lxpy.idmaps",
         "lxpy.linux.syscalls",

@@ -6,12 +6,10 @@ import concurrent.futures
 import contextlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import psutil
 import pytest
@@ -163,108 +161,6 @@ def test_an_init_is_waiting_for_input_once_it_sleeps_without_children() -> None:
                 proc.stdin.close()
             proc.wait(10)
     assert not waits_for_input(parent.pid)  # gone
-
-
-def monitor_of(lxpy: Lxpy, name: str) -> psutil.Process:
-    init = json.loads(lxpy.run("info", name, "--format", "json").stdout)["pid"]
-    monitor = psutil.Process(init).parent()
-    assert monitor is not None
-    return monitor
-
-
-def gone(process: psutil.Process) -> bool:
-    return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
-
-
-def test_later_starts_share_one_launcher_that_ends_with_the_last_monitor(lxpy: Lxpy) -> None:
-    for name in ("c1", "c2", "c3"):
-        lxpy.run("create", name)
-        lxpy.run("start", name)
-    # c1's monitor came from its own launcher, which left the shared one behind for c2 and c3.
-    shared = monitor_of(lxpy, "c2").parent()
-    assert shared is not None
-    assert monitor_of(lxpy, "c3").ppid() == shared.pid
-    assert monitor_of(lxpy, "c1").ppid() != shared.pid
-    assert [part for part in shared.cmdline() if part] == ["lxpy", "launcher"]
-    # Nothing of the first CLI's is held: no caller's pipe, no working directory.
-    assert shared.cwd() == "/"
-    assert {os.readlink(f"/proc/{shared.pid}/fd/{fd}") for fd in (0, 1, 2)} == {"/dev/null"}
-    assert os.getsid(shared.pid) != os.getsid(0)
-    socket = f"{lxpy.paths.run}/locks/.launcher.sock"
-    assert os.stat(socket).st_mode & 0o777 == 0o700
-    lxpy.run("stop", "--kill", "c1", "c2")
-    assert not gone(shared)  # c3's monitor is its child
-    lxpy.run("stop", "--kill", "c3")
-    assert wait_until(lambda: gone(shared))
-    assert not os.path.exists(socket)
-
-
-def test_a_shared_launcher_refuses_once_what_it_loaded_changed(lxpy: Lxpy, tmp_path: Path) -> None:
-    for name in ("c1", "c2"):
-        lxpy.run("create", name)
-    # The first start loads one module more, from a file of the test's own: changing it
-    # stands for an upgrade of lxpy or of Python, without touching what other tests run.
-    probe = tmp_path / "upgrade_probe.py"
-    probe.write_text("")
-    code = f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nimport upgrade_probe\n"
-    code += "from lxpy.__main__ import main\nmain()\n"
-    subprocess.run(
-        [sys.executable, "-c", code, "--root", lxpy.root, "start", "c1"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    socket = f"{lxpy.paths.run}/locks/.launcher.sock"
-    assert wait_until(lambda: os.path.exists(socket))
-    (shared,) = [p for p in launchers() if is_shared(p, socket)]
-    before = probe.stat()
-    os.utime(probe, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
-    lxpy.run("start", "c2")
-    assert monitor_of(lxpy, "c2").ppid() != shared.pid  # its own launcher's
-    assert wait_until(lambda: gone(shared))
-    assert lxpy.run("attach", "c2", "--", "hostname").stdout.strip() == "c2"
-    lxpy.run("stop", "--kill", "c1", "c2")
-
-
-def test_a_start_with_other_limits_gets_a_monitor_of_its_own(lxpy: Lxpy) -> None:
-    # A monitor passes its resource limits on to init: the shared launcher has its first
-    # CLI's, so a start made under others must not be served there.
-    for name in ("c1", "c2"):
-        lxpy.run("create", name)
-    lxpy.run("start", "c1")
-    socket = f"{lxpy.paths.run}/locks/.launcher.sock"
-    assert wait_until(lambda: os.path.exists(socket))
-    (shared,) = [p for p in launchers() if is_shared(p, socket)]
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    subprocess.run(
-        [sys.executable, "-m", "lxpy", "--root", lxpy.root, "start", "c2"],
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard)),
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    monitor = monitor_of(lxpy, "c2")
-    assert monitor.ppid() != shared.pid
-    init = monitor.children()[0]
-    assert init.rlimit(psutil.RLIMIT_NOFILE) == (512, hard)
-    assert not gone(shared)  # it serves the starts that fit
-    lxpy.run("stop", "--kill", "c1", "c2")
-
-
-def launchers() -> list[psutil.Process]:
-    return [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if [part for part in p.info["cmdline"] or [] if part] == ["lxpy", "launcher"]
-    ]
-
-
-def is_shared(process: psutil.Process, socket: str) -> bool:
-    """Whether `process` is the launcher listening on `socket`."""
-    try:
-        return any(c.laddr == socket for c in process.net_connections("unix"))
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> bool:

@@ -1,13 +1,12 @@
 """`lxpy attach`: run a command inside a running container.
 
-The CLI process stays on the host and relays a pty (or pipes). It joins the container's pid
-namespace for its children alone (through a pidfd, so a reused pid can never be joined) and
-forks once: the child is born inside it, joins the container's cgroup, then every other
-namespace in one setns through the same pidfd, its user namespace too when it has one, and
-becomes the command. No second fork, no intermediate process. The child is non-dumpable
-until exec (runc CVE-2016-9962, LXC CVE-2016-8649), keeps no host fd but the pty or pipes,
-and no byte of the host's environment. The pty is allocated from the container's own devpts,
-so TIOCSTI from the command reaches only lxpy's relay, never the user's terminal.
+The CLI process stays on the host and relays a pty (or pipes); a child joins the container:
+its cgroup first, then every namespace at once through a pidfd (so a reused pid can never
+be joined), its user namespace too when it has one, then forks once more so the command is
+inside the container's pid namespace. Both children are non-dumpable until exec (runc
+CVE-2016-9962, LXC CVE-2016-8649), keep no host fd but the pty or pipes, and no byte of the
+host's environment. The pty is allocated from the container's own devpts, so TIOCSTI from
+the command reaches only lxpy's relay, never the user's terminal.
 
 What the container's files decide (the user, its groups, the pty) is read from the host
 before anything joins, through init's root and never blocking: a FIFO, a device or a huge
@@ -190,12 +189,11 @@ def namespaces_of(pid: int) -> int:
 
 
 def enter(pidfd: int, pid: int) -> None:
-    """Join the namespaces of the process `pidfd` refers to (`pid`), all at once, but its
-    pid namespace, which the caller was born in (see `attach`). Through the pidfd, so a
-    reused `pid` is never joined: setns fails once that process is gone, and while it lives
-    `pid` is still it. The caller must already be in the container's cgroup: from inside its
-    user namespace, the host's cgroup files are no longer ours to write."""
-    syscalls.setns(pidfd, namespaces_of(pid) & ~syscalls.CLONE_NEWPID)
+    """Join the namespaces of the process `pidfd` refers to (`pid`), all at once. Through
+    the pidfd, so a reused `pid` is never joined: setns fails once that process is gone, and
+    while it lives `pid` is still it. The caller must already be in the container's cgroup:
+    from inside its user namespace, the host's cgroup files are no longer ours to write."""
+    syscalls.setns(pidfd, namespaces_of(pid))
     # Joining a user namespace changes credentials, which can make the process dumpable.
     syscalls.set_dumpable(False)
 
@@ -222,10 +220,7 @@ class _Entry(Record):
 
 
 def attach(init: ProcessRef, cgroups: ContainerCgroups, request: AttachRequest) -> int:
-    """Run the request inside the container of `init`; return the command's exit status.
-
-    The calling process is left in the container's pid namespace for its children, and its
-    environment wiped: the CLI, which forks nothing else and exits after."""
+    """Run the request inside the container of `init`; return the command's exit status."""
     # libseccomp is the host's: the filter is built here and loaded inside, before exec.
     policy = seccomp.build(request.privileged, request.allow)
     pidfd: int | None = None
@@ -250,22 +245,10 @@ def attach(init: ProcessRef, cgroups: ContainerCgroups, request: AttachRequest) 
         busybox = hostbin.static_busybox()
         trampoline = hostbin.sealed_copy(busybox) if busybox else None
         entry = _Entry(request, account, os.environ.get("TERM"), ends, policy, trampoline)
-        # The child is in the container's pid namespace from birth, where container root can
-        # see it: the user's environment (tokens, agent sockets) must not be in its
-        # /proc/PID/environ, nor can it be dumpable for a moment.
-        wipe_environ()
         syscalls.set_dumpable(False)
         sys.stdout.flush()
         sys.stderr.flush()
-        try:
-            syscalls.setns(pidfd, syscalls.CLONE_NEWPID)
-            pid = os.fork()
-        except OSError:
-            # ESRCH from setns, or ENOMEM from fork: a pid namespace whose init has exited
-            # takes no new process.
-            if not init.alive():
-                raise StateError("the container stopped before attach could join it") from None
-            raise
+        pid = os.fork()
         if pid == 0:
             for fd in ours:
                 os.close(fd)
@@ -303,17 +286,27 @@ def open_container_pty(root: int) -> tuple[int, int]:
 
 
 def _child(pidfd: int, init_pid: int, cgroups: ContainerCgroups, entry: _Entry) -> None:
-    """Join the container (its pid namespace is ours since birth) and become the command.
-    Nothing may be imported from here on: once in the container's mount namespace, an import
-    would load code from the container's tree into the host's Python."""
+    """Join the container, fork into its pid namespace, wait, and pass the exit status on."""
     try:
+        # The process that enters is visible inside until it execs; the user's environment
+        # (tokens, agent sockets) must not be readable there in its /proc/PID/environ.
+        wipe_environ()
         reset_signals()
         cgroups.enter_beside(init_pid)
         enter(pidfd, init_pid)
         os.close(pidfd)
+        pid = os.fork()
+        if pid == 0:
+            _exec_inside(entry)
+        # Holding the command's ends would keep the relay from ever seeing end-of-file.
+        for fd in set(entry.ends):
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            os._exit(128 + os.WTERMSIG(status))
+        os._exit(os.WEXITSTATUS(status))
     except BaseException as e:
         _die(f"lxpy: cannot join the container: {e}")
-    _exec_inside(entry)
 
 
 def resolve_command(name: str, path: str) -> str:

@@ -192,17 +192,15 @@ def peer_uid(sock: socket.socket) -> int:
     return int(struct.unpack("3i", creds)[1])
 
 
-def listen(path: str, seqpacket: bool = False) -> socket.socket:
-    """A path socket (never abstract: CVE-2020-15257) readable by root only, non-blocking
-    (its owner polls it), in place of any left at `path`."""
+def listen(path: str) -> socket.socket:
+    """A path socket (never abstract: CVE-2020-15257) readable by root only."""
     import socket  # the monitor's, which has it loaded
 
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
-    kind = socket.SOCK_SEQPACKET if seqpacket else socket.SOCK_STREAM
-    sock = socket.socket(socket.AF_UNIX, kind | socket.SOCK_CLOEXEC)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     old = os.umask(0o077)
     try:
         sock.bind(path)
