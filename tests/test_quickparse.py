@@ -58,7 +58,13 @@ def _lines(command: Command) -> list[list[str]]:
                     lines.append([command.name, *spelled, *run])
                     if run:
                         lines.append([command.name, run[0], *spelled, *run[1:]])
-    for top in (["--root", "/r"], ["--debug"], ["--root=/r", "--debug"], ["--verbose"]):
+    for top in (
+        ["--root", "/r"],
+        ["--debug"],
+        ["--root=/r", "--debug"],
+        ["--verbose"],
+        ["--root", "--debug"],
+    ):
         lines += [[*top, *line] for line in lines[: len(command.examples) + 2]]
     return lines
 

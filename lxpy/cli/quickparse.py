@@ -47,9 +47,11 @@ class Argument:
         self.flags = tuple(n for n in names if n.startswith("-"))
         positional = not self.flags
         long = [n for n in self.flags if n.startswith("--")]
+        # argparse makes an option's dest an identifier, and keeps a positional's name as is.
         self.dest: str = options.get(
-            "dest", (names[0] if positional else (long or self.flags)[0].lstrip("-"))
-        ).replace("-", "_")
+            "dest",
+            names[0] if positional else (long or self.flags)[0].lstrip("-").replace("-", "_"),
+        )
         self.action: str = options.get("action", "store")
         self.nargs: str | None = options.get("nargs")
         self.type: Callable[[str], Any] | None = options.get("type")
@@ -125,8 +127,8 @@ def _top(before: Sequence[str], values: dict[str, Any]) -> bool:
             values["debug"] = True
         elif word == "--root":
             value = next(words, None)
-            if value is None:
-                return False
+            if value is None or value.startswith("-"):
+                return False  # argparse refuses an option as --root's value
             values["root"] = value
         elif word.startswith("--root="):
             values["root"] = word.partition("=")[2]

@@ -116,7 +116,11 @@ class Netlink:
                     syscalls.setns(own, syscalls.CLONE_NEWNET)
             finally:
                 os.close(own)
-        self.sock.bind((0, 0))
+        try:
+            self.sock.bind((0, 0))
+        except OSError:
+            self.sock.close()
+            raise
         self.seq = 0
 
     def __enter__(self) -> Netlink:
