@@ -31,6 +31,8 @@ from lxpy.runtime.state import State as State
 from lxpy.runtime.state import not_running, read_live
 
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
+# How often `wait` reads a container's state again.
+WAIT_POLL_SECONDS = 0.05
 # How long a disk count in the background waits for the container's lock to keep its figure.
 COUNT_LOCK_WAIT = 10.0
 
@@ -556,6 +558,28 @@ class Api:
         if read_live(self.paths, name).active:
             lifecycle.stop(self.paths, name, timeout)
         return self.start(name)[0]
+
+    def wait(self, name: str, states: set[State], timeout: float | None = None) -> State:
+        """Return the container's state once it is one of `states` (like lxc-wait); a
+        StateError naming the state it is in when `timeout` seconds pass first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            store.require(self.paths, name)  # destroyed meanwhile: NotFound, not a hang
+            state = read_live(self.paths, name).state
+            if state in states:
+                return state
+            if deadline is not None and time.monotonic() >= deadline:
+                wanted = " or ".join(sorted(states))
+                raise StateError(
+                    f"container {name!r} is {state}, not {wanted}, after {timeout:g} s",
+                    hint=f"a longer --timeout, or `lxpy console {name} --log` for why",
+                )
+            # Run-dir records change with no event to wait on: read them again shortly.
+            time.sleep(
+                WAIT_POLL_SECONDS
+                if deadline is None
+                else max(0.0, min(WAIT_POLL_SECONDS, deadline - time.monotonic()))
+            )
 
     def freeze(self, name: str) -> None:
         """Stop every process of the container in place (the cgroup freezer); `unfreeze`

@@ -250,6 +250,32 @@ def stop(p: Parser) -> None:
     p.add_argument("-k", "--kill", action="store_true", help="kill at once, no clean shutdown")
 
 
+# The states `wait` takes, as `ls` shows them.
+STATES = ("RUNNING", "STOPPED", "FROZEN", "STARTING", "STOPPING")
+
+
+def wait(p: Parser) -> None:
+    _name(p)
+    p.add_argument(
+        "-s",
+        "--state",
+        action="append",
+        required=True,
+        type=str.upper,
+        choices=STATES,
+        metavar="STATE",
+        help=f"a state to wait for, one of {', '.join(STATES)}; again for any of several "
+        "(default: none, it is required)",
+    )
+    p.add_argument(
+        "-t",
+        "--timeout",
+        type=seconds,
+        metavar="S",
+        help="fail after S seconds (default: wait for as long as it takes)",
+    )
+
+
 def restart(p: Parser) -> None:
     names(p)
     _stop_timeout(p)

@@ -114,6 +114,22 @@ frozen container is thawed first.""",
         "lifecycle.stop",
     ),
     Command(
+        "wait",
+        "wait until a container is in a state",
+        """\
+Return once the container is in one of the states given, as ls shows them
+(RUNNING, STOPPED, FROZEN, STARTING, STOPPING): at once if it is already,
+like lxc-wait. With --timeout, fail after that many seconds, naming the
+state it is in. For scripts: start in one place, wait in another.""",
+        (
+            ("lxpy wait web -s RUNNING", "until web runs"),
+            ("lxpy wait web -s STOPPED -t 60", "until it stopped, at most a minute"),
+            ("lxpy wait web -s running -s frozen", "either state"),
+        ),
+        arguments.wait,
+        "lifecycle.wait",
+    ),
+    Command(
         "restart",
         "stop, then start",
         """\

@@ -46,6 +46,13 @@ def stop(api: Api, args: Namespace) -> int:
     return each(args, lambda n: api.stop(n, args.timeout, args.kill), "stop")
 
 
+def wait(api: Api, args: Namespace) -> int:
+    from lxpy.api import State
+
+    api.wait(args.name, {State(s) for s in args.state}, args.timeout)
+    return 0
+
+
 def restart(api: Api, args: Namespace) -> int:
     return each(args, lambda n: api.restart(n, args.timeout), "restart")
 
