@@ -38,7 +38,7 @@ COUNT_LOCK_WAIT = 10.0
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
     from typing import Any, NoReturn
 
     from lxpy.create import Created as Created
@@ -351,6 +351,7 @@ class Api:
 
         created = create(self.paths, request, progress)
         self._recounted(created.name)
+        self._event(created.name, "created")
         return created
 
     def dry_run(self, request: Request) -> Resolved:
@@ -587,14 +588,36 @@ class Api:
         from lxpy.runtime import hold
 
         hold.freeze(self.paths, name)
+        self._event(name, "frozen")
 
     def unfreeze(self, name: str) -> None:
         from lxpy.runtime import hold
 
         hold.unfreeze(self.paths, name)
+        self._event(name, "thawed")
 
     def destroy(self, name: str, force: bool = False) -> None:
         lifecycle.destroy(self.paths, name, force)
+        self._event(name, "destroyed")
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """The root's events from now on, as they come (see lxpy.runtime.events); never
+        ends: the caller stops reading."""
+        import json
+
+        from lxpy.runtime import events
+
+        self.paths.ensure()
+        for line in events.follow(self.paths.run):
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue  # a line cut by a full disk: the next one stands alone
+
+    def _event(self, name: str, kind: str, detail: str = "") -> None:
+        from lxpy.runtime import events
+
+        events.emit(self.paths.run, name, kind, detail)
 
     # -- inside ---------------------------------------------------------------------------
     def attach(
@@ -702,6 +725,7 @@ class Api:
 
         made = clone.clone(self.paths, hold, source, target, snapshot)
         self._recounted(target, *([source] if snapshot else []))
+        self._event(target, "created")
         return made
 
     def rename(self, old: str, new: str) -> None:
@@ -716,6 +740,7 @@ class Api:
 
         taken = snapshots.take(self.paths, hold, name, snap)
         self._recounted(name)
+        self._event(name, "snapshot", taken.name)
         return taken
 
     def snapshots(self, name: str) -> list[Snapshot]:
@@ -798,6 +823,7 @@ class Api:
                 raise
         else:
             self._recounted(imported)
+        self._event(imported, "created")
         return imported, counted
 
     def mount_add(self, name: str, source: str, path: str, readonly: bool = False) -> SharedFolder:

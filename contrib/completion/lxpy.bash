@@ -5,13 +5,14 @@
 #    source ~/.local/share/bash_completion/lxpy
 # See also: https://github.com/scop/bash-completion/blob/main/doc/configuration.md
 
-_shtab_lxpy_subparsers=(create launch start stop wait restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot up down ps fleet tui check)
+_shtab_lxpy_subparsers=(create launch start stop wait events restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot up down ps fleet tui check)
 
 _shtab_lxpy_create_option_strings=(-h --help -t --template -r --release --mirror --packages --user --ssh --no-ssh --set --storage --privileged --allow-shift --provision --cloud-init --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --dry-run)
 _shtab_lxpy_launch_option_strings=(-h --help -t --template -r --release --mirror --packages --user --ssh --no-ssh --set --storage --privileged --allow-shift --provision --cloud-init --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --timeout)
 _shtab_lxpy_start_option_strings=(-h --help --wait --no-wait)
 _shtab_lxpy_stop_option_strings=(-h --help -t --timeout -k --kill)
 _shtab_lxpy_wait_option_strings=(-h --help -s --state -t --timeout)
+_shtab_lxpy_events_option_strings=(-h --help -f --format)
 _shtab_lxpy_restart_option_strings=(-h --help -t --timeout)
 _shtab_lxpy_autostart_option_strings=(-h --help --stop -a --all -t --timeout -l --list)
 _shtab_lxpy_destroy_option_strings=(-h --help -f --force)
@@ -100,6 +101,8 @@ _shtab_lxpy___root_COMPGEN=_shtab_compgen_dirs
 
 _shtab_lxpy_wait__s_choices=(RUNNING STOPPED FROZEN STARTING STOPPING)
 _shtab_lxpy_wait___state_choices=(RUNNING STOPPED FROZEN STARTING STOPPING)
+_shtab_lxpy_events__f_choices=(text json)
+_shtab_lxpy_events___format_choices=(text json)
 _shtab_lxpy_ls__f_choices=(table json)
 _shtab_lxpy_ls___format_choices=(table json)
 _shtab_lxpy_list__f_choices=(table json)
@@ -120,7 +123,7 @@ _shtab_lxpy_ps___format_choices=(table json)
 _shtab_lxpy_fleet_pos_0_choices=(ls)
 _shtab_lxpy_check__f_choices=(text json)
 _shtab_lxpy_check___format_choices=(text json)
-_shtab_lxpy_pos_0_choices=(create launch start stop wait restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot up down ps fleet tui check)
+_shtab_lxpy_pos_0_choices=(create launch start stop wait events restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot up down ps fleet tui check)
 
 _shtab_lxpy_create__h_nargs=0
 _shtab_lxpy_create___help_nargs=0
@@ -150,6 +153,8 @@ _shtab_lxpy_stop__k_nargs=0
 _shtab_lxpy_stop___kill_nargs=0
 _shtab_lxpy_wait__h_nargs=0
 _shtab_lxpy_wait___help_nargs=0
+_shtab_lxpy_events__h_nargs=0
+_shtab_lxpy_events___help_nargs=0
 _shtab_lxpy_restart_pos_0_nargs=+
 _shtab_lxpy_restart__h_nargs=0
 _shtab_lxpy_restart___help_nargs=0

@@ -58,7 +58,7 @@ function _shtab_lxpy_using
   test "$_shtab_lxpy_cmdpath" = "$argv"
 end
 
-set -g _shtab_lxpy_commands create launch start stop wait restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot up down ps fleet tui check
+set -g _shtab_lxpy_commands create launch start stop wait events restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot up down ps fleet tui check
 set -g _shtab_lxpy_opts_with_value --cloud-init --cpus --cpuset --cwd --disk --domain --env --file --fleet --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --port --provision --recreate --release --root --set --size --sort --source --state --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
 
 complete -c lxpy -e
@@ -133,6 +133,9 @@ complete -c lxpy -n '_shtab_lxpy_using wait' -s h -l help -d 'show this help mes
 complete -c lxpy -n '_shtab_lxpy_using wait' -s s -l state -xka "RUNNING STOPPED FROZEN STARTING STOPPING" -d 'a state to wait for, one of RUNNING, STOPPED, FROZEN, STARTING, STOPPING; again for any of several (default: none, it is required)'
 complete -c lxpy -n '_shtab_lxpy_using wait' -s t -l timeout -x -d 'fail after S seconds (default: wait for as long as it takes)'
 complete -c lxpy -n '_shtab_lxpy_using wait; and test $_shtab_lxpy_npos -eq 0' -ka "(_lxpy_values containers)" -d 'the container'
+complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a events -d 'follow what happens to the containers'
+complete -c lxpy -n '_shtab_lxpy_using events' -s h -l help -d 'show this help message and exit'
+complete -c lxpy -n '_shtab_lxpy_using events' -s f -l format -xka "text json" -d 'one JSON object a line, as lxpy writes them (default: text)'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a restart -d 'stop, then start'
 complete -c lxpy -n '_shtab_lxpy_using restart' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using restart' -s t -l timeout -x -d 'seconds a clean shutdown may take before SIGKILL (default: 30)'

@@ -276,6 +276,10 @@ def wait(p: Parser) -> None:
     )
 
 
+def events(p: Parser) -> None:
+    _format(p, "text", "one JSON object a line, as lxpy writes them")
+
+
 def restart(p: Parser) -> None:
     names(p)
     _stop_timeout(p)

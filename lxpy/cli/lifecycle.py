@@ -53,6 +53,21 @@ def wait(api: Api, args: Namespace) -> int:
     return 0
 
 
+def events(api: Api, args: Namespace) -> int:
+    """Like lxc-monitor: every event of the root from now on, one a line, until interrupted."""
+    import json
+    import time
+
+    for event in api.events():
+        if args.format == "json":
+            print(json.dumps(event), flush=True)
+            continue
+        when = time.strftime("%H:%M:%S", time.localtime(event["time"]))
+        detail = f" {event['detail']}" if event.get("detail") else ""
+        print(f"{when}  {event['container']}  {event['event']}{detail}", flush=True)
+    return 0
+
+
 def restart(api: Api, args: Namespace) -> int:
     return each(args, lambda n: api.restart(n, args.timeout), "restart")
 

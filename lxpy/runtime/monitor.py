@@ -26,7 +26,7 @@ from lxpy.errors import StartFailed
 from lxpy.linux import syscalls
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.linux.proc import ProcessRef, wait_gone, waits_for_input
-from lxpy.runtime import control
+from lxpy.runtime import control, events
 from lxpy.runtime.proxy import Proxy, where
 from lxpy.runtime.rundir import (
     CONTROL_SOCKET,
@@ -303,6 +303,10 @@ class Monitor:
             for end in channel:
                 end.close()
 
+    def event(self, kind: str) -> None:
+        """For `lxpy events` and `lxpy wait`: the root's run dir is two above ours."""
+        events.emit(os.path.dirname(os.path.dirname(self.run_dir)), self.name, kind)
+
     def note(self, text: str) -> None:
         """A line from lxpy itself in the console log (not in the guest's console)."""
         self.log(f"\r\n[lxpy] {time.strftime('%Y-%m-%d %H:%M:%S')} {text}\r\n".encode())
@@ -465,6 +469,7 @@ class Monitor:
         if not self.stopping:
             ProcessRef.of(os.getpid()).write(f"{self.run_dir}/{STOPPING_MARK}")
             self.note("stopping" + (" (forced)" if force else ""))
+            self.event("stopping")
         self.stopping = True
         if force or timeout <= 0:
             self.init.send_signal(signal.SIGKILL)
@@ -561,6 +566,7 @@ class Monitor:
             self.note("rebooting too often: stopping instead")
             return False
         self.note("the guest rebooted: starting init again")
+        self.event("rebooted")
         # The kernel killed the rest of the old pid namespace; wait for the cgroup to empty.
         deadline = time.monotonic() + 5
         while self.cgroups.pids() and time.monotonic() < deadline:
@@ -657,6 +663,7 @@ class Monitor:
         # The monitor's own cgroups can go only once it has left them.
         teardown(self.run_dir, self.cgroups, self.spec["dns_files"], self.left_cgroups)
         self.note("stopped")
+        self.event("stopped")
 
 
 # What the monitor does for each request.
@@ -770,6 +777,7 @@ def serve(spec: MonitorSpec, status_fd: int) -> int:
         )
         os.dup2(log, 2)
         os.close(log)
+        monitor.event("starting")
         monitor.prepare()
         monitor.start_init()
     except BaseException as e:
@@ -788,6 +796,7 @@ def serve(spec: MonitorSpec, status_fd: int) -> int:
         _report(status_fd, f"error {detail}\n")
         return 1
     _report(status_fd, f"ok {monitor.init.pid if monitor.init else 0}\n")
+    monitor.event("running")
     # `lxpy start` has said the container runs: from here on the monitor's own errors never
     # take it down unannounced. Like LXC's monitor, a step that only the monitor needs is
     # logged and the container runs on; without its loop the monitor cannot supervise (reap
