@@ -19,9 +19,10 @@ from tests.conftest import Lxpy
 integration = pytest.mark.integration
 
 
-def waiting(lx: Lxpy, *args: str) -> subprocess.Popen[str]:
+def running_lxpy(lx: Lxpy, *args: str) -> subprocess.Popen[str]:
+    """`lxpy ARGS` left running, its output to read."""
     return subprocess.Popen(
-        [sys.executable, "-m", "lxpy", "--root", lx.root, "wait", *args],
+        [sys.executable, "-m", "lxpy", "--root", lx.root, *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -32,14 +33,14 @@ def waiting(lx: Lxpy, *args: str) -> subprocess.Popen[str]:
 @integration
 def test_wait_returns_once_another_command_reaches_the_state(lxpy: Lxpy) -> None:
     lxpy.run("create", "c1", "--network", "none")
-    procs = [waiting(lxpy, "c1", "--state", "RUNNING", "--timeout", "30")]
+    procs = [running_lxpy(lxpy, "wait", "c1", "--state", "RUNNING", "--timeout", "30")]
     try:
         time.sleep(0.5)
         assert procs[0].poll() is None  # still stopped: still waiting
         lxpy.run("start", "c1")
         assert procs[0].wait(10) == 0
         assert lxpy.state("c1") == "RUNNING"
-        procs.append(waiting(lxpy, "c1", "-s", "stopped", "-s", "frozen"))
+        procs.append(running_lxpy(lxpy, "wait", "c1", "-s", "stopped", "-s", "frozen"))
         lxpy.run("stop", "-k", "c1")
         assert procs[1].wait(10) == 0
     finally:
@@ -57,7 +58,7 @@ def test_wait_fails_with_the_state_on_timeout_and_on_a_destroyed_container(lxpy:
     assert result.returncode == 1 and time.monotonic() - begun >= 0.5
     assert "is STOPPED, not RUNNING, after 0.5 s" in result.stderr
     assert lxpy.run("wait", "c1", "-s", "STOPPED", "-t", "0").returncode == 0  # already
-    gone = waiting(lxpy, "c1", "-s", "RUNNING")
+    gone = running_lxpy(lxpy, "wait", "c1", "-s", "RUNNING")
     try:
         time.sleep(0.3)
         lxpy.run("destroy", "c1")
@@ -72,13 +73,7 @@ def test_wait_fails_with_the_state_on_timeout_and_on_a_destroyed_container(lxpy:
 @integration
 def test_events_show_another_commands_start_and_stop_in_order(lxpy: Lxpy) -> None:
     lxpy.run("create", "c1", "--network", "none")
-    follower = subprocess.Popen(
-        [sys.executable, "-m", "lxpy", "--root", lxpy.root, "events", "--format", "json"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    follower = running_lxpy(lxpy, "events", "--format", "json")
     try:
         time.sleep(1.0)  # it reads from its start on: let it open the file first
         lxpy.run("start", "c1")
