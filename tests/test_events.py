@@ -4,11 +4,13 @@ status and the state it is in when the timeout comes first (issue 19 item 2)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,35 +21,36 @@ from tests.conftest import Lxpy
 integration = pytest.mark.integration
 
 
-def running_lxpy(lx: Lxpy, *args: str) -> subprocess.Popen[str]:
-    """`lxpy ARGS` left running, its output to read."""
-    return subprocess.Popen(
+@contextlib.contextmanager
+def running_lxpy(lx: Lxpy, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """`lxpy ARGS` left running, its output to read; killed at the end if it still runs."""
+    proc = subprocess.Popen(
         [sys.executable, "-m", "lxpy", "--root", lx.root, *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
 
 
 @integration
 def test_wait_returns_once_another_command_reaches_the_state(lxpy: Lxpy) -> None:
     lxpy.run("create", "c1", "--network", "none")
-    procs = [running_lxpy(lxpy, "wait", "c1", "--state", "RUNNING", "--timeout", "30")]
-    try:
+    with running_lxpy(lxpy, "wait", "c1", "--state", "RUNNING", "--timeout", "30") as up:
         time.sleep(0.5)
-        assert procs[0].poll() is None  # still stopped: still waiting
+        assert up.poll() is None  # still stopped: still waiting
         lxpy.run("start", "c1")
-        assert procs[0].wait(10) == 0
-        assert lxpy.state("c1") == "RUNNING"
-        procs.append(running_lxpy(lxpy, "wait", "c1", "-s", "stopped", "-s", "frozen"))
+        assert up.wait(10) == 0
+    assert lxpy.state("c1") == "RUNNING"
+    with running_lxpy(lxpy, "wait", "c1", "-s", "stopped", "-s", "frozen") as down:
         lxpy.run("stop", "-k", "c1")
-        assert procs[1].wait(10) == 0
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        assert down.wait(10) == 0
 
 
 @integration
@@ -58,23 +61,17 @@ def test_wait_fails_with_the_state_on_timeout_and_on_a_destroyed_container(lxpy:
     assert result.returncode == 1 and time.monotonic() - begun >= 0.5
     assert "is STOPPED, not RUNNING, after 0.5 s" in result.stderr
     assert lxpy.run("wait", "c1", "-s", "STOPPED", "-t", "0").returncode == 0  # already
-    gone = running_lxpy(lxpy, "wait", "c1", "-s", "RUNNING")
-    try:
+    with running_lxpy(lxpy, "wait", "c1", "-s", "RUNNING") as gone:
         time.sleep(0.3)
         lxpy.run("destroy", "c1")
         assert gone.wait(10) != 0
         assert "no container named 'c1'" in gone.communicate()[1]
-    finally:
-        if gone.poll() is None:
-            gone.kill()
-            gone.wait()
 
 
 @integration
 def test_events_show_another_commands_start_and_stop_in_order(lxpy: Lxpy) -> None:
     lxpy.run("create", "c1", "--network", "none")
-    follower = running_lxpy(lxpy, "events", "--format", "json")
-    try:
+    with running_lxpy(lxpy, "events", "--format", "json") as follower:
         time.sleep(1.0)  # it reads from its start on: let it open the file first
         lxpy.run("start", "c1")
         lxpy.run("stop", "c1")
@@ -86,9 +83,6 @@ def test_events_show_another_commands_start_and_stop_in_order(lxpy: Lxpy) -> Non
             assert event["container"] == "c1"
             seen.append(event["event"])
         assert seen == ["starting", "running", "stopping", "stopped", "destroyed"]
-    finally:
-        follower.kill()
-        follower.wait()
 
 
 def test_a_reader_follows_the_file_across_its_rotation(
