@@ -55,6 +55,39 @@ def state_root(prefix: str) -> str:
     return root
 
 
+# `python -c MAIN_THEN_MODULES OUT ARGS`: `lxpy ARGS`, as the script runs it, that writes the
+# modules it loaded to OUT at its end; its forks (the launcher, monitors) write nothing.
+# main() leaves by os._exit (past atexit and `finally`), argparse by SystemExit: both write.
+MAIN_THEN_MODULES = """
+import os, sys
+
+out = sys.argv.pop(1)
+me = os.getpid()
+real_exit = os._exit
+
+
+def dump():
+    if os.getpid() == me:
+        with open(out, "w") as f:
+            f.write("\\n".join(sorted(sys.modules)))
+
+
+def exit_after_dump(code):
+    dump()
+    real_exit(code)
+
+
+os._exit = exit_after_dump
+sys.argv[0] = "lxpy"
+from lxpy.__main__ import main
+
+try:
+    main()
+finally:
+    dump()
+"""
+
+
 @dataclass
 class Result:
     returncode: int

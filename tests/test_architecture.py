@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import lxpy
+from tests.conftest import MAIN_THEN_MODULES
 
 PACKAGE = Path(__file__).resolve().parent.parent / "lxpy"
 
@@ -64,32 +65,11 @@ def test_the_monitor_loads_only_the_standard_library() -> None:
     assert not foreign, f"the monitor's imports load packages outside the stdlib: {foreign}"
 
 
-# `python -m lxpy ARGS` that writes the modules it loaded to a file at the end. main() leaves
-# by os._exit, past atexit and `finally`: here that becomes a SystemExit.
-_MAIN_THEN_MODULES = """
-import os, sys
-
-out = sys.argv.pop(1)
-
-def _exit(code):
-    raise SystemExit(code)
-
-os._exit = _exit
-try:
-    from lxpy.__main__ import main
-
-    main()
-finally:
-    with open(out, "w") as f:
-        f.write("\\n".join(sorted(sys.modules)))
-"""
-
-
 @pytest.mark.parametrize("args", [["--version"], ["ls"], ["ls", "--format", "json"]])
 def test_the_short_paths_stay_lean(args: list[str], tmp_path: Path) -> None:
     out = tmp_path / "modules"
     root = tmp_path / "root"
-    run_python("-c", _MAIN_THEN_MODULES, str(out), "--root", str(root), *args)
+    run_python("-c", MAIN_THEN_MODULES, str(out), "--root", str(root), *args)
     loaded = out.read_text().split()
     assert "lxpy.cli" in loaded
     heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)

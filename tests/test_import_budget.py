@@ -16,39 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Lxpy
+from tests.conftest import MAIN_THEN_MODULES, Lxpy
 
 integration = pytest.mark.integration
-
-# main() leaves by os._exit (past atexit and `finally`), argparse by SystemExit: both write.
-_MAIN_THEN_MODULES = """
-import os, sys
-
-out = sys.argv.pop(1)
-me = os.getpid()
-real_exit = os._exit
-
-
-def dump():
-    if os.getpid() == me:
-        with open(out, "w") as f:
-            f.write("\\n".join(sorted(sys.modules)))
-
-
-def exit_after_dump(code):
-    dump()
-    real_exit(code)
-
-
-os._exit = exit_after_dump
-sys.argv[0] = "lxpy"
-from lxpy.__main__ import main
-
-try:
-    main()
-finally:
-    dump()
-"""
 
 # The interpreter's own start-up: not lxpy's to budget.
 _START_UP = set(
@@ -194,7 +164,7 @@ def loaded(lx: Lxpy, args: list[str], tmp_path: Path) -> set[str]:
     standard library's by top-level package, anything else by full name."""
     out = tmp_path / "modules"
     proc = subprocess.run(
-        [sys.executable, "-c", _MAIN_THEN_MODULES, str(out), "--root", lx.root, *args],
+        [sys.executable, "-c", MAIN_THEN_MODULES, str(out), "--root", lx.root, *args],
         capture_output=True,
         text=True,
         timeout=60,
