@@ -44,14 +44,17 @@ def test_debug_shows_the_traceback(lxpy: Lxpy) -> None:
 
 
 @pytest.mark.integration
-def test_not_root_is_refused(lxpy: Lxpy) -> None:
+# count-disk: hidden (info runs it), and still root's alone.
+@pytest.mark.parametrize("args", [["ls"], ["count-disk", "c1"]])
+def test_not_root_is_refused(lxpy: Lxpy, args: list[str]) -> None:
     proc = subprocess.run(
         [
             sys.executable,
             "-c",
             "import os, sys; os.setgid(65534); os.setuid(65534); "
-            "from lxpy.cli.main import main; sys.exit(main(['--root', sys.argv[1], 'ls']))",
+            "from lxpy.cli.main import main; sys.exit(main(['--root', *sys.argv[1:]]))",
             lxpy.root,
+            *args,
         ],
         capture_output=True,
         text=True,

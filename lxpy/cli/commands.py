@@ -19,13 +19,15 @@ if TYPE_CHECKING:
 
 class Command:
     """One subcommand. `description` is kept as written (lines of at most 76 columns);
-    each example is a command line and what it does. A hidden command serves the shell
-    completion scripts: it is not listed (--help, man pages, completion) and runs without
-    root, since completion runs as the user typing `sudo lxpy start <TAB>`."""
+    each example is a command line and what it does. A hidden command serves lxpy itself
+    (the completion scripts' lister, info's disk count): it is not listed (--help, man pages,
+    completion). One `as_user` runs without root: completion runs as the user typing
+    `sudo lxpy start <TAB>`."""
 
     __slots__ = (
         "aliases",
         "arguments",
+        "as_user",
         "description",
         "examples",
         "handler",
@@ -44,11 +46,12 @@ class Command:
         handler: str,
         aliases: tuple[str, ...] = (),
         hidden: bool = False,
+        as_user: bool = False,
     ) -> None:
         # What a person reads (--help, man pages), then what runs it.
         self.name, self.aliases, self.hidden = name, aliases, hidden
         self.summary, self.description, self.examples = summary, description, examples
-        self.arguments, self.handler = arguments, handler
+        self.arguments, self.handler, self.as_user = arguments, handler, as_user
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -696,6 +699,7 @@ than an error.""",
         arguments.complete,
         "values.complete",
         hidden=True,
+        as_user=True,
     ),
 )
 

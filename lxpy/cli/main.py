@@ -76,7 +76,7 @@ def main(argv: Sequence[str], launcher: Launcher | None = None, tui: Tui | None 
         assert command is not None
     args.tui = tui
     try:
-        if os.geteuid() != 0 and not command.hidden:
+        if os.geteuid() != 0 and not command.as_user:
             raise PermissionDenied("lxpy needs root", hint="run it as root or with sudo")
         from lxpy.api import Api
 
