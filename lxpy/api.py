@@ -576,11 +576,8 @@ class Api:
                     hint=f"a longer --timeout, or `lxpy console {name} --log` for why",
                 )
             # Run-dir records change with no event to wait on: read them again shortly.
-            time.sleep(
-                WAIT_POLL_SECONDS
-                if deadline is None
-                else max(0.0, min(WAIT_POLL_SECONDS, deadline - time.monotonic()))
-            )
+            left = WAIT_POLL_SECONDS if deadline is None else deadline - time.monotonic()
+            time.sleep(max(0.0, min(WAIT_POLL_SECONDS, left)))
 
     def freeze(self, name: str) -> None:
         """Stop every process of the container in place (the cgroup freezer); `unfreeze`
