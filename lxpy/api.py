@@ -39,7 +39,7 @@ COUNT_LOCK_WAIT = 10.0
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
-    from typing import Any, NoReturn
+    from typing import IO, Any, NoReturn
 
     from lxpy.create import Created as Created
     from lxpy.create import Request as Request
@@ -122,13 +122,13 @@ class ContainerInfo(Record):
             "template": self.template,
             "created": self.created,
             "ipv4": list(self.ipv4),
+            "uptime": None if self.uptime is None else round(self.uptime, 3),
             "disk": None if self.disk is None else self.disk.to_json(),
         }
         if self.stats is not None:
             data["stats"] = self.stats.to_json()
         if detailed:
             data["oom_kills"] = self.oom_kills
-            data["uptime"] = None if self.uptime is None else round(self.uptime, 3)
             data["rootfs"] = self.rootfs
             data["config"] = None if self.config is None else self.config.to_dict()
             # Spelled out: config.toml's strings leave 0.0.0.0 unsaid.
@@ -866,6 +866,42 @@ class Api:
 
         with files.container_root(self.paths, name) as root:
             return files.pull(root.fd, source, dest, recursive)
+
+    def file_push_stream(
+        self,
+        name: str,
+        stream: IO[bytes],
+        dest: str,
+        recursive: bool = False,
+        uid: int = 0,
+        gid: int = 0,
+        mode: int | None = None,
+        parents: bool = False,
+    ) -> int:
+        """file_push of what a tar stream holds (one file or tree: lxpy/remote/transfer)."""
+        import tempfile
+
+        from lxpy.remote import transfer
+
+        self.paths.ensure()
+        with tempfile.TemporaryDirectory(dir=self.paths.cache) as scratch:
+            entry = transfer.receive(stream, scratch)
+            return self.file_push(name, entry, dest, recursive, uid, gid, mode, parents)
+
+    def file_pull_stream(
+        self, name: str, source: str, out: IO[bytes], recursive: bool = False
+    ) -> int:
+        """file_pull, written to `out` as a tar stream."""
+        import tempfile
+
+        from lxpy.remote import transfer
+
+        self.paths.ensure()
+        with tempfile.TemporaryDirectory(dir=self.paths.cache) as scratch:
+            count = self.file_pull(name, source, scratch, recursive)
+            (entry,) = os.listdir(scratch)
+            transfer.send(f"{scratch}/{entry}", entry, out)
+        return count
 
     def console_socket(self, name: str) -> str:
         """The control socket of a running container's monitor (its console is there)."""

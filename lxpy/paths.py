@@ -42,6 +42,11 @@ class Paths(Record):
         return None if self.instance == DEFAULT_INSTANCE else os.path.dirname(self.lib)
 
     @property
+    def remotes_file(self) -> str:
+        """The remote hosts this root knows (lxpy/remote/registry.py)."""
+        return f"{self.etc}/remotes.toml"
+
+    @property
     def containers(self) -> str:
         return f"{self.lib}/containers"
 

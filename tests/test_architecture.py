@@ -40,8 +40,9 @@ HEAVY = ("textual", "rich", "jinja2", "pyroute2", "psutil")
 # own package (not the other face: lxpy/__main__.py hands the TUI to the CLI for `lxpy tui`).
 # Also `lxpy` itself, for `__version__`: the package alone, not what is below it.
 FACES = ("lxpy.cli", "lxpy.tui")
-# fleets: `lxpy up` and its kin, an orchestrator over the API as a face is.
-FACE_MAY_IMPORT = ("lxpy.api", "lxpy.fleets", "lxpy.errors", "lxpy.units")
+# fleets: `lxpy up` and its kin, an orchestrator over the API as a face is; remote: the
+# other hosts, whose lxpy a face calls as it calls the API.
+FACE_MAY_IMPORT = ("lxpy.api", "lxpy.fleets", "lxpy.remote", "lxpy.errors", "lxpy.units")
 
 
 def run_python(*args: str) -> str:
@@ -233,7 +234,8 @@ def declared_layers() -> dict[str, set[str]]:
     base = next(p for row, p in zip(rows, packages, strict=True) if row[0].startswith("base"))
     declared: dict[str, set[str]] = {}
     for index, (row, own) in enumerate(zip(rows, packages, strict=True)):
-        allowed = set(nodes(row[2])) | ({"lxpy"} if own[0] == "lxpy.cli" else set())
+        # The package itself holds __version__ alone: any layer may read it.
+        allowed = set(nodes(row[2])) | {"lxpy"}
         if "base" in row[2]:
             allowed |= set(base)
         if "everything below" in row[2]:

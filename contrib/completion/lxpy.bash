@@ -5,7 +5,7 @@
 #    source ~/.local/share/bash_completion/lxpy
 # See also: https://github.com/scop/bash-completion/blob/main/doc/configuration.md
 
-_shtab_lxpy_subparsers=(create launch start stop wait events restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot up down ps fleet tui check)
+_shtab_lxpy_subparsers=(create launch start stop wait events restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot up down ps fleet remote tui check)
 
 _shtab_lxpy_create_option_strings=(-h --help -t --template -r --release --mirror --packages --user --ssh --no-ssh --set --storage --privileged --allow-shift --provision --cloud-init --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --dry-run)
 _shtab_lxpy_launch_option_strings=(-h --help -t --template -r --release --mirror --packages --user --ssh --no-ssh --set --storage --privileged --allow-shift --provision --cloud-init --network --port --pids --memory --swap --cpus --cpuset --io-weight --disk -q --quiet --timeout)
@@ -45,9 +45,10 @@ _shtab_lxpy_up_option_strings=(-h --help -f --file --dry-run --recreate)
 _shtab_lxpy_down_option_strings=(-h --help -f --file --fleet --destroy -y --yes)
 _shtab_lxpy_ps_option_strings=(-h --help -f --file --fleet --format)
 _shtab_lxpy_fleet_option_strings=(-h --help)
+_shtab_lxpy_remote_option_strings=(-h --help --root --command)
 _shtab_lxpy_tui_option_strings=(-h --help)
 _shtab_lxpy_check_option_strings=(-h --help -f --format)
-_shtab_lxpy_option_strings=(-h --help --version --root --debug)
+_shtab_lxpy_option_strings=(-h --help --version --root --debug --remote --api)
 
 _shtab_lxpy_create__t_COMPGEN=_lxpy_templates
 _shtab_lxpy_create___template_COMPGEN=_lxpy_templates
@@ -97,6 +98,7 @@ _shtab_lxpy_down__f_COMPGEN=_shtab_compgen_files
 _shtab_lxpy_down___file_COMPGEN=_shtab_compgen_files
 _shtab_lxpy_ps__f_COMPGEN=_shtab_compgen_files
 _shtab_lxpy_ps___file_COMPGEN=_shtab_compgen_files
+_shtab_lxpy_remote_pos_1_COMPGEN=_lxpy_remotes
 _shtab_lxpy___root_COMPGEN=_shtab_compgen_dirs
 
 _shtab_lxpy_wait__s_choices=(RUNNING STOPPED FROZEN STARTING STOPPING)
@@ -121,9 +123,10 @@ _shtab_lxpy_file_pos_0_choices=(push pull)
 _shtab_lxpy_mount_pos_0_choices=(add rm ls)
 _shtab_lxpy_ps___format_choices=(table json)
 _shtab_lxpy_fleet_pos_0_choices=(ls)
+_shtab_lxpy_remote_pos_0_choices=(ls add rm default)
 _shtab_lxpy_check__f_choices=(text json)
 _shtab_lxpy_check___format_choices=(text json)
-_shtab_lxpy_pos_0_choices=(create launch start stop wait events restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot up down ps fleet tui check)
+_shtab_lxpy_pos_0_choices=(create launch start stop wait events restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot up down ps fleet remote tui check)
 
 _shtab_lxpy_create__h_nargs=0
 _shtab_lxpy_create___help_nargs=0
@@ -256,6 +259,8 @@ _shtab_lxpy_ps__h_nargs=0
 _shtab_lxpy_ps___help_nargs=0
 _shtab_lxpy_fleet__h_nargs=0
 _shtab_lxpy_fleet___help_nargs=0
+_shtab_lxpy_remote__h_nargs=0
+_shtab_lxpy_remote___help_nargs=0
 _shtab_lxpy_tui__h_nargs=0
 _shtab_lxpy_tui___help_nargs=0
 _shtab_lxpy_check__h_nargs=0
@@ -279,6 +284,7 @@ _lxpy_releases() { _lxpy_values releases "$1"; }
 _lxpy_networks() { _lxpy_values networks "$1"; }
 _lxpy_pools() { _lxpy_values pools "$1"; }
 _lxpy_snapshots() { _lxpy_values snapshots "$1"; }
+_lxpy_remotes() { _lxpy_values remotes "$1"; }
 
 # End Custom Preamble
 

@@ -58,8 +58,8 @@ function _shtab_lxpy_using
   test "$_shtab_lxpy_cmdpath" = "$argv"
 end
 
-set -g _shtab_lxpy_commands create launch start stop wait events restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot up down ps fleet tui check
-set -g _shtab_lxpy_opts_with_value --cloud-init --cpus --cpuset --cwd --disk --domain --env --file --fleet --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --port --provision --recreate --release --root --set --size --sort --source --state --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
+set -g _shtab_lxpy_commands create launch start stop wait events restart autostart destroy freeze unfreeze ls list info attach shell ssh ssh-config console templates cache network storage port config top file clone rename move export mount import snapshot up down ps fleet remote tui check
+set -g _shtab_lxpy_opts_with_value --api --cloud-init --command --cpus --cpuset --cwd --disk --domain --env --file --fleet --format --gid --interval --io-weight --memory --mirror --mode --network --packages --pids --port --provision --recreate --release --remote --root --set --size --sort --source --state --storage --subnet --swap --template --timeout --uid --user --wait -e -f -i -r -s -t -u
 
 complete -c lxpy -e
 complete -c lxpy -f
@@ -68,6 +68,8 @@ complete -c lxpy -n _shtab_lxpy_using -s h -l help -d 'show this help message an
 complete -c lxpy -n _shtab_lxpy_using -l version -d 'show program'"'"'s version number and exit'
 complete -c lxpy -n _shtab_lxpy_using -l root -xka "(__fish_complete_directories)" -d 'keep all state under DIR (also: LXPY_ROOT)'
 complete -c lxpy -n _shtab_lxpy_using -l debug -d 'show tracebacks'
+complete -c lxpy -n _shtab_lxpy_using -l remote -x -d 'run the command on a remote host (`lxpy remote`; ls: all, every host); also after the command (default: `lxpy remote default`)'
+complete -c lxpy -n _shtab_lxpy_using -l api -x -d 'the remote interface its caller speaks: another host'"'"'s lxpy passes it'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a create -d 'create a container from a template'
 complete -c lxpy -n '_shtab_lxpy_using create' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using create' -s t -l template -xka "(_lxpy_values templates)" -d 'see `lxpy templates` (default: busybox)'
@@ -276,6 +278,12 @@ complete -c lxpy -n '_shtab_lxpy_using ps' -l format -xka "table json" -d '(defa
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a fleet -d 'list the fleets on this host'
 complete -c lxpy -n '_shtab_lxpy_using fleet' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using fleet; and test $_shtab_lxpy_npos -eq 0' -ka "ls" -d 'what to do (default: ls)'
+complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a remote -d 'the other hosts this one reaches over SSH'
+complete -c lxpy -n '_shtab_lxpy_using remote' -s h -l help -d 'show this help message and exit'
+complete -c lxpy -n '_shtab_lxpy_using remote' -l root -x -d 'add: the remote lxpy'"'"'s --root (default: its default places)'
+complete -c lxpy -n '_shtab_lxpy_using remote' -l command -x -d 'add: the lxpy to run there, like /opt/lxpy/bin/lxpy or '"'"'sudo -n lxpy'"'"' (default: lxpy)'
+complete -c lxpy -n '_shtab_lxpy_using remote; and test $_shtab_lxpy_npos -eq 0' -ka "ls add rm default" -d 'what to do (default: ls)'
+complete -c lxpy -n '_shtab_lxpy_using remote; and test $_shtab_lxpy_npos -eq 1' -ka "(_lxpy_values remotes)" -d 'the remote (default: show)'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a tui -d 'the fleet app (also: lxpy alone, on a terminal)'
 complete -c lxpy -n '_shtab_lxpy_using tui' -s h -l help -d 'show this help message and exit'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a check -d 'what this host offers and what lxpy needs'

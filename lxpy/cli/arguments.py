@@ -26,7 +26,7 @@ SNAPSHOT_ACTIONS = ("ls", "rm", "restore")
 # What a shell completes an argument with (lxpy/cli/completion.py writes the scripts): the
 # values the hidden `lxpy complete KIND` lists (lxpy/cli/values.py), or the shell's own file
 # and directory names. The kind is an attribute of the argparse action, as shtab wants it.
-LISTED = ("containers", "templates", "releases", "networks", "pools", "snapshots")
+LISTED = ("containers", "templates", "releases", "networks", "pools", "snapshots", "remotes")
 FILES, DIRS = "files", "dirs"
 # argparse.BooleanOptionalAction (--x and --no-x) by a name, so that builders import no argparse.
 NEGATABLE = "negatable"
@@ -610,6 +610,32 @@ def mount(p: Parser) -> None:
     _owner(p)
     p.add_argument("paths", nargs="*", metavar="PATH", help="add: HOSTPATH PATH; rm: PATH")
     p.add_argument("--readonly", action="store_true", help="add: read-only inside")
+
+
+def remote(p: Parser) -> None:
+    _actions(p, "ls", "add", "rm", "default")
+    completes(
+        p.add_argument("remote", nargs="?", metavar="NAME", help="the remote (default: show)"),
+        "remotes",
+    )
+    p.add_argument(
+        "address",
+        nargs="?",
+        metavar="[USER@]HOST[:PORT]",
+        help="add: where ssh reaches it (user and port default: ssh's own)",
+    )
+    p.add_argument(
+        "--root",
+        dest="remote_root",
+        metavar="DIR",
+        help="add: the remote lxpy's --root (default: its default places)",
+    )
+    p.add_argument(
+        "--command",
+        metavar="CMD",
+        help="add: the lxpy to run there, like /opt/lxpy/bin/lxpy or 'sudo -n lxpy' "
+        "(default: lxpy)",
+    )
 
 
 def count_disk(p: Parser) -> None:

@@ -4,7 +4,7 @@ only that command's parser is built."""
 from __future__ import annotations
 
 # Options of `lxpy` itself that take a value.
-_VALUED = {"--root"}
+_VALUED = {"--root", "--api", "--remote"}
 
 
 def command_word(argv: list[str]) -> str | None:

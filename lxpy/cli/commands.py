@@ -16,13 +16,19 @@ if TYPE_CHECKING:
 
     from lxpy.cli.arguments import Parser
 
+# How a command runs on a remote host: its command line passed on (FORWARD; TERMINAL: on a
+# pty when this one is on a terminal), its files carried over the connection (FILE), or not
+# at all: it works on this host's files or this terminal (HERE).
+FORWARD, TERMINAL, FILE, HERE = "forward", "terminal", "file", "here"
+
 
 class Command:
     """One subcommand. `description` is kept as written (lines of at most 76 columns);
     each example is a command line and what it does. A hidden command serves lxpy itself
     (the completion scripts' lister, info's disk count): it is not listed (--help, man pages,
     completion). One `as_user` runs without root: completion runs as the user typing
-    `sudo lxpy start <TAB>`."""
+    `sudo lxpy start <TAB>`. `remote`: how it runs for a container of another host (see
+    lxpy/cli/forward.py)."""
 
     __slots__ = (
         "aliases",
@@ -33,6 +39,7 @@ class Command:
         "handler",
         "hidden",
         "name",
+        "remote",
         "summary",
     )
 
@@ -47,11 +54,13 @@ class Command:
         aliases: tuple[str, ...] = (),
         hidden: bool = False,
         as_user: bool = False,
+        remote: str = FORWARD,
     ) -> None:
         # What a person reads (--help, man pages), then what runs it.
         self.name, self.aliases, self.hidden = name, aliases, hidden
         self.summary, self.description, self.examples = summary, description, examples
         self.arguments, self.handler, self.as_user = arguments, handler, as_user
+        self.remote = remote
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -275,6 +284,7 @@ the container's own user (`lxpy shell`'s) when its config says
         ),
         arguments.attach,
         "inside.attach",
+        remote=TERMINAL,
     ),
     Command(
         "shell",
@@ -290,6 +300,7 @@ A login shell in a running container as its own user: the one
         ),
         arguments.shell,
         "inside.shell",
+        remote=TERMINAL,
     ),
     Command(
         "ssh",
@@ -308,6 +319,7 @@ The container needs sshd: `create --ssh`, the default with --user.""",
         ),
         arguments.ssh,
         "inside.ssh",
+        remote=TERMINAL,
     ),
     Command(
         "ssh-config",
@@ -338,6 +350,7 @@ none until one is set: `lxpy attach NAME -- passwd` sets it, and
         ),
         arguments.console,
         "inside.console",
+        remote=TERMINAL,
     ),
     Command(
         "templates",
@@ -443,6 +456,7 @@ changes at its next start.""",
         ),
         arguments.config,
         "config.config",
+        remote=TERMINAL,
     ),
     Command(
         "top",
@@ -458,6 +472,7 @@ bytes, disk use (USED/LIMIT, as info reads it, without a walk) and uptime.""",
         ),
         arguments.top,
         "containers.top",
+        remote=TERMINAL,
     ),
     Command(
         "file",
@@ -473,6 +488,7 @@ root (or --uid/--gid) and keep the source's mode (or --mode).""",
         ),
         arguments.file,
         "inside.file",
+        remote=FILE,
     ),
     Command(
         "clone",
@@ -527,6 +543,7 @@ read.""",
         ),
         arguments.export,
         "storage.export",
+        remote=HERE,
     ),
     Command(
         "mount",
@@ -558,6 +575,7 @@ outside /dev are refused, and a refused import leaves nothing behind.""",
         ),
         arguments.import_,
         "storage.import_",
+        remote=HERE,
     ),
     Command(
         "snapshot",
@@ -595,6 +613,7 @@ which destroys that container first: up never does it by itself.""",
         ),
         arguments.up,
         "fleets.up",
+        remote=HERE,
     ),
     Command(
         "down",
@@ -610,6 +629,7 @@ the project file's (lxpy.toml here, or -f FILE), or --fleet NAME's.""",
         ),
         arguments.down,
         "fleets.down",
+        remote=HERE,
     ),
     Command(
         "ps",
@@ -636,6 +656,24 @@ project file, network and how many of their containers run.""",
         "fleets.fleet",
     ),
     Command(
+        "remote",
+        "the other hosts this one reaches over SSH",
+        """\
+Name another host's lxpy, reached with ssh as the host's own ssh config,
+keys and known_hosts allow. Then any command takes HOST:NAME for a
+container there, or --remote HOST (`ls --remote all`: every host). One SSH
+connection per host is kept open for ten idle minutes. `default` sends the
+commands naming no host there (`remote default local`: back here).""",
+        (
+            ("lxpy remote add build1 root@build1.example", "a host, reached as root"),
+            ("lxpy start build1:ci", "start its container ci"),
+            ("lxpy ls --remote all", "the containers of every host"),
+        ),
+        arguments.remote,
+        "remotes.remote",
+        remote=HERE,
+    ),
+    Command(
         "tui",
         "the fleet app (also: lxpy alone, on a terminal)",
         """\
@@ -650,6 +688,7 @@ ROOT/etc).""",
         ),
         arguments.nothing,
         "containers.tui",
+        remote=HERE,
     ),
     Command(
         "check",
@@ -679,6 +718,7 @@ never waits for a walk; the next reader sees the new count.""",
         (("lxpy count-disk web", "web's disk figure, counted now"),),
         arguments.count_disk,
         "containers.count_disk",
+        remote=HERE,
         hidden=True,
     ),
     Command(
@@ -698,6 +738,7 @@ than an error.""",
         ),
         arguments.complete,
         "values.complete",
+        remote=HERE,
         hidden=True,
         as_user=True,
     ),

@@ -63,6 +63,10 @@ def console(api: Api, args: Namespace) -> int:
 
 
 def file(api: Api, args: Namespace) -> int:
+    if args.action == "pull" and args.dest == "-":
+        count = api.file_pull_stream(args.name, args.source, sys.stdout.buffer, args.recursive)
+        print(f"pulled {count} file(s)", file=sys.stderr)
+        return 0
     if args.action == "pull":
         count = api.file_pull(args.name, args.source, args.dest, args.recursive)
         print(f"pulled {count} file(s)", file=sys.stderr)
@@ -75,9 +79,11 @@ def file(api: Api, args: Namespace) -> int:
             raise UsageError(f"--mode {args.mode}: expected an octal mode like 644") from None
         if not 0 <= mode <= 0o7777:
             raise UsageError(f"--mode {args.mode}: expected an octal mode like 644")
-    count = api.file_push(
-        args.name, args.source, args.dest, args.recursive, args.uid, args.gid, mode, args.parents
-    )
+    options = (args.dest, args.recursive, args.uid, args.gid, mode, args.parents)
+    if args.source == "-":  # a tar stream (what a remote's `file push` sends)
+        count = api.file_push_stream(args.name, sys.stdin.buffer, *options)
+    else:
+        count = api.file_push(args.name, args.source, *options)
     print(f"pushed {count} file(s)", file=sys.stderr)
     return 0
 

@@ -51,6 +51,11 @@ def main(argv: Sequence[str], launcher: Launcher | None = None, tui: Tui | None 
     if "--" in argv:
         cut = argv.index("--")
         argv, trailing = argv[:cut], argv[cut + 1 :]
+    remote: str | None = None
+    if any(w.startswith("--remote") for w in argv):
+        from lxpy.cli.forward import take_option
+
+        argv, remote = take_option(argv)
     word = command_word(argv)
     command = None if word is None else commands.find(word)
     if word is not None and command is None:
@@ -78,12 +83,27 @@ def main(argv: Sequence[str], launcher: Launcher | None = None, tui: Tui | None 
     try:
         if os.geteuid() != 0 and not command.as_user:
             raise PermissionDenied("lxpy needs root", hint="run it as root or with sudo")
+        if args.api is not None:  # called by another host's lxpy
+            from lxpy.remote.protocol import check_requested
+
+            check_requested(args.api)
         from lxpy.api import Api
 
+        api = Api.for_root(args.root, launcher)
+        if (
+            remote is not None
+            or any(":" in w for w in argv)
+            or os.path.exists(api.paths.remotes_file)
+        ):
+            from lxpy.cli.forward import route
+
+            status = route(api, argv, trailing, command, args, remote)
+            if status is not None:
+                return status
         module, _, function = command.handler.rpartition(".")
         # __import__, not importlib.import_module: importlib costs every command ~0.5 ms.
         handler = getattr(__import__(f"lxpy.cli.{module}", fromlist=[function]), function)
-        return int(handler(Api.for_root(args.root, launcher), args))
+        return int(handler(api, args))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -58,6 +58,19 @@ def parser(only: Command | None = None, every: bool = False) -> argparse.Argumen
     )
     arguments.completes(root, arguments.DIRS)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    # Listed for --help; main() takes it off the command line wherever it is given.
+    p.add_argument(
+        "--remote",
+        default=argparse.SUPPRESS,
+        metavar="HOST",
+        help="run the command on a remote host (`lxpy remote`; ls: all, every host); "
+        "also after the command (default: `lxpy remote default`)",
+    )
+    p.add_argument(
+        "--api",
+        metavar="N",
+        help="the remote interface its caller speaks: another host's lxpy passes it",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in commands.COMMANDS:
         # A subparser added without help is not listed (argparse, and shtab after it).

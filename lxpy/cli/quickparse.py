@@ -100,7 +100,7 @@ def parse(argv: Sequence[str], command: Command) -> Namespace | None:
     at = command_index(list(argv))
     if at is None:
         return None
-    values: dict[str, Any] = {"root": None, "debug": False, "command": argv[at]}
+    values: dict[str, Any] = {"root": None, "debug": False, "api": None, "command": argv[at]}
     if not _top(argv[:at], values):
         return None
     recorder = Recorder()
@@ -114,8 +114,13 @@ def version(argv: Sequence[str]) -> str | None:
     """What `lxpy --version` prints, when that is all the command line asks (with lxpy's
     own options around it)."""
     rest = [word for word in argv if word != "--version"]
-    if len(rest) == len(argv) or command_index(rest) is not None or not _top(rest, {}):
+    top: dict[str, Any] = {}
+    if len(rest) == len(argv) or command_index(rest) is not None or not _top(rest, top):
         return None
+    if top.get("api") is not None:  # a remote's handshake
+        from lxpy.remote.protocol import hello
+
+        return hello()
     return f"lxpy {__version__}"
 
 
@@ -132,6 +137,11 @@ def _top(before: Sequence[str], values: dict[str, Any]) -> bool:
             values["root"] = value
         elif word.startswith("--root="):
             values["root"] = word.partition("=")[2]
+        elif word == "--api":
+            value = next(words, None)
+            if value is None or value.startswith("-"):
+                return False
+            values["api"] = value
         else:
             return False
     return True

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from lxpy.api import Api
+    from lxpy.remote.registry import Remotes
 
 
 def complete(api: Api, args: Namespace) -> int:
@@ -87,6 +88,12 @@ def _snapshot_line(api: Api, words: list[str]) -> list[str]:
     return []
 
 
+def _remotes(api: Api) -> Remotes:
+    from lxpy.remote import registry
+
+    return registry.load(api.paths)
+
+
 _LISTERS: dict[str, Callable[[Api, list[str]], list[str]]] = {
     "containers": lambda api, _: api.names(),
     "templates": lambda api, _: [t.name for t in api.templates()],
@@ -94,4 +101,5 @@ _LISTERS: dict[str, Callable[[Api, list[str]], list[str]]] = {
     "networks": lambda api, _: [n.name for n in api.networks()],
     "pools": lambda api, _: [u.pool.name for u in api.pools()],
     "snapshots": _snapshot_line,
+    "remotes": lambda api, _: sorted(_remotes(api).remotes),
 }

@@ -8,7 +8,7 @@ import marshal
 import os
 import sys
 
-from lxpy.config.tomlfile import MAX_BYTES
+from lxpy.config.tomlfile import MAX_BYTES, parse, read_text
 
 # Not typing.TYPE_CHECKING: importing typing costs every command ~9 ms.
 TYPE_CHECKING = False
@@ -46,3 +46,15 @@ def store(cache: str, key: tuple[int, ...], doc: dict[str, Any]) -> None:
         write_atomic(cache, data)
     except OSError:
         pass  # a cache that cannot be written only costs time
+
+
+def load(path: str, cache: str) -> dict[str, Any]:
+    """The parsed document of the TOML file at `path`: the one kept at `cache` while the
+    file is unchanged, else parsed (and kept). A missing file raises FileNotFoundError."""
+    key = key_of(os.stat(path, follow_symlinks=False))
+    doc = cached(cache, key)
+    if doc is None:
+        doc = parse(path, read_text(path))
+        os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
+        store(cache, key, doc)
+    return doc

@@ -23,7 +23,7 @@ from lxpy import store
 from lxpy.config import ContainerConfig, Nic
 from lxpy.config import cache as parsed
 from lxpy.config.schema import check_network_name
-from lxpy.config.tomlfile import TomlFile, parse, read_text, record_names
+from lxpy.config.tomlfile import TomlFile, read_text, record_names
 from lxpy.errors import Busy, LxpyError, NotFound, UsageError
 from lxpy.linux.atomic import write_atomic
 from lxpy.linux.locks import locked_file
@@ -109,17 +109,10 @@ def names(paths: Paths) -> list[str]:
 def load(paths: Paths, name: str) -> Network:
     validate_network_name(name)
     path = f"{networks_dir(paths)}/{name}.toml"
-    cache = parsed_cache(paths, name)
     try:
-        key = parsed.key_of(os.stat(path, follow_symlinks=False))
+        doc = parsed.load(path, parsed_cache(paths, name))
     except FileNotFoundError:
         raise NotFound(f"no network named {name!r}", hint="`lxpy network ls` lists them") from None
-    doc = parsed.cached(cache, key)
-    if doc is None:
-        text = read_text(path)
-        doc = parse(path, text)
-        os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
-        parsed.store(cache, key, doc)
     top = TomlFile(path, lambda: read_text(path)).top(doc, ("subnet", "domain"))
     subnet = top.get("subnet", str, check=_check_subnet)
     domain = top.get("domain", str, DEFAULT_DOMAIN, _check_domain)

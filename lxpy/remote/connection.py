@@ -1,0 +1,218 @@
+"""One multiplexed OpenSSH connection per remote host: the first command opens a master
+(ControlMaster, in this root's run dir, 0700), every later one rides on it for ten idle
+minutes, and one that finds it killed opens a new one. The host's own ssh config, keys and
+known_hosts are used: lxpy makes no key and trusts no host ssh would not.
+
+A command is the remote lxpy's own command line, told the interface this one speaks
+(protocol.API); the first one over a new master is preceded by the handshake, which says in
+one line when the host is unreachable, has no lxpy, or one of another interface.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from lxpy.remote import protocol
+from lxpy.remote.protocol import RemoteError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Sequence
+
+    from lxpy.paths import Paths
+    from lxpy.remote.registry import Remote
+
+# Like GIT_SSH_COMMAND: the ssh to run, with options of its own (`ssh -F my_config`).
+SSH_COMMAND_ENV = "LXPY_SSH_COMMAND"
+# An idle master lives this long; a dead host is noticed after 3 unanswered 15 s probes.
+_PERSIST = "600"
+_OPTIONS = (
+    "ControlMaster=auto",
+    f"ControlPersist={_PERSIST}",
+    "ServerAliveInterval=15",
+    "ServerAliveCountMax=3",
+    "ConnectTimeout=10",
+)
+# The shell's "command not found": the remote command is not there.
+_NOT_FOUND = 127
+
+
+class Connection:
+    """The way to one remote's lxpy. `batch`: never prompt (no terminal to prompt on)."""
+
+    __slots__ = ("batch", "control", "remote")
+
+    def __init__(self, paths: Paths, remote: Remote, batch: bool = False) -> None:
+        self.remote = remote
+        self.batch = batch
+        self.control = f"{paths.run}/ssh/{remote.name}"
+
+    def ssh(self, *, tty: bool = False) -> list[str]:
+        """ssh's command line up to the remote command (which the caller appends)."""
+        # -q on a terminal: "Connection to HOST closed." is no news after an attach.
+        return [
+            *self._options(),
+            "-t" if tty else "-T",
+            *(["-q"] if tty else []),
+            "--",
+            self.remote.host,
+        ]
+
+    def _options(self) -> list[str]:
+        r = self.remote
+        custom = os.environ.get(SSH_COMMAND_ENV)
+        if custom:
+            import shlex  # only then: shlex imports re
+
+            argv = shlex.split(custom)
+        else:
+            argv = ["ssh"]
+        argv += ["-S", self.control, "-e", "none"]
+        for option in _OPTIONS + (("BatchMode=yes",) if self.batch else ()):
+            argv += ["-o", option]
+        if r.port:
+            argv += ["-p", str(r.port)]
+        if r.user:
+            argv += ["-l", r.user]
+        return argv
+
+    def command_line(self, words: Sequence[str]) -> str:
+        """The remote shell's command: that host's lxpy, told this one's interface and the
+        remote's --root, running `words`."""
+        r = self.remote
+        root = ["--root", r.root] if r.root else []
+        argv = ["--api", str(protocol.API), *root, *words]
+        return f"exec {r.command} " + " ".join(protocol.quote(w) for w in argv)
+
+    def argv(self, words: Sequence[str], *, tty: bool = False) -> list[str]:
+        return [*self.ssh(tty=tty), self.command_line(words)]
+
+    def ready(self) -> None:
+        """Make sure a master runs, or the host can be reached and serves this lxpy: the
+        handshake, through the master it opens. Nothing to do while one lives."""
+        if self.alive():
+            return
+        os.makedirs(os.path.dirname(self.control), mode=0o700, exist_ok=True)
+        import json
+        import subprocess
+
+        try:
+            proc = subprocess.run(
+                [*self.ssh(), f"exec {self.remote.command} --api {protocol.API} --version"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise self.unreachable("no answer within 60 s") from None
+        except FileNotFoundError as e:
+            raise RemoteError(f"cannot run ssh: {e.filename}: {e.strerror}") from None
+        said = _last_line(proc.stderr)
+        if proc.returncode == 255:
+            raise self.unreachable(said)
+        if proc.returncode == _NOT_FOUND:
+            raise RemoteError(
+                f"{self.where}: no lxpy there (`{self.remote.command}`: {said})",
+                hint=f"install lxpy on {self.remote.host}, or give its path: "
+                f"`lxpy remote add {self.remote.name} ... --command PATH`",
+            )
+        try:
+            answer = json.loads(proc.stdout) if proc.returncode == 0 else None
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise RemoteError(
+                f"{self.where}: its lxpy cannot serve remotes ({said or 'no answer'})",
+                hint=f"install the same lxpy on {self.remote.host}",
+            )
+        protocol.check_hello(self.where, answer)
+
+    def alive(self) -> bool:
+        """A master answers on the control socket. One killed leaves its socket behind,
+        which a new master replaces."""
+        import socket
+
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as s:
+            try:
+                s.connect(self.control)
+            except OSError:
+                return False
+        return True
+
+    @property
+    def where(self) -> str:
+        return f"remote {self.remote.name} ({self.remote.address})"
+
+    def unreachable(self, said: str) -> RemoteError:
+        return RemoteError(f"cannot reach {self.where}: {said or 'ssh failed'}")
+
+    def replace_process(self, words: Sequence[str], *, tty: bool = False) -> None:
+        """Become ssh running `words` there: its output, exit status and signals are the
+        command's, and nothing of this process stays in the way of a terminal."""
+        self.ready()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        argv = self.argv(words, tty=tty)
+        try:
+            os.execvp(argv[0], argv)
+        except OSError as e:
+            raise RemoteError(f"cannot run {argv[0]}: {e.strerror}") from None
+
+    def run(
+        self, words: Sequence[str], *, stdin: int | None = None, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run `words` there and collect what they print."""
+        import subprocess
+
+        self.ready()
+        try:
+            return subprocess.run(
+                self.argv(words),
+                stdin=subprocess.DEVNULL if stdin is None else stdin,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise self.unreachable(f"no answer within {timeout:g} s") from None
+
+    def json(self, words: Sequence[str], timeout: float = 30) -> object:
+        """The JSON that `words` print there; their own error as a RemoteError."""
+        import json
+
+        proc = self.run(words, timeout=timeout)
+        if proc.returncode == 255:
+            raise self.unreachable(_last_line(proc.stderr.decode(errors="replace")))
+        if proc.returncode != 0:
+            said = _last_line(proc.stderr.decode(errors="replace")).removeprefix("lxpy: ")
+            raise RemoteError(f"{self.remote.name}: {said}")
+        try:
+            return json.loads(proc.stdout)
+        except ValueError:
+            raise RemoteError(f"{self.where}: `lxpy {' '.join(words)}` gave no JSON") from None
+
+    def close(self) -> None:
+        """End the master, if one runs (`remote rm`, a changed address)."""
+        import subprocess
+
+        if self.alive():
+            subprocess.run(
+                [*self._options(), "-O", "exit", "--", self.remote.host],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+        try:
+            os.unlink(self.control)
+        except FileNotFoundError:
+            pass
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""

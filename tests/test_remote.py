@@ -1,0 +1,283 @@
+"""Remotes over real SSH to this same host (issue 19 item 1): an sshd of the test's own on a
+loopback port with a key made for it, a second lxpy root as the "remote". Every command
+runs the real CLI; the remote's lxpy is this checkout's, run by the remote user's shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lxpy.errors import ConfigError, UsageError
+from lxpy.paths import Paths
+from lxpy.remote import protocol, registry
+from lxpy.remote.connection import SSH_COMMAND_ENV
+from tests.conftest import Lxpy, in_pty, temporary_root
+from tests.sshd import Sshd, running_sshd
+
+integration = pytest.mark.integration
+LXPY = f"{sys.executable} -m lxpy"
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    with running_sshd(str(tmp_path_factory.mktemp("sshd"))) as server:
+        yield server
+
+
+@pytest.fixture
+def far(lxpy: Lxpy, sshd: Sshd, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lxpy]:
+    """A second root, known to `lxpy` as the remote `far`; its SSH master closed at the end."""
+    monkeypatch.setenv(SSH_COMMAND_ENV, sshd.ssh_command)
+    with temporary_root("lxpy-far-") as remote:
+        lxpy.run("remote", "add", "far", sshd.address, "--root", remote.root, "--command", LXPY)
+        try:
+            yield remote
+        finally:
+            for name in registry.load(lxpy.paths).remotes:
+                lxpy.run("remote", "rm", name, check=False)
+            assert not _masters(lxpy), "an ssh master outlived `remote rm`"
+
+
+def _masters(lx: Lxpy) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if f"{lx.root}/run/ssh/" in line]
+
+
+def _names(lx: Lxpy, *options: str) -> list[str]:
+    """The NAME column of `lxpy ls OPTIONS`."""
+    return [line.split()[0] for line in lx.run("ls", *options).stdout.splitlines()[1:]]
+
+
+def _master_pid(lx: Lxpy, sshd: Sshd, name: str) -> int:
+    said = subprocess.run(
+        [*sshd.ssh_command.split(), "-S", f"{lx.root}/run/ssh/{name}", "-O", "check", "x"],
+        capture_output=True,
+        text=True,
+    ).stderr
+    found = re.search(r"pid=(\d+)", said)
+    assert found, said
+    return int(found.group(1))
+
+
+@integration
+def test_a_container_of_the_remote_lives_its_whole_life_from_here(
+    lxpy: Lxpy, far: Lxpy, tmp_path: Path
+) -> None:
+    lxpy.run("create", "here", "--network", "none")
+    lxpy.run("create", "far:box")
+    assert far.state("box") == "STOPPED" and _names(lxpy) == ["here"]
+    lxpy.run("start", "far:box")
+    assert far.state("box") == "RUNNING"
+    # attach with a pty: `tty` inside prints its device.
+    with in_pty(lxpy, "attach", "far:box", "--", "tty") as proc:
+        seen = proc.read_until(b"\n", timeout=20)
+        assert proc.wait(20) == 0
+    assert re.search(rb"/dev/pts/\d+", seen), seen
+    # file push and pull, through the same connection.
+    (tmp_path / "note").write_text("carried over ssh\n")
+    (tmp_path / "note").chmod(0o640)
+    lxpy.run("file", "push", "far:box", str(tmp_path / "note"), "/root/")
+    assert lxpy.run("attach", "far:box", "--", "cat", "/root/note").stdout == "carried over ssh\n"
+    assert "640" in lxpy.run("attach", "far:box", "--", "stat", "-c", "%a", "/root/note").stdout
+    lxpy.run("file", "pull", "far:box", "/root/note", str(tmp_path / "back"))
+    assert (tmp_path / "back").read_text() == "carried over ssh\n"
+    # ls --remote all: both roots, each row naming its host.
+    table = lxpy.run("ls", "--remote", "all").stdout.splitlines()
+    assert table[0].split()[:3] == ["HOST", "NAME", "STATE"]
+    rows = {tuple(line.split()[:3]) for line in table[1:]}
+    assert rows == {("local", "here", "STOPPED"), ("far", "box", "RUNNING")}
+    listed = json.loads(lxpy.run("ls", "--remote", "all", "-f", "json").stdout)
+    assert {(i["remote"], i["name"]) for i in listed} == {("local", "here"), ("far", "box")}
+    lxpy.run("stop", "far:box", "-t", "10")
+    assert far.state("box") == "STOPPED"
+    lxpy.run("destroy", "far:box")
+    assert json.loads(lxpy.run("ls", "--remote", "far", "-f", "json").stdout) == []
+    assert _names(lxpy) == ["here"]
+
+
+@integration
+def test_a_directory_goes_over_and_comes_back(lxpy: Lxpy, far: Lxpy, tmp_path: Path) -> None:
+    tree = tmp_path / "site"
+    (tree / "css").mkdir(parents=True)
+    (tree / "index.html").write_text("<p>hi</p>\n")
+    (tree / "css" / "main.css").write_text("p {}\n")
+    (tree / "link").symlink_to("index.html")
+    far.run("create", "box", "--network", "none")
+    assert (
+        "is a directory" in lxpy.run("file", "push", "far:box", str(tree), "/", check=False).stderr
+    )
+    lxpy.run("file", "push", "-r", "far:box", str(tree), "/root")
+    far.run("file", "pull", "box", "/root/site/css/main.css", str(tmp_path / "main.css"))
+    assert (tmp_path / "main.css").read_text() == "p {}\n"
+    lxpy.run("file", "pull", "-r", "far:box", "/root/site", str(tmp_path / "back"))
+    assert (tmp_path / "back" / "css" / "main.css").read_text() == "p {}\n"
+    assert os.readlink(tmp_path / "back" / "link") == "index.html"
+
+
+@integration
+def test_a_killed_connection_is_made_again_by_the_next_command(
+    lxpy: Lxpy, far: Lxpy, sshd: Sshd
+) -> None:
+    far.run("create", "box", "--network", "none")
+    assert _names(lxpy, "--remote", "far") == ["box"]
+    first = _master_pid(lxpy, sshd, "far")
+    os.kill(first, 9)
+    assert _names(lxpy, "--remote", "far") == ["box"]
+    assert _master_pid(lxpy, sshd, "far") != first
+
+
+@integration
+def test_a_host_of_another_interface_or_without_lxpy_is_one_line(
+    lxpy: Lxpy, sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SSH_COMMAND_ENV, sshd.ssh_command)
+    # The same lxpy, its interface numbers raised: what a newer release answers.
+    newer = tmp_path / "lxpy-newer"
+    newer.write_text(
+        f"#!{sys.executable}\nimport lxpy.remote.protocol as p\np.API = p.MIN_API = 99\n"
+        "from lxpy.__main__ import main\nmain()\n"
+    )
+    newer.chmod(0o755)
+    try:
+        said = lxpy.run("remote", "add", "new", sshd.address, "--command", str(newer), check=False)
+        assert said.returncode == 1 and said.stdout == ""
+        assert len(said.stderr.splitlines()) == 1
+        assert "remote interface 99" in said.stderr and "newer than this lxpy" in said.stderr
+        missing = lxpy.run(
+            "remote", "add", "bare", sshd.address, "--command", "/nonexistent/lxpy", check=False
+        )
+        assert missing.returncode == 1 and len(missing.stderr.splitlines()) == 1
+        assert "no lxpy there" in missing.stderr
+        assert registry.load(lxpy.paths).remotes == {}  # neither was kept
+        # A host answering nothing: named, and the other hosts still listed.
+        registry.save(
+            lxpy.paths,
+            registry.Remotes({"gone": registry.Remote("gone", "127.0.0.1", "root", 1)}),
+        )
+        lxpy.run("create", "here", "--network", "none")
+        listed = lxpy.run("ls", "--remote", "all", check=False)
+        assert listed.returncode == 1
+        assert "here" in listed.stdout
+        assert listed.stderr.startswith("lxpy: gone: cannot reach remote gone")
+        assert len(listed.stderr.splitlines()) == 1
+    finally:
+        for name in registry.load(lxpy.paths).remotes:
+            lxpy.run("remote", "rm", name, check=False)
+    # The remote end refuses a caller of an interface it does not answer, in one line.
+    refused = lxpy.run("--api", "99", "ls", check=False)
+    assert refused.returncode == 1 and "answers remote interface 1, not 99" in refused.stderr
+
+
+@integration
+def test_the_default_remote_takes_the_commands_naming_no_host(lxpy: Lxpy, far: Lxpy) -> None:
+    far.run("create", "box", "--network", "none")
+    lxpy.run("create", "here", "--network", "none")
+    lxpy.run("remote", "default", "far")
+    assert lxpy.run("remote", "default").stdout == "far\n"
+    assert _names(lxpy) == ["box"]
+    assert _names(lxpy, "--remote", "local") == ["here"]
+    assert lxpy.run("info", "local:here", "-f", "json").stdout
+    assert "far" in lxpy.run("remote", "ls").stdout  # remote's own commands stay here
+    lxpy.run("remote", "default", "local")
+    assert _names(lxpy) == ["here"]
+
+
+@integration
+def test_what_cannot_go_to_a_host_is_refused_in_one_line(lxpy: Lxpy, far: Lxpy) -> None:
+    mixed = lxpy.run("start", "far:a", "b", check=False)
+    assert mixed.returncode == 2 and "one host per command" in mixed.stderr
+    here_only = lxpy.run("up", "--remote", "far", check=False)
+    assert here_only.returncode == 2 and "works on this host only" in here_only.stderr
+    unknown = lxpy.run("start", "nowhere:a", check=False)
+    assert unknown.returncode == 1 and "no remote named 'nowhere'" in unknown.stderr
+    reserved = lxpy.run("remote", "add", "local", "root@127.0.0.1", check=False)
+    assert reserved.returncode == 2 and "stands for this root" in reserved.stderr
+    assert lxpy.run("start", "far:missing", check=False).returncode == 1
+
+
+# -- units -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "word", ["plain", "two words", "it's", "$(reboot)", "a\nb", "", "*", "--root=/x y", "é"]
+)
+def test_quote_gives_the_word_back_through_the_shell(word: str) -> None:
+    said = subprocess.run(
+        ["sh", "-c", f"printf %s {protocol.quote(word)}"], capture_output=True, text=True
+    )
+    assert said.stdout == word
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("build1", (None, "build1", None)),
+        ("alice@build1:2222", ("alice", "build1", 2222)),
+        ("root@[::1]:22", ("root", "::1", 22)),
+        ("[fe80::1]", (None, "fe80::1", None)),
+    ],
+)
+def test_addresses_are_read_as_ssh_takes_them(
+    text: str, parsed: tuple[str | None, str, int | None]
+) -> None:
+    assert registry.parse_address(text) == parsed
+
+
+@pytest.mark.parametrize("text", ["", "@host", "host:0", "host:99999", "host:x", "a b", "-oX"])
+def test_bad_addresses_are_refused(text: str) -> None:
+    with pytest.raises(UsageError):
+        registry.parse_address(text)
+
+
+def test_the_remotes_file_is_read_strictly(tmp_path: Path) -> None:
+    paths = Paths.for_root(str(tmp_path))
+    os.makedirs(paths.etc)
+    Path(paths.remotes_file).write_text('[remotes.b1]\nhost = "b1"\nport = "22"\n')
+    with pytest.raises(ConfigError, match=r"remotes.toml:3: remotes.b1.port: expected int"):
+        registry.load(paths)
+    Path(paths.remotes_file).write_text('default = "b2"\n[remotes.b1]\nhost = "b1"\n')
+    with pytest.raises(ConfigError, match=r"remotes.toml:1: default: no such remote"):
+        registry.load(paths)
+
+
+def test_the_interface_check_names_both_versions() -> None:
+    protocol.check_hello("b1", {"lxpy": "x", "api": protocol.API, "min_api": 1})
+    with pytest.raises(protocol.RemoteError, match="older than this lxpy"):
+        protocol.check_hello("b1", {"lxpy": "0.0.1", "api": 0, "min_api": 0})
+    with pytest.raises(protocol.RemoteError, match="gave no interface version"):
+        protocol.check_hello("b1", {"lxpy": "0.0.1"})
+
+
+@integration
+def test_a_tar_stream_goes_in_and_out_as_a_local_copy_would(lxpy: Lxpy, tmp_path: Path) -> None:
+    lxpy.run("create", "box", "--network", "none")
+    (tmp_path / "f").write_text("x\n")
+    with tarfile.open(tmp_path / "one.tar", "w") as tar:
+        tar.add(tmp_path / "f", arcname="f")
+    with open(tmp_path / "one.tar", "rb") as stream:
+        subprocess.run(
+            [sys.executable, "-m", "lxpy", "--root", lxpy.root, "file", "push", "box", "-", "/"],
+            stdin=stream,
+            check=True,
+            capture_output=True,
+        )
+    assert lxpy.run("file", "pull", "box", "/f", str(tmp_path / "g")).returncode == 0
+    assert (tmp_path / "g").read_text() == "x\n"
+    # A stream with a path leading out is refused, and nothing lands outside.
+    with tarfile.open(tmp_path / "evil.tar", "w") as tar:
+        tar.add(tmp_path / "f", arcname="../../../../etc/lxpy-evil")
+    with open(tmp_path / "evil.tar", "rb") as stream:
+        refused = subprocess.run(
+            [sys.executable, "-m", "lxpy", "--root", lxpy.root, "file", "push", "box", "-", "/"],
+            stdin=stream,
+            capture_output=True,
+            text=True,
+        )
+    assert refused.returncode == 1 and "bad tar stream" in refused.stderr
+    assert not os.path.exists("/etc/lxpy-evil")
