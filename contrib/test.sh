@@ -5,7 +5,9 @@ set -eu
 cd "$(dirname "$0")/.."
 # zsh and fish: the completion tests drive them besides bash (lxpy itself needs neither).
 # gcc and libc6-dev: the escape tests build their static helper (tests/escape/escape.c).
-contrib/install.sh --deps-only zsh fish gcc libc6-dev
+# openssh-server: the remote tests run an sshd of their own on a loopback port (tests/sshd.py),
+# never the system's.
+contrib/install.sh --deps-only zsh fish gcc libc6-dev openssh-server
 [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[test]'

@@ -281,3 +281,75 @@ def test_a_tar_stream_goes_in_and_out_as_a_local_copy_would(lxpy: Lxpy, tmp_path
         )
     assert refused.returncode == 1 and "bad tar stream" in refused.stderr
     assert not os.path.exists("/etc/lxpy-evil")
+
+
+@pytest.mark.parametrize(
+    ("members", "problem"),
+    [
+        ([("../up", b"x")], "leads out"),
+        ([("/abs", b"x")], "leads out"),
+        ([("a", b"x"), ("b", b"y")], "more than one top entry"),
+        ([], "empty tar stream"),
+    ],
+)
+def test_a_bad_tar_stream_is_refused(
+    members: list[tuple[str, bytes]], problem: str, tmp_path: Path
+) -> None:
+    import io
+
+    from lxpy.errors import LxpyError
+    from lxpy.remote import transfer
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    raw.seek(0)
+    (tmp_path / "into").mkdir()
+    with pytest.raises(LxpyError, match=problem):
+        transfer.receive(raw, str(tmp_path / "into"))
+
+
+def test_a_symlink_of_the_stream_never_leads_a_later_member_out(tmp_path: Path) -> None:
+    import io
+
+    from lxpy.errors import LxpyError
+    from lxpy.remote import transfer
+
+    raw = io.BytesIO()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        top = tarfile.TarInfo("top")
+        top.type = tarfile.DIRTYPE
+        tar.addfile(top)
+        link = tarfile.TarInfo("top/way")
+        link.type, link.linkname = tarfile.SYMTYPE, str(outside)
+        tar.addfile(link)
+        planted = tarfile.TarInfo("top/way/planted")
+        planted.size, planted.mode = 1, 0o4755
+        tar.addfile(planted, io.BytesIO(b"x"))
+    raw.seek(0)
+    (tmp_path / "into").mkdir()
+    with pytest.raises(LxpyError, match="leads nowhere inside"):
+        transfer.receive(raw, str(tmp_path / "into"))
+    assert list(outside.iterdir()) == []
+
+
+def test_a_received_file_keeps_its_mode_but_no_setuid_bit(tmp_path: Path) -> None:
+    import io
+
+    from lxpy.remote import transfer
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        tool = tarfile.TarInfo("tool")
+        tool.size, tool.mode = 1, 0o4755
+        tar.addfile(tool, io.BytesIO(b"x"))
+    raw.seek(0)
+    (tmp_path / "into").mkdir()
+    entry = transfer.receive(raw, str(tmp_path / "into"))
+    assert entry == f"{tmp_path}/into/tool"
+    assert os.stat(entry).st_mode & 0o7777 == 0o755
