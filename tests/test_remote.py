@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,6 +103,60 @@ def test_a_container_of_the_remote_lives_its_whole_life_from_here(
     lxpy.run("destroy", "far:box")
     assert json.loads(lxpy.run("ls", "--remote", "far", "-f", "json").stdout) == []
     assert _names(lxpy) == ["here"]
+
+
+@integration
+def test_events_and_wait_follow_a_remote_container(lxpy: Lxpy, far: Lxpy) -> None:
+    far.run("create", "box", "--network", "none")
+    argv = [sys.executable, "-m", "lxpy", "--root", lxpy.root, "events", "--remote", "far"]
+    with subprocess.Popen(
+        [*argv, "-f", "json"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+    ) as follow:
+        try:
+            # Once a container made there shows, the stream is followed.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and "probe" not in _containers_seen(follow, 1):
+                far.run("destroy", "probe", check=False)
+                far.run("create", "probe", "--network", "none")
+            assert lxpy.run("wait", "far:box", "-s", "STOPPED", "-t", "20").returncode == 0
+            timeout = lxpy.run("wait", "far:box", "-s", "RUNNING", "-t", "0.5", check=False)
+            assert timeout.returncode == 1 and "STOPPED" in timeout.stderr
+            far.run("start", "box")  # another terminal's, on that host
+            lxpy.run("wait", "far:box", "-s", "RUNNING", "-t", "20")
+            far.run("stop", "-k", "box")
+            seen = [e for c, e in _events(follow, 20, until="stopped") if c == "box"]
+        finally:
+            follow.kill()
+    assert seen == ["starting", "running", "stopping", "stopped"]
+
+
+def _events(
+    proc: subprocess.Popen[bytes], timeout: float, until: str | None = None
+) -> list[tuple[str, str]]:
+    """(container, event) of the JSON lines `proc` prints within `timeout` s, or up to the
+    first `until` event. Read from the fd: a buffered reader would hide lines from select."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    found: list[tuple[str, str]] = []
+    pending = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.1)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            event = json.loads(line)
+            found.append((event["container"], event["event"]))
+            if event["event"] == until:
+                return found
+    return found
+
+
+def _containers_seen(proc: subprocess.Popen[bytes], timeout: float) -> set[str]:
+    return {container for container, _ in _events(proc, timeout)}
 
 
 @integration
