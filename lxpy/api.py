@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable
@@ -885,17 +886,32 @@ class Api:
 
         self.paths.ensure()
         with tempfile.TemporaryDirectory(dir=self.paths.cache) as scratch:
-            entry = transfer.receive(stream, scratch)
+            fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                top = transfer.receive(stream, fd)
+            finally:
+                os.close(fd)
+            entry = f"{scratch}/{top}"
             return self.file_push(name, entry, dest, recursive, uid, gid, mode, parents)
 
     def file_pull_stream(
         self, name: str, source: str, out: IO[bytes], recursive: bool = False
     ) -> int:
-        """file_pull, written to `out` as a tar stream."""
+        """file_pull, written to `out` as a tar stream: a file straight from inside, a tree
+        by way of a private copy."""
         import tempfile
 
         from lxpy.remote import transfer
+        from lxpy.runtime import files
 
+        with files.container_root(self.paths, name) as root:
+            fd = files.open_inside(root.fd, source)
+            try:
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    transfer.send_open_file(fd, os.path.basename(source.rstrip("/")), out)
+                    return 1
+            finally:
+                os.close(fd)
         self.paths.ensure()
         with tempfile.TemporaryDirectory(dir=self.paths.cache) as scratch:
             count = self.file_pull(name, source, scratch, recursive)

@@ -4,6 +4,7 @@ runs the real CLI; the remote's lxpy is this checkout's, run by the remote user'
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from lxpy.errors import ConfigError, UsageError
+from lxpy.errors import ConfigError, LxpyError, UsageError
 from lxpy.paths import Paths
-from lxpy.remote import protocol, registry
+from lxpy.remote import protocol, registry, transfer
 from lxpy.remote.connection import SSH_COMMAND_ENV
 from tests.conftest import Lxpy, in_pty, temporary_root
 from tests.sshd import Sshd, running_sshd
@@ -58,9 +59,15 @@ def _names(lx: Lxpy, *options: str) -> list[str]:
     return [line.split()[0] for line in lx.run("ls", *options).stdout.splitlines()[1:]]
 
 
+def _socket(lx: Lxpy, name: str) -> str:
+    """The control socket of the remote's master (its name says where it leads)."""
+    [found] = Path(f"{lx.root}/run/ssh").glob(f"{name}-*")
+    return str(found)
+
+
 def _master_pid(lx: Lxpy, sshd: Sshd, name: str) -> int:
     said = subprocess.run(
-        [*sshd.ssh_command.split(), "-S", f"{lx.root}/run/ssh/{name}", "-O", "check", "x"],
+        [*sshd.ssh_command.split(), "-S", _socket(lx, name), "-O", "check", "x"],
         capture_output=True,
         text=True,
     ).stderr
@@ -91,6 +98,13 @@ def test_a_container_of_the_remote_lives_its_whole_life_from_here(
     assert "640" in lxpy.run("attach", "far:box", "--", "stat", "-c", "%a", "/root/note").stdout
     lxpy.run("file", "pull", "far:box", "/root/note", str(tmp_path / "back"))
     assert (tmp_path / "back").read_text() == "carried over ssh\n"
+    streamed = subprocess.run(
+        [*LXPY.split(), "--root", lxpy.root, "file", "pull", "far:box", "/root/note", "-"],
+        capture_output=True,
+        check=True,
+    )
+    with tarfile.open(fileobj=io.BytesIO(streamed.stdout)) as tar:
+        assert tar.getnames() == ["note"] and not os.path.exists("-")
     # ls --remote all: both roots, each row naming its host.
     table = lxpy.run("ls", "--remote", "all").stdout.splitlines()
     assert table[0].split()[:3] == ["HOST", "NAME", "STATE"]
@@ -191,6 +205,16 @@ def test_a_killed_connection_is_made_again_by_the_next_command(
 
 
 @integration
+def test_a_remote_given_a_new_address_never_rides_the_old_connection(lxpy: Lxpy, far: Lxpy) -> None:
+    far.run("create", "box", "--network", "none")
+    assert _names(lxpy, "--remote", "far") == ["box"]
+    lxpy.run("remote", "rm", "far")
+    moved = lxpy.run("remote", "add", "far", "root@127.0.0.1:1", check=False)
+    assert moved.returncode == 1 and "cannot reach remote far" in moved.stderr
+    assert not _masters(lxpy)
+
+
+@integration
 def test_a_host_of_another_interface_or_without_lxpy_is_one_line(
     lxpy: Lxpy, sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -257,6 +281,17 @@ def test_what_cannot_go_to_a_host_is_refused_in_one_line(lxpy: Lxpy, far: Lxpy) 
     reserved = lxpy.run("remote", "add", "local", "root@127.0.0.1", check=False)
     assert reserved.returncode == 2 and "stands for this root" in reserved.stderr
     assert lxpy.run("start", "far:missing", check=False).returncode == 1
+    # What follows HOST: is a container's name, never an option or another host.
+    for ref in ("far:--force", "far:x:y", "far:"):
+        said = lxpy.run("destroy", "far:v", ref, check=False)
+        assert said.returncode == 2 and "is no container name" in said.stderr, ref
+    chained = lxpy.run("--api", "1", "ls", "--remote", "far", check=False)
+    assert chained.returncode == 2 and "no chains" in chained.stderr
+    local_file = lxpy.run("create", "far:p", "--provision", "/etc/hostname", check=False)
+    assert (
+        local_file.returncode == 2 and "--provision names a file of this host" in local_file.stderr
+    )
+    assert lxpy.run("--api", "²", "ls", check=False).returncode == 1
 
 
 # -- units -------------------------------------------------------------------------------------
@@ -339,73 +374,84 @@ def test_a_tar_stream_goes_in_and_out_as_a_local_copy_would(lxpy: Lxpy, tmp_path
     assert not os.path.exists("/etc/lxpy-evil")
 
 
+def _member(
+    name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", link: str = "", mode: int = 0o644
+) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode, info.size = kind, link, mode, len(data)
+    return info, data
+
+
+def _stream(*members: tuple[tarfile.TarInfo, bytes]) -> io.BytesIO:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
+    raw.seek(0)
+    return raw
+
+
+def _receive(raw: io.BytesIO, tmp_path: Path) -> str:
+    (tmp_path / "into").mkdir()
+    fd = os.open(tmp_path / "into", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return transfer.receive(raw, fd)
+    finally:
+        os.close(fd)
+
+
 @pytest.mark.parametrize(
     ("members", "problem"),
     [
-        ([("../up", b"x")], "leads out"),
-        ([("/abs", b"x")], "leads out"),
-        ([("a", b"x"), ("b", b"y")], "more than one top entry"),
+        ([_member("../up", data=b"x")], "leads out"),
+        ([_member("/abs", data=b"x")], "leads out"),
+        ([_member("a", data=b"x"), _member("b", data=b"y")], "more than one top entry"),
         ([], "empty tar stream"),
+        # A symlink on top would have the push read the host file it names.
+        ([_member("loot", tarfile.SYMTYPE, link="/etc/shadow")], "no file or directory"),
+        ([_member("d", tarfile.DIRTYPE), _member("d/s", tarfile.GNUTYPE_SPARSE)], "sparse"),
     ],
 )
 def test_a_bad_tar_stream_is_refused(
-    members: list[tuple[str, bytes]], problem: str, tmp_path: Path
+    members: list[tuple[tarfile.TarInfo, bytes]], problem: str, tmp_path: Path
 ) -> None:
-    import io
-
-    from lxpy.errors import LxpyError
-    from lxpy.remote import transfer
-
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    raw.seek(0)
-    (tmp_path / "into").mkdir()
     with pytest.raises(LxpyError, match=problem):
-        transfer.receive(raw, str(tmp_path / "into"))
+        _receive(_stream(*members), tmp_path)
 
 
 def test_a_symlink_of_the_stream_never_leads_a_later_member_out(tmp_path: Path) -> None:
-    import io
-
-    from lxpy.errors import LxpyError
-    from lxpy.remote import transfer
-
-    raw = io.BytesIO()
     outside = tmp_path / "outside"
     outside.mkdir()
-    with tarfile.open(fileobj=raw, mode="w") as tar:
-        top = tarfile.TarInfo("top")
-        top.type = tarfile.DIRTYPE
-        tar.addfile(top)
-        link = tarfile.TarInfo("top/way")
-        link.type, link.linkname = tarfile.SYMTYPE, str(outside)
-        tar.addfile(link)
-        planted = tarfile.TarInfo("top/way/planted")
-        planted.size, planted.mode = 1, 0o4755
-        tar.addfile(planted, io.BytesIO(b"x"))
-    raw.seek(0)
-    (tmp_path / "into").mkdir()
+    raw = _stream(
+        _member("top", tarfile.DIRTYPE, mode=0o755),
+        _member("top/way", tarfile.SYMTYPE, link=str(outside)),
+        _member("top/way/planted", data=b"x"),
+    )
     with pytest.raises(LxpyError, match="leads nowhere inside"):
-        transfer.receive(raw, str(tmp_path / "into"))
+        _receive(raw, tmp_path)
     assert list(outside.iterdir()) == []
 
 
+def test_a_hard_link_of_the_stream_is_a_link_inside_it(tmp_path: Path) -> None:
+    raw = _stream(
+        _member("top", tarfile.DIRTYPE, mode=0o755),
+        _member("top/a", data=b"x" * 4096),
+        _member("top/b", tarfile.LNKTYPE, link="top/a"),
+    )
+    assert _receive(raw, tmp_path) == "top"
+    a, b = (os.stat(tmp_path / "into" / "top" / n) for n in "ab")
+    assert a.st_ino == b.st_ino and a.st_nlink == 2
+    # One naming a file outside, through a symlink the stream made: refused.
+    escape = _stream(
+        _member("top", tarfile.DIRTYPE, mode=0o755),
+        _member("top/etc", tarfile.SYMTYPE, link="/etc"),
+        _member("top/shadow", tarfile.LNKTYPE, link="top/etc/shadow"),
+    )
+    with pytest.raises(LxpyError, match="bad tar stream"):
+        (tmp_path / "again").mkdir()
+        _receive(escape, tmp_path / "again")
+
+
 def test_a_received_file_keeps_its_mode_but_no_setuid_bit(tmp_path: Path) -> None:
-    import io
-
-    from lxpy.remote import transfer
-
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tar:
-        tool = tarfile.TarInfo("tool")
-        tool.size, tool.mode = 1, 0o4755
-        tar.addfile(tool, io.BytesIO(b"x"))
-    raw.seek(0)
-    (tmp_path / "into").mkdir()
-    entry = transfer.receive(raw, str(tmp_path / "into"))
-    assert entry == f"{tmp_path}/into/tool"
-    assert os.stat(entry).st_mode & 0o7777 == 0o755
+    assert _receive(_stream(_member("tool", data=b"x", mode=0o4755)), tmp_path) == "tool"
+    assert os.stat(tmp_path / "into" / "tool").st_mode & 0o7777 == 0o755

@@ -14,6 +14,7 @@ import os
 import sys
 
 from lxpy.cli import commands
+from lxpy.cli.arguments import COMPLETES, FILES
 from lxpy.errors import UsageError
 
 TYPE_CHECKING = False
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
     from lxpy.api import Api, Paths
     from lxpy.cli.commands import Command
+    from lxpy.cli.quickparse import Argument
     from lxpy.remote.connection import Connection
     from lxpy.remote.registry import Remotes
 
@@ -75,6 +77,12 @@ def route(
     prefixed = [v for _, values in names for v in values if ":" in v]
     if option is None and not prefixed and not os.path.exists(api.paths.remotes_file):
         return None  # the common case: nothing here names another host
+    from lxpy.remote.registry import split_ref
+
+    if args.api is not None and (option is not None or prefixed):
+        raise UsageError("a command from another host's lxpy names no host (no chains)")
+    for ref in prefixed:
+        split_ref(ref)  # the container's name checked here: never an option there
     remotes = remotes_of(api.paths)
     # What names no host stays here when another host's lxpy called (no chains of hosts),
     # and for a command of this host's own (`lxpy remote ls` while a default is set).
@@ -106,8 +114,9 @@ def route(
     assert remotes is not None or host == LOCAL
     if remotes is None:
         raise UsageError(f"no remote named {host!r}", hint="`lxpy remote add` makes one")
+    _refuse_local_files(command, args)
     connection = _connection(api.paths, remotes, host)
-    if command.remote == commands.FILE:
+    if command.remote == commands.FILE and "-" not in (args.source, args.dest):
         return _file(connection, args)
     if command.name == "ls" and args.format == "json":
         return list_everywhere(api, remotes, "json", only=host)
@@ -119,13 +128,7 @@ def route(
 
 def _container_values(command: Command, args: Namespace) -> list[tuple[str, list[str]]]:
     """The container arguments given, by dest, as lists."""
-    from lxpy.cli.quickparse import Recorder
-
-    recorder = Recorder()
-    command.arguments(recorder)
-    dests = [
-        a.dest for a in recorder.arguments if getattr(a, "lxpy_completes", None) in _CONTAINER_KINDS
-    ]
+    dests = [a.dest for a in _arguments(command) if _completes(a) in _CONTAINER_KINDS]
     if command.name in _NEW_NAMES:
         dests.append(_NEW_NAMES[command.name])
     found = []
@@ -135,6 +138,32 @@ def _container_values(command: Command, args: Namespace) -> list[tuple[str, list
         if values:
             found.append((dest, [str(v) for v in values]))
     return found
+
+
+def _arguments(command: Command) -> list[Argument]:
+    """The command's arguments, as its builder declares them."""
+    from lxpy.cli.quickparse import Recorder
+
+    recorder = Recorder()
+    command.arguments(recorder)
+    return recorder.arguments
+
+
+def _completes(argument: Argument) -> str | None:
+    return getattr(argument, COMPLETES, None)
+
+
+def _refuse_local_files(command: Command, args: Namespace) -> None:
+    """A command runs there with its paths read there: an option naming a file of this
+    host (--provision, --cloud-init) would silently take that host's file of the name."""
+    for a in _arguments(command):
+        if _completes(a) == FILES and getattr(args, a.dest, None):
+            flag = a.flags[-1] if a.flags else a.dest.upper()
+            raise UsageError(
+                f"{flag} names a file of this host, and `lxpy {command.name}` runs on the "
+                "remote one",
+                hint="copy the file there first (scp), then run the command there",
+            )
 
 
 def _rewritten(argv: Sequence[str], prefixed: list[str]) -> list[str]:

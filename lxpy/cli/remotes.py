@@ -5,7 +5,7 @@ from __future__ import annotations
 from lxpy.cli import output
 from lxpy.errors import AlreadyExists, UsageError
 from lxpy.remote import registry
-from lxpy.remote.connection import Connection
+from lxpy.remote.connection import Connection, close_all
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,15 +42,15 @@ def remote(api: Api, args: Namespace) -> int:
         new = registry.Remote(
             args.remote, host, user, port, args.remote_root, args.command or "lxpy"
         )
-        found = Connection(api.paths, new)
-        found.ready()  # a typo or a host without lxpy is said now, not at its first use
+        close_all(api.paths, new.name)  # a master left from a remote of this name before
+        Connection(api.paths, new).ready(handshake=True)  # a typo is said now, not later
         remotes.remotes[new.name] = new
         registry.save(api.paths, remotes)
         print(f"{new.name}: {new.address}, reached")
         return 0
     if args.action == "rm":
         gone = remotes.get(args.remote)
-        Connection(api.paths, gone).close()
+        close_all(api.paths, gone.name)
         del remotes.remotes[gone.name]
         default = registry.LOCAL if remotes.default == gone.name else remotes.default
         registry.save(api.paths, registry.Remotes(remotes.remotes, default))

@@ -47,7 +47,7 @@ class Connection:
     def __init__(self, paths: Paths, remote: Remote, batch: bool = False) -> None:
         self.remote = remote
         self.batch = batch
-        self.control = f"{paths.run}/ssh/{remote.name}"
+        self.control = f"{control_dir(paths)}/{remote.name}-{_leads_to(remote)}"
 
     def ssh(self, *, tty: bool = False) -> list[str]:
         """ssh's command line up to the remote command (which the caller appends)."""
@@ -62,14 +62,7 @@ class Connection:
 
     def _options(self) -> list[str]:
         r = self.remote
-        custom = os.environ.get(SSH_COMMAND_ENV)
-        if custom:
-            import shlex  # only then: shlex imports re
-
-            argv = shlex.split(custom)
-        else:
-            argv = ["ssh"]
-        argv += ["-S", self.control, "-e", "none"]
+        argv = [*_ssh_program(), "-S", self.control, "-e", "none"]
         for option in _OPTIONS + (("BatchMode=yes",) if self.batch else ()):
             argv += ["-o", option]
         if r.port:
@@ -89,10 +82,11 @@ class Connection:
     def argv(self, words: Sequence[str], *, tty: bool = False) -> list[str]:
         return [*self.ssh(tty=tty), self.command_line(words)]
 
-    def ready(self) -> None:
+    def ready(self, handshake: bool = False) -> None:
         """Make sure a master runs, or the host can be reached and serves this lxpy: the
-        handshake, through the master it opens. Nothing to do while one lives."""
-        if self.alive():
+        handshake, through the master it opens. Nothing to do while one lives, unless
+        `handshake` (`remote add`: it answers now)."""
+        if self.alive() and not handshake:
             return
         os.makedirs(os.path.dirname(self.control), mode=0o700, exist_ok=True)
         import json
@@ -195,20 +189,49 @@ class Connection:
         except ValueError:
             raise RemoteError(f"{self.where}: `lxpy {' '.join(words)}` gave no JSON") from None
 
-    def close(self) -> None:
-        """End the master, if one runs (`remote rm`, a changed address)."""
-        import subprocess
 
-        if self.alive():
-            subprocess.run(
-                [*self._options(), "-O", "exit", "--", self.remote.host],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=10,
-                check=False,
-            )
+def _ssh_program() -> list[str]:
+    custom = os.environ.get(SSH_COMMAND_ENV)
+    if not custom:
+        return ["ssh"]
+    import shlex  # only then: shlex imports re
+
+    return shlex.split(custom)
+
+
+def control_dir(paths: Paths) -> str:
+    return f"{paths.run}/ssh"
+
+
+def _leads_to(remote: Remote) -> str:
+    """A master serves only the address and the ssh it was opened with: a remote given a
+    new address (or another LXPY_SSH_COMMAND) gets a connection of its own, never the old
+    host's. crc32, not hashlib: loading OpenSSL costs every command."""
+    import zlib
+
+    key = f"{remote.address} {os.environ.get(SSH_COMMAND_ENV, '')}"
+    return f"{zlib.crc32(key.encode()):08x}"
+
+
+def close_all(paths: Paths, name: str) -> None:
+    """End every master of the remote `name`, whatever address it was opened for."""
+    import subprocess
+
+    try:
+        sockets = [e for e in os.listdir(control_dir(paths)) if e.rpartition("-")[0] == name]
+    except FileNotFoundError:
+        return
+    for entry in sockets:
+        control = f"{control_dir(paths)}/{entry}"
+        subprocess.run(
+            [*_ssh_program(), "-S", control, "-O", "exit", "lxpy-remote"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
         try:
-            os.unlink(self.control)
+            os.unlink(control)
         except FileNotFoundError:
             pass
 

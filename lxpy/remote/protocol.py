@@ -29,7 +29,7 @@ def hello() -> str:
 
 def check_requested(text: str) -> None:
     """Refuse a caller speaking an interface this lxpy does not answer."""
-    if not text.isdigit() or not MIN_API <= int(text) <= API:
+    if not (text.isascii() and text.isdigit()) or not MIN_API <= int(text) <= API:
         raise RemoteError(
             f"this host's lxpy {__version__} answers remote interface {_range()}, not {text}",
             hint="install the same lxpy on both hosts",
@@ -56,8 +56,9 @@ def _range() -> str:
 
 
 def quote(word: str) -> str:
-    """`word` as the remote user's shell reads it back (ssh joins its words with spaces).
-    Not shlex: shlex imports re, a cost every remote command would pay."""
+    """`word` as the remote user's shell reads it back (ssh joins its words with spaces):
+    a POSIX shell's quoting (sh, bash, zsh, dash; not fish, whose single quotes take
+    escapes). Not shlex: shlex imports re, a cost every remote command would pay."""
     if word and all((c.isascii() and c.isalnum()) or c in "@%+=:,./_-" for c in word):
         return word
     return "'" + word.replace("'", "'\"'\"'") + "'"

@@ -70,6 +70,18 @@ def check_name(name: str) -> str | None:
     return None
 
 
+def split_ref(ref: str) -> tuple[str, str]:
+    """(host, container) of `HOST:NAME`; the container must be a name, never an option or
+    another `HOST:` (no chains of hosts)."""
+    host, _, name = ref.partition(":")
+    if not is_valid(name):
+        raise UsageError(
+            f"{ref!r}: {name!r} is no container name",
+            hint="HOST:NAME, NAME of a-z, 0-9 and '-'",
+        )
+    return host, name
+
+
 def parse_address(text: str) -> tuple[str | None, str, int | None]:
     """(user, host, port) of `[user@]host[:port]`; an IPv6 host in brackets."""
     user, at, rest = text.rpartition("@")

@@ -168,12 +168,19 @@ def _push_tree(root: int, source: str, dest: str, owner: Owner) -> int:
     return copied
 
 
-def pull(root: int, source: str, dest: str, recursive: bool) -> int:
-    """Copy `source` from inside to the host's `dest` (into it when it is a directory)."""
+def open_inside(root: int, source: str) -> int:
+    """`source` opened for reading, resolved inside the container (a fifo never blocks)."""
     try:
-        fd = safefs.open_in(root, source, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        return safefs.open_in(
+            root, source, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+        )
     except OSError as e:
         raise UsageError(f"{source}: {e.strerror} in the container") from None
+
+
+def pull(root: int, source: str, dest: str, recursive: bool) -> int:
+    """Copy `source` from inside to the host's `dest` (into it when it is a directory)."""
+    fd = open_inside(root, source)
     try:
         st = os.fstat(fd)
         if os.path.isdir(dest):
