@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import select
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +40,26 @@ def running_lxpy(lx: Lxpy, *args: str) -> Iterator[subprocess.Popen[str]]:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def read_events(
+    proc: subprocess.Popen[str], enough: Callable[[list[dict[str, Any]]], bool], timeout: float
+) -> list[dict[str, Any]]:
+    """What `lxpy events -f json` printed, until it is `enough` or `timeout` has passed."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()  # read raw: select cannot see lines buffered in the text reader
+    got: list[dict[str, Any]] = []
+    pending = b""
+    deadline = time.monotonic() + timeout
+    while not enough(got) and (left := deadline - time.monotonic()) > 0:
+        if not select.select([fd], [], [], left)[0]:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        *lines, pending = (pending + chunk).split(b"\n")
+        got += [json.loads(line) for line in lines]
+    return got
 
 
 @integration
@@ -76,13 +99,9 @@ def test_events_show_another_commands_start_and_stop_in_order(lxpy: Lxpy) -> Non
         lxpy.run("start", "c1")
         lxpy.run("stop", "c1")
         lxpy.run("destroy", "c1")
-        seen: list[str] = []
-        assert follower.stdout is not None
-        while "destroyed" not in seen and len(seen) < 20:  # bounded
-            event = json.loads(follower.stdout.readline())
-            assert event["container"] == "c1"
-            seen.append(event["event"])
-        assert seen == ["starting", "running", "stopping", "stopped", "destroyed"]
+        seen = read_events(follower, lambda got: len(got) == 5, timeout=10)
+    assert [e["container"] for e in seen] == ["c1"] * 5
+    assert [e["event"] for e in seen] == ["starting", "running", "stopping", "stopped", "destroyed"]
 
 
 def test_a_reader_follows_the_file_across_its_rotation(
