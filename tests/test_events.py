@@ -104,6 +104,24 @@ def test_events_show_another_commands_start_and_stop_in_order(lxpy: Lxpy) -> Non
     assert [e["event"] for e in seen] == ["starting", "running", "stopping", "stopped", "destroyed"]
 
 
+@integration
+def test_an_oom_kill_inside_is_an_event_of_its_container(lxpy: Lxpy) -> None:
+    lxpy.run("create", "m1", "--network", "none", "--memory", "32M")
+    lxpy.run("start", "m1")
+    with running_lxpy(lxpy, "events", "--format", "json") as follower:
+        time.sleep(1.0)  # it reads from its start on: let it open the file first
+        # tail keeps the line it is reading, and /dev/zero has no end of line.
+        hog = "head -c 200m /dev/zero | tail"
+        assert lxpy.run("attach", "m1", "--", "sh", "-c", hog, check=False).returncode == 137
+        seen = read_events(follower, lambda got: bool(got), timeout=10)
+    # One event per kill: the kernel may kill more than tail (attach's own process sits in
+    # the container's cgroup, too).
+    told = [(e["container"], e["event"], e.get("detail")) for e in seen]
+    assert told[:1] == [("m1", "oom", "1")]
+    assert told == [("m1", "oom", str(n)) for n in range(1, len(told) + 1)]
+    assert lxpy.state("m1") == "RUNNING"
+
+
 def test_a_reader_follows_the_file_across_its_rotation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
