@@ -6,12 +6,19 @@ standing in for the kernel's), so either version's table is checked wherever the
 
 from __future__ import annotations
 
+import copy
+import json
+import os
+import select
+import subprocess
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from lxpy.linux import cgroups
 from lxpy.linux.cgroups import ContainerCgroups, Hierarchy, LimitError
+from lxpy.runtime.monitor import Monitor
 
 INSTANCE = "i0"
 NAME = "c1"
@@ -209,6 +216,67 @@ def test_usage_and_oom_kills_on_v2(unified: ContainerCgroups) -> None:
     unified.apply_limits({"memory": 2**30})
     assert unified.usage()["memory_limit"] == 2**30
     assert unified.oom_kills() == 2
+
+
+def test_the_monitor_tells_each_oom_kill_once(hybrid: ContainerCgroups, tmp_path: Path) -> None:
+    monitor = Monitor(
+        cast(Any, {"name": NAME, "run_dir": str(tmp_path / "run/c" / NAME), "instance": INSTANCE})
+    )
+    monitor.cgroups = hybrid
+    (tmp_path / "run").mkdir()  # the root's run dir, where the events go
+    memory = next(h for h in hybrid.hierarchies if "memory" in h.controllers)
+    ns = Path(hybrid.namespace_root(memory))
+
+    def told() -> list[str]:
+        monitor.count_ooms()
+        lines = (tmp_path / "run/events").read_text().splitlines()
+        return [json.loads(line)["detail"] for line in lines]
+
+    assert told() == ["1", "2"]  # one in the payload, one in the namespace root
+    assert told() == ["1", "2"]  # counted already
+    _fill(ns / "svc", {"memory.oom_control": "oom_kill 1\n"})
+    assert told() == ["1", "2", "3"]
+    # The guest's next service is killed, as the cgroup of the one before goes with its
+    # count: the sum stays, the kill is news.
+    _fill(ns / "svc2", {"memory.oom_control": "oom_kill 1\n"})
+    (ns / "svc" / "memory.oom_control").unlink()
+    (ns / "svc").rmdir()
+    assert hybrid.oom_kills() == 3
+    assert told() == ["1", "2", "3", "4"]
+
+
+@pytest.mark.integration
+def test_a_v2_notice_wakes_its_poller_once_per_change() -> None:
+    """The v2 notice on a file a test can change (cgroup.events, which says whether the
+    cgroup holds a process): memory.events works alike, and this host may have no memory
+    controller on v2."""
+    v2 = next((h for h in cgroups.hierarchies() if h.version == 2), None)
+    if v2 is None:
+        pytest.skip("no cgroup2 hierarchy here")
+    notifier = copy.copy(cgroups.OOM_NOTICES[2])
+    notifier.file = "cgroup.events"
+    cgroup = os.path.join(v2.mountpoint, f"lxpy-test-notice-{os.getpid()}")
+    os.mkdir(cgroup)
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        notice = notifier.watch(cgroup)
+        poller = select.poll()
+        poller.register(notice.fd, notice.events)
+        try:
+            assert poller.poll(0) == []  # read when armed: nothing new yet
+            Path(cgroup, "cgroup.procs").write_text(str(sleeper.pid))
+            assert poller.poll(5000)  # populated 1
+            notice.take()
+            assert poller.poll(0) == []
+            sleeper.kill()
+            sleeper.wait()
+            assert poller.poll(5000)  # populated 0
+        finally:
+            notice.close()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        cgroups._rmdir_retry(cgroup)
 
 
 def test_cpu_time_from_cgroup2_where_v1_has_no_cpuacct(tmp_path: Path) -> None:

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import select
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +40,26 @@ def running_lxpy(lx: Lxpy, *args: str) -> Iterator[subprocess.Popen[str]]:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def read_events(
+    proc: subprocess.Popen[str], enough: Callable[[list[dict[str, Any]]], bool], timeout: float
+) -> list[dict[str, Any]]:
+    """What `lxpy events -f json` printed, until it is `enough` or `timeout` has passed."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()  # read raw: select cannot see lines buffered in the text reader
+    got: list[dict[str, Any]] = []
+    pending = b""
+    deadline = time.monotonic() + timeout
+    while not enough(got) and (left := deadline - time.monotonic()) > 0:
+        if not select.select([fd], [], [], left)[0]:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        *lines, pending = (pending + chunk).split(b"\n")
+        got += [json.loads(line) for line in lines]
+    return got
 
 
 @integration
@@ -76,13 +99,27 @@ def test_events_show_another_commands_start_and_stop_in_order(lxpy: Lxpy) -> Non
         lxpy.run("start", "c1")
         lxpy.run("stop", "c1")
         lxpy.run("destroy", "c1")
-        seen: list[str] = []
-        assert follower.stdout is not None
-        while "destroyed" not in seen and len(seen) < 20:  # bounded
-            event = json.loads(follower.stdout.readline())
-            assert event["container"] == "c1"
-            seen.append(event["event"])
-        assert seen == ["starting", "running", "stopping", "stopped", "destroyed"]
+        seen = read_events(follower, lambda got: len(got) == 5, timeout=10)
+    assert [e["container"] for e in seen] == ["c1"] * 5
+    assert [e["event"] for e in seen] == ["starting", "running", "stopping", "stopped", "destroyed"]
+
+
+@integration
+def test_an_oom_kill_inside_is_an_event_of_its_container(lxpy: Lxpy) -> None:
+    lxpy.run("create", "m1", "--network", "none", "--memory", "32M")
+    lxpy.run("start", "m1")
+    with running_lxpy(lxpy, "events", "--format", "json") as follower:
+        time.sleep(1.0)  # it reads from its start on: let it open the file first
+        # tail keeps the line it is reading, and /dev/zero has no end of line.
+        hog = "head -c 200m /dev/zero | tail"
+        assert lxpy.run("attach", "m1", "--", "sh", "-c", hog, check=False).returncode == 137
+        seen = read_events(follower, lambda got: bool(got), timeout=10)
+    # One event per kill: the kernel may kill more than tail (attach's own process sits in
+    # the container's cgroup, too).
+    told = [(e["container"], e["event"], e.get("detail")) for e in seen]
+    assert told[:1] == [("m1", "oom", "1")]
+    assert told == [("m1", "oom", str(n)) for n in range(1, len(told) + 1)]
+    assert lxpy.state("m1") == "RUNNING"
 
 
 def test_a_reader_follows_the_file_across_its_rotation(

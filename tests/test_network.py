@@ -22,6 +22,7 @@ from lxpy.linux import netns
 from lxpy.net import links, model, nat, netlink
 from lxpy.net.model import Network
 from lxpy.net.netlink import Netlink
+from lxpy.paths import Paths
 from tests.conftest import Lxpy, sh
 from tests.test_import_budget import loaded
 
@@ -164,6 +165,27 @@ def test_nothing_is_left_after_a_kill(lxpy: Lxpy, victim: str) -> None:
     assert _left_behind(lxpy, "k1") == []
     lxpy.run("start", "k1")  # and it comes back with its NIC
     wait_lease(lxpy, "k1")
+
+
+def test_a_default_network_made_meanwhile_by_another_command_is_taken(
+    lxpy: Lxpy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands that need the default network at once (the creates of `lxpy up`): one that
+    found no file, and then finds the network another has made since, takes that one."""
+    from lxpy.net import networks
+
+    name = model.default_network(lxpy.paths)
+    real_load = model.load
+
+    def missing_until_another_makes_it(paths: Paths, wanted: str) -> Network:
+        monkeypatch.setattr(model, "load", real_load)
+        try:
+            return real_load(paths, wanted)
+        finally:
+            networks.create(paths, wanted)
+
+    monkeypatch.setattr(model, "load", missing_until_another_makes_it)
+    assert networks.default(lxpy.paths).subnet == real_load(lxpy.paths, name).subnet
 
 
 def test_pinned_address(lxpy: Lxpy) -> None:

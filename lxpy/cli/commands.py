@@ -146,10 +146,11 @@ state it is in. For scripts: start in one place, wait in another.""",
         "follow what happens to the containers",
         """\
 Print every event of this root's containers from now on, one a line, until
-interrupted, like lxc-monitor: created, starting, running, rebooted,
-frozen, thawed, snapshot (with its name), stopping, stopped, destroyed.
-Events come from every command and every container's monitor, whoever
-ran them.""",
+interrupted, like lxc-monitor: created, starting, running, oom (a process
+the kernel killed for the container's memory limit, with the count of such
+kills since the start), rebooted, frozen, thawed, snapshot (with its name),
+stopping, stopped, destroyed. Events come from every command and every
+container's monitor, whoever ran them.""",
         (
             ("lxpy events", "time, container and event, as they happen"),
             ("lxpy events -f json", "one JSON object a line, for scripts"),

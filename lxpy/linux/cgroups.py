@@ -9,8 +9,8 @@ never share cgroups):
 
 The container sees `ns` as its root, so raising its own limits means writing files it cannot
 reach. What each operation reads and writes on v1 and on v2 is in the tables below (LIMITS,
-USAGE, OOM_KILLS, FREEZER, KILL, DEVICES, VERSIONS); the methods hold no version branches.
-Imported by the monitor: standard library only, no dataclasses.
+USAGE, OOM_KILLS, OOM_NOTICES, FREEZER, KILL, DEVICES, VERSIONS); the methods hold no version
+branches. Imported by the monitor: standard library only, no dataclasses.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import contextlib
 import errno
 import functools
 import os
+import select
 import signal
 import time
 
@@ -226,7 +227,7 @@ class Limit:
 
 class Counter(_Entry):
     """A number the kernel keeps in a payload file: the whole file or one `field` of it,
-    times `scale`; `subtree`: summed over every cgroup below too; `unlimited`: from this
+    times `scale`; `subtree`: counts() takes every cgroup below too; `unlimited`: from this
     value up, the file means "no limit"."""
 
     __slots__ = ("field", "file", "scale", "subtree", "unlimited")
@@ -244,17 +245,71 @@ class Counter(_Entry):
         self.file, self.field, self.scale = file, field, scale
         self.subtree, self.unlimited = subtree, unlimited
 
-    def count(self, cgroup: str) -> int | None:
-        if self.subtree:
-            return sum(self._read(dirpath) or 0 for dirpath, _, _ in os.walk(cgroup))
-        return self._read(cgroup)
+    def counts(self, cgroup: str) -> dict[int, int]:
+        """The nonzero counts of `cgroup` (and, with `subtree`, of every cgroup below), by
+        inode number: a cgroup made again where one was removed has a new number, so what it
+        counts is never taken for what the old one had counted."""
+        found = {}
+        for place in (p for p, _, _ in os.walk(cgroup)) if self.subtree else (cgroup,):
+            value = self.count(place)
+            if value:
+                with contextlib.suppress(FileNotFoundError):
+                    found[os.stat(place).st_ino] = value
+        return found
 
-    def _read(self, cgroup: str) -> int | None:
+    def count(self, cgroup: str) -> int | None:
         path = os.path.join(cgroup, self.file)
         value = _int(path) if self.field is None else _fields(path).get(self.field)
         if value is None or (self.unlimited is not None and value >= self.unlimited):
             return None
         return value * self.scale
+
+
+class Notice:
+    """An fd the kernel makes ready (for poll, `events`) when it tells of an OOM in the
+    container; `settles`: for how long after that the kill it told of may still be
+    uncounted."""
+
+    __slots__ = ("_take", "events", "fd", "settles")
+
+    def __init__(self, fd: int, events: int, settles: float, take: Callable[[int], object]):
+        self.fd, self.events, self.settles, self._take = fd, events, settles, take
+
+    def take(self) -> None:
+        """Take what made the fd ready, so that it waits for the next notice."""
+        with contextlib.suppress(BlockingIOError):  # nothing there: a wakeup that was not one
+            self._take(self.fd)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class Notifier(_Entry):
+    """How a version tells of an OOM in the payload: `opener` makes the fd to poll for
+    `events` from the path of the payload's `file`, `take` takes what made it ready;
+    `settles` as in Notice."""
+
+    __slots__ = ("events", "file", "opener", "settles", "take")
+
+    def __init__(
+        self,
+        controller: str,
+        file: str,
+        opener: Callable[[str], int],
+        take: Callable[[int], object],
+        events: int,
+        settles: float,
+    ) -> None:
+        super().__init__(controller)
+        self.file, self.opener, self.take = file, opener, take
+        self.events, self.settles = events, settles
+
+    def watch(self, cgroup: str) -> Notice:
+        notice = Notice(
+            self.opener(os.path.join(cgroup, self.file)), self.events, self.settles, self.take
+        )
+        notice.take()  # a file not read since its open counts as changed (v2)
+        return notice
 
 
 class Freezer(_Entry):
@@ -339,6 +394,33 @@ def _allow_listed(cgroup: str) -> None:
     _write(os.path.join(cgroup, "devices.deny"), "a")
     for rule in DEVICE_ALLOW:
         _write(os.path.join(cgroup, "devices.allow"), rule)
+
+
+def _eventfd_on(path: str) -> int:
+    """v1: an eventfd the kernel signals on the notices of the file at `path`, registered
+    through its cgroup's cgroup.event_control (cgroup-v1/memory.rst, sections 9 and 11). The
+    registration keeps what it needs of the file; closing the eventfd, or removing the
+    cgroup, ends it."""
+    efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+    try:
+        target = _opened(path)
+        try:
+            _write(os.path.join(os.path.dirname(path), "cgroup.event_control"), f"{efd} {target}")
+        finally:
+            os.close(target)
+    except BaseException:
+        os.close(efd)
+        raise
+    return efd
+
+
+def _opened(path: str) -> int:
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+
+
+def _read_again(fd: int) -> None:
+    """v2: a cgroup file polls as changed until it is read again."""
+    os.pread(fd, 4096, 0)
 
 
 def attach_device_program(cgroup: str) -> None:
@@ -429,6 +511,17 @@ USAGE: dict[str, dict[int, Counter]] = {
 OOM_KILLS = {
     1: Counter("memory", "memory.oom_control", "oom_kill", subtree=True),
     2: Counter("memory", "memory.events", "oom_kill"),
+}
+
+# How a version tells of an OOM in the payload. v1 signals an eventfd registered on
+# memory.oom_control when the cgroup hits its limit, before the killer has picked and counted
+# its victim (after printing its report, which a slow console can make last); v2 marks
+# memory.events changed (POLLPRI) whenever a counter there moves, the kill's own included.
+OOM_NOTICES = {
+    1: Notifier(
+        "memory", "memory.oom_control", _eventfd_on, os.eventfd_read, select.POLLIN, settles=2.0
+    ),
+    2: Notifier("memory", "memory.events", _opened, _read_again, select.POLLPRI, settles=0.0),
 }
 
 FREEZER = {
@@ -546,11 +639,25 @@ class ContainerCgroups:
 
     def oom_kills(self) -> int:
         """Processes the kernel killed for running out of the container's memory."""
+        return sum(self.oom_kills_by_cgroup().values())
+
+    def oom_kills_by_cgroup(self) -> dict[int, int]:
+        """oom_kills, by the cgroup that counts them (see Counter.counts): what tells new
+        kills from old ones where a count can go away (v1, with the guest's cgroup)."""
         placed = self._place(OOM_KILLS)
         if placed is None:
-            return 0
+            return {}
         h, counter = placed
-        return counter.count(self.payload(h)) or 0
+        return counter.counts(self.payload(h))
+
+    def oom_notice(self) -> Notice | None:
+        """What wakes a poller when the kernel tells of an OOM in the container (then
+        oom_kills_by_cgroup says whether it killed); None without a memory controller."""
+        placed = self._place(OOM_NOTICES)
+        if placed is None:
+            return None
+        h, notifier = placed
+        return notifier.watch(self.payload(h))
 
     def delegate(self, uid: int, gid: int) -> None:
         """Give the namespace root to container root (host ids `uid`, `gid`): its directory

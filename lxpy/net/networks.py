@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable
 
 from lxpy.config import ContainerConfig
-from lxpy.errors import AlreadyExists, LxpyError, StateError, UsageError
+from lxpy.errors import AlreadyExists, LxpyError, NotFound, StateError, UsageError
 from lxpy.net import dnsmasq, model
 from lxpy.net.model import Network
 from lxpy.paths import Paths
@@ -75,13 +75,16 @@ def _free_subnet(
 
 
 def default(paths: Paths) -> Network:
-    """This root's default network, made the first time it is asked for."""
+    """This root's default network, made the first time it is asked for (by the first of
+    the commands that ask at once: the others find it made)."""
     name = model.default_network(paths)
     try:
         return model.load(paths, name)
-    except LxpyError:
-        if name in model.names(paths):
-            raise
+    except NotFound:
+        # Only a missing file: a file that is there but does not read is an error to show.
+        # Not "missing and still not listed": another command's create may list it in
+        # between, and this one would fail with "no network named" a network that exists.
+        pass
     try:
         return create(paths, name)
     except AlreadyExists:

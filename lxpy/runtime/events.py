@@ -1,5 +1,5 @@
 """What happens to a root's containers, as one line of JSON per event in RUN/events: written
-by the monitors (starting, running, stopping, stopped, rebooted) and by the commands that
+by the monitors (starting, running, oom, rebooted, stopping, stopped) and by the commands that
 change a container without one (created, destroyed, frozen, thawed, snapshot), read by
 `lxpy events` and `lxpy wait`.
 
@@ -26,6 +26,7 @@ KINDS = (
     "created",
     "starting",
     "running",
+    "oom",
     "rebooted",
     "frozen",
     "thawed",

@@ -24,7 +24,7 @@ import time
 
 from lxpy.errors import StartFailed
 from lxpy.linux import syscalls
-from lxpy.linux.cgroups import ContainerCgroups
+from lxpy.linux.cgroups import ContainerCgroups, Notice
 from lxpy.linux.proc import ProcessRef, wait_gone, waits_for_input
 from lxpy.runtime import control, events
 from lxpy.runtime.proxy import Proxy, where
@@ -60,6 +60,9 @@ DRAIN_READS = 16
 KILL_RETRY_SECONDS = 1.0
 # How often a monitor checks that its networks' dnsmasq still runs.
 DNSMASQ_CHECK_SECONDS = 5.0
+# After an OOM notice that may come before its kill is counted (v1), the kills are counted
+# again this often for as long as the notice says they may take.
+OOM_RECOUNT_SECONDS = 0.1
 # What the loop hears through its wakeup fd.
 HANDLED_SIGNALS = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # How long the count of a stopped container's disk waits for its lock to keep the count
@@ -109,6 +112,13 @@ class Monitor:
         self.dnsmasq_due = time.monotonic() + DNSMASQ_CHECK_SECONDS
         self.console = ""
         self.origin: dict[str, str] = {}
+        self.oom: Notice | None = None
+        # The OOM kills told of, per counting cgroup (see ContainerCgroups.oom_kills_by_cgroup),
+        # their number this run, and until when a notice's kill may still be uncounted.
+        self.oom_counts: dict[int, int] = {}
+        self.oom_kills = 0
+        self.oom_settles: float | None = None
+        self.oom_recount = 0.0
         # Held while a thread moves the monitor back to `origin` (see leave_cgroups).
         self.leaving: _thread.LockType | None = None
         self.leave_error: BaseException | None = None
@@ -120,6 +130,7 @@ class Monitor:
         ProcessRef.of(os.getpid()).write(f"{self.run_dir}/{MONITOR_PID}")
         self.origin = self.cgroups.own_cgroups()
         self.cgroups.create(self.spec["limits"])
+        self.watch_ooms()
         root_id = self.spec["root_id"]
         if root_id >= 0:
             self.cgroups.delegate(root_id, root_id)
@@ -156,6 +167,40 @@ class Monitor:
             self.notify.bind(notify_socket)
             if root_id >= 0:  # else container root, no owner of it, may not send
                 os.chown(notify_socket, root_id, root_id)
+
+    def watch_ooms(self) -> None:
+        """Be woken by the kernel's OOM notices for the payload: armed before a process is
+        there to be killed, so that no kill of this run goes untold."""
+        try:
+            self.oom = self.cgroups.oom_notice()
+        except OSError as e:  # only the `oom` events are lost: no reason to refuse a start
+            self.complain(f"cannot watch for OOM kills: {e}")
+
+    def heed_oom(self, notified: bool) -> None:
+        """Count the OOM kills on a notice, then every OOM_RECOUNT_SECONDS while the kill it
+        told of may still be uncounted."""
+        assert self.oom is not None
+        now = time.monotonic()
+        if notified:
+            self.oom.take()
+            self.oom_settles = now + self.oom.settles
+        elif self.oom_settles is None or now < self.oom_recount:
+            return
+        self.oom_recount = now + OOM_RECOUNT_SECONDS
+        if self.oom_recount > self.oom_settles:
+            self.oom_settles = None
+        self.count_ooms()
+
+    def count_ooms(self) -> None:
+        """An `oom` event for each kill counted since the last count (detail: its number this
+        run)."""
+        counts = self.cgroups.oom_kills_by_cgroup()
+        # A cgroup the guest removed took its count along: only growth is news.
+        new = sum(max(0, n - self.oom_counts.get(cgroup, 0)) for cgroup, n in counts.items())
+        self.oom_counts = counts
+        for _ in range(new):
+            self.oom_kills += 1
+            self.event("oom", str(self.oom_kills))
 
     def forward(self, proto: str, listen: str, host_port: int, address: str, port: int) -> None:
         try:
@@ -303,9 +348,9 @@ class Monitor:
             for end in channel:
                 end.close()
 
-    def event(self, kind: str) -> None:
+    def event(self, kind: str, detail: str = "") -> None:
         """For `lxpy events` and `lxpy wait`: the root's run dir is two above ours."""
-        events.emit(os.path.dirname(os.path.dirname(self.run_dir)), self.name, kind)
+        events.emit(os.path.dirname(os.path.dirname(self.run_dir)), self.name, kind, detail)
 
     def note(self, text: str) -> None:
         """A line from lxpy itself in the console log (not in the guest's console)."""
@@ -609,11 +654,15 @@ class Monitor:
             waits.append(self.deadline - now)
         if self.spec["dnsmasq"]:
             waits.append(self.dnsmasq_due - now)
+        if self.oom_settles is not None:
+            waits.append(self.oom_recount - now)
         timeout = max(0.0, min(waits)) if waits else None
         poller = select.poll()  # not select(): it fails past fd 1023
         notify = [] if self.notify is None else [self.notify.fileno()]
         for fd in (wake_r, self.master, self.listener.fileno(), *notify, *self.clients):
             poller.register(fd, select.POLLIN)
+        if self.oom is not None:
+            poller.register(self.oom.fd, self.oom.events)
         self.proxy.register(poller)
         events = dict(poller.poll(None if timeout is None else timeout * 1000))
         ready = set(events)
@@ -637,6 +686,8 @@ class Monitor:
             self.kill_everything()
         if self.spec["dnsmasq"] and time.monotonic() >= self.dnsmasq_due:
             self.supervise_dnsmasq()
+        if self.oom is not None:
+            self.heed_oom(self.oom.fd in ready)
         for client in list(self.clients.values()):
             if not client.console and time.monotonic() - client.since > CLIENT_IDLE_SECONDS:
                 self.drop(client)
@@ -652,6 +703,9 @@ class Monitor:
         if self.notify is not None:
             self.notify.close()
         self.proxy.close()
+        if self.oom is not None:
+            self.oom.close()
+            self.oom = None
         # Ours once init is gone: one the loop's stop began cannot have ended sooner.
         self.leave_cgroups()
         if self.netns >= 0:
