@@ -46,10 +46,18 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
     return spent
 
 
-def median_ms(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, list[float]]:
-    timed(argv, env)  # warm: page cache, bytecode, the master
-    samples = [timed(argv, env) * 1000 for _ in range(runs)]
-    return statistics.median(samples), samples
+def interleaved_ms(
+    rows: dict[str, list[str]], env: dict[str, str], runs: int
+) -> dict[str, list[float]]:
+    """Samples of each command, the commands taking turns run after run: load that drifts
+    (the remote shell's rc files are slow and uneven here) hits them all alike."""
+    for argv in rows.values():
+        timed(argv, env)  # warm: page cache, bytecode, the master
+    samples: dict[str, list[float]] = {label: [] for label in rows}
+    for _ in range(runs):
+        for label, argv in rows.items():
+            samples[label].append(timed(argv, env) * 1000)
+    return samples
 
 
 def main() -> int:
@@ -79,14 +87,14 @@ def main() -> int:
             try:
                 port = sshd.address.rpartition(":")[2]
                 ssh = [*sshd.ssh_command.split(), "-S", f"{local}/run/ssh/far", "-p", port]
-                rows = (
-                    ("local ls", [*LXPY, "--root", far, "ls"]),
-                    ("ssh round trip", [*ssh, "root@127.0.0.1", "true"]),
-                    ("ls --remote far", [*LXPY, "--root", local, "ls", "--remote", "far"]),
-                    ("ls --remote all", [*LXPY, "--root", local, "ls", "--remote", "all"]),
-                )
-                for label, argv in rows:
-                    figures[label], samples[label] = median_ms(argv, env, args.runs)
+                rows = {
+                    "local ls": [*LXPY, "--root", far, "ls"],
+                    "ssh round trip": [*ssh, "root@127.0.0.1", "true"],
+                    "ls --remote far": [*LXPY, "--root", local, "ls", "--remote", "far"],
+                    "ls --remote all": [*LXPY, "--root", local, "ls", "--remote", "all"],
+                }
+                samples = interleaved_ms(rows, env, args.runs)
+                figures = {label: statistics.median(s) for label, s in samples.items()}
             finally:
                 subprocess.run([*LXPY, "--root", local, "remote", "rm", "far"], env=env)
     finally:
