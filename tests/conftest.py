@@ -26,6 +26,7 @@ from lxpy.linux import safefs
 from lxpy.linux.cgroups import hierarchies
 from lxpy.net.hostsfile import without_other_roots as without_other_roots
 from lxpy.paths import Paths
+from tests.sshd import Sshd, running_sshd
 
 IS_ROOT = os.geteuid() == 0
 
@@ -330,6 +331,42 @@ def install_files(dest: str | os.PathLike[str]) -> None:
 def lxpy() -> Iterator[Lxpy]:
     with temporary_root("lxpy-test-") as lx:
         yield lx
+
+
+# This checkout's lxpy as a shell command: what a remote runs (`remote add --command`).
+LXPY_MODULE = f"{sys.executable} -m lxpy"
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    with running_sshd(str(tmp_path_factory.mktemp("sshd"))) as server:
+        yield server
+
+
+@pytest.fixture
+def far(lxpy: Lxpy, sshd: Sshd, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lxpy]:
+    """A second root, known to `lxpy` as the remote `far` through the tests' sshd; every
+    remote's SSH master closed at the end."""
+    from lxpy.remote import registry
+    from lxpy.remote.connection import SSH_COMMAND_ENV
+
+    monkeypatch.setenv(SSH_COMMAND_ENV, sshd.ssh_command)
+    with temporary_root("lxpy-far-") as remote:
+        lxpy.run(
+            "remote", "add", "far", sshd.address, "--root", remote.root, "--command", LXPY_MODULE
+        )
+        try:
+            yield remote
+        finally:
+            for name in registry.load(lxpy.paths).remotes:
+                lxpy.run("remote", "rm", name, check=False)
+            assert not masters_of(lxpy), "an ssh master outlived `remote rm`"
+
+
+def masters_of(lx: Lxpy) -> list[str]:
+    """The SSH masters of the root's remotes (ssh names its socket in its process title)."""
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if f"{lx.root}/run/ssh/" in line]
 
 
 @pytest.fixture

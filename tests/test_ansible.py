@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
+from lxpy.remote.connection import SSH_COMMAND_ENV
 from tests.conftest import Lxpy, sh, temporary_root
+from tests.sshd import Sshd
 
 pytestmark = pytest.mark.integration
 
@@ -170,6 +172,40 @@ def test_the_inventory_lists_every_container_in_its_groups(
     assert failed.returncode != 0 and "no host answered" in failed.stderr, failed.stderr
 
 
+# -- across hosts: lxpy's remotes ---------------------------------------------------------
+
+
+def test_containers_of_a_remote_host_are_listed_reached_and_managed(
+    lxpy: Lxpy, far: Lxpy, sshd: Sshd, ansible: Ansible, tmp_path: Path
+) -> None:
+    """A second root behind the tests' sshd is the remote `far`: the inventory lists its
+    containers as far:NAME, the connection runs a task in one through the remote's
+    connection, and the module manages one there (`remote: far`)."""
+    over_ssh = {SSH_COMMAND_ENV: sshd.ssh_command}
+    lxpy.run("create", "here")
+    far.run("create", "box")
+    far.run("start", "box")
+    path = inventory(tmp_path / "lxpy.yml", lxpy.root, remotes=["all"])
+    listed = ansible.run("ansible-inventory", "-i", str(path), "--list", env=over_ssh)
+    assert listed.returncode == 0, listed.stderr
+    found = json.loads(listed.stdout, object_hook=lambda o: o.get("__ansible_unsafe", o))
+    assert set(found["lxpy_remote_far"]["hosts"]) == {"far:box"}
+    assert set(found["lxpy_remote_local"]["hosts"]) == {"here"}
+    assert found["_meta"]["hostvars"]["far:box"]["lxpy_state"] == "RUNNING"
+    ran = ansible.run(
+        "ansible", "lxpy_remote_far", "-i", str(path), "-m", "raw", "-a", "hostname", env=over_ssh
+    )
+    assert ran.returncode == 0 and "far:box | CHANGED | rc=0 >>\nbox\n" in ran.stdout, ran.stdout
+    args = {"name": "kept", "remote": "far", "state": "started", "lxpy_command": LXPY_COMMAND}
+    assert module(ansible, {**args, "root": lxpy.root}, env=over_ssh)["status"] == "CHANGED"
+    assert far.state("kept") == "RUNNING"
+    again = module(ansible, {**args, "root": lxpy.root}, env=over_ssh)
+    assert again["status"] == "SUCCESS" and not again["changed"]
+    gone = {**args, "state": "absent", "root": lxpy.root}
+    assert module(ansible, gone, env=over_ssh)["status"] == "CHANGED"
+    assert "kept" not in names(far)
+
+
 # -- the module ----------------------------------------------------------------------------
 
 
@@ -179,12 +215,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def module(ansible: Ansible, args: dict[str, Any], check: bool = False) -> dict[str, Any]:
+def module(
+    ansible: Ansible, args: dict[str, Any], check: bool = False, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """lxpy.lxpy.lxpy_container run once on localhost: its result, with "status" (CHANGED,
     SUCCESS or FAILED!) as the ad-hoc command printed it."""
     extra = ["--check"] if check else []
     ran = ansible.run(
-        "ansible", "localhost", "-m", "lxpy.lxpy.lxpy_container", "-a", json.dumps(args), *extra
+        "ansible",
+        "localhost",
+        "-m",
+        "lxpy.lxpy.lxpy_container",
+        "-a",
+        json.dumps(args),
+        *extra,
+        env=env,
     )
     head, _, result = ran.stdout.partition(" => ")
     assert result, ran.stdout + ran.stderr

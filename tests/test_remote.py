@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,36 +21,11 @@ from lxpy.errors import ConfigError, LxpyError, UsageError
 from lxpy.paths import Paths
 from lxpy.remote import protocol, registry, transfer
 from lxpy.remote.connection import SSH_COMMAND_ENV
-from tests.conftest import Lxpy, in_pty, temporary_root
-from tests.sshd import Sshd, running_sshd
+from tests.conftest import LXPY_MODULE, Lxpy, in_pty, masters_of
+from tests.sshd import Sshd
 
 integration = pytest.mark.integration
-LXPY = f"{sys.executable} -m lxpy"
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    with running_sshd(str(tmp_path_factory.mktemp("sshd"))) as server:
-        yield server
-
-
-@pytest.fixture
-def far(lxpy: Lxpy, sshd: Sshd, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lxpy]:
-    """A second root, known to `lxpy` as the remote `far`; its SSH master closed at the end."""
-    monkeypatch.setenv(SSH_COMMAND_ENV, sshd.ssh_command)
-    with temporary_root("lxpy-far-") as remote:
-        lxpy.run("remote", "add", "far", sshd.address, "--root", remote.root, "--command", LXPY)
-        try:
-            yield remote
-        finally:
-            for name in registry.load(lxpy.paths).remotes:
-                lxpy.run("remote", "rm", name, check=False)
-            assert not _masters(lxpy), "an ssh master outlived `remote rm`"
-
-
-def _masters(lx: Lxpy) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if f"{lx.root}/run/ssh/" in line]
+LXPY = LXPY_MODULE
 
 
 def _names(lx: Lxpy, *options: str) -> list[str]:
@@ -211,7 +185,7 @@ def test_a_remote_given_a_new_address_never_rides_the_old_connection(lxpy: Lxpy,
     lxpy.run("remote", "rm", "far")
     moved = lxpy.run("remote", "add", "far", "root@127.0.0.1:1", check=False)
     assert moved.returncode == 1 and "cannot reach remote far" in moved.stderr
-    assert not _masters(lxpy)
+    assert not masters_of(lxpy)
 
 
 @integration
