@@ -10,13 +10,16 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         with open("/etc/shop/greeting") as f:
             lines = [f.read().strip()]
-        with psycopg2.connect(
-            host=os.environ["DB_HOST"],
-            dbname=os.environ["DB_NAME"],
-            user=os.environ["DB_USER"],
-            password=os.environ["DB_PASSWORD"],
-            connect_timeout=5,
-        ) as db, db.cursor() as cursor:
+        with (
+            psycopg2.connect(
+                host=os.environ["DB_HOST"],
+                dbname=os.environ["DB_NAME"],
+                user=os.environ["DB_USER"],
+                password=os.environ["DB_PASSWORD"],
+                connect_timeout=5,
+            ) as db,
+            db.cursor() as cursor,
+        ):
             cursor.execute("SELECT name, price FROM items ORDER BY name")
             lines += [f"{name}: {price}" for name, price in cursor.fetchall()]
         body = ("\n".join(lines) + "\n").encode()
