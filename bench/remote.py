@@ -86,7 +86,10 @@ def main() -> int:
             subprocess.run([*LXPY, "--root", local, *add], check=True, env=env)
             try:
                 port = sshd.address.rpartition(":")[2]
-                ssh = [*sshd.ssh_command.split(), "-S", f"{local}/run/ssh/far", "-p", port]
+                # The master's socket, named for where it leads (lxpy/remote/connection.py).
+                [control] = [e for e in os.listdir(f"{local}/run/ssh") if e.startswith("far-")]
+                ssh = [*sshd.ssh_command.split(), "-S", f"{local}/run/ssh/{control}", "-p", port]
+                ssh += ["-o", "ControlMaster=no"]  # never a connection of its own
                 rows = {
                     "local ls": [*LXPY, "--root", far, "ls"],
                     "ssh round trip": [*ssh, "root@127.0.0.1", "true"],

@@ -63,6 +63,9 @@ API = CLI | {
     "types",
     "zlib",
     "lxpy.api",
+    # Where a command's remotes are (lxpy/cli/forward.py): read before the API is loaded.
+    "lxpy.remote",
+    "lxpy.remote.registry",
     "lxpy.cli.output",
     "lxpy.config",
     "lxpy.config.cache",

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from argparse import Namespace
     from collections.abc import Sequence
 
-    from lxpy.api import Api, Paths
+    from lxpy.api import Paths
     from lxpy.cli.commands import Command
     from lxpy.cli.quickparse import Argument
     from lxpy.remote.connection import Connection
@@ -64,7 +64,7 @@ def remotes_of(paths: Paths) -> Remotes | None:
 
 
 def route(
-    api: Api,
+    paths: Paths,
     argv: list[str],
     trailing: list[str],
     command: Command,
@@ -75,7 +75,7 @@ def route(
     host (its container names then stand without `local:`)."""
     names = _container_values(command, args)
     prefixed = [v for _, values in names for v in values if ":" in v]
-    if option is None and not prefixed and not os.path.exists(api.paths.remotes_file):
+    if option is None and not prefixed and not os.path.exists(paths.remotes_file):
         return None  # the common case: nothing here names another host
     from lxpy.remote.registry import split_ref
 
@@ -83,7 +83,7 @@ def route(
         raise UsageError("a command from another host's lxpy names no host (no chains)")
     for ref in prefixed:
         split_ref(ref)  # the container's name checked here: never an option there
-    remotes = remotes_of(api.paths)
+    remotes = remotes_of(paths)
     # What names no host stays here when another host's lxpy called (no chains of hosts),
     # and for a command of this host's own (`lxpy remote ls` while a default is set).
     here = args.api is not None or command.remote == commands.HERE
@@ -108,18 +108,18 @@ def route(
     if host == ALL:
         if command.name != "ls":
             raise UsageError("--remote all is for ls", hint=f"name one host for {command.name}")
-        return list_everywhere(api, remotes, args.format)
+        return list_everywhere(paths, remotes, args.format)
     if command.remote == commands.HERE:
         raise UsageError(f"`lxpy {command.name}` works on this host only")
     assert remotes is not None or host == LOCAL
     if remotes is None:
         raise UsageError(f"no remote named {host!r}", hint="`lxpy remote add` makes one")
     _refuse_local_files(command, args)
-    connection = _connection(api.paths, remotes, host)
+    connection = _connection(paths, remotes, host)
     if command.remote == commands.FILE and "-" not in (args.source, args.dest):
         return _file(connection, args)
     if command.name == "ls" and args.format == "json":
-        return list_everywhere(api, remotes, "json", only=host)
+        return list_everywhere(paths, remotes, "json", only=host)
     words = _rewritten(argv, prefixed) + (["--", *trailing] if trailing else [])
     terminal = command.remote == commands.TERMINAL and sys.stdin.isatty() and sys.stdout.isatty()
     connection.replace_process(words, tty=terminal)
@@ -188,7 +188,9 @@ def _connection(paths: Paths, remotes: Remotes, name: str) -> Connection:
 
 
 # -- ls --remote all ---------------------------------------------------------------------------
-def list_everywhere(api: Api, remotes: Remotes | None, fmt: str, only: str | None = None) -> int:
+def list_everywhere(
+    paths: Paths, remotes: Remotes | None, fmt: str, only: str | None = None
+) -> int:
     """Every host's containers (`only`: one remote's) as one table with a HOST column, or
     as JSON whose objects name their host ("remote"). Hosts are asked at once; one that
     fails is named on stderr, the others are listed, and the status is 1."""
@@ -204,10 +206,13 @@ def list_everywhere(api: Api, remotes: Remotes | None, fmt: str, only: str | Non
     def ask(name: str) -> None:
         try:
             if name == LOCAL:
-                items = [i.to_json() for i in api.containers(with_stats=fmt == "json")]
+                from lxpy.api import Api
+
+                containers = Api(paths).containers(with_stats=fmt == "json")
+                items = [i.to_json() for i in containers]
             else:
                 assert remotes is not None
-                answer = _connection(api.paths, remotes, name).json(["ls", "--format", "json"])
+                answer = _connection(paths, remotes, name).json(["ls", "--format", "json"])
                 if not isinstance(answer, list):
                     raise LxpyError(f"{name}: ls gave no list")
                 items = answer

@@ -87,23 +87,22 @@ def main(argv: Sequence[str], launcher: Launcher | None = None, tui: Tui | None 
             from lxpy.remote.protocol import check_requested
 
             check_requested(args.api)
-        from lxpy.api import Api
+        # Before the API's imports: a command for another host needs none of them.
+        from lxpy.remote.registry import paths_of
 
-        api = Api.for_root(args.root, launcher)
-        if (
-            remote is not None
-            or any(":" in w for w in argv)
-            or os.path.exists(api.paths.remotes_file)
-        ):
+        paths = paths_of(args.root)
+        if remote is not None or any(":" in w for w in argv) or os.path.exists(paths.remotes_file):
             from lxpy.cli.forward import route
 
-            status = route(api, argv, trailing, command, args, remote)
+            status = route(paths, argv, trailing, command, args, remote)
             if status is not None:
                 return status
+        from lxpy.api import Api
+
         module, _, function = command.handler.rpartition(".")
         # __import__, not importlib.import_module: importlib costs every command ~0.5 ms.
         handler = getattr(__import__(f"lxpy.cli.{module}", fromlist=[function]), function)
-        return int(handler(api, args))
+        return int(handler(Api(paths, launcher), args))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

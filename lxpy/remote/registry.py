@@ -21,13 +21,12 @@ from lxpy.config import cache as parsed
 from lxpy.config.tomlfile import TomlFile, read_text
 from lxpy.errors import NotFound, UsageError
 from lxpy.names import is_valid
+from lxpy.paths import Paths
 from lxpy.records import Record, as_dict
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-    from lxpy.paths import Paths
 
 # Names a remote cannot take: the local root, and every host at once (`ls --remote all`).
 LOCAL, ALL = "local", "all"
@@ -60,6 +59,12 @@ class Remotes(Record):
         if remote is None:
             raise NotFound(f"no remote named {name!r}", hint="`lxpy remote ls` lists them")
         return remote
+
+
+def paths_of(root: str | None) -> Paths:
+    """The state dirs of `--root` (else LXPY_ROOT, else the default places): where a
+    command's remotes are read, before it is known to run here."""
+    return Paths.from_env(root)
 
 
 def check_name(name: str) -> str | None:
