@@ -597,15 +597,15 @@ class Api:
         lifecycle.destroy(self.paths, name, force)
         self._event(name, "destroyed")
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        """The root's events from now on, as they come (see lxpy.runtime.events); never
-        ends: the caller stops reading."""
+    def events(self, gone: Callable[[], bool] | None = None) -> Iterator[dict[str, Any]]:
+        """The root's events from now on, as they come (see lxpy.runtime.events); ends
+        only once `gone()` holds (None: never; the caller stops reading)."""
         import json
 
         from lxpy.runtime import events
 
         self.paths.ensure()
-        for line in events.follow(self.paths.run):
+        for line in events.follow(self.paths.run, gone=gone):
             try:
                 yield json.loads(line)
             except ValueError:
