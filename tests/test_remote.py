@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,52 +18,15 @@ from lxpy.errors import ConfigError, UsageError
 from lxpy.paths import Paths
 from lxpy.remote import protocol, registry
 from lxpy.remote.connection import SSH_COMMAND_ENV
-from tests.conftest import Lxpy, in_pty, temporary_root
-from tests.sshd import Sshd, running_sshd
+from tests.conftest import Lxpy, in_pty, master_pid, masters
+from tests.sshd import Sshd
 
 integration = pytest.mark.integration
-LXPY = f"{sys.executable} -m lxpy"
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    with running_sshd(str(tmp_path_factory.mktemp("sshd"))) as server:
-        yield server
-
-
-@pytest.fixture
-def far(lxpy: Lxpy, sshd: Sshd, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lxpy]:
-    """A second root, known to `lxpy` as the remote `far`; its SSH master closed at the end."""
-    monkeypatch.setenv(SSH_COMMAND_ENV, sshd.ssh_command)
-    with temporary_root("lxpy-far-") as remote:
-        lxpy.run("remote", "add", "far", sshd.address, "--root", remote.root, "--command", LXPY)
-        try:
-            yield remote
-        finally:
-            for name in registry.load(lxpy.paths).remotes:
-                lxpy.run("remote", "rm", name, check=False)
-            assert not _masters(lxpy), "an ssh master outlived `remote rm`"
-
-
-def _masters(lx: Lxpy) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if f"{lx.root}/run/ssh/" in line]
 
 
 def _names(lx: Lxpy, *options: str) -> list[str]:
     """The NAME column of `lxpy ls OPTIONS`."""
     return [line.split()[0] for line in lx.run("ls", *options).stdout.splitlines()[1:]]
-
-
-def _master_pid(lx: Lxpy, sshd: Sshd, name: str) -> int:
-    said = subprocess.run(
-        [*sshd.ssh_command.split(), "-S", f"{lx.root}/run/ssh/{name}", "-O", "check", "x"],
-        capture_output=True,
-        text=True,
-    ).stderr
-    found = re.search(r"pid=(\d+)", said)
-    assert found, said
-    return int(found.group(1))
 
 
 @integration
@@ -128,10 +90,10 @@ def test_a_killed_connection_is_made_again_by_the_next_command(
 ) -> None:
     far.run("create", "box", "--network", "none")
     assert _names(lxpy, "--remote", "far") == ["box"]
-    first = _master_pid(lxpy, sshd, "far")
+    first = master_pid(lxpy, sshd, "far")
     os.kill(first, 9)
     assert _names(lxpy, "--remote", "far") == ["box"]
-    assert _master_pid(lxpy, sshd, "far") != first
+    assert master_pid(lxpy, sshd, "far") != first
 
 
 @integration
@@ -157,6 +119,7 @@ def test_a_host_of_another_interface_or_without_lxpy_is_one_line(
         assert missing.returncode == 1 and len(missing.stderr.splitlines()) == 1
         assert "no lxpy there" in missing.stderr
         assert registry.load(lxpy.paths).remotes == {}  # neither was kept
+        assert not masters(lxpy)  # nor the connections their handshakes opened
         # A host answering nothing: named, and the other hosts still listed.
         registry.save(
             lxpy.paths,

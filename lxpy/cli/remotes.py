@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lxpy.cli import output
-from lxpy.errors import AlreadyExists, UsageError
+from lxpy.errors import AlreadyExists, LxpyError, UsageError
 from lxpy.remote import registry
 from lxpy.remote.connection import Connection
 
@@ -43,7 +43,11 @@ def remote(api: Api, args: Namespace) -> int:
             args.remote, host, user, port, args.remote_root, args.command or "lxpy"
         )
         found = Connection(api.paths, new)
-        found.ready()  # a typo or a host without lxpy is said now, not at its first use
+        try:
+            found.ready()  # a typo or a host without lxpy is said now, not at its first use
+        except LxpyError:
+            found.close()  # the master its handshake opened: for no remote, and never idle
+            raise
         remotes.remotes[new.name] = new
         registry.save(api.paths, remotes)
         print(f"{new.name}: {new.address}, reached")
