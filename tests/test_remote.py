@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from lxpy.api import Api, ContainerInfo
 from lxpy.errors import ConfigError, UsageError
 from lxpy.paths import Paths
 from lxpy.remote import protocol, registry
@@ -164,6 +165,16 @@ def test_what_cannot_go_to_a_host_is_refused_in_one_line(lxpy: Lxpy, far: Lxpy) 
     reserved = lxpy.run("remote", "add", "local", "root@127.0.0.1", check=False)
     assert reserved.returncode == 2 and "stands for this root" in reserved.stderr
     assert lxpy.run("start", "far:missing", check=False).returncode == 1
+
+
+@integration
+def test_an_info_read_back_from_its_json_is_the_same(lxpy: Lxpy) -> None:
+    """What the TUI makes of another host's `info -f json`: the info that printed it."""
+    lxpy.run("create", "box", "--network", "none", "--memory", "64M")
+    info = Api(lxpy.paths).info("box")
+    back = ContainerInfo.from_json(json.loads(json.dumps(info.to_json(detailed=True))), "far")
+    assert back.config == info.config and back.config is not None
+    assert back.to_json(detailed=True) == info.to_json(detailed=True)
 
 
 # -- units -------------------------------------------------------------------------------------
