@@ -28,13 +28,22 @@ evenly over the name order (the case with the targets):
   of --runs. When `l` does not show them within LOG_TIMEOUT (no log view in this lxpy) the
   figure is "-" with a note: not measured, not failed.
 
+With --remote, the same figures over two hosts (issue 19): every other pair of the
+containers (p02, p03, p06, p07...) lives in a second root in the work dir, which the bench's
+root knows as the remote `far`, reached over an sshd of the bench's own on the loopback
+(tests/sshd.py: a host key and a user key made for it, never the system's); the TUI shows
+both, the remote's rows from its event stream over one SSH connection. The start figure's
+target is then 1.5 s, and the idle window also counts, apart, the SSH master and the
+remote side (the sshd's processes there: `lxpy events`, the listings).
+
 LXC has no TUI: lxpy only, nothing to set side by side. The harness, the isolation (private
 work dir, lxpy --root inside it, `lxpybench-<token>` names) and the cleanup with its leak
 checks are those of bench/run.py, imported from it; the `finally` also kills (by pid) a TUI
 still running.
 
 The standard library and psutil (run it with lxpy's venv, as run.py). Needs root, a static
-busybox, and lxpy installed with its TUI (textual).
+busybox, and lxpy installed with its TUI (textual); --remote also needs OpenSSH's sshd and
+ssh.
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ import json
 import os
 import re
 import select
+import shlex
+import shutil
 import struct
 import subprocess
 import sys
@@ -59,6 +70,7 @@ from typing import Any
 import psutil
 from run import (
     MS,
+    REPO,
     Bench,
     BenchError,
     Metric,
@@ -76,7 +88,11 @@ from run import (
     version,
 )
 
+sys.path.insert(1, REPO)  # the tests' sshd, the one --remote runs
+from tests.sshd import SSHD, running_sshd
+
 SIZE = "100x30"  # columns x lines of the pseudo-terminal
+REMOTE_SIZE = "120x30"
 TERM = "xterm-256color"
 PAINT_TIMEOUT = 30.0  # from the spawn until the table must be on the screen
 QUIT_TIMEOUT = 5.0  # from the `q` until the TUI must have exited (then it is killed)
@@ -99,6 +115,8 @@ LOG_DEPTH = 10
 FILTER_PLACEHOLDER = "filter: any part"  # in the filter box while it is empty
 LOG_TIMEOUT = 5.0  # `l` without the log's end on the screen within it: not measured
 CLK_TCK = os.sysconf("SC_CLK_TCK")  # the CPU times' resolution, recorded in the JSON
+REMOTE = "far"  # --remote: the second root's name as a remote of the bench's
+SSH_COMMAND_ENV = "LXPY_SSH_COMMAND"  # lxpy.remote.connection's: the ssh lxpy runs
 READ_SIZE = 1 << 16
 # Terminal escapes (CSI, OSC, DCS, two-byte ESC x) in the TUI's output: removed before the
 # search, so that the text of one screen line reads as it would on the screen.
@@ -310,6 +328,29 @@ def tree_seconds(pid: int) -> tuple[float, list[int]]:
     return total, [process.pid for process in below]
 
 
+def all_seconds(pid: int) -> float:
+    """CPU seconds of `pid` and everything below it, the children each of them reaped
+    included: a remote's listings are short-lived children of its sshd session."""
+    total = 0.0
+    top = psutil.Process(pid)
+    for process in [top, *top.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += cpu_seconds(process)
+    return total
+
+
+def master_seconds(control: str) -> float:
+    """CPU seconds of the SSH master on the control socket `control` (0: none runs)."""
+    for process in psutil.process_iter(["cmdline"]):
+        # A master names itself after its socket: "ssh: CONTROL [mux]" (padded with
+        # empty words, the room of the command line it overwrote).
+        title = (process.info["cmdline"] or [""])[0]
+        if title == f"ssh: {control} [mux]":
+            with contextlib.suppress(psutil.NoSuchProcess):
+                return cpu_seconds(process)
+    return 0.0
+
+
 def main_thread_seconds(pid: int) -> float:
     """CPU seconds of the main thread of `pid` alone (a thread's id is the pid)."""
     thread = next(t for t in psutil.Process(pid).threads() if t.id == pid)
@@ -324,6 +365,51 @@ class TuiBench(Bench):
     notes: list[str] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
     running_tui: Tui | None = None  # killed by the `finally` if still there
+    remote: bool = False  # --remote: every other pair of containers on the remote `far`
+    sshd_pid: int | None = None  # while the remote's sshd runs
+
+    @property
+    def remote_root(self) -> str:
+        return f"{self.workdir}/far"
+
+    def at(self, index: int) -> str:
+        """Container `index` as the bench's lxpy names it: FAR:NAME for one of the remote."""
+        name = self.name("lxpy", index)
+        return f"{REMOTE}:{name}" if self.remote and (index // 2) % 2 else name
+
+    @contextlib.contextmanager
+    def remote_host(self) -> Iterator[None]:
+        """The second root, the bench's remote `far` over an sshd of the bench's own; at
+        the end its containers destroyed, its SSH master closed, the sshd stopped."""
+        sshd_dir = f"{self.workdir}/sshd"
+        os.mkdir(sshd_dir, 0o700)
+        os.mkdir(self.remote_root, 0o700)
+        with running_sshd(sshd_dir) as server:
+            env = dict(self.lxpy_env if self.lxpy_env is not None else os.environ)
+            self.lxpy_env = env | {SSH_COMMAND_ENV: server.ssh_command}
+            with open(f"{sshd_dir}/sshd.pid") as f:
+                self.sshd_pid = int(f.read())
+            # Run by the remote user's shell: an absolute path.
+            command = shlex.join([os.path.abspath(self.lxpy_cmd[0]), *self.lxpy_cmd[1:]])
+            root = ["--root", self.remote_root]
+            self.lxpy("remote", "add", REMOTE, server.address, *root, "--command", command)
+            try:
+                yield
+            finally:
+                self.sshd_pid = None
+                there = f"{self.remote_root}/lib/containers"
+                names = [n for n in os.listdir(there) if not n.startswith(".")]
+                if names:
+                    destroy = [*self.lxpy_cmd, *root, "destroy", "--force", *names]
+                    execute(destroy, check=False, timeout=600, env=self.lxpy_env)
+                self.lxpy("remote", "rm", REMOTE, check=False)
+
+    def far_seconds(self) -> tuple[float, float]:
+        """CPU seconds so far of the remote side (the sshd's processes: `lxpy events`, the
+        listings) and of the SSH master here; zeros without --remote."""
+        if self.sshd_pid is None:
+            return 0.0, 0.0
+        return all_seconds(self.sshd_pid), master_seconds(f"{self.lxpy_root}/run/ssh/{REMOTE}")
 
     def note(self, text: str) -> None:
         log(text)
@@ -353,13 +439,15 @@ def subtitle(count: int, running: int) -> str:
     return f"{count} container{'' if count == 1 else 's'}, {running} running"
 
 
-def case(count: int, running: int) -> tuple[str, str]:
+def case(count: int, running: int, remote: bool) -> tuple[str, str]:
     """A case's word in the figures' keys, and in their labels."""
     if running == 0:
-        return "stopped", f"{count} stopped"
-    if running == count:
-        return "running", f"{count} running"
-    return "mixed", f"{count}, {running} running"
+        key, words = "stopped", f"{count} stopped"
+    elif running == count:
+        key, words = "running", f"{count} running"
+    else:
+        key, words = "mixed", f"{count}, {running} running"
+    return (f"{key}_2hosts", f"{words}, 2 hosts") if remote else (key, words)
 
 
 def spread(count: int, running: int) -> list[int]:
@@ -407,11 +495,13 @@ def cpu_run(
         pid = tui.proc.pid
         cpu_before, below_before = tree_seconds(pid)
         main_before = main_thread_seconds(pid)
+        far_before, master_before = bench.far_seconds()
         bytes_before = tui.received
         began = time.monotonic()
         tui.drain(window)
         cpu_after, below_after = tree_seconds(pid)
         main_after = main_thread_seconds(pid)
+        far_after, master_after = bench.far_seconds()
         elapsed = time.monotonic() - began
         written = tui.received - bytes_before
         rss, _pss = memory_mib(pid)
@@ -431,6 +521,8 @@ def cpu_run(
         "vm_rss_mib": rss,
         "threads": threads,
         "children": sorted(set(below_before) | set(below_after)),
+        "remote_side_percent": (far_after - far_before) / elapsed * 100,
+        "ssh_master_percent": (master_after - master_before) / elapsed * 100,
     }
 
 
@@ -443,8 +535,10 @@ def figures(
     """The start and idle figures with `running` of the containers running; with some
     running they have targets, all stopped they are informative. The rows that fit."""
     count = args.containers
-    key, words = case(count, running)
+    key, words = case(count, running, bench.remote)
     target = running > 0
+    # The remote's first listing takes its SSH handshake and an lxpy started there.
+    paint_target = 1.5 if bench.remote else 1.0
     shown = rows_shown(bench, count, running)
     if shown < 1:
         raise BenchError(f"the TUI showed no row of {words}")
@@ -456,9 +550,9 @@ def figures(
             f"paint_{key}",
             f"start until the table is painted, {words}",
             "ms",
-            "<= 1 s" if target else "",
+            f"<= {paint_target:g} s" if target else "",
             "lxpy" if target else None,
-            1000.0 if target else None,
+            paint_target * 1000 if target else None,
         )
     )
     first = add(Metric(f"first_byte_{key}", "  start until the first byte of output", "ms"))
@@ -484,6 +578,11 @@ def figures(
     other = add(Metric(f"cpu_other_{key}", "  of which the others (poll workers, I/O)", "%"))
     rss = add(Metric(f"rss_{key}", "  TUI VmRSS after the window", "MiB"))
     out = add(Metric(f"output_{key}", "  TUI output while idle", "KiB/s"))
+    far: list[Metric] = []
+    if bench.remote:
+        far.append(add(Metric(f"cpu_ssh_master_{key}", "  and besides: its SSH master", "%")))
+        label = "  and the remote side (sshd, lxpy events, listings)"
+        far.append(add(Metric(f"cpu_remote_side_{key}", label, "%")))
     log(
         f"{words}: refresh loop, {args.cpu_runs} windows of {args.window:g}s "
         f"(after {args.settle:g}s to settle), a fresh TUI each"
@@ -497,6 +596,8 @@ def figures(
         other.lxpy.append(window["other_percent"])
         rss.lxpy.append(window["vm_rss_mib"])
         out.lxpy.append(window["output_bytes_per_second"] / 1024)
+        for metric, figure in zip(far, ("ssh_master_percent", "remote_side_percent"), strict=False):
+            metric.lxpy.append(window[figure])
         log(f"  {window['percent']:.2f}% of one core ({window['cpu_seconds']:.2f} s CPU)")
     bench.checks[f"cpu_windows_{key}"] = windows
     children = sorted({pid for w in windows for pid in w["children"]})
@@ -600,29 +701,45 @@ def measure(bench: TuiBench, args: argparse.Namespace, metrics: list[Metric]) ->
         metrics.append(metric)
         return metric
 
-    count, running = args.containers, args.running
-    log(f"creating {count} busybox containers, no network")
-    for i in range(count):
-        bench.create("lxpy", i)
-    if not args.no_stopped:
-        figures(bench, args, 0, add)
-    up = {bench.name("lxpy", i) for i in spread(count, running)}
-    log(f"starting {running} of the {count}")
-    bench.lxpy("start", *sorted(up), timeout=600)
-    time.sleep(SETTLE_SECONDS)
-    listed = json.loads(bench.lxpy("ls", "--format", "json").stdout)
-    seen = {c["name"] for c in listed if c["state"] == "RUNNING"}
-    if len(listed) != count or seen != up:
-        raise BenchError(
-            f"lxpy ls: {len(listed)} containers, running {sorted(seen)}; expected {count}, "
-            f"running {sorted(up)}"
-        )
-    shown = figures(bench, args, running, add)
-    interaction(bench, args, running, shown, add)
+    with contextlib.ExitStack() as remote:
+        if bench.remote:
+            log(f"a second root as the remote {REMOTE}, over an sshd of the bench's own")
+            remote.enter_context(bench.remote_host())
+        containers(bench, args, add)
     bench.note(
         "LXC has no TUI: lxpy only, no side-by-side; the TUI refreshes every 1.5 s "
         "(tui.toml's default)"
+        + (", a remote's rows at its events and every 5 s (remote_refresh)" if bench.remote else "")
     )
+
+
+def containers(bench: TuiBench, args: argparse.Namespace, add: Callable[[Metric], Metric]) -> None:
+    """The containers made, the figures taken with none and with --running of them running."""
+    count, running = args.containers, args.running
+    where = f", every other pair on {REMOTE}" if bench.remote else ""
+    log(f"creating {count} busybox containers, no network{where}")
+    for i in range(count):
+        bench.lxpy("create", bench.at(i), "--template", "busybox", "--network", "none")
+    if not args.no_stopped:
+        figures(bench, args, 0, add)
+    up = [bench.at(i) for i in spread(count, running)]
+    log(f"starting {running} of the {count}")
+    for host in (False, True):  # one host per command
+        names = [name for name in up if (":" in name) == host]
+        if names:
+            bench.lxpy("start", *names, timeout=600)
+    time.sleep(SETTLE_SECONDS)
+    everywhere = ["--remote", "all"] if bench.remote else []
+    listed = json.loads(bench.lxpy("ls", *everywhere, "--format", "json").stdout)
+    seen = {c["name"] for c in listed if c["state"] == "RUNNING"}
+    wanted = {name.rpartition(":")[2] for name in up}
+    if len(listed) != count or seen != wanted:
+        raise BenchError(
+            f"lxpy ls: {len(listed)} containers, running {sorted(seen)}; expected {count}, "
+            f"running {sorted(wanted)}"
+        )
+    shown = figures(bench, args, running, add)
+    interaction(bench, args, running, shown, add)
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -653,8 +770,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add("--window", type=float, default=20.0, help="seconds of each idle window (default 20)")
     add("--settle", type=float, default=5.0, help="seconds before a window (default 5)")
     add("--presses", type=int, default=20, help="of each key timed, even (default 20)")
-    add("--size", default=SIZE, help=f"the pty, COLUMNSxLINES (default {SIZE})")
+    add(
+        "--size",
+        help=f"the pty, COLUMNSxLINES (default {SIZE}; {REMOTE_SIZE} with --remote, whose HOST "
+        "column would scroll the table sideways as its figures grow)",
+    )
     add("--no-stopped", action="store_true", help="skip the informative all-stopped case")
+    add(
+        "--remote",
+        action="store_true",
+        help=f"every other pair of containers on a second root, the remote {REMOTE} over an "
+        "sshd of the bench's own (the 2-host figures)",
+    )
     common_options(p)
     args = p.parse_args(argv)
     if not 1 <= args.containers <= 100:
@@ -667,6 +794,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         p.error("--presses: even (each key turns about, back where it began), at least 2")
     if args.cpu_runs < 1 or args.window < 5 or args.settle < 0:
         p.error("--cpu-runs: at least 1; --window: at least 5 s; --settle: not negative")
+    args.size = args.size or (REMOTE_SIZE if args.remote else SIZE)
     size = re.fullmatch(r"(\d+)x(\d+)", args.size)
     if size is None or int(size[1]) < 40 or int(size[2]) < 16:
         p.error("--size: COLUMNSxLINES, at least 40x16")
@@ -679,8 +807,11 @@ def prepare(args: argparse.Namespace) -> TuiBench:
     if os.geteuid() != 0:
         raise BenchError("run it as root: lxpy needs it")
     execute([*cmd, "--version"], timeout=30)
+    if args.remote and not (os.access(SSHD, os.X_OK) and shutil.which("ssh")):
+        raise BenchError(f"--remote needs OpenSSH: {SSHD} and ssh (apt-get install openssh-server)")
     bench = TuiBench.in_new_workdir(cmd, args)
     bench.columns, bench.lines = args.columns, args.lines
+    bench.remote = args.remote
     os.mkdir(bench.lxpy_root, 0o700)  # no LXC path: run.cleanup then leaves LXC alone
     return bench
 
@@ -701,12 +832,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"lxpy ({lxpy_version}) TUI, lxpy only (LXC has no TUI): median of {args.runs} starts "
         f"and {args.cpu_runs} idle windows of {args.window:g}s, {args.containers} containers "
-        f"({args.running} running), {args.presses} presses a key, {args.size} pty; "
-        f"{session.stamp()}"
+        f"({args.running} running){f', half on the remote {REMOTE}' if args.remote else ''}, "
+        f"{args.presses} presses a key, {args.size} pty; {session.stamp()}"
     )
     extra: dict[str, Any] = dict(lxpy_version=lxpy_version, runs=args.runs, cpu_runs=args.cpu_runs)
     extra.update(window=args.window, settle=args.settle, size=args.size, term=TERM)
     extra.update(containers=args.containers, running=args.running, presses=args.presses)
+    extra.update(remote=args.remote)
     extra.update(clk_tck=CLK_TCK, checks=bench.checks)
     clean = "containers, mounts, cgroups, processes, files"
     return conclude(session, bench.notes, clean, args, extra, table)

@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     from lxpy.api import Api
 
 
-def _tui(api: Api) -> int:
+def _tui(api: Api, remote: str | None) -> int:
     from lxpy.tui.app import run
 
-    return run(api)
+    return run(api, remote)
 
 
 def main() -> None:

@@ -141,6 +141,38 @@ class ContainerInfo(Record):
                 data["config_error"] = self.config_error
         return data
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str) -> ContainerInfo:
+        """The info `to_json` gave, read back: another host's `ls` or `info -f json`.
+        `where` names that host in a config's error, which leaves the config out as a local
+        one that cannot be read would be."""
+        from lxpy.config.file import from_dict
+        from lxpy.runtime.stats import Stats
+        from lxpy.storage.usage import Disk
+
+        config, error = None, data.get("config_error")
+        if data.get("config") is not None:
+            try:
+                config = from_dict(f"{where}: {data['name']}/config.toml", data["config"])
+            except LxpyError as e:
+                error = str(e)
+        stats, disk = data.get("stats"), data.get("disk")
+        return cls(
+            name=data["name"],
+            state=State(data["state"]),
+            pid=data.get("pid"),
+            template=data.get("template"),
+            created=data.get("created"),
+            uptime=data.get("uptime"),
+            rootfs=data.get("rootfs", ""),
+            config=config,
+            config_error=error,
+            ipv4=tuple(data.get("ipv4") or ()),
+            oom_kills=data.get("oom_kills"),
+            stats=None if stats is None else Stats.from_json(stats),
+            disk=None if disk is None else Disk.from_json(disk),
+        )
+
 
 class NetworkInfo(Record):
     name: str
@@ -598,15 +630,15 @@ class Api:
         lifecycle.destroy(self.paths, name, force)
         self._event(name, "destroyed")
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        """The root's events from now on, as they come (see lxpy.runtime.events); never
-        ends: the caller stops reading."""
+    def events(self, gone: Callable[[], bool] | None = None) -> Iterator[dict[str, Any]]:
+        """The root's events from now on, as they come (see lxpy.runtime.events); ends
+        only once `gone()` holds (None: never; the caller stops reading)."""
         import json
 
         from lxpy.runtime import events
 
         self.paths.ensure()
-        for line in events.follow(self.paths.run):
+        for line in events.follow(self.paths.run, gone=gone):
             try:
                 yield json.loads(line)
             except ValueError:

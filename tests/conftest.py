@@ -26,6 +26,8 @@ from lxpy.linux import safefs
 from lxpy.linux.cgroups import hierarchies
 from lxpy.net.hostsfile import without_other_roots as without_other_roots
 from lxpy.paths import Paths
+from lxpy.remote import registry
+from lxpy.remote.connection import SSH_COMMAND_ENV
 from tests.sshd import Sshd, running_sshd
 
 IS_ROOT = os.geteuid() == 0
@@ -333,8 +335,19 @@ def lxpy() -> Iterator[Lxpy]:
         yield lx
 
 
-# This checkout's lxpy as a shell command: what a remote runs (`remote add --command`).
-LXPY_MODULE = f"{sys.executable} -m lxpy"
+@pytest.fixture
+def running(lxpy: Lxpy) -> Iterator[str]:
+    """A started busybox container named c1."""
+    lxpy.run("create", "c1", "--template", "busybox")
+    lxpy.run("start", "c1")
+    yield "c1"
+
+
+ESCAPE_SOURCE = Path(__file__).parent / "escape" / "escape.c"
+
+
+# A remote's lxpy: this checkout's, run by the remote user's shell.
+LXPY = f"{sys.executable} -m lxpy"
 
 
 @pytest.fixture(scope="module")
@@ -345,39 +358,60 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
 
 @pytest.fixture
 def far(lxpy: Lxpy, sshd: Sshd, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lxpy]:
-    """A second root, known to `lxpy` as the remote `far` through the tests' sshd; every
-    remote's SSH master closed at the end."""
-    from lxpy.remote import registry
-    from lxpy.remote.connection import SSH_COMMAND_ENV
-
+    """A second root, known to `lxpy` as the remote `far` over the tests' sshd; its SSH
+    master closed at the end, and nothing of its own left running there."""
     monkeypatch.setenv(SSH_COMMAND_ENV, sshd.ssh_command)
     with temporary_root("lxpy-far-") as remote:
-        lxpy.run(
-            "remote", "add", "far", sshd.address, "--root", remote.root, "--command", LXPY_MODULE
-        )
+        lxpy.run("remote", "add", "far", sshd.address, "--root", remote.root, "--command", LXPY)
         try:
             yield remote
         finally:
             for name in registry.load(lxpy.paths).remotes:
                 lxpy.run("remote", "rm", name, check=False)
-            assert not masters_of(lxpy), "an ssh master outlived `remote rm`"
+            assert not masters(lxpy), "an ssh master outlived `remote rm`"
+            # A command left there (`lxpy events`) ends once its ssh has gone: soon.
+            deadline = time.monotonic() + 5
+            while lxpy_processes(remote.root) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not lxpy_processes(remote.root), "an lxpy outlived its ssh there"
 
 
-def masters_of(lx: Lxpy) -> list[str]:
-    """The SSH masters of the root's remotes (ssh names its socket in its process title)."""
+def masters(lx: Lxpy) -> list[str]:
+    """The SSH masters of `lx`'s remotes."""
     out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if f"{lx.root}/run/ssh/" in line]
 
 
-@pytest.fixture
-def running(lxpy: Lxpy) -> Iterator[str]:
-    """A started busybox container named c1."""
-    lxpy.run("create", "c1", "--template", "busybox")
-    lxpy.run("start", "c1")
-    yield "c1"
+def lxpy_processes(root: str) -> list[int]:
+    """lxpy commands on `root` still running (monitors aside: `leaks` has those)."""
+    return [
+        proc.pid
+        for proc in psutil.process_iter(["cmdline"])
+        if (cmd := proc.info["cmdline"] or [])
+        and "lxpy" in cmd
+        and root in cmd
+        and "monitor" not in cmd
+    ]
 
 
-ESCAPE_SOURCE = Path(__file__).parent / "escape" / "escape.c"
+def control_socket(lx: Lxpy, name: str) -> str:
+    """The control socket of the master of `lx`'s remote `name` (named for where it leads)."""
+    [found] = Path(f"{lx.root}/run/ssh").glob(f"{name}-*")
+    return str(found)
+
+
+def master_pid(lx: Lxpy, sshd: Sshd, name: str) -> int:
+    """The pid of the SSH master of `lx`'s remote `name`, as ssh itself says."""
+    import re
+
+    said = subprocess.run(
+        [*sshd.ssh_command.split(), "-S", control_socket(lx, name), "-O", "check", "x"],
+        capture_output=True,
+        text=True,
+    ).stderr
+    found = re.search(r"pid=(\d+)", said)
+    assert found, said
+    return int(found.group(1))
 
 
 @pytest.fixture(scope="session")

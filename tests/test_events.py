@@ -122,6 +122,17 @@ def test_an_oom_kill_inside_is_an_event_of_its_container(lxpy: Lxpy) -> None:
     assert lxpy.state("m1") == "RUNNING"
 
 
+@integration
+def test_events_end_once_their_reader_has_gone(lxpy: Lxpy) -> None:
+    """Over SSH the reader's going leaves no signal behind: `events` notices it unasked,
+    with no event to write (and fail on)."""
+    with running_lxpy(lxpy, "events", "--format", "json") as follower:
+        time.sleep(0.5)
+        assert follower.poll() is None and follower.stdout is not None
+        follower.stdout.close()
+        assert follower.wait(5) == 0
+
+
 def test_a_reader_follows_the_file_across_its_rotation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,37 +17,20 @@ from pathlib import Path
 
 import pytest
 
+from lxpy.api import Api, ContainerInfo
 from lxpy.errors import ConfigError, LxpyError, UsageError
 from lxpy.paths import Paths
 from lxpy.remote import protocol, registry, transfer
 from lxpy.remote.connection import SSH_COMMAND_ENV
-from tests.conftest import LXPY_MODULE, Lxpy, in_pty, masters_of
+from tests.conftest import LXPY, Lxpy, in_pty, master_pid, masters
 from tests.sshd import Sshd
 
 integration = pytest.mark.integration
-LXPY = LXPY_MODULE
 
 
 def _names(lx: Lxpy, *options: str) -> list[str]:
     """The NAME column of `lxpy ls OPTIONS`."""
     return [line.split()[0] for line in lx.run("ls", *options).stdout.splitlines()[1:]]
-
-
-def _socket(lx: Lxpy, name: str) -> str:
-    """The control socket of the remote's master (its name says where it leads)."""
-    [found] = Path(f"{lx.root}/run/ssh").glob(f"{name}-*")
-    return str(found)
-
-
-def _master_pid(lx: Lxpy, sshd: Sshd, name: str) -> int:
-    said = subprocess.run(
-        [*sshd.ssh_command.split(), "-S", _socket(lx, name), "-O", "check", "x"],
-        capture_output=True,
-        text=True,
-    ).stderr
-    found = re.search(r"pid=(\d+)", said)
-    assert found, said
-    return int(found.group(1))
 
 
 @integration
@@ -172,10 +155,10 @@ def test_a_killed_connection_is_made_again_by_the_next_command(
 ) -> None:
     far.run("create", "box", "--network", "none")
     assert _names(lxpy, "--remote", "far") == ["box"]
-    first = _master_pid(lxpy, sshd, "far")
+    first = master_pid(lxpy, sshd, "far")
     os.kill(first, 9)
     assert _names(lxpy, "--remote", "far") == ["box"]
-    assert _master_pid(lxpy, sshd, "far") != first
+    assert master_pid(lxpy, sshd, "far") != first
 
 
 @integration
@@ -185,7 +168,7 @@ def test_a_remote_given_a_new_address_never_rides_the_old_connection(lxpy: Lxpy,
     lxpy.run("remote", "rm", "far")
     moved = lxpy.run("remote", "add", "far", "root@127.0.0.1:1", check=False)
     assert moved.returncode == 1 and "cannot reach remote far" in moved.stderr
-    assert not masters_of(lxpy)
+    assert not masters(lxpy)
 
 
 @integration
@@ -211,6 +194,7 @@ def test_a_host_of_another_interface_or_without_lxpy_is_one_line(
         assert missing.returncode == 1 and len(missing.stderr.splitlines()) == 1
         assert "no lxpy there" in missing.stderr
         assert registry.load(lxpy.paths).remotes == {}  # neither was kept
+        assert not masters(lxpy)  # nor the connections their handshakes opened
         # A host answering nothing: named, and the other hosts still listed.
         registry.save(
             lxpy.paths,
@@ -266,6 +250,16 @@ def test_what_cannot_go_to_a_host_is_refused_in_one_line(lxpy: Lxpy, far: Lxpy) 
         local_file.returncode == 2 and "--provision names a file of this host" in local_file.stderr
     )
     assert lxpy.run("--api", "²", "ls", check=False).returncode == 1
+
+
+@integration
+def test_an_info_read_back_from_its_json_is_the_same(lxpy: Lxpy) -> None:
+    """What the TUI makes of another host's `info -f json`: the info that printed it."""
+    lxpy.run("create", "box", "--network", "none", "--memory", "64M")
+    info = Api(lxpy.paths).info("box")
+    back = ContainerInfo.from_json(json.loads(json.dumps(info.to_json(detailed=True))), "far")
+    assert back.config == info.config and back.config is not None
+    assert back.to_json(detailed=True) == info.to_json(detailed=True)
 
 
 # -- units -------------------------------------------------------------------------------------

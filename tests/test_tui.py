@@ -19,6 +19,7 @@ from textual.widgets import DataTable
 from textual.worker import WorkerCancelled
 
 from lxpy.api import Api, Created, HostUsage, Progress, Request
+from lxpy.remote.registry import Remote
 from lxpy.storage.usage import Disk
 from lxpy.tui.app import LxpyApp
 from lxpy.tui.fleet import Row
@@ -48,11 +49,18 @@ async def tui(
     settings: Settings | None = None,
     terminal: Recorder | None = None,
     size: tuple[int, int] = SIZE,
+    remotes: Sequence[Remote] = (),
 ) -> AsyncIterator[tuple[LxpyApp, Pilot[None]]]:
-    app = LxpyApp(Api(lx.paths), settings or Settings(), terminal or Recorder())
-    async with app.run_test(size=size, notifications=True) as pilot:
-        await settle(app, pilot, lambda: app.fleet.rows or not app.api.names())
-        yield app, pilot
+    """The app over `lx` (and `remotes`), its first poll done; the remote hosts' threads
+    ended at the end."""
+    app = LxpyApp(Api(lx.paths), settings or Settings(), terminal or Recorder(), remotes)
+    try:
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await settle(app, pilot, lambda: app.fleet.local_rows or not app.api.names())
+            yield app, pilot
+    finally:
+        app.fleet.join_hosts()
+        assert not any(host.thread.is_alive() for host in app.fleet.remotes.values())
 
 
 async def settle(

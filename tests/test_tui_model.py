@@ -8,14 +8,22 @@ import sys
 
 import pytest
 
-from lxpy.api import Api, HostUsage, State
+from lxpy.api import Api, HostUsage, Paths, State
 from lxpy.errors import ConfigError
-from lxpy.tui.fleet import Row, ago, arrange, bars, console_tail, host_line
+from lxpy.remote.registry import Remote
+from lxpy.tui.fleet import Row, ago, arrange, bars, columns, console_tail, host_line, split
+from lxpy.tui.hosts import UNREACHABLE, UP, RemoteHost, Status, status_line
 from lxpy.tui.settings import ACTIONS, parse
 
 
-def row(name: str, state: State = State.STOPPED, cpu: float | None = None, fleet: str = "") -> Row:
-    return Row(name, state, "busybox", "", cpu, None, None, None, False, fleet=fleet)
+def row(
+    name: str,
+    state: State = State.STOPPED,
+    cpu: float | None = None,
+    fleet: str = "",
+    host: str = "local",
+) -> Row:
+    return Row(name, state, "busybox", "", cpu, None, None, None, False, fleet=fleet, host=host)
 
 
 def test_bars_use_a_fixed_scale() -> None:
@@ -64,16 +72,47 @@ def test_grouping_keeps_each_fleets_rows_together_in_the_sort_order() -> None:
     assert [r.name for r in arrange(rows, "shop", "name", False)] == ["shop-db", "shop-web"]
 
 
+def test_the_host_filter_keeps_those_hosts_rows() -> None:
+    rows = [row("web"), row("web", host="far"), row("db", host="far2")]
+
+    def shown(text: str) -> list[str]:
+        arranged = arrange(rows, text, "name", False, shown_columns=columns(hosts=True))
+        return [r.address for r in arranged]
+
+    assert shown("") == ["far2:db", "web", "far:web"]  # a name's rows: in the hosts' order
+    assert shown("host:far") == ["far:web"]  # that host alone, not every name holding it
+    assert shown("host:far WEB") == ["far:web"]  # and the rest of the filter as before
+    assert shown("host:local host:far2") == ["far2:db", "web"]
+    assert shown("far") == ["far2:db", "far:web"]  # the HOST column matches as any other
+    assert split("far:web") == ("far", "web") and split("web") == ("local", "web")
+
+
+def test_the_status_line_says_why_a_host_does_not_answer(tmp_path: object) -> None:
+    host = RemoteHost(Paths.for_root(str(tmp_path)), Remote("far", "far.example"), 5.0)
+    assert status_line([host], 0.0) == "far: connecting…"
+    host.rows, host.status = [row("a", State.RUNNING, host="far"), row("b", host="far")], Status(UP)
+    assert status_line([host, host], 0.0) == " · ".join(["far: 2 containers, 1 running"] * 2)
+    host.status = Status(UNREACHABLE, "cannot reach remote far", retry=10.0)
+    said = "far unreachable: cannot reach remote far (trying again"
+    assert status_line([host], 2.0) == f"{said} in 8 s)"
+    assert status_line([host], 10.0) == f"{said} now)"
+
+
 def test_settings_are_checked() -> None:
-    settings = parse("t.toml", {"keys": {"start": "x,f5"}, "shell": "/bin/bash", "refresh": 2})
+    settings = parse(
+        "t.toml",
+        {"keys": {"start": "x,f5"}, "shell": "/bin/bash", "refresh": 2, "remote_refresh": 30},
+    )
     assert settings.keys["start"] == "x,f5" and settings.keys["stop"] == ACTIONS["stop"][0]
     assert settings.shell == ("/bin/bash",) and settings.refresh == 2.0
+    assert settings.remote_refresh == 30.0
     bad: list[tuple[dict[str, object], str]] = [
         ({"keys": {"launch": "x"}}, "keys.launch: unknown action"),
         ({"keys": {"start": "S"}}, "S is bound to"),
         ({"keys": {"start": ""}}, "expected keys"),
         ({"shell": [1]}, "shell: expected a command"),
         ({"refresh": 0}, "refresh: expected seconds"),
+        ({"remote_refresh": 0.5}, "remote_refresh: expected seconds between 1 and 600"),
         ({"colour": "red"}, "colour: unknown key"),
     ]
     for doc, words in bad:

@@ -68,7 +68,7 @@ complete -c lxpy -n _shtab_lxpy_using -s h -l help -d 'show this help message an
 complete -c lxpy -n _shtab_lxpy_using -l version -d 'show program'"'"'s version number and exit'
 complete -c lxpy -n _shtab_lxpy_using -l root -xka "(__fish_complete_directories)" -d 'keep all state under DIR (also: LXPY_ROOT)'
 complete -c lxpy -n _shtab_lxpy_using -l debug -d 'show tracebacks'
-complete -c lxpy -n _shtab_lxpy_using -l remote -x -d 'run the command on a remote host (`lxpy remote`; ls: all, every host); also after the command (default: `lxpy remote default`)'
+complete -c lxpy -n _shtab_lxpy_using -l remote -x -d 'run the command on a remote host (`lxpy remote`; ls: all, every host; tui: the host shown besides this one); also after the command (default: `lxpy remote default`)'
 complete -c lxpy -n _shtab_lxpy_using -l api -x -d 'the remote interface its caller speaks: another host'"'"'s lxpy passes it'
 complete -c lxpy -n '_shtab_lxpy_using; and test $_shtab_lxpy_npos -eq 0' -a create -d 'create a container from a template'
 complete -c lxpy -n '_shtab_lxpy_using create' -s h -l help -d 'show this help message and exit'

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 # How a command runs on a remote host: its command line passed on (FORWARD; TERMINAL: on a
 # pty when this one is on a terminal), its files carried over the connection (FILE), or not
-# at all: it works on this host's files or this terminal (HERE).
-FORWARD, TERMINAL, FILE, HERE = "forward", "terminal", "file", "here"
+# at all: it works on this host's files or this terminal (HERE), or it runs here and reaches
+# the hosts --remote names itself (HOSTS: the TUI).
+FORWARD, TERMINAL, FILE, HERE, HOSTS = "forward", "terminal", "file", "here", "hosts"
 
 
 class Command:
@@ -680,16 +681,20 @@ commands naming no host there (`remote default local`: back here).""",
         """\
 A live table of every container, the selected one's config, addresses, CPU
 and memory history and console tail, the host's CPU, memory and load, and
-keys for every action (? lists them; ctrl+p opens the command palette). Its
-keys, attach shell and refresh interval are set in tui.toml (/etc/lxpy, or
-ROOT/etc).""",
+keys for every action (? lists them; ctrl+p opens the command palette).
+With remotes (`lxpy remote`), every host's containers too, under a HOST
+column, each host followed through its events over one SSH connection;
+--remote NAME shows this host and that one, --remote local this host alone.
+Its keys, attach shell and refresh intervals are set in tui.toml
+(/etc/lxpy, or ROOT/etc).""",
         (
             ("lxpy", "the fleet app, on a terminal"),
             ("lxpy --root /tmp/lab tui", "over another root's containers"),
+            ("lxpy tui --remote build1", "this host's containers and build1's"),
         ),
         arguments.nothing,
         "containers.tui",
-        remote=HERE,
+        remote=HOSTS,
     ),
     Command(
         "check",

@@ -350,4 +350,4 @@ def tui(api: Api, args: Namespace) -> int:
         raise UsageError("the TUI needs a terminal", hint="`lxpy ls` lists containers in scripts")
     if args.tui is None:
         raise UsageError("this program has no TUI", hint="`python -m lxpy` has")
-    return int(args.tui(api))
+    return int(args.tui(api, args.hosts))

@@ -73,6 +73,8 @@ def route(
 ) -> int | None:
     """Run the command on the host it names and return its status, or None: it is for this
     host (its container names then stand without `local:`)."""
+    if command.remote == commands.HOSTS:
+        return None  # it runs here, and reaches the hosts args.hosts names itself
     names = _container_values(command, args)
     prefixed = [v for _, values in names for v in values if ":" in v]
     if option is None and not prefixed and not os.path.exists(paths.remotes_file):

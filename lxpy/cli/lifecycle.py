@@ -54,11 +54,17 @@ def wait(api: Api, args: Namespace) -> int:
 
 
 def events(api: Api, args: Namespace) -> int:
-    """Like lxc-monitor: every event of the root from now on, one a line, until interrupted."""
+    """Like lxc-monitor: every event of the root from now on, one a line, until interrupted
+    or until whatever reads them has gone (an SSH client's end of a remote's stream)."""
     import json
+    import select
     import time
 
-    for event in api.events():
+    # No event asked for: poll() still reports a closed reader (POLLERR on a pipe, POLLHUP on
+    # a socket or a hung-up terminal), never a file's everlasting readiness.
+    stdout = select.poll()
+    stdout.register(sys.stdout.fileno(), 0)
+    for event in api.events(gone=lambda: bool(stdout.poll(0))):
         if args.format == "json":
             print(json.dumps(event), flush=True)
             continue

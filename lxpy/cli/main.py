@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from lxpy.api import Api, Launcher
     from lxpy.cli.commands import Command
 
-    # The TUI, run over an Api with the --root it was given; returns the exit status.
-    Tui = Callable[[Api], int]
+    # The TUI, run over an Api with the --root it was given and the hosts --remote names
+    # (None: not given); returns the exit status.
+    Tui = Callable[[Api, str | None], int]
 
 EXIT_INTERNAL = 70
 
@@ -80,6 +81,7 @@ def main(argv: Sequence[str], launcher: Launcher | None = None, tui: Tui | None 
         command = commands.find("tui")
         assert command is not None
     args.tui = tui
+    args.hosts = remote  # --remote, for a command that reaches its hosts itself (HOSTS)
     try:
         if os.geteuid() != 0 and not command.as_user:
             raise PermissionDenied("lxpy needs root", hint="run it as root or with sudo")

@@ -63,8 +63,9 @@ def parser(only: Command | None = None, every: bool = False) -> argparse.Argumen
         "--remote",
         default=argparse.SUPPRESS,
         metavar="HOST",
-        help="run the command on a remote host (`lxpy remote`; ls: all, every host); "
-        "also after the command (default: `lxpy remote default`)",
+        help="run the command on a remote host (`lxpy remote`; ls: all, every host; tui: "
+        "the host shown besides this one); also after the command (default: `lxpy remote "
+        "default`)",
     )
     p.add_argument(
         "--api",

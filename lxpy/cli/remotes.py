@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lxpy.cli import output
-from lxpy.errors import AlreadyExists, UsageError
+from lxpy.errors import AlreadyExists, LxpyError, UsageError
 from lxpy.remote import registry
 from lxpy.remote.connection import Connection, close_all
 
@@ -43,7 +43,11 @@ def remote(api: Api, args: Namespace) -> int:
             args.remote, host, user, port, args.remote_root, args.command or "lxpy"
         )
         close_all(api.paths, new.name)  # a master left from a remote of this name before
-        Connection(api.paths, new).ready(handshake=True)  # a typo is said now, not later
+        try:
+            Connection(api.paths, new).ready(handshake=True)  # a typo is said now, not later
+        except LxpyError:
+            close_all(api.paths, new.name)  # its handshake's master: for no remote, never idle
+            raise
         remotes.remotes[new.name] = new
         registry.save(api.paths, remotes)
         print(f"{new.name}: {new.address}, reached")

@@ -13,6 +13,9 @@ from lxpy.errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
     from lxpy.config.model import ContainerConfig
 
 HINT = "fix the file, or change it with `lxpy config edit`"
@@ -21,6 +24,12 @@ HINT = "fix the file, or change it with `lxpy config edit`"
 def parse(path: str, text: str) -> ContainerConfig:
     """The config in `text`, as read from `path` (which the errors name)."""
     return schema.validate(TomlFile(path, text, hint=HINT), tomlfile.parse(path, text, hint=HINT))
+
+
+def from_dict(where: str, doc: Mapping[str, Any]) -> ContainerConfig:
+    """The config `ContainerConfig.to_dict` gave (another host's `info -f json`), checked as
+    a file's would be; `where` names its source in an error."""
+    return schema.validate(TomlFile(where, hint=None), doc)
 
 
 # Configs this process validated, by path, with the key of the file they came from: a

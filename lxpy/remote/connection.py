@@ -105,7 +105,7 @@ class Connection:
             raise self.unreachable("no answer within 60 s") from None
         except FileNotFoundError as e:
             raise RemoteError(f"cannot run ssh: {e.filename}: {e.strerror}") from None
-        said = _last_line(proc.stderr)
+        said = last_line(proc.stderr)
         if proc.returncode == 255:
             raise self.unreachable(said)
         if proc.returncode == _NOT_FOUND:
@@ -176,18 +176,23 @@ class Connection:
         except subprocess.TimeoutExpired:
             raise self.unreachable(f"no answer within {timeout:g} s") from None
 
+    def output(self, words: Sequence[str], timeout: float = 30) -> bytes:
+        """What `words` print there; their own error, or ssh's, as a RemoteError."""
+        proc = self.run(words, timeout=timeout)
+        if proc.returncode == 255:
+            raise self.unreachable(last_line(proc.stderr.decode(errors="replace")))
+        if proc.returncode != 0:
+            said = last_line(proc.stderr.decode(errors="replace")).removeprefix("lxpy: ")
+            raise RemoteError(f"{self.remote.name}: {said}")
+        return proc.stdout
+
     def json(self, words: Sequence[str], timeout: float = 30) -> object:
         """The JSON that `words` print there; their own error as a RemoteError."""
         import json
 
-        proc = self.run(words, timeout=timeout)
-        if proc.returncode == 255:
-            raise self.unreachable(_last_line(proc.stderr.decode(errors="replace")))
-        if proc.returncode != 0:
-            said = _last_line(proc.stderr.decode(errors="replace")).removeprefix("lxpy: ")
-            raise RemoteError(f"{self.remote.name}: {said}")
+        printed = self.output(words, timeout)
         try:
-            return json.loads(proc.stdout)
+            return json.loads(printed)
         except ValueError:
             raise RemoteError(f"{self.where}: `lxpy {' '.join(words)}` gave no JSON") from None
 
@@ -238,6 +243,7 @@ def close_all(paths: Paths, name: str) -> None:
             pass
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
+    """What a command said last on stderr: its error, after any warnings."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""

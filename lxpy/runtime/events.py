@@ -17,7 +17,7 @@ import time
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the monitor imports this
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 FILE = "events"
 MAX_BYTES = 1 << 20
@@ -60,8 +60,10 @@ def emit(run: str, name: str, kind: str, detail: str = "") -> None:
         os.close(fd)
 
 
-def follow(run: str, poll: float = 0.1) -> Iterator[str]:
-    """Lines written from now on, as they come; never ends (the caller stops reading)."""
+def follow(run: str, poll: float = 0.1, gone: Callable[[], bool] | None = None) -> Iterator[str]:
+    """Lines written from now on, as they come; ends only once `gone()` says the reader has
+    gone (asked while nothing comes: a reader over SSH leaves no signal behind, and a
+    follower that waited for its next write to fail would outlive it until then)."""
     path = f"{run}/{FILE}"
     f = _open(path)
     f.seek(0, os.SEEK_END)
@@ -78,6 +80,8 @@ def follow(run: str, poll: float = 0.1) -> Iterator[str]:
             f.close()
             f = _open(path)
             continue
+        if gone is not None and gone():
+            return
         time.sleep(poll)
 
 

@@ -13,6 +13,10 @@ from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.paths import Paths
 from lxpy.records import Record, as_dict, replace
 
+TYPE_CHECKING = False  # not typing's: its import costs every command
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class Stats(Record):
     taken: float  # time.monotonic() of the sample
@@ -44,6 +48,12 @@ class Stats(Record):
         if isinstance(data["uptime"], float):
             data["uptime"] = round(data["uptime"], 3)
         return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Stats:
+        """A sample `to_json` gave (another host's), as taken now: its CPU percent is the
+        other host's, and the next one's is counted from this one's arrival."""
+        return cls(taken=time.monotonic(), **data)
 
 
 def sample(paths: Paths, name: str, cfg: ContainerConfig, started: float | None) -> Stats:

@@ -23,7 +23,12 @@ from lxpy.linux.atomic import write_atomic
 from lxpy.paths import Paths
 from lxpy.storage.quota import limit_of
 
+TYPE_CHECKING = False  # not typing's: its import costs every command
+if TYPE_CHECKING:
+    from typing import Any
+
 COUNT_FILE = "disk-count"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # a count's time, as configs record times (UTC)
 
 
 class Disk:
@@ -45,7 +50,7 @@ class Disk:
         """The time of the count as configs record times (UTC), None for a live figure."""
         if self.counted is None:
             return None
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.counted))
+        return time.strftime(TIME_FORMAT, time.gmtime(self.counted))
 
     @property
     def origin(self) -> str:
@@ -56,6 +61,15 @@ class Disk:
 
     def to_json(self) -> dict[str, int | str | None]:
         return {"used": self.used, "limit": self.limit, "counted": self.counted_at}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Disk:
+        """The figure `to_json` gave (another host's), read back."""
+        import calendar
+
+        counted = data.get("counted")
+        when = None if counted is None else calendar.timegm(time.strptime(counted, TIME_FORMAT))
+        return cls(data["used"], data.get("limit"), when)
 
 
 def read(paths: Paths, name: str, cfg: ContainerConfig) -> Disk | None:

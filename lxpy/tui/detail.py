@@ -59,6 +59,14 @@ class DetailPane(Horizontal):
         text.append(step or "starting", style="italic yellow")
         self.query_one("#detail-info", Static).update(text)
 
+    def show_unreachable(self, address: str, reason: str) -> None:
+        """A row whose host does not answer: why, in place of figures that are old news."""
+        self.show(None)
+        text = Text(address, style="bold")
+        text.append("  its host does not answer\n")
+        text.append(reason, style="red")
+        self.query_one("#detail-info", Static).update(text)
+
     def _graph(self, selector: str, values: Sequence[float], top: float) -> None:
         graph = self.query_one(selector, Static)
         graph.update(Text(bars(values, top, graph.size.width), style="green"))

@@ -91,13 +91,16 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark,f1", "dismiss(None)", "Close")
     ]
 
-    def __init__(self, keys: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, keys: Sequence[tuple[str, str]], note: str = "") -> None:
         super().__init__()
         self.keys = keys
+        self.note = note  # under the heading: what the keys alone do not say
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
             yield Label("Keys (change them in tui.toml; ctrl+p opens the command palette)")
+            if self.note:
+                yield Label(self.note)
             table: DataTable[str] = DataTable(cursor_type="none", show_header=True)
             table.add_columns("KEY", "ACTION")
             for key, description in self.keys:

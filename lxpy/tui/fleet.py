@@ -8,13 +8,14 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from lxpy import units
 from lxpy.api import Api, ContainerInfo, State
 from lxpy.errors import LxpyError
 from lxpy.fleets import record
+from lxpy.remote.registry import LOCAL
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,6 +43,19 @@ class Row:
     disk: int | None = None  # its own bytes (None: no figure); read, never walked
     disk_limit: int | None = None
     fleet: str = ""  # the fleet `lxpy up` made it for, if any
+    host: str = LOCAL  # this root's, or a remote's name
+    unreachable: bool = False  # its host stopped answering: the row it gave last, greyed
+
+    @property
+    def address(self) -> str:
+        """How lxpy names it from here (the table's key): NAME, or HOST:NAME on a remote."""
+        return self.name if self.host == LOCAL else f"{self.host}:{self.name}"
+
+
+def split(address: str) -> tuple[str, str]:
+    """(host, name) of a row's address."""
+    host, colon, name = address.partition(":")
+    return (host, name) if colon else (LOCAL, address)
 
 
 @dataclass(frozen=True)
@@ -85,7 +99,17 @@ COLUMNS: tuple[Column, ...] = (
         lambda r: (0.0 if r.autostart else 1.0, r.name),
     ),
 )
-COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+# First, once the table shows other hosts' containers too.
+HOST_COLUMN = Column("host", "HOST", lambda r: r.host, lambda r: (0.0, f"{r.host}/{r.name}"))
+# In the filter: `host:NAME` shows that host's rows alone.
+HOST_FILTER = "host:"
+
+
+def columns(hosts: bool) -> tuple[Column, ...]:
+    """The table's columns: with a HOST column when `hosts` (others than this one) are in it."""
+    return (HOST_COLUMN, *COLUMNS) if hosts else COLUMNS
+
+
 # Numbers read best largest first; names and states alphabetically.
 DESCENDING = {"cpu", "memory", "disk", "uptime"}
 
@@ -117,29 +141,48 @@ _WHY_NOT: dict[str, Callable[[State], str | None]] = {
     "config": lambda s: None,
 }
 CONTAINER_ACTIONS = tuple(_WHY_NOT)
+# The panes that work on this root's files through the API; a remote's are not reached.
+LOCAL_ONLY = {"snapshots", "mounts", "ports"}
 
 
 def why_not(action: str, row: Row) -> str | None:
     """What stops `action` on `row` ("already running"), or None if it can act on it."""
     check = _WHY_NOT.get(action)
-    return None if check is None else check(row.state)
+    if check is None:
+        return None
+    if row.unreachable:
+        return f"{row.host} does not answer"
+    if row.host != LOCAL and action in LOCAL_ONLY:
+        return f"on {row.host}: the CLI does it ({row.address})"
+    return check(row.state)
 
 
 def arrange(
-    rows: Sequence[Row], text: str, sort: str, reverse: bool, grouped: bool = False
+    rows: Sequence[Row],
+    text: str,
+    sort: str,
+    reverse: bool,
+    grouped: bool = False,
+    shown_columns: Sequence[Column] = COLUMNS,
 ) -> list[Row]:
-    """`rows` that match the filter `text` (in any shown column, or their fleet's name), in
-    `sort` column order; `grouped`: each fleet's rows together (in that order within it),
-    fleets by name, then the rows of no fleet."""
-    needle = text.strip().lower()
+    """`rows` that match the filter `text` (in any of `shown_columns`, or their fleet's
+    name; its words `host:NAME` keep the rows of those hosts alone), in `sort` column order;
+    `grouped`: each fleet's rows together (in that order within it), fleets by name, then
+    the rows of no fleet."""
+    words = text.lower().split()
+    hosts = {w.removeprefix(HOST_FILTER) for w in words if w.startswith(HOST_FILTER)}
+    needle = " ".join(w for w in words if not w.startswith(HOST_FILTER))
     shown = [
         r
         for r in rows
-        if not needle
-        or needle in r.fleet.lower()
-        or any(needle in c.text(r).lower() for c in COLUMNS)
+        if (not hosts or r.host.lower() in hosts)
+        and (
+            not needle
+            or needle in r.fleet.lower()
+            or any(needle in c.text(r).lower() for c in shown_columns)
+        )
     ]
-    column = next(c for c in COLUMNS if c.key == sort)
+    column = next(c for c in shown_columns if c.key == sort)
     descending = (sort in DESCENDING) != reverse
     ordered = sorted(shown, key=column.order, reverse=descending)
     return sorted(ordered, key=lambda r: (not r.fleet, r.fleet)) if grouped else ordered
@@ -157,16 +200,72 @@ class Detail:
     fleet: str = ""  # the fleet `lxpy up` made it for, if any
 
 
+class History:
+    """Each container's last sample (for the next CPU percent) and the samples of its
+    graphs. Not locked: its owner reads and writes it under a lock of its own."""
+
+    def __init__(self) -> None:
+        self.earlier: dict[str, Stats] = {}
+        self.cpu: dict[str, deque[float]] = {}
+        self.memory: dict[str, deque[float]] = {}
+
+    def keep(self, name: str, sample: Stats | None) -> Stats | None:
+        """`sample` of `name` (None: it does not run), remembered; returned as it is."""
+        if sample is None:
+            self.earlier.pop(name, None)
+            return None
+        self.earlier[name] = sample
+        if sample.cpu_percent is not None:
+            self.cpu.setdefault(name, deque(maxlen=HISTORY)).append(sample.cpu_percent)
+        if sample.memory is not None:
+            self.memory.setdefault(name, deque(maxlen=HISTORY)).append(float(sample.memory))
+        return sample
+
+    def keep_only(self, names: Collection[str]) -> None:
+        """Forget the containers gone."""
+        for gone in {*self.earlier, *self.cpu, *self.memory}.difference(names):
+            self.earlier.pop(gone, None)
+            self.cpu.pop(gone, None)
+            self.memory.pop(gone, None)
+
+    def detail(self, info: ContainerInfo, log: bytes, fleet: str = "") -> Detail:
+        """`info` for the detail pane, with its graphs and the tail of its console `log`."""
+        name = info.name
+        cpu, memory = tuple(self.cpu.get(name, ())), tuple(self.memory.get(name, ()))
+        return Detail(info, self.earlier.get(name), cpu, memory, console_tail(log), fleet)
+
+
+def row_of(info: ContainerInfo, sample: Stats | None, fleet: str = "", host: str = LOCAL) -> Row:
+    """The table's row of `info`, with the figures of `sample`."""
+    cfg = info.config
+    release = cfg.parameters.get("release") if cfg else None
+    template = info.template or "?"
+    return Row(
+        name=info.name,
+        state=info.state,
+        template=f"{template} {release}" if isinstance(release, str) else template,
+        ipv4=info.ipv4[0] if info.ipv4 else "",
+        cpu=sample.cpu_percent if sample else None,
+        memory=sample.memory if sample else None,
+        memory_limit=sample.memory_limit if sample else None,
+        uptime=info.uptime,
+        autostart=cfg.autostart if cfg else None,
+        privileged=bool(cfg and cfg.security.privileged),
+        disk=info.disk.used if info.disk else None,
+        disk_limit=info.disk.limit if info.disk else None,
+        fleet=fleet,
+        host=host,
+    )
+
+
 class Fleet:
-    """Polls the core API from worker threads; keeps the previous samples (for the CPU
-    percent and the graphs) behind a lock, as a poll and a detail may overlap."""
+    """This root's containers, polled through the core API from worker threads; the
+    history behind a lock, as a poll and a detail may overlap."""
 
     def __init__(self, api: Api) -> None:
         self.api = api
         self.lock = threading.Lock()
-        self.earlier: dict[str, Stats] = {}
-        self.cpu: dict[str, deque[float]] = {}
-        self.memory: dict[str, deque[float]] = {}
+        self.history = History()
         self.infos: dict[str, ContainerInfo] = {}
         self.host: HostUsage | None = None
         self.fleet_of: dict[str, str] = {}  # container: its fleet, at the last poll
@@ -186,67 +285,30 @@ class Fleet:
         for name in self.api.names():
             try:
                 # One read of each container: state, config and figures together.
-                info = self.api.info(name, with_stats=True, earlier=self.earlier.get(name))
+                earlier = self.history.earlier.get(name)
+                info = self.api.info(name, with_stats=True, earlier=earlier)
             except LxpyError:
                 continue  # destroyed meanwhile
             infos[name] = info
-            sample = self._keep(info)
-            cfg = info.config
-            release = cfg.parameters.get("release") if cfg else None
-            template = info.template or "?"
-            rows.append(
-                Row(
-                    name=name,
-                    state=info.state,
-                    template=f"{template} {release}" if isinstance(release, str) else template,
-                    ipv4=info.ipv4[0] if info.ipv4 else "",
-                    cpu=sample.cpu_percent if sample else None,
-                    memory=sample.memory if sample else None,
-                    memory_limit=sample.memory_limit if sample else None,
-                    uptime=info.uptime,
-                    autostart=cfg.autostart if cfg else None,
-                    privileged=bool(cfg and cfg.security.privileged),
-                    disk=info.disk.used if info.disk else None,
-                    disk_limit=info.disk.limit if info.disk else None,
-                    fleet=fleet_of.get(name, ""),
-                )
-            )
+            sample = self.history.keep(name, info.stats)
+            rows.append(row_of(info, sample, fleet_of.get(name, "")))
         self.infos = infos
         self.host = self.api.host(self.host)
-        for gone in set(self.cpu) - set(infos):
-            self.cpu.pop(gone, None)
-            self.memory.pop(gone, None)
-            self.earlier.pop(gone, None)
+        self.history.keep_only(infos)
         return rows
-
-    def _keep(self, info: ContainerInfo) -> Stats | None:
-        """The sample `info` brought, remembered for the next CPU percent and the graphs."""
-        name, sample = info.name, info.stats
-        if sample is None:
-            self.earlier.pop(name, None)
-            return None
-        self.earlier[name] = sample
-        if sample.cpu_percent is not None:
-            self.cpu.setdefault(name, deque(maxlen=HISTORY)).append(sample.cpu_percent)
-        if sample.memory is not None:
-            self.memory.setdefault(name, deque(maxlen=HISTORY)).append(float(sample.memory))
-        return sample
 
     def detail(self, name: str) -> Detail | None:
         """The last poll's figures of `name`, with its console's tail read now."""
         with self.lock:
             info = self.infos.get(name)
-            stats = self.earlier.get(name)
-            cpu = tuple(self.cpu.get(name, ()))
-            memory = tuple(self.memory.get(name, ()))
-            fleet = self.fleet_of.get(name, "")
         if info is None:
             return None
         try:
             log = self.api.console_log(name)
         except LxpyError:
             log = b""
-        return Detail(info, stats, cpu, memory, console_tail(log), fleet)
+        with self.lock:
+            return self.history.detail(info, log, self.fleet_of.get(name, ""))
 
 
 def host_line(host: HostUsage, running: int) -> str:

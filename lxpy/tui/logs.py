@@ -1,10 +1,11 @@
 """The log view (`l`): a container's console, and its journal where systemd runs, followed
 live, searched, saved.
 
-The console is read through `Api.console_log` every quarter second in a worker, and what
-each read adds to the last one is appended (`logtext.news`). The journal is `lxpy attach
-NAME -- journalctl -f`, read in a thread; its process group is killed when the view closes,
-which ends the thread. Only the
+The console is read through `Api.console_log` every quarter second in a worker (a remote
+row's, `lxpy console NAME --log` over its host's connection, every second), and what each
+read adds to the last one is appended (`logtext.news`). The journal (this host's containers
+only) is `lxpy attach NAME -- journalctl -f`, read in a thread; its process group is killed
+when the view closes, which ends the thread. Only the
 rows on screen are rendered (a line API widget over `logtext.LogText`), so a long log costs
 its split into lines and nothing per line until it is shown or searched.
 """
@@ -33,11 +34,14 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Header, Input, Label, Static
 
-from lxpy.api import Api, State
+from lxpy.api import State
 from lxpy.errors import LxpyError, describe
+from lxpy.tui.hosts import Host
 from lxpy.tui.logtext import LogText, Rows, clock, news, spans, without_time
 
 POLL = 0.25  # seconds between console reads
+# A remote's: each is a round trip and an lxpy started there.
+REMOTE_POLL = 1.0
 JOURNAL = ["journalctl", "--no-pager", "-o", "short-iso", "-n", "2000", "-f"]
 GAP = "[lxpy] the console restarted or ran ahead of this view here: lines may be missing"
 
@@ -251,10 +255,15 @@ class LogScreen(Screen[None]):
         Binding("j", "switch", "Journal/console"),
     ]
 
-    def __init__(self, api: Api, name: str, lxpy_command: Command) -> None:
+    def __init__(
+        self, host: Host, name: str, lxpy_command: Command, address: str | None = None
+    ) -> None:
+        """`name` on `host`; `address`: how lxpy names it here (HOST:NAME on a remote)."""
         super().__init__()
-        self.api = api
+        self.host = host
         self.container = name
+        self.address = address or name
+        self.remote = self.address != name
         self.lxpy_command = lxpy_command
         self.has_journal = False
         self.error = ""  # why the console cannot be read now
@@ -277,19 +286,20 @@ class LogScreen(Screen[None]):
         return next(w for w in self.query(LogLines) if w.display)
 
     def on_mount(self) -> None:
-        self.sub_title = f"logs of {self.container}"
-        try:
-            info = self.api.info(self.container)
-        except LxpyError as e:
-            self.notify(describe(e), severity="error", timeout=10)
-            self.dismiss(None)
-            return
-        kind = info.config.init.kind if info.config else None
-        self.has_journal = kind == "systemd" and info.state is State.RUNNING
+        self.sub_title = f"logs of {self.address}"
+        if not self.remote:  # a remote's console is all there is: no round trip here
+            try:
+                info = self.host.info(self.container)
+            except LxpyError as e:
+                self.notify(describe(e), severity="error", timeout=10)
+                self.dismiss(None)
+                return
+            kind = info.config.init.kind if info.config else None
+            self.has_journal = kind == "systemd" and info.state is State.RUNNING
         self.watch(self.lines, "follow", self.show_status)
         self.lines.focus()
         self.read_console()
-        self.set_interval(POLL, self.read_console)
+        self.set_interval(REMOTE_POLL if self.remote else POLL, self.read_console)
         self.show_status()
 
     def on_unmount(self) -> None:
@@ -316,7 +326,7 @@ class LogScreen(Screen[None]):
     @work(thread=True, group="console")
     def _read_console(self, before: bytes) -> None:
         try:
-            now = self.api.console_log(self.container)
+            now = self.host.console_log(self.container)
         except LxpyError as e:
             self.app.call_from_thread(self._console_read, before, b"", describe(e))
         else:
@@ -381,7 +391,7 @@ class LogScreen(Screen[None]):
     def show_status(self) -> None:
         lines = self.lines
         source = "journal" if lines.journal else "console"
-        parts = [self.container, source, "following" if lines.follow else "paused (end follows)"]
+        parts = [self.address, source, "following" if lines.follow else "paused (end follows)"]
         parts.append(f"{len(lines.text)} lines")
         if lines.wrap:
             parts.append("wrapped")
@@ -492,4 +502,4 @@ class LogScreen(Screen[None]):
                 return
             self.notify(f"saved {len(lines.text)} lines to {path}")
 
-        self.app.push_screen(SaveAs(default_path(self.container)), answered)
+        self.app.push_screen(SaveAs(default_path(self.address.replace(":", "-"))), answered)

@@ -1,5 +1,5 @@
 """The TUI's settings file, `tui.toml` in lxpy's settings dir (/etc/lxpy, or ROOT/etc with
---root): key bindings, the shell to attach with, the refresh interval. No textual here."""
+--root): key bindings, the shell to attach with, the refresh intervals. No textual here."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ FILE_NAME = "tui.toml"
 # The theme last chosen in the app (its palette), kept beside tui.toml: the app never
 # rewrites the file people edit.
 THEME_FILE = "tui-theme"
-SETTINGS = ("keys", "shell", "refresh")
+SETTINGS = ("keys", "shell", "refresh", "remote_refresh")
 # action: (default keys, what it does). Keys are textual's names, comma-separated.
 ACTIONS: dict[str, tuple[str, str]] = {
     "start": ("s", "Start"),
@@ -28,6 +28,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "create": ("n", "New"),
     "destroy": ("D", "Destroy"),
     "filter": ("slash", "Filter"),
+    "hosts": ("H", "The next host alone (host:NAME in the filter), then all"),
     "clear": ("escape", "Clear the filter, then the marks"),
     "sort": ("o", "Sort"),
     "reverse": ("O", "Reverse the sort"),
@@ -65,6 +66,9 @@ MOTIONS: dict[str, str] = {
     "select": "select_cursor",
 }
 DEFAULT_REFRESH = 1.5
+# A remote host's rows follow its events; its CPU and memory figures come with a listing
+# this often.
+DEFAULT_REMOTE_REFRESH = 5.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class Settings:
     # The command `attach` runs; empty: the container's login shell, as `lxpy attach` does.
     shell: tuple[str, ...] = ()
     refresh: float = DEFAULT_REFRESH
+    remote_refresh: float = DEFAULT_REMOTE_REFRESH
 
 
 def load(path: str) -> Settings:
@@ -104,10 +109,14 @@ def from_table(top: Table) -> Settings:
             taken[key] = action
     shell = top.get("shell", (str, list), [], _check_shell)
     refresh = top.get("refresh", (int, float), DEFAULT_REFRESH, _check_refresh)
+    remote_refresh = top.get(
+        "remote_refresh", (int, float), DEFAULT_REMOTE_REFRESH, _check_remote_refresh
+    )
     return Settings(
         keys=keys,
         shell=(shell,) if isinstance(shell, str) else tuple(shell),
         refresh=float(refresh),
+        remote_refresh=float(remote_refresh),
     )
 
 
@@ -124,6 +133,10 @@ def _check_shell(value: str | list[Any]) -> str | None:
 
 def _check_refresh(value: float) -> str | None:
     return None if 0.2 <= value <= 60 else "expected seconds between 0.2 and 60"
+
+
+def _check_remote_refresh(value: float) -> str | None:
+    return None if 1 <= value <= 600 else "expected seconds between 1 and 600"
 
 
 def load_theme(path: str) -> str | None:
