@@ -16,7 +16,7 @@ from textual.widgets import Input
 
 from lxpy.api import Api
 from lxpy.tui.app import LxpyApp
-from lxpy.tui.logs import LogLines, LogScreen
+from lxpy.tui.logs import LogLines, LogScreen, SearchInput
 from lxpy.tui.logtext import LogText, Rows, news, spans, without_time
 from lxpy.tui.settings import Settings
 from tests.conftest import Lxpy, matches_snapshot
@@ -291,7 +291,11 @@ async def test_the_log_view_matches_its_snapshot(
         await settle(app, pilot, lambda: app.fleet.rows)
         lines = await open_logs(app, pilot, "web")
         await settle(app, pilot, lambda: has_line(lines, "web login: "))
-        await pilot.press("slash", *"service 3", "enter")
+        # As a person does: the box open, then the words, then the match shown.
+        await pilot.press("slash")
+        await settle(app, pilot, lambda: app.screen.query_one(SearchInput).has_focus)
+        await pilot.press(*"service 3", "enter")
+        await settle(app, pilot, lambda: lines.needle == "service 3" and lines.current is not None)
         svg = app.export_screenshot()
     matches_snapshot(svg, f"log_view_{size[0]}x{size[1]}.svg", tmp_path)
 
