@@ -877,7 +877,7 @@ class Api:
     def file_push(
         self,
         name: str,
-        source: str,
+        source: str | IO[bytes],
         dest: str,
         recursive: bool = False,
         uid: int = 0,
@@ -887,31 +887,20 @@ class Api:
     ) -> int:
         """Copy a host file (or tree) into the container, running or not; the container's
         side is resolved inside it (with `parents`, its missing directories are made).
-        Returns how many files and links were copied."""
+        `source` may be a tar stream of one file or tree (lxpy/remote/transfer), unpacked
+        into a private directory first. Returns how many files and links were copied."""
         from lxpy.runtime import files
 
+        if not isinstance(source, str):
+            with self._unpacked(source) as entry:
+                return self.file_push(name, entry, dest, recursive, uid, gid, mode, parents)
         with files.container_root(self.paths, name) as root:
             owner = files.Owner(uid, gid, mode)
             return files.push(root, source, dest, recursive, owner, parents)
 
-    def file_pull(self, name: str, source: str, dest: str, recursive: bool = False) -> int:
-        from lxpy.runtime import files
-
-        with files.container_root(self.paths, name) as root:
-            return files.pull(root.fd, source, dest, recursive)
-
-    def file_push_stream(
-        self,
-        name: str,
-        stream: IO[bytes],
-        dest: str,
-        recursive: bool = False,
-        uid: int = 0,
-        gid: int = 0,
-        mode: int | None = None,
-        parents: bool = False,
-    ) -> int:
-        """file_push of what a tar stream holds (one file or tree: lxpy/remote/transfer)."""
+    @contextlib.contextmanager
+    def _unpacked(self, stream: IO[bytes]) -> Iterator[str]:
+        """The path of the one entry of a tar stream, unpacked in a private directory."""
         import tempfile
 
         from lxpy.remote import transfer
@@ -923,8 +912,13 @@ class Api:
                 top = transfer.receive(stream, fd)
             finally:
                 os.close(fd)
-            entry = f"{scratch}/{top}"
-            return self.file_push(name, entry, dest, recursive, uid, gid, mode, parents)
+            yield f"{scratch}/{top}"
+
+    def file_pull(self, name: str, source: str, dest: str, recursive: bool = False) -> int:
+        from lxpy.runtime import files
+
+        with files.container_root(self.paths, name) as root:
+            return files.pull(root.fd, source, dest, recursive)
 
     def file_pull_stream(
         self, name: str, source: str, out: IO[bytes], recursive: bool = False

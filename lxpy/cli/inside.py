@@ -79,11 +79,11 @@ def file(api: Api, args: Namespace) -> int:
             raise UsageError(f"--mode {args.mode}: expected an octal mode like 644") from None
         if not 0 <= mode <= 0o7777:
             raise UsageError(f"--mode {args.mode}: expected an octal mode like 644")
-    options = (args.dest, args.recursive, args.uid, args.gid, mode, args.parents)
-    if args.source == "-":  # a tar stream (what a remote's `file push` sends)
-        count = api.file_push_stream(args.name, sys.stdin.buffer, *options)
-    else:
-        count = api.file_push(args.name, args.source, *options)
+    # `-`: a tar stream (what a remote's `file push` sends).
+    source = sys.stdin.buffer if args.source == "-" else args.source
+    count = api.file_push(
+        args.name, source, args.dest, args.recursive, args.uid, args.gid, mode, args.parents
+    )
     print(f"pushed {count} file(s)", file=sys.stderr)
     return 0
 
