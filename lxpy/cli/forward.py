@@ -83,8 +83,6 @@ def route(
 
     if args.api is not None and (option is not None or prefixed):
         raise UsageError("a command from another host's lxpy names no host (no chains)")
-    for ref in prefixed:
-        split_ref(ref)  # the container's name checked here: never an option there
     remotes = remotes_of(paths)
     # What names no host stays here when another host's lxpy called (no chains of hosts),
     # and for a command of this host's own (`lxpy remote ls` while a default is set).
@@ -103,7 +101,8 @@ def route(
         )
     host = hosts.pop()
     for dest, values in names:
-        stripped = [v.partition(":")[2] if ":" in v else v for v in values]
+        # A container's name, checked here: never an option, nor another host, there.
+        stripped = [split_ref(v)[1] if ":" in v else v for v in values]
         setattr(args, dest, stripped if isinstance(getattr(args, dest), list) else stripped[0])
     if host == LOCAL:
         return None
@@ -113,7 +112,6 @@ def route(
         return list_everywhere(paths, remotes, args.format)
     if command.remote == commands.HERE:
         raise UsageError(f"`lxpy {command.name}` works on this host only")
-    assert remotes is not None or host == LOCAL
     if remotes is None:
         raise UsageError(f"no remote named {host!r}", hint="`lxpy remote add` makes one")
     _refuse_local_files(command, args)
