@@ -35,6 +35,8 @@ _OPTIONS = (
     "ServerAliveCountMax=3",
     "ConnectTimeout=10",
 )
+# How often a call there looks whether it was given up (abandon) or timed out.
+_CHECK_EVERY = 0.25
 # The shell's "command not found": the remote command is not there.
 _NOT_FOUND = 127
 
@@ -42,11 +44,13 @@ _NOT_FOUND = 127
 class Connection:
     """The way to one remote's lxpy. `batch`: never prompt (no terminal to prompt on)."""
 
-    __slots__ = ("batch", "control", "remote")
+    __slots__ = ("abandoned", "batch", "control", "remote", "running")
 
     def __init__(self, paths: Paths, remote: Remote, batch: bool = False) -> None:
         self.remote = remote
         self.batch = batch
+        self.running: set[subprocess.Popen[bytes]] = set()  # calls under way (abandon)
+        self.abandoned = False
         self.control = f"{control_dir(paths)}/{remote.name}-{_leads_to(remote)}"
 
     def ssh(self, *, tty: bool = False) -> list[str]:
@@ -90,22 +94,10 @@ class Connection:
             return
         os.makedirs(os.path.dirname(self.control), mode=0o700, exist_ok=True)
         import json
-        import subprocess
 
-        try:
-            proc = subprocess.run(
-                [*self.ssh(), f"exec {self.remote.command} --api {protocol.API} --version"],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise self.unreachable("no answer within 60 s") from None
-        except FileNotFoundError as e:
-            raise RemoteError(f"cannot run ssh: {e.filename}: {e.strerror}") from None
-        said = last_line(proc.stderr)
+        handshake_line = f"exec {self.remote.command} --api {protocol.API} --version"
+        proc = self._call([*self.ssh(), handshake_line], timeout=60)
+        said = last_line(proc.stderr.decode(errors="replace"))
         if proc.returncode == 255:
             raise self.unreachable(said)
         if proc.returncode == _NOT_FOUND:
@@ -158,23 +150,45 @@ class Connection:
         except OSError as e:
             raise RemoteError(f"cannot run {argv[0]}: {e.strerror}") from None
 
-    def run(
-        self, words: Sequence[str], *, stdin: int | None = None, timeout: float | None = None
-    ) -> subprocess.CompletedProcess[bytes]:
+    def run(self, words: Sequence[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
         """Run `words` there and collect what they print."""
-        import subprocess
-
         self.ready()
+        return self._call(self.argv(words), timeout)
+
+    def _call(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+        """Run ssh to its end, or until `timeout` or `abandon()`. An ssh that rides a master
+        hands its pipes to the master, which holds them open until it gives up on a host
+        that stopped answering (a minute): a killed one is reaped, its pipes closed, never
+        read to their end."""
+        import subprocess
+        import time
+
         try:
-            return subprocess.run(
-                self.argv(words),
-                stdin=subprocess.DEVNULL if stdin is None else stdin,
-                capture_output=True,
-                timeout=timeout,
-                check=False,
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
-        except subprocess.TimeoutExpired:
-            raise self.unreachable(f"no answer within {timeout:g} s") from None
+        except FileNotFoundError as e:
+            raise RemoteError(f"cannot run ssh: {e.filename}: {e.strerror}") from None
+        self.running.add(proc)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=_CHECK_EVERY)
+                    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+                except subprocess.TimeoutExpired:
+                    if self.abandoned or time.monotonic() >= deadline:
+                        reap(proc)
+                        said = "given up" if self.abandoned else f"no answer within {timeout:g} s"
+                        raise self.unreachable(said) from None
+        finally:
+            self.running.discard(proc)
+
+    def abandon(self) -> None:
+        """End every call under way, from another thread (the TUI as it quits)."""
+        self.abandoned = True
+        for proc in list(self.running):
+            proc.kill()
 
     def output(self, words: Sequence[str], timeout: float = 30) -> bytes:
         """What `words` print there; their own error, or ssh's, as a RemoteError."""
@@ -195,6 +209,15 @@ class Connection:
             return json.loads(printed)
         except ValueError:
             raise RemoteError(f"{self.where}: `lxpy {' '.join(words)}` gave no JSON") from None
+
+
+def reap(proc: subprocess.Popen[bytes]) -> None:
+    """Kill an ssh and reap it, its pipes closed unread (see Connection._call)."""
+    proc.kill()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+    proc.wait()
 
 
 def _ssh_program() -> list[str]:

@@ -10,8 +10,10 @@ remote row's as HOST:NAME: that lxpy runs ssh on the terminal).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -130,6 +132,12 @@ class FleetScreen(Screen[None]):
         self.set_interval(self.settings.refresh, self.poll)
         for name, host in self.remotes.items():
             host.open(partial(self._post_changed, name))
+        # A closed terminal or a kill ends the app as `q` does: the remote hosts' streams and
+        # calls end with it (textual handles neither signal, and they run in sessions of
+        # their own), and the terminal is given back.
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGHUP, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.app.exit)
 
     def on_unmount(self) -> None:
         for host in self.remotes.values():

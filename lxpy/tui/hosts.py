@@ -8,7 +8,8 @@ again a moment after each burst of events, and every `refresh` seconds for the C
 memory figures, which no event announces (and for an event missed while the stream
 started). A host that stops answering (ssh fails, its event stream ends, a listing fails or
 takes too long) keeps the rows it gave last, marked unreachable with the reason, and is
-tried again after 1, 2, 4... up to 30 seconds. Every call there has a timeout.
+tried again after 1, 2, 4... up to 30 seconds. Every call there has a timeout, and
+quitting ends them all at once (Connection.abandon).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Protocol
 from lxpy.api import ContainerInfo, State
 from lxpy.errors import LxpyError, describe
 from lxpy.remote import registry
-from lxpy.remote.connection import Connection, last_line
+from lxpy.remote.connection import Connection, last_line, reap
 from lxpy.remote.protocol import RemoteError
 from lxpy.remote.registry import ALL, LOCAL, Remote
 from lxpy.tui.fleet import Detail, History, Row, row_of
@@ -43,6 +44,7 @@ READ_TIMEOUT = 20.0  # `info`, the console log
 ACTION_TIMEOUT = 120.0
 FIRST_RETRY, LAST_RETRY = 1.0, 30.0  # seconds before an unreachable host is tried again
 STREAM_EXIT_WAIT = 5.0  # for the ssh of an event stream that ended to exit
+STOP_CHECK = 0.5  # how soon a thread waiting for events sees that the app quits
 
 CONNECTING, UP, UNREACHABLE = "connecting", "up", "unreachable"
 
@@ -105,12 +107,12 @@ class RemoteHost:
         self.thread.start()
 
     def close(self) -> None:
-        """End the thread: its event stream is killed now, a call under way ends within its
-        timeout."""
+        """End the thread, its event stream and every call under way there, now."""
         with self.lock:
             self.stopping.set()
             if self.stream is not None:
                 self.stream.kill()  # nothing, once it has ended
+        self.connection.abandon()
 
     def join(self, timeout: float) -> None:
         if self.thread.is_alive():
@@ -119,6 +121,7 @@ class RemoteHost:
     def _run(self) -> None:
         delay = FIRST_RETRY
         while not self.stopping.is_set():
+            began = time.monotonic()
             try:
                 reason = self._follow()
             except Exception as e:  # whatever goes wrong there is that host's, not the app's
@@ -126,8 +129,8 @@ class RemoteHost:
             if self.stopping.is_set():
                 return
             with self.lock:
-                if self.status.state == UP:
-                    delay = FIRST_RETRY  # it answered until now: try again soon
+                if self.status.state == UP and time.monotonic() - began >= LAST_RETRY:
+                    delay = FIRST_RETRY  # it answered a good while: try again soon
                 self.status = Status(UNREACHABLE, reason, time.monotonic() + delay)
                 self.rows = [replace(row, unreachable=True) for row in self.rows]
             self.changed()
@@ -153,8 +156,7 @@ class RemoteHost:
             self.reload()
             return self._read(stream)
         finally:
-            stream.kill()
-            stream.communicate()  # reaped, its pipes closed
+            reap(stream)  # never drained: its master may hold the pipes open for a minute
 
     def _read(self, stream: subprocess.Popen[bytes]) -> str:
         assert stream.stdout is not None
@@ -171,7 +173,9 @@ class RemoteHost:
                 self.reload()
                 burst, listed = None, time.monotonic()
                 continue
-            if not select.select([fd], [], [], wait)[0]:
+            if self.stopping.is_set():
+                return "stopped"
+            if not select.select([fd], [], [], min(wait, STOP_CHECK))[0]:
                 continue
             data = os.read(fd, 65536)
             if not data:
@@ -191,7 +195,8 @@ class RemoteHost:
         except subprocess.TimeoutExpired:
             return "its event stream ended"
         assert stream.stderr is not None
-        said = last_line(stream.stderr.read().decode(errors="replace"))
+        os.set_blocking(stream.stderr.fileno(), False)  # what is there: the master may hold it
+        said = last_line((stream.stderr.read() or b"").decode(errors="replace"))
         if status == 255:
             return str(self.connection.unreachable(said))
         return f"its event stream ended ({said or f'status {status}'})"
