@@ -339,13 +339,14 @@ def all_seconds(pid: int) -> float:
     return total
 
 
-def master_seconds(control: str) -> float:
-    """CPU seconds of the SSH master on the control socket `control` (0: none runs)."""
+def master_seconds(controls: str) -> float:
+    """CPU seconds of the SSH master of the remote whose control sockets are `controls`-*
+    (named for where each leads; 0: none runs)."""
     for process in psutil.process_iter(["cmdline"]):
         # A master names itself after its socket: "ssh: CONTROL [mux]" (padded with
         # empty words, the room of the command line it overwrote).
         title = (process.info["cmdline"] or [""])[0]
-        if title == f"ssh: {control} [mux]":
+        if title.startswith(f"ssh: {controls}-") and title.endswith(" [mux]"):
             with contextlib.suppress(psutil.NoSuchProcess):
                 return cpu_seconds(process)
     return 0.0

@@ -142,8 +142,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):  # type: ignore[misc]
         root = self.get_option("root")
         return [*argv, *(["--root", str(root)] if root else []), *args]
 
-    def _run(self, *args: str) -> str:
-        """What `lxpy ARGS` printed; SourceFailed if it did not succeed."""
+    def _run(self, *args: str, partial: bool = False) -> str:
+        """What `lxpy ARGS` printed; SourceFailed if it did not succeed (with `partial`, a
+        listing of the hosts that answered is taken, the others warned of)."""
         argv = self._lxpy(*args)
         try:
             proc = subprocess.run(
@@ -158,11 +159,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable):  # type: ignore[misc]
             raise SourceFailed(f"{shlex.join(argv)}: {e}") from e
         if proc.returncode != 0:
             said = proc.stderr.strip() or f"exit status {proc.returncode}"
+            # `ls --remote all` lists the hosts that answered and names the others, status 1.
+            if partial and proc.returncode == 1 and proc.stdout.strip():
+                self.display.warning(f"lxpy inventory: left out: {said}")
+                return proc.stdout
             raise SourceFailed(f"{shlex.join(argv)}: {said}")
         return proc.stdout
 
-    def _json_list(self, *args: str) -> list[dict[str, Any]]:
-        text = self._run(*args)
+    def _json_list(self, *args: str, partial: bool = False) -> list[dict[str, Any]]:
+        text = self._run(*args, partial=partial)
         try:
             data = json.loads(text)
         except ValueError as e:
@@ -179,7 +184,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):  # type: ignore[misc]
         `remote`; `all`: of every host, each object naming its own."""
         if remote == LOCAL:
             return [(LOCAL, c) for c in self._json_list("ls", "-f", "json")]
-        listed = self._json_list("ls", "-f", "json", "--remote", remote)
+        listed = self._json_list("ls", "-f", "json", "--remote", remote, partial=remote == "all")
         if remote == "all":
             return [(str(c.get("remote") or LOCAL), c) for c in listed]
         return [(remote, c) for c in listed]

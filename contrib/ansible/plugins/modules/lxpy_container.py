@@ -7,6 +7,7 @@ import json
 import posixpath
 import re
 import shlex
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule
@@ -199,6 +200,8 @@ class Lxpy:
         self.module = module
         params = module.params
         self.name: str = params["name"]
+        if ":" in self.name:  # what `lxpy ls` of the other host would never list
+            fail(module, f"name {self.name!r}: give the host as remote, the name alone")
         self.remote: str | None = params["remote"]
         self.ref = f"{self.remote}:{self.name}" if self.remote else self.name
         command = shlex.split(params["lxpy_command"] or "lxpy")
@@ -228,17 +231,30 @@ class Lxpy:
     def current(self) -> dict[str, Any] | None:
         """The container as `lxpy info -f json` gives it, or None when there is none."""
         args = ["ls", "-f", "json", *(["--remote", self.remote] if self.remote else [])]
-        listed = json.loads(self.run(args, []))
-        if not any(c.get("name") == self.name for c in listed):
+        listed = self.parsed(args, json.loads)
+        if not isinstance(listed, list) or not any(
+            isinstance(c, dict) and c.get("name") == self.name for c in listed
+        ):
             return None
-        info: dict[str, Any] = json.loads(self.run(["info", self.ref, "-f", "json"], []))
+        info = self.parsed(["info", self.ref, "-f", "json"], json.loads)
+        if not isinstance(info, dict):
+            fail(self.module, f"`{self.line(['info', self.ref])}` gave no object")
         return info
+
+    def parsed(self, args: list[str], parse: Callable[[str], Any]) -> Any:
+        """What `lxpy ARGS` printed, parsed; a task failure naming the command if it is not
+        what `parse` reads."""
+        printed = self.run(args, [])
+        try:
+            return parse(printed)
+        except ValueError as e:
+            fail(self.module, f"`{self.line(args)}` printed what cannot be read: {e}")
 
     def written_limits(self) -> dict[str, Any]:
         """[limits] as config.toml holds them, lxpy's defaults left unsaid or not."""
         import tomllib
 
-        doc = tomllib.loads(self.run(["config", "show", self.ref], []))
+        doc = self.parsed(["config", "show", self.ref], tomllib.loads)
         limits = doc.get("limits", {})
         return limits if isinstance(limits, dict) else {}
 
