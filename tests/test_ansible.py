@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from lxpy.remote import registry
 from lxpy.remote.connection import SSH_COMMAND_ENV
 from tests.conftest import Lxpy, sh, temporary_root
 from tests.sshd import Sshd
@@ -192,6 +193,15 @@ def test_containers_of_a_remote_host_are_listed_reached_and_managed(
     assert set(found["lxpy_remote_far"]["hosts"]) == {"far:box"}
     assert set(found["lxpy_remote_local"]["hosts"]) == {"here"}
     assert found["_meta"]["hostvars"]["far:box"]["lxpy_state"] == "RUNNING"
+    # A host that does not answer is left out, warned of; the others stay.
+    known = registry.load(lxpy.paths)
+    dead = registry.Remote("gone", "127.0.0.1", "root", 1)
+    registry.save(lxpy.paths, registry.Remotes({**known.remotes, "gone": dead}))
+    partial = ansible.run("ansible-inventory", "-i", str(path), "--list", env=over_ssh)
+    assert partial.returncode == 0 and "cannot reach remote gone" in partial.stderr
+    kept = json.loads(partial.stdout, object_hook=lambda o: o.get("__ansible_unsafe", o))
+    assert set(kept["lxpy_remote_far"]["hosts"]) == {"far:box"}
+    registry.save(lxpy.paths, known)
     ran = ansible.run(
         "ansible", "lxpy_remote_far", "-i", str(path), "-m", "raw", "-a", "hostname", env=over_ssh
     )
@@ -201,6 +211,8 @@ def test_containers_of_a_remote_host_are_listed_reached_and_managed(
     assert far.state("kept") == "RUNNING"
     again = module(ansible, {**args, "root": lxpy.root}, env=over_ssh)
     assert again["status"] == "SUCCESS" and not again["changed"]
+    named = module(ansible, {**args, "name": "far:kept", "root": lxpy.root}, env=over_ssh)
+    assert named["status"] == "FAILED!" and "give the host as remote" in named["msg"]
     gone = {**args, "state": "absent", "root": lxpy.root}
     assert module(ansible, gone, env=over_ssh)["status"] == "CHANGED"
     assert "kept" not in names(far)

@@ -423,3 +423,32 @@ def test_a_hard_link_of_the_stream_is_a_link_inside_it(tmp_path: Path) -> None:
 def test_a_received_file_keeps_its_mode_but_no_setuid_bit(tmp_path: Path) -> None:
     assert _receive(_stream(_member("tool", data=b"x", mode=0o4755)), tmp_path) == "tool"
     assert os.stat(tmp_path / "into" / "tool").st_mode & 0o7777 == 0o755
+
+
+def test_an_abandoned_call_ends_at_once_though_its_pipes_stay_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the TUI does as it quits: a call to a host gone quiet ends now, even while
+    another process holds its pipes open, as an ssh master does for a minute."""
+    import threading
+
+    from lxpy.remote.connection import Connection
+
+    quiet = tmp_path / "quiet-ssh"
+    # Its child holds the pipes, as a master does; it ends with the test's own directory.
+    quiet.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > {tmp_path}/held\nexec sleep 60\n")
+    quiet.chmod(0o755)
+    monkeypatch.setenv(SSH_COMMAND_ENV, str(quiet))
+    monkeypatch.setattr(Connection, "ready", lambda self, handshake=False: None)
+    connection = Connection(Paths.for_root(str(tmp_path)), registry.Remote("far", "far.example"))
+    threading.Timer(0.5, connection.abandon).start()
+    begun = time.monotonic()
+    with pytest.raises(protocol.RemoteError, match="given up"):
+        connection.run(["ls"], timeout=30)
+    assert time.monotonic() - begun < 3
+    os.kill(int((tmp_path / "held").read_text()), 9)
+    with pytest.raises(protocol.RemoteError, match=r"no answer within 0\.5 s"):
+        Connection(Paths.for_root(str(tmp_path)), registry.Remote("b", "b.example")).run(
+            ["ls"], timeout=0.5
+        )
+    os.kill(int((tmp_path / "held").read_text()), 9)
