@@ -212,10 +212,7 @@ def list_everywhere(
                 items = [i.to_json() for i in containers]
             else:
                 assert remotes is not None
-                answer = _connection(paths, remotes, name).json(["ls", "--format", "json"])
-                if not isinstance(answer, list):
-                    raise LxpyError(f"{name}: ls gave no list")
-                items = answer
+                items = _connection(paths, remotes, name).containers()
             found[name] = [{**item, "remote": name} for item in items]
         except (LxpyError, OSError) as e:
             failed[name] = str(e)

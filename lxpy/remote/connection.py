@@ -200,6 +200,13 @@ class Connection:
             raise RemoteError(f"{self.remote.name}: {said}")
         return proc.stdout
 
+    def containers(self, timeout: float = 30) -> list[dict[str, object]]:
+        """The host's containers as its `ls --format json` gives them."""
+        answer = self.json(["ls", "--format", "json"], timeout)
+        if not isinstance(answer, list) or not all(isinstance(a, dict) for a in answer):
+            raise RemoteError(f"{self.remote.name}: ls gave no list of containers")
+        return answer
+
     def json(self, words: Sequence[str], timeout: float = 30) -> object:
         """The JSON that `words` print there; their own error as a RemoteError."""
         import json

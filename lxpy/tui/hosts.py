@@ -96,6 +96,7 @@ class RemoteHost:
         # What `info` said of a container (its config: a listing has none), until an event
         # of it: `info` counts the disk again there, not a thing to ask at every listing.
         self.detailed: dict[str, ContainerInfo] = {}
+        self.logs: dict[str, bytes] = {}  # the console tail read with each `info`
         self.listing = threading.Lock()  # one listing at a time: none lands after a newer
         self.stopping = threading.Event()
         self.stream: subprocess.Popen[bytes] | None = None
@@ -205,9 +206,7 @@ class RemoteHost:
     def reload(self) -> None:
         """The host's containers, listed now: its rows, and it counts as up."""
         with self.listing:
-            answer = self.connection.json(["ls", "--format", "json"], timeout=LIST_TIMEOUT)
-            if not isinstance(answer, list):
-                raise RemoteError(f"{self.name}: ls gave no list")
+            answer = self.connection.containers(timeout=LIST_TIMEOUT)
             infos = {i.name: i for i in (ContainerInfo.from_json(a, self.name) for a in answer)}
             with self.lock:
                 rows = []
@@ -219,6 +218,7 @@ class RemoteHost:
                 self.rows, self.listed, self.status = rows, infos, Status(UP)
                 for gone in set(self.detailed) - set(infos):
                     del self.detailed[gone]
+                    self.logs.pop(gone, None)
         self.changed()
 
     def info(self, name: str) -> ContainerInfo:
@@ -243,12 +243,16 @@ class RemoteHost:
             return None
         if fresh or detailed is None:
             detailed = self.info(name)
-        try:
-            log = self.console_log(name)
-        except LxpyError:
-            log = b""
+            try:
+                log = self.console_log(name)
+            except LxpyError:
+                log = b""
+            with self.lock:
+                self.logs[name] = log
         with self.lock:
-            return self.history.detail(_live(detailed, listed), log)
+            # A listing that changed only figures reads nothing more there: the console's
+            # tail is read again with the info, on a new selection or an event of its own.
+            return self.history.detail(_live(detailed, listed), self.logs.get(name, b""))
 
     # -- actions (each as the CLI's own command there, then a listing) --------------------------
     def start(self, name: str) -> None:
