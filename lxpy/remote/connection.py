@@ -90,6 +90,8 @@ class Connection:
         """Make sure a master runs, or the host can be reached and serves this lxpy: the
         handshake, through the master it opens. Nothing to do while one lives, unless
         `handshake` (`remote add`: it answers now)."""
+        if self.abandoned:  # a quitting TUI's thread: nothing more there, nor here
+            raise self.unreachable("given up")
         if self.alive() and not handshake:
             return
         os.makedirs(os.path.dirname(self.control), mode=0o700, exist_ok=True)
