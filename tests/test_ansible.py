@@ -327,6 +327,11 @@ def test_the_module_converges_idempotently_and_check_mode_changes_nothing(
     info = json.loads(lxpy.run("info", "box", "-f", "json").stdout)
     assert "memory" not in info["config"]["limits"] and info["ports"] == []
     assert info["config"]["mounts"] == [{"source": str(share), "path": "/mnt/share"}]
+    # Numbers as YAML may quote them are numbers; a limit left at its default is unset.
+    quoted = {**box, "state": "present", "limits": {"cpus": "2", "pids": None}}
+    assert module(ansible, quoted)["changed"]
+    assert json.loads(lxpy.run("info", "box", "-f", "json").stdout)["config"]["limits"]["cpus"] == 2
+    assert not module(ansible, quoted)["changed"]
 
     converge("stopped")
     assert lxpy.state("box") == "STOPPED"
@@ -414,3 +419,21 @@ def test_the_collection_documents_every_plugin(ansible: Ansible) -> None:
         assert doc.returncode == 0, doc.stderr
         entry = json.loads(doc.stdout)[name]
         assert entry["doc"]["options"] and entry["examples"], (kind, name)
+
+
+def test_the_modules_defaults_are_lxpys() -> None:
+    """The module cannot import lxpy where it runs: its copy of lxpy's written defaults is
+    held to lxpy's table here."""
+    import importlib.util
+
+    from lxpy.config.limits import LIMITS
+
+    spec = importlib.util.spec_from_file_location(
+        "lxpy_container", COLLECTION / "plugins/modules/lxpy_container.py"
+    )
+    assert spec is not None and spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    assert {
+        limit.key: limit.default for limit in LIMITS.values() if limit.default is not None
+    } == loaded.DEFAULT_LIMITS

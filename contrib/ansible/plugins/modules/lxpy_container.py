@@ -175,6 +175,10 @@ commands:
 
 # Limits in sizes, compared in bytes ("1G" is "1024M"), as lxpy reads them.
 SIZE_LIMITS = ("memory", "swap", "disk")
+NUMBER_LIMITS = ("pids", "cpus", "io_weight")
+# What lxpy writes for a limit that is unset (lxpy/config/limits.py; tests/test_ansible.py
+# holds the two the same): the module runs on hosts where lxpy is no module to import.
+DEFAULT_LIMITS: dict[str, object] = {"pids": 4096}
 SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", re.IGNORECASE)
 PORT = re.compile(r"(?:(\[[0-9A-Fa-f:.]+\]|[0-9.]+):)?(\d+):(\d+)(?:/(tcp|udp))?")
 
@@ -286,6 +290,10 @@ def toml_value(key: str, value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float) and key not in SIZE_LIMITS:
         return str(value)
+    if key in NUMBER_LIMITS and isinstance(value, str):  # `cpus: "2"`, as YAML may give it
+        number = limit_value(key, value)
+        if isinstance(number, float):
+            return str(int(number)) if number.is_integer() else str(number)
     return json.dumps(str(value))
 
 
@@ -296,7 +304,12 @@ def limit_steps(lx: Lxpy, wanted: dict[str, Any], written: dict[str, Any]) -> li
         if value is not None
         and (key not in written or limit_value(key, value) != limit_value(key, written[key]))
     ]
-    unsets = [f"limits.{key}" for key, value in wanted.items() if value is None and key in written]
+    # Unset, a limit with a default is written back with it: already so, nothing to do.
+    unsets = [
+        f"limits.{key}"
+        for key, value in wanted.items()
+        if value is None and key in written and written[key] != DEFAULT_LIMITS.get(key)
+    ]
     return [
         *([Step(["config", "set", lx.ref, *sets])] if sets else []),
         *([Step(["config", "unset", lx.ref, *unsets])] if unsets else []),
