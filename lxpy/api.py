@@ -25,7 +25,7 @@ from lxpy.config.tomlfile import TomlFile as TomlFile
 from lxpy.errors import LxpyError, StateError
 from lxpy.linux.cgroups import ContainerCgroups
 from lxpy.paths import Paths as Paths
-from lxpy.records import Record
+from lxpy.records import Record, replace
 from lxpy.runtime import lifecycle
 from lxpy.runtime.rundir import CONTROL_SOCKET
 from lxpy.runtime.state import State as State
@@ -140,6 +140,19 @@ class ContainerInfo(Record):
             if self.config_error:
                 data["config_error"] = self.config_error
         return data
+
+    def with_figures_of(self, listed: ContainerInfo) -> ContainerInfo:
+        """This info (its config, its OOM kills) with the state and figures of a later
+        listing (`ls` gives no config)."""
+        return replace(
+            self,
+            state=listed.state,
+            pid=listed.pid,
+            uptime=listed.uptime,
+            ipv4=listed.ipv4,
+            stats=listed.stats,
+            disk=listed.disk,
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str) -> ContainerInfo:

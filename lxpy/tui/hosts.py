@@ -252,7 +252,7 @@ class RemoteHost:
         with self.lock:
             # A listing that changed only figures reads nothing more there: the console's
             # tail is read again with the info, on a new selection or an event of its own.
-            return self.history.detail(_live(detailed, listed), self.logs.get(name, b""))
+            return self.history.detail(detailed.with_figures_of(listed), self.logs.get(name, b""))
 
     # -- actions (each as the CLI's own command there, then a listing) --------------------------
     def start(self, name: str) -> None:
@@ -311,23 +311,3 @@ def _containers(lines: Iterable[bytes]) -> Iterable[str]:
             continue  # a line cut short: the next listing shows what happened anyway
         if isinstance(event, dict) and isinstance(event.get("container"), str):
             yield event["container"]
-
-
-def _live(detailed: ContainerInfo, listed: ContainerInfo) -> ContainerInfo:
-    """What `info` said of a container (its config, its OOM kills), with the figures of a
-    later listing."""
-    return ContainerInfo(
-        name=listed.name,
-        state=listed.state,
-        pid=listed.pid,
-        template=listed.template,
-        created=listed.created,
-        uptime=listed.uptime,
-        rootfs=detailed.rootfs,
-        config=detailed.config,
-        config_error=detailed.config_error,
-        ipv4=listed.ipv4,
-        oom_kills=detailed.oom_kills,
-        stats=listed.stats,
-        disk=listed.disk,
-    )
